@@ -1,0 +1,102 @@
+#include "common/files.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+
+namespace adsync {
+
+absl::StatusOr<std::string> ReadFile(absl::string_view path) {
+  std::ifstream in{std::string(path), std::ios::binary};
+  if (!in) {
+    const int err = errno;
+    const std::string msg = absl::StrCat("cannot open ", path, ": ", std::strerror(err));
+    if (err == ENOENT) {
+      return absl::NotFoundError(absl::StrCat(msg, "; check the path"));
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat(msg, "; check the file's owner and mode"));
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+absl::StatusOr<std::string> ReadSecretFile(absl::string_view path,
+                                           absl::string_view what) {
+  struct stat st;
+  if (stat(std::string(path).c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat(what, " ", path, ": ",
+                                            std::strerror(errno),
+                                            "; check the path in the config"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s %s has mode %04o: group or others can access it, so the secret "
+        "may be known to other users; run `chmod 600 %s` (and make an "
+        "administrator its owner), then start again",
+        what, path, st.st_mode & 07777, path));
+  }
+  auto content = ReadFile(path);
+  if (!content.ok()) return content.status();
+  std::string secret(absl::StripAsciiWhitespace(*content));
+  if (secret.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " ", path, " is empty; write the secret into it"));
+  }
+  return secret;
+}
+
+namespace {
+
+class CollectingErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit CollectingErrors(absl::string_view source) : source_(source) {}
+  void AddError(int line, int column, const std::string& message) override {
+    errors_.push_back(
+        absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message));
+  }
+  void AddWarning(int line, int column, const std::string& message) override {
+    AddError(line, column, message);
+  }
+  std::string Joined() const { return absl::StrJoin(errors_, "; "); }
+
+ private:
+  std::string source_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+absl::Status ParseTextProto(absl::string_view text, absl::string_view source,
+                            google::protobuf::Message* message) {
+  CollectingErrors errors(source);
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), message)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        errors.Joined(), " (fields are documented in proto/adsync/v1/",
+        "config.proto and the examples in configs/)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadTextProtoFile(absl::string_view path,
+                               google::protobuf::Message* message) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  return ParseTextProto(*text, path, message);
+}
+
+}  // namespace adsync

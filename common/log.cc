@@ -1,0 +1,70 @@
+#include "common/log.h"
+
+#include <cstdio>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace adsync {
+namespace {
+
+bool json_format = false;
+std::mutex log_mutex;
+
+std::string JsonEscape(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  return out;
+}
+
+const char* LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarning: return "warning";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+}  // namespace
+
+void SetLogFormat(absl::string_view format) { json_format = format == "json"; }
+
+void Log(LogLevel level, absl::string_view message,
+         const std::vector<std::pair<std::string, std::string>>& fields) {
+  const std::string now =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  std::string line;
+  if (json_format) {
+    line = absl::StrCat("{\"time\":\"", now, "\",\"level\":\"", LevelName(level),
+                        "\",\"msg\":\"", JsonEscape(message), "\"");
+    for (const auto& [k, v] : fields) {
+      absl::StrAppend(&line, ",\"", JsonEscape(k), "\":\"", JsonEscape(v), "\"");
+    }
+    line += "}\n";
+  } else {
+    line = absl::StrCat(now, " ", LevelName(level), " ", message);
+    for (const auto& [k, v] : fields) absl::StrAppend(&line, " ", k, "=", v);
+    line += "\n";
+  }
+  std::lock_guard<std::mutex> lock(log_mutex);
+  std::fputs(line.c_str(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace adsync

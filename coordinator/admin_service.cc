@@ -1,0 +1,147 @@
+#include "coordinator/admin_service.h"
+
+#include <openssl/crypto.h>
+
+#include "absl/strings/match.h"
+#include "coordinator/people_import.h"
+
+namespace adsync {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+// Runs `fn` after the token check, turning its Status into grpc::Status.
+template <typename Fn>
+grpc::Status Handle(const grpc::ServerContext& context, const std::string& token,
+                    Fn fn) {
+  grpc::Status auth = CheckAdminToken(context, token);
+  if (!auth.ok()) return auth;
+  return ToGrpc(fn());
+}
+
+// Copies a StatusOr's value into `out`.
+template <typename T, typename U>
+absl::Status Assign(absl::StatusOr<T> value, U* out) {
+  if (!value.ok()) return value.status();
+  *out = *std::move(value);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status CheckAdminToken(const grpc::ServerContext& context,
+                             const std::string& token) {
+  const auto& md = context.client_metadata();
+  auto it = md.find("authorization");
+  const std::string given =
+      it == md.end() ? "" : std::string(it->second.data(), it->second.size());
+  const std::string expected = "Bearer " + token;
+  if (given.size() != expected.size() ||
+      CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "missing or wrong admin token; pass --token-file with "
+                        "the coordinator's admin_token_file (or set "
+                        "ADSYNC_ADMIN_TOKEN)");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::CreateOrg(grpc::ServerContext* context,
+                                     const adsync::v1::CreateOrgRequest* request,
+                                     adsync::v1::Org* response) {
+  return Handle(*context, token_,
+                [&] { return Assign(store_->CreateOrg(*request), response); });
+}
+
+grpc::Status AdminService::ListOrgs(grpc::ServerContext* context,
+                                    const adsync::v1::ListOrgsRequest*,
+                                    adsync::v1::ListOrgsResponse* response) {
+  return Handle(*context, token_, [&]() -> absl::Status {
+    auto orgs = store_->ListOrgs();
+    if (!orgs.ok()) return orgs.status();
+    for (auto& o : *orgs) *response->add_orgs() = std::move(o);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AdminService::AddSync(grpc::ServerContext* context,
+                                   const adsync::v1::AddSyncRequest* request,
+                                   adsync::v1::AddSyncResponse* response) {
+  return Handle(*context, token_,
+                [&] { return Assign(store_->AddSync(*request), response); });
+}
+
+grpc::Status AdminService::ListSyncs(grpc::ServerContext* context,
+                                     const adsync::v1::ListSyncsRequest* request,
+                                     adsync::v1::ListSyncsResponse* response) {
+  return Handle(*context, token_, [&]() -> absl::Status {
+    auto syncs = store_->ListSyncs(request->org_id());
+    if (!syncs.ok()) return syncs.status();
+    for (auto& s : *syncs) *response->add_syncs() = std::move(s);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AdminService::RotateSyncKey(
+    grpc::ServerContext* context, const adsync::v1::RotateSyncKeyRequest* request,
+    adsync::v1::AddSyncResponse* response) {
+  return Handle(*context, token_, [&] {
+    return Assign(store_->RotateSyncKey(request->org_id(), request->sync_id()),
+                  response);
+  });
+}
+
+grpc::Status AdminService::RemoveSync(grpc::ServerContext* context,
+                                      const adsync::v1::RemoveSyncRequest* request,
+                                      adsync::v1::RemoveSyncResponse*) {
+  return Handle(*context, token_, [&] {
+    return store_->RemoveSync(request->org_id(), request->sync_id());
+  });
+}
+
+grpc::Status AdminService::ImportPeople(
+    grpc::ServerContext* context, const adsync::v1::ImportPeopleRequest* request,
+    adsync::v1::ImportPeopleResponse* response) {
+  return Handle(*context, token_, [&]() -> absl::Status {
+    auto people = ParsePeopleCsv(request->csv(), request->format());
+    if (!people.ok()) return people.status();
+    if (request->dry_run()) {
+      response->set_people(people->size());
+      for (const Person& p : *people) {
+        response->set_emails(response->emails() + p.emails.size());
+      }
+      return absl::OkStatus();
+    }
+    return Assign(store_->ReplacePeople(request->org_id(), *people), response);
+  });
+}
+
+grpc::Status StatusService::GetStatus(grpc::ServerContext* context,
+                                      const adsync::v1::GetStatusRequest* request,
+                                      adsync::v1::GetStatusResponse* response) {
+  return Handle(*context, token_, [&] {
+    return Assign(store_->GetStatus(request->org_id()), response);
+  });
+}
+
+grpc::Status StatusService::ResolveLogin(
+    grpc::ServerContext* context, const adsync::v1::ResolveLoginRequest* request,
+    adsync::v1::ResolveLoginResponse* response) {
+  return Handle(*context, token_, [&] {
+    return Assign(store_->ResolveLogin(request->org_id(), request->login()),
+                  response);
+  });
+}
+
+grpc::Status StatusService::ListAccounts(
+    grpc::ServerContext* context, const adsync::v1::ListAccountsRequest* request,
+    adsync::v1::ListAccountsResponse* response) {
+  return Handle(*context, token_, [&] {
+    return Assign(store_->ListAccounts(*request), response);
+  });
+}
+
+}  // namespace adsync

@@ -1,0 +1,76 @@
+// Operator services (Admin, Status): thin handlers that check the admin
+// token, validate, and call the Store. They run on gRPC's synchronous
+// thread pool, separate from the agent gateway, so blocking on the store
+// here never stalls agent streams.
+//
+// Thread-safety: safe for concurrent calls.
+#ifndef ADSYNC_COORDINATOR_ADMIN_SERVICE_H_
+#define ADSYNC_COORDINATOR_ADMIN_SERVICE_H_
+
+#include <string>
+
+#include "adsync/v1/admin.grpc.pb.h"
+#include "coordinator/store.h"
+
+namespace adsync {
+
+// Checks "authorization: Bearer <token>" in constant time.
+grpc::Status CheckAdminToken(const grpc::ServerContext& context,
+                             const std::string& token);
+
+class AdminService final : public adsync::v1::Admin::Service {
+ public:
+  // REQUIRES: `store` outlives the service.
+  AdminService(Store* store, std::string admin_token)
+      : store_(store), token_(std::move(admin_token)) {}
+
+  grpc::Status CreateOrg(grpc::ServerContext* context,
+                         const adsync::v1::CreateOrgRequest* request,
+                         adsync::v1::Org* response) override;
+  grpc::Status ListOrgs(grpc::ServerContext* context,
+                        const adsync::v1::ListOrgsRequest* request,
+                        adsync::v1::ListOrgsResponse* response) override;
+  grpc::Status AddSync(grpc::ServerContext* context,
+                       const adsync::v1::AddSyncRequest* request,
+                       adsync::v1::AddSyncResponse* response) override;
+  grpc::Status ListSyncs(grpc::ServerContext* context,
+                         const adsync::v1::ListSyncsRequest* request,
+                         adsync::v1::ListSyncsResponse* response) override;
+  grpc::Status RotateSyncKey(grpc::ServerContext* context,
+                             const adsync::v1::RotateSyncKeyRequest* request,
+                             adsync::v1::AddSyncResponse* response) override;
+  grpc::Status RemoveSync(grpc::ServerContext* context,
+                          const adsync::v1::RemoveSyncRequest* request,
+                          adsync::v1::RemoveSyncResponse* response) override;
+  grpc::Status ImportPeople(grpc::ServerContext* context,
+                            const adsync::v1::ImportPeopleRequest* request,
+                            adsync::v1::ImportPeopleResponse* response) override;
+
+ private:
+  Store* const store_;
+  const std::string token_;
+};
+
+class StatusService final : public adsync::v1::Status::Service {
+ public:
+  StatusService(Store* store, std::string admin_token)
+      : store_(store), token_(std::move(admin_token)) {}
+
+  grpc::Status GetStatus(grpc::ServerContext* context,
+                         const adsync::v1::GetStatusRequest* request,
+                         adsync::v1::GetStatusResponse* response) override;
+  grpc::Status ResolveLogin(grpc::ServerContext* context,
+                            const adsync::v1::ResolveLoginRequest* request,
+                            adsync::v1::ResolveLoginResponse* response) override;
+  grpc::Status ListAccounts(grpc::ServerContext* context,
+                            const adsync::v1::ListAccountsRequest* request,
+                            adsync::v1::ListAccountsResponse* response) override;
+
+ private:
+  Store* const store_;
+  const std::string token_;
+};
+
+}  // namespace adsync
+
+#endif  // ADSYNC_COORDINATOR_ADMIN_SERVICE_H_

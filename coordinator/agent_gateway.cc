@@ -1,0 +1,351 @@
+#include "coordinator/agent_gateway.h"
+
+#include <deque>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/guid.h"
+#include "common/log.h"
+
+namespace adsync {
+
+using adsync::v1::AgentMessage;
+using adsync::v1::CoordinatorMessage;
+
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+}  // namespace
+
+class AgentGateway::Session
+    : public grpc::ServerBidiReactor<AgentMessage, CoordinatorMessage> {
+ public:
+  Session(AgentGateway* gateway, grpc::CallbackServerContext* context)
+      : gateway_(gateway) {
+    auto ip = PeerAddress(context->peer());
+    peer_ip_ = ip.ok() ? *ip : context->peer();
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the agent closed its side, or the call was cancelled
+      std::lock_guard<std::mutex> lock(mu_);
+      reading_ = false;
+      finish_wanted_ = true;
+      TryFinishLocked();
+      return;
+    }
+    switch (in_.msg_case()) {
+      case AgentMessage::kHello:
+        return OnHello();
+      case AgentMessage::kBatch:
+        return OnBatch();
+      case AgentMessage::kHeartbeat: {
+        CoordinatorMessage echo;
+        *echo.mutable_heartbeat() = in_.heartbeat();
+        Write(std::move(echo));
+        ContinueReading();
+        return;
+      }
+      default:
+        return Fail(absl::InvalidArgumentError(
+            "empty or unknown message from agent; upgrade the agent"));
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      finish_wanted_ = true;  // the stream is gone
+      writes_.clear();
+    } else if (!writes_.empty()) {
+      StartNextWriteLocked();
+    }
+    TryFinishLocked();
+  }
+
+  void OnDone() override {
+    if (authenticated_) {
+      Store* store = gateway_->store_;
+      const std::string sync_id = sync_.sync_id;
+      const std::string ip = peer_ip_;
+      const std::string controller = controller_;
+      gateway_->storage_.Post([store, sync_id, ip, controller] {
+        store->RecordConnection(sync_id, false, ip, controller).IgnoreError();
+      });
+      Log(LogLevel::kInfo, "agent disconnected",
+          {{"sync", sync_id}, {"ip", ip}});
+    }
+    delete this;
+  }
+
+ private:
+  // --- reactor thread ---
+
+  void OnHello() {
+    if (hello_seen_) {
+      return Fail(absl::FailedPreconditionError("Hello sent twice on one stream"));
+    }
+    hello_seen_ = true;
+    adsync::v1::Hello hello = in_.hello();
+    controller_ = hello.controller();
+    Post([this, hello = std::move(hello)] { Authenticate(hello); });
+  }
+
+  void OnBatch() {
+    if (!authenticated_) {
+      return Fail(absl::FailedPreconditionError(
+          "a batch arrived before the Hello was accepted; send Hello first"));
+    }
+    const uint64_t seq = in_.batch().sequence();
+    if (seq != next_sequence_) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          "batch sequence ", seq, " out of order; expected ", next_sequence_)));
+    }
+    ++next_sequence_;
+    const uint32_t max_deltas = gateway_->options_.max_deltas_per_batch;
+    if (in_.batch().deltas_size() > static_cast<int>(max_deltas)) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          "batch ", seq, " has ", in_.batch().deltas_size(),
+          " deltas; this coordinator accepts at most ", max_deltas,
+          " (HelloResult.max_deltas_per_batch)")));
+    }
+    adsync::v1::Batch batch = std::move(*in_.mutable_batch());
+    bool keep_reading;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++batches_waiting_;
+      keep_reading = batches_waiting_ < gateway_->options_.max_unacked_batches;
+      if (!keep_reading) read_paused_ = true;
+    }
+    Post([this, batch = std::move(batch)] { Commit(batch); });
+    if (keep_reading) ContinueReading();
+  }
+
+  void ContinueReading() { StartRead(&in_); }
+
+  // --- storage thread ---
+
+  void Authenticate(const adsync::v1::Hello& hello) {
+    Store* store = gateway_->store_;
+    auto sync = store->Authenticate(hello.org_id(), hello.sync_key());
+    if (!sync.ok()) {
+      const std::string reason = std::string(sync.status().message());
+      store->RecordRejection(hello.org_id(), "", peer_ip_, reason).IgnoreError();
+      Log(LogLevel::kWarning, "agent rejected",
+          {{"org", hello.org_id()}, {"ip", peer_ip_}, {"reason", reason}});
+      return Done(absl::UnauthenticatedError(reason));
+    }
+    if (!AddressInRanges(peer_ip_, sync->allowed_ips)) {
+      std::vector<std::string> allowed;
+      for (const IpRange& r : sync->allowed_ips) allowed.push_back(r.text);
+      const std::string reason = absl::StrCat(
+          "sync came from ", peer_ip_, "; registered external IP",
+          allowed.size() == 1 ? " is " : "s are ", absl::StrJoin(allowed, ", "),
+          ". If the agent's address changed, update the AD Sync's IPs "
+          "(remove and add it again with --ip ", peer_ip_, ")");
+      store->RecordRejection(sync->org_id, sync->sync_id, peer_ip_, reason)
+          .IgnoreError();
+      Log(LogLevel::kWarning, "agent rejected",
+          {{"sync", sync->sync_id}, {"ip", peer_ip_}, {"reason", reason}});
+      return Done(absl::PermissionDeniedError(reason));
+    }
+    if (hello.invocation_id().size() != 16) {
+      return Done(absl::InvalidArgumentError(
+          "Hello.invocation_id must be the DC's 16-byte invocationId"));
+    }
+    auto watermark = store->GetWatermark(sync->sync_id);
+    if (!watermark.ok()) return Done(watermark.status());
+    absl::Status recorded =
+        store->RecordConnection(sync->sync_id, true, peer_ip_, hello.controller());
+    if (!recorded.ok()) return Done(recorded);
+
+    CoordinatorMessage out;
+    adsync::v1::HelloResult* result = out.mutable_hello_result();
+    result->set_sync_id(sync->sync_id);
+    result->set_role(adsync::v1::ROLE_PRIMARY);
+    result->set_max_unacked_batches(gateway_->options_.max_unacked_batches);
+    result->set_max_deltas_per_batch(gateway_->options_.max_deltas_per_batch);
+    result->set_heartbeat_interval_ms(gateway_->options_.heartbeat_interval_ms);
+    if (!watermark->has_watermark) {
+      result->set_full_sync_required(true);
+      result->set_full_sync_reason(watermark->full_sync_in_progress
+                                       ? "the previous full sync did not finish"
+                                       : "no watermark yet");
+    } else if (watermark->invocation_id != hello.invocation_id()) {
+      result->set_full_sync_required(true);
+      result->set_full_sync_reason(
+          "the controller's invocationId changed (restored from backup, or a "
+          "different DC); its USNs cannot be compared with the watermark");
+    } else {
+      result->mutable_resume_from()->set_invocation_id(watermark->invocation_id);
+      result->mutable_resume_from()->set_usn(watermark->usn);
+    }
+    sync_ = *std::move(sync);
+    Log(LogLevel::kInfo, "agent connected",
+        {{"sync", sync_.sync_id},
+         {"domain", sync_.domain},
+         {"ip", peer_ip_},
+         {"controller", hello.controller()},
+         {"full_sync", result->full_sync_required() ? result->full_sync_reason()
+                                                    : "no"}});
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      authenticated_ = true;
+      --pending_;
+      WriteLocked(std::move(out));
+      TryFinishLocked();
+    }
+    ContinueReading();
+  }
+
+  void Commit(const adsync::v1::Batch& batch) {
+    if (batch.full_sync_begin()) {
+      seen_.clear();
+      in_full_sync_ = true;
+    }
+    if (batch.full_sync_end() && !in_full_sync_) {
+      return RejectBatch(batch, absl::FailedPreconditionError(
+                                    "full_sync_end without full_sync_begin on "
+                                    "this stream; restart the full sync"));
+    }
+    if (in_full_sync_) {
+      for (const auto& d : batch.deltas()) seen_.insert(d.object_guid());
+    }
+    auto outcome = gateway_->store_->ApplyBatch(
+        sync_, batch, batch.full_sync_end() ? &seen_ : nullptr);
+    if (!outcome.ok()) return RejectBatch(batch, outcome.status());
+    if (batch.full_sync_end()) {
+      in_full_sync_ = false;
+      seen_ = SeenAccounts();
+    }
+    CoordinatorMessage out;
+    adsync::v1::Ack* ack = out.mutable_ack();
+    ack->set_sequence(batch.sequence());
+    ack->set_applied(outcome->applied);
+    ack->set_unchanged(outcome->unchanged);
+    ack->set_removed(outcome->removed);
+    bool resume_reading = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --pending_;
+      --batches_waiting_;
+      if (read_paused_ && !finish_wanted_) {
+        read_paused_ = false;
+        resume_reading = true;
+      }
+      WriteLocked(std::move(out));
+      TryFinishLocked();
+    }
+    if (resume_reading) ContinueReading();
+  }
+
+  void RejectBatch(const adsync::v1::Batch& batch, const absl::Status& status) {
+    const std::string reason = absl::StrCat("batch ", batch.sequence(),
+                                            " rejected: ", status.message());
+    gateway_->store_->RecordRejection(sync_.org_id, sync_.sync_id, peer_ip_, reason)
+        .IgnoreError();
+    Log(LogLevel::kWarning, "batch rejected",
+        {{"sync", sync_.sync_id}, {"reason", reason}});
+    absl::Status out = absl::IsInvalidArgument(status) ||
+                               absl::IsFailedPrecondition(status)
+                           ? absl::Status(status.code(), reason)
+                           : absl::UnavailableError(absl::StrCat(
+                                 reason, "; the agent will retry"));
+    Done(out);
+  }
+
+  // --- any thread ---
+
+  void Post(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++pending_;
+    }
+    gateway_->storage_.Post(std::move(task));
+  }
+
+  // Ends a storage task with an error: finish the stream with `status`.
+  void Done(const absl::Status& status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    --pending_;
+    FailLocked(status);
+  }
+
+  void Fail(const absl::Status& status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    FailLocked(status);
+  }
+
+  void FailLocked(const absl::Status& status) {
+    if (!finish_wanted_ || final_status_.ok()) final_status_ = ToGrpc(status);
+    finish_wanted_ = true;
+    TryFinishLocked();
+  }
+
+  void Write(CoordinatorMessage message) {
+    std::lock_guard<std::mutex> lock(mu_);
+    WriteLocked(std::move(message));
+  }
+
+  void WriteLocked(CoordinatorMessage message) {
+    if (finish_called_) return;
+    writes_.push_back(std::move(message));
+    if (!writing_) StartNextWriteLocked();
+  }
+
+  void StartNextWriteLocked() {
+    writing_ = true;
+    current_write_ = std::move(writes_.front());
+    writes_.pop_front();
+    StartWrite(&current_write_);
+  }
+
+  // Finishes once nothing is pending: no storage task (which may still want
+  // to write an ack for a durable batch) and no write in flight.
+  void TryFinishLocked() {
+    if (!finish_wanted_ || finish_called_ || pending_ > 0 || writing_) return;
+    finish_called_ = true;
+    Finish(final_status_);
+  }
+
+  AgentGateway* const gateway_;
+  std::string peer_ip_;
+  AgentMessage in_;
+
+  // Reactor-thread state (one read in flight at a time).
+  bool hello_seen_ = false;
+  uint64_t next_sequence_ = 1;
+  std::string controller_;
+
+  // Storage-thread state (set before authenticated_ is published).
+  SyncRecord sync_;
+  bool in_full_sync_ = false;
+  SeenAccounts seen_;
+
+  std::mutex mu_;
+  bool authenticated_ = false;  // written under mu_ once
+  int pending_ = 0;             // storage tasks not yet finished
+  uint32_t batches_waiting_ = 0;
+  bool read_paused_ = false;
+  bool reading_ = true;
+  bool writing_ = false;
+  std::deque<CoordinatorMessage> writes_;
+  CoordinatorMessage current_write_;
+  bool finish_wanted_ = false;
+  bool finish_called_ = false;
+  grpc::Status final_status_;
+};
+
+grpc::ServerBidiReactor<AgentMessage, CoordinatorMessage>* AgentGateway::Sync(
+    grpc::CallbackServerContext* context) {
+  return new Session(this, context);
+}
+
+}  // namespace adsync

@@ -1,0 +1,121 @@
+#include "coordinator/coordinator_server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+
+namespace adsync {
+
+absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
+    adsync::v1::CoordinatorConfig c) {
+  if (c.database_path().empty()) {
+    return absl::InvalidArgumentError(
+        "database_path is required (e.g. database_path: "
+        "\"/var/lib/adsync/coordinator.db\")");
+  }
+  if (c.admin_token_file().empty()) {
+    return absl::InvalidArgumentError(
+        "admin_token_file is required: a file (mode 600) holding the token "
+        "adsyncctl presents");
+  }
+  if (c.agent_listen().empty()) c.set_agent_listen("0.0.0.0:7443");
+  if (c.admin_listen().empty()) c.set_admin_listen("127.0.0.1:7444");
+  if (c.max_unacked_batches() == 0) c.set_max_unacked_batches(8);
+  if (c.max_deltas_per_batch() == 0) c.set_max_deltas_per_batch(1000);
+  if (c.max_deltas_per_batch() > 1000) {
+    return absl::InvalidArgumentError(
+        "max_deltas_per_batch must be at most 1000");
+  }
+  if (c.max_message_bytes() == 0) c.set_max_message_bytes(8 << 20);
+  if (c.heartbeat_interval_ms() == 0) c.set_heartbeat_interval_ms(5000);
+  if (c.rejections_kept() == 0) c.set_rejections_kept(50);
+  if (c.log_format().empty()) c.set_log_format("text");
+  if (c.log_format() != "text" && c.log_format() != "json") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log_format \"", c.log_format(), "\" must be text or json"));
+  }
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
+    const adsync::v1::CoordinatorConfig& raw) {
+  ASSIGN_OR_RETURN(adsync::v1::CoordinatorConfig config,
+                   ResolveCoordinatorConfig(raw));
+  ASSIGN_OR_RETURN(std::string token,
+                   ReadSecretFile(config.admin_token_file(), "admin token file"));
+  std::unique_ptr<CoordinatorServer> server(new CoordinatorServer());
+  SqliteStoreOptions store_options;
+  store_options.path = config.database_path();
+  store_options.rejections_kept = config.rejections_kept();
+  ASSIGN_OR_RETURN(server->store_, SqliteStore::Open(store_options));
+
+  GatewayOptions gateway_options;
+  gateway_options.max_unacked_batches = config.max_unacked_batches();
+  gateway_options.max_deltas_per_batch = config.max_deltas_per_batch();
+  gateway_options.heartbeat_interval_ms = config.heartbeat_interval_ms();
+  server->gateway_ =
+      std::make_unique<AgentGateway>(server->store_.get(), gateway_options);
+  server->admin_ = std::make_unique<AdminService>(server->store_.get(), token);
+  server->status_ = std::make_unique<StatusService>(server->store_.get(), token);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(config.agent_listen(),
+                             grpc::InsecureServerCredentials(),
+                             &server->agent_port_);
+    builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes()));
+    // Detect dead agents' connections within ~30 s.
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.RegisterService(server->gateway_.get());
+    server->agent_server_ = builder.BuildAndStart();
+    if (!server->agent_server_ || server->agent_port_ == 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen for agents on ", config.agent_listen(),
+          "; is another process using the port? (agent_listen in the config)"));
+    }
+  }
+  {
+    grpc::ServerBuilder builder;
+    const bool unix_socket = absl::StartsWith(config.admin_listen(), "unix:");
+    builder.AddListeningPort(config.admin_listen(),
+                             grpc::InsecureServerCredentials(),
+                             unix_socket ? nullptr : &server->admin_port_);
+    builder.RegisterService(server->admin_.get());
+    builder.RegisterService(server->status_.get());
+    server->admin_server_ = builder.BuildAndStart();
+    if (!server->admin_server_ || (!unix_socket && server->admin_port_ == 0)) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen for admin calls on ", config.admin_listen(),
+          "; is another process using it? (admin_listen in the config)"));
+    }
+  }
+  Log(LogLevel::kInfo, "coordinator started",
+      {{"agents", absl::StrCat(config.agent_listen(), " (port ",
+                               server->agent_port_, ")")},
+       {"admin", config.admin_listen()},
+       {"database", config.database_path()}});
+  return server;
+}
+
+CoordinatorServer::~CoordinatorServer() { Shutdown(); }
+
+void CoordinatorServer::Wait() {
+  if (agent_server_) agent_server_->Wait();
+}
+
+void CoordinatorServer::Shutdown() {
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  if (agent_server_) agent_server_->Shutdown(deadline);
+  if (admin_server_) admin_server_->Shutdown(deadline);
+}
+
+}  // namespace adsync

@@ -1,0 +1,52 @@
+// Builds a running coordinator from its config: the store, the agent
+// gateway on its own listener, and the admin/status services on a separate
+// (loopback or unix-socket) listener. Used by main() and by in-process
+// integration tests.
+//
+// Thread-safety: Start() and Shutdown() from one thread.
+#ifndef ADSYNC_COORDINATOR_COORDINATOR_SERVER_H_
+#define ADSYNC_COORDINATOR_COORDINATOR_SERVER_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "adsync/v1/config.pb.h"
+#include "coordinator/admin_service.h"
+#include "coordinator/agent_gateway.h"
+#include "coordinator/sqlite_store.h"
+
+namespace adsync {
+
+// Validates a config and fills in documented defaults.
+absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
+    adsync::v1::CoordinatorConfig config);
+
+class CoordinatorServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(
+      const adsync::v1::CoordinatorConfig& config);
+  ~CoordinatorServer();
+
+  int agent_port() const { return agent_port_; }
+  int admin_port() const { return admin_port_; }
+  Store* store() { return store_.get(); }
+
+  void Wait();
+  void Shutdown();
+
+ private:
+  CoordinatorServer() = default;
+
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<AgentGateway> gateway_;
+  std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<StatusService> status_;
+  std::unique_ptr<grpc::Server> agent_server_;
+  std::unique_ptr<grpc::Server> admin_server_;
+  int agent_port_ = 0;
+  int admin_port_ = 0;
+};
+
+}  // namespace adsync
+
+#endif  // ADSYNC_COORDINATOR_COORDINATOR_SERVER_H_

@@ -1,0 +1,166 @@
+#include "coordinator/merge_rules.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "common/text.h"
+
+namespace adsync {
+
+using adsync::v1::Attribute;
+
+bool AttrStamp::operator<(const AttrStamp& o) const {
+  return std::tie(version, time, invocation) <
+         std::tie(o.version, o.time, o.invocation);
+}
+
+bool AttrStamp::operator==(const AttrStamp& o) const {
+  return version == o.version && time == o.time && invocation == o.invocation;
+}
+
+namespace {
+constexpr size_t kStampBytes = 28;
+
+void PutLe(std::string* out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+uint64_t GetLe(const std::string& b, size_t pos, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(b[pos + i]);
+  return v;
+}
+}  // namespace
+
+std::string EncodeStamps(const Stamps& stamps) {
+  std::string out;
+  out.reserve(kStampBytes * kNumStampedAttributes);
+  for (const AttrStamp& s : stamps) {
+    PutLe(&out, s.version, 4);
+    PutLe(&out, static_cast<uint64_t>(s.time), 8);
+    std::string id = s.invocation;
+    id.resize(16, '\0');
+    out += id;
+  }
+  return out;
+}
+
+Stamps DecodeStamps(const std::string& blob) {
+  Stamps stamps;
+  if (blob.size() != kStampBytes * kNumStampedAttributes) return stamps;
+  for (int i = 0; i < kNumStampedAttributes; ++i) {
+    const size_t p = i * kStampBytes;
+    stamps[i].version = static_cast<uint32_t>(GetLe(blob, p, 4));
+    stamps[i].time = static_cast<int64_t>(GetLe(blob, p + 4, 8));
+    stamps[i].invocation = blob.substr(p + 12, 16);
+    if (stamps[i].invocation == std::string(16, '\0')) stamps[i].invocation.clear();
+  }
+  return stamps;
+}
+
+AccountState StateFromDelta(const adsync::v1::ProfileDelta& d,
+                            std::string sid_text) {
+  AccountState s;
+  s.object_guid = d.object_guid();
+  s.sid = std::move(sid_text);
+  s.sam_account_name = d.sam_account_name();
+  s.user_principal_name = d.user_principal_name();
+  s.mail = d.mail();
+  s.proxy_addresses.assign(d.proxy_addresses().begin(),
+                           d.proxy_addresses().end());
+  s.display_name = d.display_name();
+  s.user_account_control = d.user_account_control();
+  s.deleted = d.deleted();
+  for (const auto& st : d.stamps()) {
+    const int a = st.attribute();
+    if (a <= 0 || a >= kNumStampedAttributes) continue;
+    s.stamps[a] = AttrStamp{st.version(), st.originating_time(),
+                            st.originating_invocation_id()};
+  }
+  return s;
+}
+
+bool MergeAccount(const AccountState& in, AccountState* st) {
+  bool changed = false;
+  auto take = [&](Attribute attr, auto member) {
+    if (st->stamps[attr] < in.stamps[attr]) {
+      st->stamps[attr] = in.stamps[attr];
+      st->*member = in.*member;
+      changed = true;
+    }
+  };
+  take(adsync::v1::ATTRIBUTE_SAM_ACCOUNT_NAME, &AccountState::sam_account_name);
+  take(adsync::v1::ATTRIBUTE_USER_PRINCIPAL_NAME,
+       &AccountState::user_principal_name);
+  take(adsync::v1::ATTRIBUTE_MAIL, &AccountState::mail);
+  take(adsync::v1::ATTRIBUTE_PROXY_ADDRESSES, &AccountState::proxy_addresses);
+  take(adsync::v1::ATTRIBUTE_DISPLAY_NAME, &AccountState::display_name);
+  take(adsync::v1::ATTRIBUTE_USER_ACCOUNT_CONTROL,
+       &AccountState::user_account_control);
+  take(adsync::v1::ATTRIBUTE_IS_DELETED, &AccountState::deleted);
+  if (st->sid.empty() && !in.sid.empty()) {
+    st->sid = in.sid;
+    changed = true;
+  }
+  if (st->absent) {  // reported again by a controller: it exists
+    st->absent = false;
+    changed = true;
+  }
+  return changed;
+}
+
+const char* OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kMatched: return "matched";
+    case Outcome::kUnmatched: return "unmatched";
+    case Outcome::kAmbiguous: return "ambiguous";
+    case Outcome::kNoEmail: return "no-email";
+    case Outcome::kRemoved: return "removed";
+  }
+  return "unknown";
+}
+
+MatchResult MatchAccount(const AccountState& account,
+                         const MatchSettings& settings,
+                         const PeopleByEmail& people_by_email) {
+  MatchResult r;
+  if (account.removed()) {
+    r.outcome = Outcome::kRemoved;
+    return r;
+  }
+  auto add = [&](const std::string& email) {
+    if (!email.empty() && std::find(r.emails_tried.begin(), r.emails_tried.end(),
+                                    email) == r.emails_tried.end()) {
+      r.emails_tried.push_back(email);
+    }
+  };
+  add(NormalizeEmail(account.mail));
+  if (settings.match_proxy_addresses) {
+    for (const std::string& e : SmtpProxyAddresses(account.proxy_addresses)) add(e);
+  }
+  if (settings.match_upn) add(NormalizeEmail(account.user_principal_name));
+  if (r.emails_tried.empty()) {
+    r.outcome = Outcome::kNoEmail;
+    return r;
+  }
+  for (const std::string& email : r.emails_tried) {
+    for (std::string& person : people_by_email(email)) {
+      if (std::find(r.candidate_person_ids.begin(), r.candidate_person_ids.end(),
+                    person) == r.candidate_person_ids.end()) {
+        if (r.candidate_person_ids.empty()) r.matched_email = email;
+        r.candidate_person_ids.push_back(std::move(person));
+      }
+    }
+  }
+  if (r.candidate_person_ids.empty()) {
+    r.outcome = Outcome::kUnmatched;
+  } else if (r.candidate_person_ids.size() == 1) {
+    r.outcome = Outcome::kMatched;
+    r.person_id = r.candidate_person_ids[0];
+  } else {
+    r.outcome = Outcome::kAmbiguous;
+    std::sort(r.candidate_person_ids.begin(), r.candidate_person_ids.end());
+  }
+  return r;
+}
+
+}  // namespace adsync

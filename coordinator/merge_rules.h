@@ -1,0 +1,103 @@
+// The product's merge rules, in one place (DESIGN.md rules 2, 3, 4 and 6):
+//  - which of two controllers' versions of an account attribute wins
+//    (AD's own order: attribute version, then originating time, then
+//    originating invocationId), applied attribute by attribute;
+//  - how an account matches a Person by email.
+// Pure functions; thread-safe.
+#ifndef ADSYNC_COORDINATOR_MERGE_RULES_H_
+#define ADSYNC_COORDINATOR_MERGE_RULES_H_
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "adsync/v1/agent.pb.h"
+
+namespace adsync {
+
+// One attribute's replication stamp. Default-constructed = never written.
+struct AttrStamp {
+  uint32_t version = 0;
+  int64_t time = 0;         // seconds since 1601
+  std::string invocation;   // 16 bytes or empty
+
+  // AD's conflict order: higher version, then later time, then larger id.
+  bool operator<(const AttrStamp& o) const;
+  bool operator==(const AttrStamp& o) const;
+};
+
+// Indexed by adsync::v1::Attribute value.
+inline constexpr int kNumStampedAttributes = 8;
+using Stamps = std::array<AttrStamp, kNumStampedAttributes>;
+
+// Compact fixed-size encoding for storage (28 bytes per attribute).
+std::string EncodeStamps(const Stamps& stamps);
+Stamps DecodeStamps(const std::string& blob);
+
+// The state of one account as the coordinator stores it.
+struct AccountState {
+  std::string object_guid;  // 16-byte binary
+  std::string sid;          // text form
+  std::string sam_account_name;
+  std::string user_principal_name;
+  std::string mail;
+  std::vector<std::string> proxy_addresses;
+  std::string display_name;
+  uint32_t user_account_control = 0;
+  bool deleted = false;  // an AD tombstone
+  bool absent = false;   // missing from the last completed full sync
+  Stamps stamps;
+
+  bool enabled() const { return (user_account_control & 0x2) == 0; }
+  // Holds no identities: deleted in AD or gone from a full sync.
+  bool removed() const { return deleted || absent; }
+};
+
+// Converts a validated wire delta (GUID/SID already checked) into state.
+AccountState StateFromDelta(const adsync::v1::ProfileDelta& delta,
+                            std::string sid_text);
+
+// Merges `incoming` into `stored` attribute by attribute; an attribute is
+// taken from `incoming` only when its stamp is newer. An absent account
+// that is reported again comes back. Returns true when anything changed.
+bool MergeAccount(const AccountState& incoming, AccountState* stored);
+
+enum class Outcome : int {
+  kMatched = 0,
+  kUnmatched = 1,
+  kAmbiguous = 2,
+  kNoEmail = 3,
+  kRemoved = 4,
+};
+const char* OutcomeName(Outcome outcome);
+
+struct MatchSettings {
+  bool match_proxy_addresses = false;
+  bool match_upn = false;
+};
+
+struct MatchResult {
+  Outcome outcome = Outcome::kNoEmail;
+  std::string person_id;       // when matched
+  std::string matched_email;   // the email that matched (or was ambiguous)
+  std::vector<std::string> emails_tried;
+  std::vector<std::string> candidate_person_ids;  // matched/ambiguous
+};
+
+// Returns the People (ids) holding a normalized email.
+using PeopleByEmail =
+    std::function<std::vector<std::string>(const std::string& email)>;
+
+// Rule 2: candidate emails are mail (plus smtp: proxyAddresses and the UPN
+// when the org enables them), trimmed and lower-cased. No Person: unmatched;
+// more than one distinct Person over all candidates: ambiguous (never
+// guess); exactly one: matched. Removed accounts match nobody.
+MatchResult MatchAccount(const AccountState& account,
+                         const MatchSettings& settings,
+                         const PeopleByEmail& people_by_email);
+
+}  // namespace adsync
+
+#endif  // ADSYNC_COORDINATOR_MERGE_RULES_H_

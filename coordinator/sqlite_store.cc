@@ -1,0 +1,1019 @@
+#include "coordinator/sqlite_store.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <tuple>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/guid.h"
+#include "common/sid.h"
+#include "common/status_macros.h"
+#include "coordinator/validation.h"
+
+namespace adsync {
+namespace {
+
+using adsync::v1::AccountView;
+
+// Each entry migrates version i to i+1. Never edit a released entry; append.
+const char* const kMigrations[] = {
+    // 0 -> 1: initial schema.
+    R"sql(
+CREATE TABLE orgs(
+  org_key INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  match_proxy INTEGER NOT NULL,
+  match_upn INTEGER NOT NULL,
+  created INTEGER NOT NULL);
+CREATE TABLE syncs(
+  sync_id TEXT PRIMARY KEY,
+  org_key INTEGER NOT NULL REFERENCES orgs(org_key),
+  domain TEXT NOT NULL,
+  dns_name TEXT NOT NULL,
+  allowed_ips TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  key_salt BLOB NOT NULL,
+  key_hash BLOB NOT NULL,
+  created INTEGER NOT NULL,
+  key_rotated INTEGER NOT NULL,
+  connected INTEGER NOT NULL DEFAULT 0,
+  source_ip TEXT NOT NULL DEFAULT '',
+  controller TEXT NOT NULL DEFAULT '',
+  last_contact INTEGER NOT NULL DEFAULT 0,
+  wm_invocation BLOB,
+  wm_usn INTEGER,
+  full_sync_in_progress INTEGER NOT NULL DEFAULT 0,
+  last_full_sync INTEGER NOT NULL DEFAULT 0,
+  batches INTEGER NOT NULL DEFAULT 0,
+  deltas INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '');
+CREATE INDEX syncs_by_org ON syncs(org_key);
+CREATE TABLE rejections(
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  sync_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  source_ip TEXT NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX rejections_by_org ON rejections(org_id, id);
+CREATE TABLE people(
+  org_key INTEGER NOT NULL,
+  person_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  PRIMARY KEY(org_key, person_id)) WITHOUT ROWID;
+CREATE TABLE person_emails(
+  org_key INTEGER NOT NULL,
+  email TEXT NOT NULL,
+  person_id TEXT NOT NULL,
+  PRIMARY KEY(org_key, email, person_id)) WITHOUT ROWID;
+CREATE TABLE profiles(
+  org_key INTEGER NOT NULL,
+  object_guid BLOB NOT NULL,
+  domain TEXT NOT NULL,
+  sid TEXT NOT NULL,
+  sam TEXT NOT NULL,
+  upn TEXT NOT NULL,
+  mail TEXT NOT NULL,
+  proxy TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  uac INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  absent INTEGER NOT NULL,
+  stamps BLOB NOT NULL,
+  outcome INTEGER NOT NULL,
+  person_id TEXT NOT NULL,
+  matched_email TEXT NOT NULL,
+  updated INTEGER NOT NULL,
+  PRIMARY KEY(org_key, object_guid));
+CREATE INDEX profiles_by_sam ON profiles(org_key, domain, sam COLLATE NOCASE);
+CREATE INDEX profiles_by_upn ON profiles(org_key, upn COLLATE NOCASE);
+CREATE INDEX profiles_by_sid ON profiles(org_key, sid);
+)sql",
+};
+
+int64_t NowUnix() { return absl::ToUnixSeconds(absl::Now()); }
+
+std::string HashKey(const std::string& salt, const std::string& key) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  const std::string input = salt + key;
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+         digest);
+  return std::string(reinterpret_cast<char*>(digest), sizeof(digest));
+}
+
+std::string RandomBytes(int n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), n) != 1) {
+    std::abort();  // no safe keys without a CSPRNG
+  }
+  return out;
+}
+
+std::string UnknownOrgMessage(const std::string& org_id) {
+  return absl::StrCat("unknown Org ID ", org_id,
+                      "; list orgs with `adsyncctl org list`");
+}
+
+constexpr char kSelectAccount[] =
+    "SELECT domain, sid, sam, upn, mail, proxy, display_name, uac, deleted, "
+    "absent, stamps, outcome, person_id, matched_email, object_guid "
+    "FROM profiles WHERE org_key=?1 AND object_guid=?2";
+
+void ReadAccountColumns(const Statement& q,
+                        AccountState* s, std::string* domain,
+                        MatchResult* match) {
+  *domain = q.ColumnText(0);
+  s->sid = q.ColumnText(1);
+  s->sam_account_name = q.ColumnText(2);
+  s->user_principal_name = q.ColumnText(3);
+  s->mail = q.ColumnText(4);
+  const std::string proxy = q.ColumnText(5);
+  s->proxy_addresses.clear();
+  if (!proxy.empty()) s->proxy_addresses = absl::StrSplit(proxy, '\n');
+  s->display_name = q.ColumnText(6);
+  s->user_account_control = static_cast<uint32_t>(q.ColumnInt(7));
+  s->deleted = q.ColumnInt(8) != 0;
+  s->absent = q.ColumnInt(9) != 0;
+  s->stamps = DecodeStamps(q.ColumnBlob(10));
+  match->outcome = static_cast<Outcome>(q.ColumnInt(11));
+  match->person_id = q.ColumnText(12);
+  match->matched_email = q.ColumnText(13);
+  s->object_guid = q.ColumnBlob(14);
+}
+
+}  // namespace
+
+int SqliteStore::CurrentSchemaVersion() {
+  return static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    const SqliteStoreOptions& options) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError(
+        "database_path is required in the coordinator config");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> writer,
+                   Database::Open(options.path));
+  std::unique_ptr<SqliteStore> store(
+      new SqliteStore(options, std::move(writer), nullptr));
+  RETURN_IF_ERROR(store->Migrate());
+  ASSIGN_OR_RETURN(store->reader_, Database::Open(options.path));
+  return store;
+}
+
+absl::StatusOr<int> SqliteStore::SchemaVersion() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached("SELECT version FROM schema_version"));
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  return row ? static_cast<int>(q->ColumnInt(0)) : 0;
+}
+
+absl::Status SqliteStore::Migrate() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  RETURN_IF_ERROR(writer_->Execute(
+      "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
+  int version = 0;
+  {
+    ASSIGN_OR_RETURN(ScopedStatement q,
+                     writer_->Cached("SELECT version FROM schema_version"));
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (row) version = static_cast<int>(q->ColumnInt(0));
+  }
+  if (version > CurrentSchemaVersion()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database ", options_.path, " has schema version ", version,
+        ", newer than this coordinator understands (", CurrentSchemaVersion(),
+        "); run the newer coordinator or restore a backup"));
+  }
+  for (int v = version; v < CurrentSchemaVersion(); ++v) {
+    Transaction txn(writer_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    RETURN_IF_ERROR(writer_->Execute(kMigrations[v]));
+    RETURN_IF_ERROR(writer_->Execute("DELETE FROM schema_version"));
+    RETURN_IF_ERROR(writer_->Execute(
+        absl::StrCat("INSERT INTO schema_version VALUES(", v + 1, ")")));
+    RETURN_IF_ERROR(txn.Commit());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SqliteStore::OrgRow> SqliteStore::LoadOrg(
+    Database* db, const std::string& org_id_raw) {
+  ASSIGN_OR_RETURN(std::string org_id, CanonicalGuid(org_id_raw, "Org ID"));
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   db->Cached("SELECT org_key, name, match_proxy, match_upn, "
+                              "created FROM orgs WHERE org_id=?1"));
+  q->Bind(1, org_id);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  if (!row) return absl::NotFoundError(UnknownOrgMessage(org_id));
+  OrgRow org;
+  org.key = q->ColumnInt(0);
+  org.org.set_org_id(org_id);
+  org.org.set_name(q->ColumnText(1));
+  org.org.set_match_proxy_addresses(q->ColumnInt(2) != 0);
+  org.org.set_match_upn(q->ColumnInt(3) != 0);
+  org.org.set_created_unix(q->ColumnInt(4));
+  org.settings.match_proxy_addresses = org.org.match_proxy_addresses();
+  org.settings.match_upn = org.org.match_upn();
+  return org;
+}
+
+absl::StatusOr<adsync::v1::Org> SqliteStore::CreateOrg(
+    const adsync::v1::CreateOrgRequest& request) {
+  std::string org_id = NewRandomGuid();
+  if (!request.org_id().empty()) {
+    ASSIGN_OR_RETURN(org_id, CanonicalGuid(request.org_id(), "Org ID"));
+  }
+  const std::string name(absl::StripAsciiWhitespace(request.name()));
+  if (name.empty()) {
+    return absl::InvalidArgumentError(
+        "org name is required (the district's name, e.g. \"Springfield USD\")");
+  }
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached("INSERT INTO orgs(org_id, name, match_proxy, "
+                                   "match_upn, created) VALUES(?1,?2,?3,?4,?5)"));
+  const int64_t now = NowUnix();
+  q->Bind(1, org_id).Bind(2, name).Bind(3, request.match_proxy_addresses() ? 1 : 0)
+      .Bind(4, request.match_upn() ? 1 : 0).Bind(5, now);
+  absl::Status s = q->Run();
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "org ", org_id, " already exists; see `adsyncctl org list`"));
+  }
+  RETURN_IF_ERROR(s);
+  adsync::v1::Org org;
+  org.set_org_id(org_id);
+  org.set_name(name);
+  org.set_match_proxy_addresses(request.match_proxy_addresses());
+  org.set_match_upn(request.match_upn());
+  org.set_created_unix(now);
+  return org;
+}
+
+absl::StatusOr<std::vector<adsync::v1::Org>> SqliteStore::ListOrgs() {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   reader_->Cached("SELECT org_id FROM orgs ORDER BY name"));
+  std::vector<std::string> ids;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    ids.push_back(q->ColumnText(0));
+  }
+  std::vector<adsync::v1::Org> orgs;
+  for (const std::string& id : ids) {
+    ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), id));
+    orgs.push_back(org.org);
+  }
+  return orgs;
+}
+
+absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::IssueKeyLocked(
+    const std::string& org_id, const std::string& sync_id) {
+  const std::string key = NewRandomGuid();
+  const std::string salt = RandomBytes(16);
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached("UPDATE syncs SET key_salt=?1, key_hash=?2, "
+                                   "key_rotated=?3 WHERE sync_id=?4"));
+  q->BindBlob(1, salt).BindBlob(2, HashKey(salt, key)).Bind(3, NowUnix())
+      .Bind(4, sync_id);
+  RETURN_IF_ERROR(q->Run());
+  adsync::v1::AddSyncResponse response;
+  response.set_sync_key(key);
+  response.mutable_sync()->set_sync_id(sync_id);
+  response.mutable_sync()->set_org_id(org_id);
+  return response;
+}
+
+absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::AddSync(
+    const adsync::v1::AddSyncRequest& request) {
+  ASSIGN_OR_RETURN(std::string domain, ValidateDomainName(request.domain()));
+  if (request.allowed_ips().empty()) {
+    return absl::InvalidArgumentError(
+        "at least one allowed IP is required: the external address the agent "
+        "connects from (e.g. --ip 203.0.113.7 or --ip 203.0.113.0/24)");
+  }
+  std::vector<std::string> ips;
+  for (const std::string& ip : request.allowed_ips()) {
+    ASSIGN_OR_RETURN(IpRange range, ParseIpRange(ip));
+    ips.push_back(range.text);
+  }
+  std::string dns_name = absl::AsciiStrToLower(
+      absl::StripAsciiWhitespace(request.dns_name()));
+  for (char c : dns_name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "DNS name \"", request.dns_name(),
+          "\" is not a domain name; use e.g. district.org, or leave it empty"));
+    }
+  }
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), request.org_id()));
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
+  const std::string sync_id = NewRandomGuid();
+  const int64_t now = NowUnix();
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached(
+                       "INSERT INTO syncs(sync_id, org_key, domain, dns_name, "
+                       "allowed_ips, priority, key_salt, key_hash, created, "
+                       "key_rotated) VALUES(?1,?2,?3,?4,?5,?6,x'',x'',?7,?7)"));
+  q->Bind(1, sync_id).Bind(2, org.key).Bind(3, domain).Bind(4, dns_name)
+      .Bind(5, absl::StrJoin(ips, ",")).Bind(6, request.priority()).Bind(7, now);
+  RETURN_IF_ERROR(q->Run());
+  ASSIGN_OR_RETURN(adsync::v1::AddSyncResponse response,
+                   IssueKeyLocked(org.org.org_id(), sync_id));
+  RETURN_IF_ERROR(txn.Commit());
+  adsync::v1::SyncInfo* info = response.mutable_sync();
+  info->set_domain(domain);
+  info->set_dns_name(dns_name);
+  for (const std::string& ip : ips) info->add_allowed_ips(ip);
+  info->set_priority(request.priority());
+  info->set_created_unix(now);
+  info->set_key_rotated_unix(now);
+  return response;
+}
+
+namespace {
+
+constexpr char kSelectSyncs[] =
+    "SELECT sync_id, domain, dns_name, allowed_ips, priority, created, "
+    "key_rotated, connected, source_ip, last_contact, controller, "
+    "wm_invocation, wm_usn, full_sync_in_progress, last_full_sync, batches, "
+    "deltas, last_error FROM syncs WHERE org_key=?1 ORDER BY domain, priority "
+    "DESC, created";
+
+void ReadSyncInfo(const Statement& q, const std::string& org_id,
+                  adsync::v1::SyncInfo* info) {
+  info->set_sync_id(q.ColumnText(0));
+  info->set_org_id(org_id);
+  info->set_domain(q.ColumnText(1));
+  info->set_dns_name(q.ColumnText(2));
+  for (absl::string_view ip : absl::StrSplit(q.ColumnText(3), ',', absl::SkipEmpty())) {
+    info->add_allowed_ips(std::string(ip));
+  }
+  info->set_priority(static_cast<int32_t>(q.ColumnInt(4)));
+  info->set_created_unix(q.ColumnInt(5));
+  info->set_key_rotated_unix(q.ColumnInt(6));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<adsync::v1::SyncInfo>> SqliteStore::ListSyncs(
+    const std::string& org_id) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kSelectSyncs));
+  q->Bind(1, org.key);
+  std::vector<adsync::v1::SyncInfo> syncs;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    ReadSyncInfo(*q, org.org.org_id(), &syncs.emplace_back());
+  }
+  return syncs;
+}
+
+namespace {
+
+absl::StatusOr<std::string> CheckSyncOfOrg(Database* db, int64_t org_key,
+                                           const std::string& org_id,
+                                           const std::string& sync_id_raw) {
+  ASSIGN_OR_RETURN(std::string sync_id, CanonicalGuid(sync_id_raw, "AD Sync ID"));
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   db->Cached("SELECT 1 FROM syncs WHERE sync_id=?1 AND org_key=?2"));
+  q->Bind(1, sync_id).Bind(2, org_key);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat(
+        "org ", org_id, " has no AD Sync ", sync_id,
+        "; list them with `adsyncctl sync list --org ", org_id, "`"));
+  }
+  return sync_id;
+}
+
+}  // namespace
+
+absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::RotateSyncKey(
+    const std::string& org_id, const std::string& sync_id_raw) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
+  ASSIGN_OR_RETURN(std::string sync_id,
+                   CheckSyncOfOrg(writer_.get(), org.key, org.org.org_id(),
+                                  sync_id_raw));
+  return IssueKeyLocked(org.org.org_id(), sync_id);
+}
+
+absl::Status SqliteStore::RemoveSync(const std::string& org_id,
+                                     const std::string& sync_id_raw) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
+  ASSIGN_OR_RETURN(std::string sync_id,
+                   CheckSyncOfOrg(writer_.get(), org.key, org.org.org_id(),
+                                  sync_id_raw));
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached("DELETE FROM syncs WHERE sync_id=?1"));
+  q->Bind(1, sync_id);
+  return q->Run();
+}
+
+absl::StatusOr<MatchResult> SqliteStore::Match(Database* db, const OrgRow& org,
+                                               const AccountState& account) {
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   db->Cached("SELECT person_id FROM person_emails "
+                              "WHERE org_key=?1 AND email=?2"));
+  absl::Status error;
+  auto lookup = [&](const std::string& email) {
+    std::vector<std::string> people;
+    q->Reset();
+    q->Bind(1, org.key).Bind(2, email);
+    while (true) {
+      auto row = q->Step();
+      if (!row.ok()) {
+        error = row.status();
+        break;
+      }
+      if (!*row) break;
+      people.push_back(q->ColumnText(0));
+    }
+    return people;
+  };
+  MatchResult result = MatchAccount(account, org.settings, lookup);
+  if (!error.ok()) return error;
+  return result;
+}
+
+absl::StatusOr<SqliteStore::StoredAccount> SqliteStore::LoadAccount(
+    Database* db, int64_t org_key, const std::string& guid) {
+  ASSIGN_OR_RETURN(ScopedStatement q, db->Cached(kSelectAccount));
+  q->Bind(1, org_key).BindBlob(2, guid);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  StoredAccount a;
+  if (!row) return a;
+  a.exists = true;
+  ReadAccountColumns(*q, &a.state, &a.domain, &a.match);
+  return a;
+}
+
+absl::Status SqliteStore::WriteAccountLocked(int64_t org_key,
+                                             const std::string& domain,
+                                             const AccountState& s,
+                                             const MatchResult& m) {
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached(
+          "INSERT INTO profiles(org_key, object_guid, domain, sid, sam, upn, "
+          "mail, proxy, display_name, uac, deleted, absent, stamps, outcome, "
+          "person_id, matched_email, updated) "
+          "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17) "
+          "ON CONFLICT(org_key, object_guid) DO UPDATE SET domain=?3, sid=?4, "
+          "sam=?5, upn=?6, mail=?7, proxy=?8, display_name=?9, uac=?10, "
+          "deleted=?11, absent=?12, stamps=?13, outcome=?14, person_id=?15, "
+          "matched_email=?16, updated=?17"));
+  q->Bind(1, org_key).BindBlob(2, s.object_guid).Bind(3, domain).Bind(4, s.sid)
+      .Bind(5, s.sam_account_name).Bind(6, s.user_principal_name).Bind(7, s.mail)
+      .Bind(8, absl::StrJoin(s.proxy_addresses, "\n")).Bind(9, s.display_name)
+      .Bind(10, s.user_account_control).Bind(11, s.deleted ? 1 : 0)
+      .Bind(12, s.absent ? 1 : 0).BindBlob(13, EncodeStamps(s.stamps))
+      .Bind(14, static_cast<int>(m.outcome)).Bind(15, m.person_id)
+      .Bind(16, m.matched_email).Bind(17, NowUnix());
+  return q->Run();
+}
+
+absl::StatusOr<uint32_t> SqliteStore::SweepLocked(const OrgRow& org,
+                                                  const std::string& domain,
+                                                  const SeenAccounts& seen) {
+  std::vector<std::string> gone;
+  {
+    ASSIGN_OR_RETURN(ScopedStatement q,
+                     writer_->Cached("SELECT object_guid FROM profiles WHERE "
+                                     "org_key=?1 AND domain=?2 AND deleted=0 "
+                                     "AND absent=0"));
+    q->Bind(1, org.key).Bind(2, domain);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      std::string guid = q->ColumnBlob(0);
+      if (!seen.contains(guid)) gone.push_back(std::move(guid));
+    }
+  }
+  for (const std::string& guid : gone) {
+    ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(writer_.get(), org.key, guid));
+    a.state.absent = true;
+    MatchResult removed;
+    removed.outcome = Outcome::kRemoved;
+    RETURN_IF_ERROR(WriteAccountLocked(org.key, a.domain, a.state, removed));
+  }
+  return static_cast<uint32_t>(gone.size());
+}
+
+absl::StatusOr<SyncRecord> SqliteStore::Authenticate(const std::string& org_id,
+                                                     const std::string& key_raw) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  // Hash whatever was sent (even a malformed key) so timing does not say
+  // how far the check got.
+  const std::string key(absl::AsciiStrToLower(absl::StripAsciiWhitespace(key_raw)));
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   reader_->Cached("SELECT sync_id, domain, allowed_ips, "
+                                   "priority, key_salt, key_hash FROM syncs "
+                                   "WHERE org_key=?1"));
+  q->Bind(1, org.key);
+  std::optional<SyncRecord> found;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    const std::string hash = HashKey(q->ColumnBlob(4), key);
+    const std::string stored = q->ColumnBlob(5);
+    const bool equal = stored.size() == hash.size() &&
+                       CRYPTO_memcmp(stored.data(), hash.data(), hash.size()) == 0;
+    if (equal && !found) {
+      SyncRecord r;
+      r.sync_id = q->ColumnText(0);
+      r.org_id = org.org.org_id();
+      r.domain = q->ColumnText(1);
+      for (absl::string_view ip :
+           absl::StrSplit(q->ColumnText(2), ',', absl::SkipEmpty())) {
+        auto range = ParseIpRange(ip);
+        if (range.ok()) r.allowed_ips.push_back(*range);
+      }
+      r.priority = static_cast<int>(q->ColumnInt(3));
+      found = std::move(r);
+    }
+  }
+  if (!found) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the AD Sync key does not match any AD Sync of org ", org.org.org_id(),
+        "; put the key shown by `adsyncctl sync add` (or `sync rotate-key`) "
+        "into the agent's key file"));
+  }
+  return *found;
+}
+
+absl::Status SqliteStore::RecordRejection(const std::string& org_id,
+                                          const std::string& sync_id,
+                                          const std::string& source_ip,
+                                          const std::string& reason) {
+  auto canonical = CanonicalGuid(org_id, "Org ID");
+  const std::string org = canonical.ok() ? *canonical : org_id.substr(0, 64);
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
+  ASSIGN_OR_RETURN(ScopedStatement ins,
+                   writer_->Cached("INSERT INTO rejections(org_id, sync_id, at, "
+                                   "source_ip, reason) VALUES(?1,?2,?3,?4,?5)"));
+  ins->Bind(1, org).Bind(2, sync_id).Bind(3, NowUnix()).Bind(4, source_ip)
+      .Bind(5, reason);
+  RETURN_IF_ERROR(ins->Run());
+  ASSIGN_OR_RETURN(ScopedStatement trim,
+                   writer_->Cached("DELETE FROM rejections WHERE org_id=?1 AND "
+                                   "id <= (SELECT id FROM rejections WHERE "
+                                   "org_id=?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"));
+  trim->Bind(1, org).Bind(2, options_.rejections_kept);
+  RETURN_IF_ERROR(trim->Run());
+  return txn.Commit();
+}
+
+absl::Status SqliteStore::RecordConnection(const std::string& sync_id,
+                                           bool connected,
+                                           const std::string& source_ip,
+                                           const std::string& controller) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached("UPDATE syncs SET connected=?2, "
+                                   "source_ip=?3, controller=?4, "
+                                   "last_contact=?5 WHERE sync_id=?1"));
+  q->Bind(1, sync_id).Bind(2, connected ? 1 : 0).Bind(3, source_ip)
+      .Bind(4, controller).Bind(5, NowUnix());
+  return q->Run();
+}
+
+absl::StatusOr<WatermarkState> SqliteStore::GetWatermark(
+    const std::string& sync_id) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   reader_->Cached("SELECT wm_invocation, wm_usn, "
+                                   "full_sync_in_progress FROM syncs "
+                                   "WHERE sync_id=?1"));
+  q->Bind(1, sync_id);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("AD Sync ", sync_id, " was removed"));
+  }
+  WatermarkState w;
+  w.has_watermark = !q->ColumnIsNull(0);
+  w.invocation_id = q->ColumnBlob(0);
+  w.usn = q->ColumnInt(1);
+  w.full_sync_in_progress = q->ColumnInt(2) != 0;
+  return w;
+}
+
+absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
+    const SyncRecord& sync, const adsync::v1::Batch& batch,
+    const SeenAccounts* seen) {
+  ASSIGN_OR_RETURN(std::vector<std::string> sids,
+                   ValidateBatch(batch, BatchLimits{}));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
+  BatchOutcome outcome;
+  if (batch.full_sync_begin()) {
+    ASSIGN_OR_RETURN(ScopedStatement q,
+                     writer_->Cached("UPDATE syncs SET full_sync_in_progress=1, "
+                                     "wm_invocation=NULL, wm_usn=NULL "
+                                     "WHERE sync_id=?1"));
+    q->Bind(1, sync.sync_id);
+    RETURN_IF_ERROR(q->Run());
+  }
+  for (int i = 0; i < batch.deltas_size(); ++i) {
+    AccountState incoming = StateFromDelta(batch.deltas(i), std::move(sids[i]));
+    ASSIGN_OR_RETURN(StoredAccount stored,
+                     LoadAccount(writer_.get(), org.key, incoming.object_guid));
+    if (stored.exists) {
+      if (!MergeAccount(incoming, &stored.state)) {
+        ++outcome.unchanged;
+        continue;
+      }
+    } else {
+      stored.state = std::move(incoming);
+      stored.domain = sync.domain;
+    }
+    ASSIGN_OR_RETURN(MatchResult match, Match(writer_.get(), org, stored.state));
+    RETURN_IF_ERROR(
+        WriteAccountLocked(org.key, stored.domain, stored.state, match));
+    ++outcome.applied;
+  }
+  if (batch.full_sync_end()) {
+    if (seen == nullptr) {
+      return absl::FailedPreconditionError(
+          "full sync end without the accounts it saw");
+    }
+    ASSIGN_OR_RETURN(outcome.removed, SweepLocked(org, sync.domain, *seen));
+    ASSIGN_OR_RETURN(ScopedStatement q,
+                     writer_->Cached("UPDATE syncs SET full_sync_in_progress=0, "
+                                     "last_full_sync=?2 WHERE sync_id=?1"));
+    q->Bind(1, sync.sync_id).Bind(2, NowUnix());
+    RETURN_IF_ERROR(q->Run());
+  }
+  if (batch.has_watermark()) {
+    ASSIGN_OR_RETURN(ScopedStatement q,
+                     writer_->Cached("UPDATE syncs SET wm_invocation=?2, "
+                                     "wm_usn=?3 WHERE sync_id=?1"));
+    q->Bind(1, sync.sync_id).BindBlob(2, batch.watermark().invocation_id())
+        .Bind(3, batch.watermark().usn());
+    RETURN_IF_ERROR(q->Run());
+  }
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached("UPDATE syncs SET batches=batches+1, "
+                                   "deltas=deltas+?2, last_contact=?3 "
+                                   "WHERE sync_id=?1"));
+  q->Bind(1, sync.sync_id).Bind(2, batch.deltas_size()).Bind(3, NowUnix());
+  RETURN_IF_ERROR(q->Run());
+  if (options_.crash_before_commit_for_testing) _exit(42);
+  RETURN_IF_ERROR(txn.Commit());
+  return outcome;
+}
+
+absl::StatusOr<adsync::v1::ImportPeopleResponse> SqliteStore::ReplacePeople(
+    const std::string& org_id, const std::vector<Person>& people) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
+  for (const char* sql : {"DELETE FROM people WHERE org_key=?1",
+                          "DELETE FROM person_emails WHERE org_key=?1"}) {
+    ASSIGN_OR_RETURN(ScopedStatement q, writer_->Cached(sql));
+    q->Bind(1, org.key);
+    RETURN_IF_ERROR(q->Run());
+  }
+  adsync::v1::ImportPeopleResponse response;
+  ASSIGN_OR_RETURN(ScopedStatement add_person,
+                   writer_->Cached("INSERT OR REPLACE INTO people(org_key, "
+                                   "person_id, name) VALUES(?1,?2,?3)"));
+  ASSIGN_OR_RETURN(ScopedStatement add_email,
+                   writer_->Cached("INSERT OR IGNORE INTO person_emails(org_key, "
+                                   "email, person_id) VALUES(?1,?2,?3)"));
+  for (const Person& p : people) {
+    add_person->Reset();
+    add_person->Bind(1, org.key).Bind(2, p.id).Bind(3, p.name);
+    RETURN_IF_ERROR(add_person->Run());
+    for (const std::string& email : p.emails) {
+      add_email->Reset();
+      add_email->Bind(1, org.key).Bind(2, email).Bind(3, p.id);
+      RETURN_IF_ERROR(add_email->Run());
+      response.set_emails(response.emails() + 1);
+    }
+  }
+  response.set_people(people.size());
+  // Re-match every account of the org against the new People.
+  std::vector<std::string> guids;
+  {
+    ASSIGN_OR_RETURN(ScopedStatement q,
+                     writer_->Cached("SELECT object_guid FROM profiles WHERE "
+                                     "org_key=?1 AND deleted=0 AND absent=0"));
+    q->Bind(1, org.key);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      guids.push_back(q->ColumnBlob(0));
+    }
+  }
+  for (const std::string& guid : guids) {
+    ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(writer_.get(), org.key, guid));
+    ASSIGN_OR_RETURN(MatchResult m, Match(writer_.get(), org, a.state));
+    if (m.outcome == a.match.outcome && m.person_id == a.match.person_id &&
+        m.matched_email == a.match.matched_email) {
+      continue;
+    }
+    RETURN_IF_ERROR(WriteAccountLocked(org.key, a.domain, a.state, m));
+    response.set_rematched_accounts(response.rematched_accounts() + 1);
+  }
+  RETURN_IF_ERROR(txn.Commit());
+  return response;
+}
+
+absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
+    const std::string& org_id) {
+  std::vector<std::string> org_ids;
+  if (org_id.empty()) {
+    ASSIGN_OR_RETURN(std::vector<adsync::v1::Org> orgs, ListOrgs());
+    for (const auto& o : orgs) org_ids.push_back(o.org_id());
+  } else {
+    org_ids.push_back(org_id);
+  }
+  std::lock_guard<std::mutex> lock(read_mu_);
+  adsync::v1::GetStatusResponse response;
+  for (const std::string& id : org_ids) {
+    ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), id));
+    adsync::v1::OrgStatus* os = response.add_orgs();
+    *os->mutable_org() = org.org;
+    {
+      ASSIGN_OR_RETURN(ScopedStatement q,
+                       reader_->Cached("SELECT count(*) FROM people WHERE org_key=?1"));
+      q->Bind(1, org.key);
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (row) os->set_people(q->ColumnInt(0));
+    }
+    std::map<std::string, adsync::v1::Counts> by_domain;
+    {
+      ASSIGN_OR_RETURN(
+          ScopedStatement q,
+          reader_->Cached("SELECT domain, outcome, (uac & 2) != 0, count(*) "
+                          "FROM profiles WHERE org_key=?1 GROUP BY 1, 2, 3"));
+      q->Bind(1, org.key);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q->Step());
+        if (!row) break;
+        const auto outcome = static_cast<Outcome>(q->ColumnInt(1));
+        const bool disabled = q->ColumnInt(2) != 0;
+        const uint64_t n = q->ColumnInt(3);
+        for (adsync::v1::Counts* c :
+             {&by_domain[q->ColumnText(0)], os->mutable_counts()}) {
+          if (outcome == Outcome::kRemoved) {
+            c->set_deleted(c->deleted() + n);
+            continue;
+          }
+          c->set_profiles(c->profiles() + n);
+          if (disabled) c->set_disabled(c->disabled() + n);
+          switch (outcome) {
+            case Outcome::kMatched: c->set_matched(c->matched() + n); break;
+            case Outcome::kUnmatched: c->set_unmatched(c->unmatched() + n); break;
+            case Outcome::kAmbiguous: c->set_ambiguous(c->ambiguous() + n); break;
+            case Outcome::kNoEmail: c->set_no_email(c->no_email() + n); break;
+            case Outcome::kRemoved: break;
+          }
+        }
+      }
+    }
+    for (auto& [domain, counts] : by_domain) {
+      adsync::v1::DomainStatus* d = os->add_domains();
+      d->set_domain(domain);
+      *d->mutable_counts() = counts;
+    }
+    {
+      ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kSelectSyncs));
+      q->Bind(1, org.key);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q->Step());
+        if (!row) break;
+        adsync::v1::SyncStatus* s = os->add_syncs();
+        ReadSyncInfo(*q, org.org.org_id(), s->mutable_sync());
+        s->set_connected(q->ColumnInt(7) != 0);
+        s->set_source_ip(q->ColumnText(8));
+        s->set_last_contact_unix(q->ColumnInt(9));
+        s->set_controller(q->ColumnText(10));
+        if (!q->ColumnIsNull(11)) {
+          auto inv = GuidBinaryToString(q->ColumnBlob(11));
+          if (inv.ok()) s->set_watermark_invocation_id(*inv);
+          s->set_watermark_usn(q->ColumnInt(12));
+        }
+        s->set_full_sync_in_progress(q->ColumnInt(13) != 0);
+        s->set_last_full_sync_unix(q->ColumnInt(14));
+        s->set_batches(q->ColumnInt(15));
+        s->set_deltas(q->ColumnInt(16));
+        s->set_last_error(q->ColumnText(17));
+        s->set_role(s->connected() ? "primary" : "-");
+      }
+    }
+    {
+      ASSIGN_OR_RETURN(ScopedStatement q,
+                       reader_->Cached("SELECT at, source_ip, sync_id, reason "
+                                       "FROM rejections WHERE org_id=?1 "
+                                       "ORDER BY id DESC LIMIT 20"));
+      q->Bind(1, org.org.org_id());
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q->Step());
+        if (!row) break;
+        adsync::v1::Rejection* r = os->add_recent_rejections();
+        r->set_at_unix(q->ColumnInt(0));
+        r->set_source_ip(q->ColumnText(1));
+        r->set_sync_id(q->ColumnText(2));
+        r->set_reason(q->ColumnText(3));
+      }
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<AccountView> SqliteStore::ViewAccount(
+    Database* db, const OrgRow& org, const StoredAccount& a) {
+  AccountView v;
+  ASSIGN_OR_RETURN(std::string guid, GuidBinaryToString(a.state.object_guid));
+  v.set_object_guid(guid);
+  v.set_domain(a.domain);
+  v.set_sam_account_name(a.state.sam_account_name);
+  v.set_user_principal_name(a.state.user_principal_name);
+  v.set_sid(a.state.sid);
+  v.set_mail(a.state.mail);
+  for (const auto& p : a.state.proxy_addresses) v.add_proxy_addresses(p);
+  v.set_display_name(a.state.display_name);
+  v.set_enabled(a.state.enabled());
+  v.set_deleted(a.state.removed());
+  v.set_outcome(OutcomeName(a.match.outcome));
+  v.set_person_id(a.match.person_id);
+  v.set_matched_email(a.match.matched_email);
+  if (a.match.outcome == Outcome::kAmbiguous) {
+    ASSIGN_OR_RETURN(MatchResult m, Match(db, org, a.state));
+    for (const auto& p : m.candidate_person_ids) v.add_candidate_person_ids(p);
+  }
+  return v;
+}
+
+absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
+    const std::string& org_id, const std::string& login_raw) {
+  const std::string login(absl::StripAsciiWhitespace(login_raw));
+  std::lock_guard<std::mutex> lock(read_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  ScopedStatement q;
+  const size_t backslash = login.find('\\');
+  if (backslash != std::string::npos) {
+    ASSIGN_OR_RETURN(std::string domain,
+                     ValidateDomainName(login.substr(0, backslash)));
+    ASSIGN_OR_RETURN(q, reader_->Cached(
+                            "SELECT object_guid FROM profiles WHERE org_key=?1 "
+                            "AND domain=?2 AND sam=?3 COLLATE NOCASE "
+                            "ORDER BY deleted + absent, updated DESC LIMIT 1"));
+    q->Bind(1, org.key).Bind(2, domain).Bind(3, login.substr(backslash + 1));
+  } else if (absl::StartsWithIgnoreCase(login, "S-1-")) {
+    ASSIGN_OR_RETURN(std::string binary, SidStringToBinary(login));
+    ASSIGN_OR_RETURN(std::string sid, SidBinaryToString(binary));
+    ASSIGN_OR_RETURN(q, reader_->Cached(
+                            "SELECT object_guid FROM profiles WHERE org_key=?1 "
+                            "AND sid=?2 LIMIT 1"));
+    q->Bind(1, org.key).Bind(2, sid);
+  } else if (login.find('@') != std::string::npos) {
+    ASSIGN_OR_RETURN(q, reader_->Cached(
+                            "SELECT object_guid FROM profiles WHERE org_key=?1 "
+                            "AND upn=?2 COLLATE NOCASE "
+                            "ORDER BY deleted + absent, updated DESC LIMIT 1"));
+    q->Bind(1, org.key).Bind(2, login);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", login, "\" is not a login; use DOMAIN\\user, user@upn.suffix or "
+        "a SID (S-1-5-21-...)"));
+  }
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  adsync::v1::ResolveLoginResponse response;
+  if (!row) {
+    response.set_explanation(absl::StrCat(
+        "no account with login ", login, " has been reported for org ",
+        org.org.org_id(), ". Check that an AD Sync covers that domain "
+        "(`adsyncctl sync list`) and that its agent is connected "
+        "(`adsyncctl status`)."));
+    return response;
+  }
+  const std::string guid = q->ColumnBlob(0);
+  ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(reader_.get(), org.key, guid));
+  ASSIGN_OR_RETURN(AccountView view, ViewAccount(reader_.get(), org, a));
+  response.set_found(true);
+  const std::string who = absl::StrCat(a.domain, "\\", a.state.sam_account_name,
+                                       " (objectGUID ", view.object_guid(), ")");
+  std::string why;
+  switch (a.match.outcome) {
+    case Outcome::kMatched: {
+      response.set_person_id(a.match.person_id);
+      ASSIGN_OR_RETURN(ScopedStatement p,
+                       reader_->Cached("SELECT name FROM people WHERE "
+                                       "org_key=?1 AND person_id=?2"));
+      p->Bind(1, org.key).Bind(2, a.match.person_id);
+      ASSIGN_OR_RETURN(bool has, p->Step());
+      if (has) response.set_person_name(p->ColumnText(0));
+      why = absl::StrCat(who, " is Person ", a.match.person_id, " (",
+                         response.person_name(), "): the account's email ",
+                         a.match.matched_email, " is an email of that Person.");
+      break;
+    }
+    case Outcome::kUnmatched: {
+      ASSIGN_OR_RETURN(MatchResult m, Match(reader_.get(), org, a.state));
+      why = absl::StrCat(who, " maps to no one: no Person has any of its emails (",
+                         absl::StrJoin(m.emails_tried, ", "),
+                         "). Add the email to the Person in K12Panel or fix the "
+                         "account's mail in AD, then re-import People.");
+      break;
+    }
+    case Outcome::kAmbiguous:
+      why = absl::StrCat(who, " is ambiguous: its email ", a.match.matched_email,
+                         " belongs to several People (",
+                         absl::StrJoin(view.candidate_person_ids(), ", "),
+                         "); adsync never guesses. Keep the email on one Person only.");
+      break;
+    case Outcome::kNoEmail:
+      why = absl::StrCat(who, " maps to no one: it has no mail",
+                         org.settings.match_proxy_addresses ? ", no smtp: proxyAddresses" : "",
+                         org.settings.match_upn ? " and no usable UPN" : "",
+                         ". Set mail in AD",
+                         org.settings.match_upn ? "." : ", or enable UPN matching for the org.");
+      break;
+    case Outcome::kRemoved:
+      why = absl::StrCat(who, a.state.deleted
+                                  ? " was deleted in AD"
+                                  : " is missing from the last full sync",
+                         ", so it maps to no one.");
+      break;
+  }
+  if (!a.state.removed() && !a.state.enabled()) {
+    absl::StrAppend(&why, " The account is disabled in AD; it stays mapped and "
+                          "is flagged as disabled.");
+  }
+  response.set_explanation(why);
+  *response.mutable_account() = std::move(view);
+  return response;
+}
+
+absl::StatusOr<adsync::v1::ListAccountsResponse> SqliteStore::ListAccounts(
+    const adsync::v1::ListAccountsRequest& request) {
+  std::set<std::string> wanted(request.outcomes().begin(), request.outcomes().end());
+  for (const std::string& o : wanted) {
+    bool known = false;
+    for (int i = 0; i <= static_cast<int>(Outcome::kRemoved); ++i) {
+      known |= o == OutcomeName(static_cast<Outcome>(i));
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown outcome \"", o, "\"; use matched, unmatched, ambiguous, "
+          "no-email or removed"));
+    }
+  }
+  std::lock_guard<std::mutex> lock(read_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), request.org_id()));
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   reader_->Cached("SELECT object_guid, outcome FROM profiles "
+                                   "WHERE org_key=?1 ORDER BY domain, sam"));
+  q->Bind(1, org.key);
+  std::vector<std::string> guids;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    if (!wanted.empty() &&
+        !wanted.count(OutcomeName(static_cast<Outcome>(q->ColumnInt(1))))) {
+      continue;
+    }
+    guids.push_back(q->ColumnBlob(0));
+    if (request.limit() && guids.size() >= request.limit()) break;
+  }
+  adsync::v1::ListAccountsResponse response;
+  for (const std::string& guid : guids) {
+    ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(reader_.get(), org.key, guid));
+    ASSIGN_OR_RETURN(*response.add_accounts(), ViewAccount(reader_.get(), org, a));
+  }
+  return response;
+}
+
+}  // namespace adsync

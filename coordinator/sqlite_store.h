@@ -1,0 +1,116 @@
+// Store on SQLite: WAL mode, one write connection (every write under
+// BEGIN IMMEDIATE), one read connection for status queries, a versioned
+// schema with forward migrations.
+//
+// Thread-safety: safe for concurrent use; writes are serialized on the
+// write connection's mutex, reads on the read connection's.
+#ifndef ADSYNC_COORDINATOR_SQLITE_STORE_H_
+#define ADSYNC_COORDINATOR_SQLITE_STORE_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "coordinator/sqlite.h"
+#include "coordinator/store.h"
+
+namespace adsync {
+
+struct SqliteStoreOptions {
+  std::string path;            // required
+  uint32_t rejections_kept = 50;  // per org
+  // Test hook: the process _exit()s after a batch is written but before it
+  // commits, to prove a crash loses nothing acknowledged.
+  bool crash_before_commit_for_testing = false;
+};
+
+class SqliteStore : public Store {
+ public:
+  // Opens the database and migrates its schema to the current version.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
+      const SqliteStoreOptions& options);
+
+  // The schema version this build writes.
+  static int CurrentSchemaVersion();
+  absl::StatusOr<int> SchemaVersion();
+
+  absl::StatusOr<adsync::v1::Org> CreateOrg(
+      const adsync::v1::CreateOrgRequest& request) override;
+  absl::StatusOr<std::vector<adsync::v1::Org>> ListOrgs() override;
+  absl::StatusOr<adsync::v1::AddSyncResponse> AddSync(
+      const adsync::v1::AddSyncRequest& request) override;
+  absl::StatusOr<std::vector<adsync::v1::SyncInfo>> ListSyncs(
+      const std::string& org_id) override;
+  absl::StatusOr<adsync::v1::AddSyncResponse> RotateSyncKey(
+      const std::string& org_id, const std::string& sync_id) override;
+  absl::Status RemoveSync(const std::string& org_id,
+                          const std::string& sync_id) override;
+  absl::StatusOr<adsync::v1::ImportPeopleResponse> ReplacePeople(
+      const std::string& org_id, const std::vector<Person>& people) override;
+  absl::StatusOr<SyncRecord> Authenticate(const std::string& org_id,
+                                          const std::string& key) override;
+  absl::Status RecordRejection(const std::string& org_id,
+                               const std::string& sync_id,
+                               const std::string& source_ip,
+                               const std::string& reason) override;
+  absl::Status RecordConnection(const std::string& sync_id, bool connected,
+                                const std::string& source_ip,
+                                const std::string& controller) override;
+  absl::StatusOr<WatermarkState> GetWatermark(
+      const std::string& sync_id) override;
+  absl::StatusOr<BatchOutcome> ApplyBatch(const SyncRecord& sync,
+                                          const adsync::v1::Batch& batch,
+                                          const SeenAccounts* seen) override;
+  absl::StatusOr<adsync::v1::GetStatusResponse> GetStatus(
+      const std::string& org_id) override;
+  absl::StatusOr<adsync::v1::ResolveLoginResponse> ResolveLogin(
+      const std::string& org_id, const std::string& login) override;
+  absl::StatusOr<adsync::v1::ListAccountsResponse> ListAccounts(
+      const adsync::v1::ListAccountsRequest& request) override;
+
+ private:
+  struct OrgRow {
+    int64_t key = 0;
+    adsync::v1::Org org;
+    MatchSettings settings;
+  };
+  struct StoredAccount {
+    bool exists = false;
+    std::string domain;
+    AccountState state;
+    MatchResult match;
+  };
+
+  SqliteStore(SqliteStoreOptions options, std::unique_ptr<Database> writer,
+              std::unique_ptr<Database> reader)
+      : options_(std::move(options)),
+        writer_(std::move(writer)),
+        reader_(std::move(reader)) {}
+
+  absl::Status Migrate();
+  static absl::StatusOr<OrgRow> LoadOrg(Database* db, const std::string& org_id);
+  static absl::StatusOr<StoredAccount> LoadAccount(Database* db, int64_t org_key,
+                                                   const std::string& guid);
+  static absl::StatusOr<MatchResult> Match(Database* db, const OrgRow& org,
+                                           const AccountState& account);
+  absl::Status WriteAccountLocked(int64_t org_key, const std::string& domain,
+                                  const AccountState& state,
+                                  const MatchResult& match);
+  absl::StatusOr<uint32_t> SweepLocked(const OrgRow& org,
+                                       const std::string& domain,
+                                       const SeenAccounts& seen);
+  absl::StatusOr<adsync::v1::AddSyncResponse> IssueKeyLocked(
+      const std::string& org_id, const std::string& sync_id);
+  static absl::StatusOr<adsync::v1::AccountView> ViewAccount(
+      Database* db, const OrgRow& org, const StoredAccount& account);
+
+  const SqliteStoreOptions options_;
+  std::mutex write_mu_;
+  std::unique_ptr<Database> writer_;  // guarded by write_mu_
+  std::mutex read_mu_;
+  std::unique_ptr<Database> reader_;  // guarded by read_mu_
+};
+
+}  // namespace adsync
+
+#endif  // ADSYNC_COORDINATOR_SQLITE_STORE_H_

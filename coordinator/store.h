@@ -1,0 +1,112 @@
+// The coordinator's durable state behind one narrow interface, so the merge
+// rules, the gateway and the admin services never see SQL. All state lives
+// here (nothing that only one process's memory holds), so a coordinator can
+// be restarted, or the store replaced by a replicated database, without
+// touching callers.
+//
+// Thread-safety: implementations are safe for concurrent use.
+#ifndef ADSYNC_COORDINATOR_STORE_H_
+#define ADSYNC_COORDINATOR_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "adsync/v1/admin.pb.h"
+#include "adsync/v1/agent.pb.h"
+#include "common/net.h"
+#include "coordinator/merge_rules.h"
+
+namespace adsync {
+
+// An authenticated AD Sync, as the gateway needs it.
+struct SyncRecord {
+  std::string sync_id;
+  std::string org_id;
+  std::string domain;
+  std::vector<IpRange> allowed_ips;
+  int priority = 0;
+};
+
+struct WatermarkState {
+  bool has_watermark = false;
+  std::string invocation_id;  // 16 bytes
+  int64_t usn = 0;
+  bool full_sync_in_progress = false;
+};
+
+struct BatchOutcome {
+  uint32_t applied = 0;
+  uint32_t unchanged = 0;
+  uint32_t removed = 0;
+};
+
+struct Person {
+  std::string id;
+  std::string name;
+  std::vector<std::string> emails;  // normalized
+};
+
+// objectGUIDs (16-byte binary) a full sync reported.
+using SeenAccounts = absl::flat_hash_set<std::string>;
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // --- Organizations, AD Syncs, People (admin) ---
+  virtual absl::StatusOr<adsync::v1::Org> CreateOrg(
+      const adsync::v1::CreateOrgRequest& request) = 0;
+  virtual absl::StatusOr<std::vector<adsync::v1::Org>> ListOrgs() = 0;
+  // Returns the new sync with its key; only the key's salted hash is kept.
+  virtual absl::StatusOr<adsync::v1::AddSyncResponse> AddSync(
+      const adsync::v1::AddSyncRequest& request) = 0;
+  virtual absl::StatusOr<std::vector<adsync::v1::SyncInfo>> ListSyncs(
+      const std::string& org_id) = 0;
+  virtual absl::StatusOr<adsync::v1::AddSyncResponse> RotateSyncKey(
+      const std::string& org_id, const std::string& sync_id) = 0;
+  virtual absl::Status RemoveSync(const std::string& org_id,
+                                  const std::string& sync_id) = 0;
+  // Replaces the org's People atomically and re-matches its accounts.
+  virtual absl::StatusOr<adsync::v1::ImportPeopleResponse> ReplacePeople(
+      const std::string& org_id, const std::vector<Person>& people) = 0;
+
+  // --- Agents ---
+  // NotFound for an unknown org; PermissionDenied when the key matches no
+  // AD Sync of the org. Keys are compared in constant time.
+  virtual absl::StatusOr<SyncRecord> Authenticate(const std::string& org_id,
+                                                  const std::string& key) = 0;
+  // `org_id` may be unknown (it is what the agent claimed).
+  virtual absl::Status RecordRejection(const std::string& org_id,
+                                       const std::string& sync_id,
+                                       const std::string& source_ip,
+                                       const std::string& reason) = 0;
+  virtual absl::Status RecordConnection(const std::string& sync_id,
+                                        bool connected,
+                                        const std::string& source_ip,
+                                        const std::string& controller) = 0;
+  virtual absl::StatusOr<WatermarkState> GetWatermark(
+      const std::string& sync_id) = 0;
+  // Applies a validated batch and its watermark in one transaction; returns
+  // only after it is durable. `seen` must be non-null when the batch ends a
+  // full sync: the sync's domain's accounts not in it are removed.
+  virtual absl::StatusOr<BatchOutcome> ApplyBatch(
+      const SyncRecord& sync, const adsync::v1::Batch& batch,
+      const SeenAccounts* seen) = 0;
+
+  // --- Status ---
+  // `org_id` empty = every org.
+  virtual absl::StatusOr<adsync::v1::GetStatusResponse> GetStatus(
+      const std::string& org_id) = 0;
+  virtual absl::StatusOr<adsync::v1::ResolveLoginResponse> ResolveLogin(
+      const std::string& org_id, const std::string& login) = 0;
+  virtual absl::StatusOr<adsync::v1::ListAccountsResponse> ListAccounts(
+      const adsync::v1::ListAccountsRequest& request) = 0;
+};
+
+}  // namespace adsync
+
+#endif  // ADSYNC_COORDINATOR_STORE_H_

@@ -1,0 +1,354 @@
+// adsyncctl: the operator's CLI for the coordinator's admin endpoint.
+// Run `adsyncctl help` for usage.
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "adsync/v1/admin.grpc.pb.h"
+#include "common/files.h"
+#include "ctl/format.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace adsync {
+namespace {
+
+constexpr char kUsage[] = R"(usage: adsyncctl [--admin ADDR] [--token-file FILE] COMMAND ...
+
+Connection (defaults: --admin 127.0.0.1:7444, token from $ADSYNC_ADMIN_TOKEN
+or --token-file):
+  --admin ADDR          coordinator admin endpoint (host:port or unix:/path)
+  --token-file FILE     file holding the admin token (mode 600)
+
+Commands:
+  org create --name NAME [--id GUID] [--match-upn] [--match-proxy-addresses]
+  org list
+  sync add --org ORG --domain NETBIOS --ip IP[,IP...] [--dns-name NAME] [--priority N]
+  sync list --org ORG
+  sync rotate-key --org ORG --sync SYNC_ID
+  sync remove --org ORG --sync SYNC_ID
+  people import --org ORG FILE [--format oneroster|plain] [--dry-run]
+  status [--org ORG] [--json] [--watch SECONDS]
+  resolve --org ORG LOGIN [--json]     LOGIN: DOMAIN\user, user@upn or S-1-5-...
+  accounts --org ORG [--outcome unmatched,ambiguous,...] [--csv|--json] [--limit N]
+)";
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;  // --key value or --flag -> "1"
+
+  bool Has(const std::string& k) const { return options.count(k) > 0; }
+  std::string Get(const std::string& k, const std::string& def = "") const {
+    auto it = options.find(k);
+    return it == options.end() ? def : it->second;
+  }
+};
+
+const char* const kBooleanFlags[] = {"json", "csv", "dry-run", "match-upn",
+                                     "match-proxy-addresses", "help"};
+
+bool IsBoolean(const std::string& name) {
+  for (const char* f : kBooleanFlags) {
+    if (name == f) return true;
+  }
+  return false;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return 1;
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n\n%s", message.c_str(), kUsage);
+  return 2;
+}
+
+int FailRpc(const grpc::Status& s) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return Fail(absl::StrCat("cannot reach the coordinator (", s.error_message(),
+                             "); is it running, and is --admin right?"));
+  }
+  return Fail(s.error_message());
+}
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = true;
+  opts.preserve_proto_field_names = true;
+  opts.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
+  return out;
+}
+
+class Client {
+ public:
+  Client(std::shared_ptr<grpc::Channel> channel, std::string token)
+      : admin_(adsync::v1::Admin::NewStub(channel)),
+        status_(adsync::v1::Status::NewStub(channel)),
+        token_(std::move(token)) {}
+
+  std::unique_ptr<grpc::ClientContext> Context() {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", "Bearer " + token_);
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return ctx;
+  }
+
+  adsync::v1::Admin::Stub& admin() { return *admin_; }
+  adsync::v1::Status::Stub& status() { return *status_; }
+
+ private:
+  std::unique_ptr<adsync::v1::Admin::Stub> admin_;
+  std::unique_ptr<adsync::v1::Status::Stub> status_;
+  std::string token_;
+};
+
+std::string RequireOrg(const Args& a) { return a.Get("org"); }
+
+int Run(Client& c, const Args& a) {
+  const auto& p = a.positional;
+  const std::string cmd = p.empty() ? "" : p[0];
+  const std::string sub = p.size() > 1 ? p[1] : "";
+  auto need = [&](const char* opt) -> bool { return a.Has(opt) && !a.Get(opt).empty(); };
+
+  if (cmd == "org" && sub == "create") {
+    if (!need("name")) return Usage("org create needs --name");
+    adsync::v1::CreateOrgRequest req;
+    req.set_name(a.Get("name"));
+    req.set_org_id(a.Get("id"));
+    req.set_match_upn(a.Has("match-upn"));
+    req.set_match_proxy_addresses(a.Has("match-proxy-addresses"));
+    adsync::v1::Org org;
+    grpc::Status s = c.admin().CreateOrg(c.Context().get(), req, &org);
+    if (!s.ok()) return FailRpc(s);
+    if (a.Has("json")) return std::printf("%s\n", ToJson(org).c_str()), 0;
+    std::printf("created org %s (%s)\n", org.org_id().c_str(), org.name().c_str());
+    return 0;
+  }
+  if (cmd == "org" && sub == "list") {
+    adsync::v1::ListOrgsResponse resp;
+    grpc::Status s = c.admin().ListOrgs(c.Context().get(), {}, &resp);
+    if (!s.ok()) return FailRpc(s);
+    if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
+    std::vector<std::vector<std::string>> rows = {{"ORG ID", "NAME", "MATCHING"}};
+    for (const auto& o : resp.orgs()) {
+      std::string matching = "mail";
+      if (o.match_proxy_addresses()) matching += ",proxyAddresses";
+      if (o.match_upn()) matching += ",upn";
+      rows.push_back({o.org_id(), o.name(), matching});
+    }
+    std::printf("%s", RenderTable(rows).c_str());
+    return 0;
+  }
+  if (cmd == "sync" && sub == "add") {
+    if (!need("org") || !need("domain") || !need("ip")) {
+      return Usage("sync add needs --org, --domain and --ip");
+    }
+    adsync::v1::AddSyncRequest req;
+    req.set_org_id(RequireOrg(a));
+    req.set_domain(a.Get("domain"));
+    req.set_dns_name(a.Get("dns-name"));
+    for (absl::string_view ip : absl::StrSplit(a.Get("ip"), ',', absl::SkipEmpty())) {
+      req.add_allowed_ips(std::string(ip));
+    }
+    int priority = 0;
+    if (a.Has("priority") && !absl::SimpleAtoi(a.Get("priority"), &priority)) {
+      return Usage("--priority takes a whole number");
+    }
+    req.set_priority(priority);
+    adsync::v1::AddSyncResponse resp;
+    grpc::Status s = c.admin().AddSync(c.Context().get(), req, &resp);
+    if (!s.ok()) return FailRpc(s);
+    if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
+    std::printf("added AD Sync %s for domain %s\nAD Sync key: %s\n"
+                "Save the key now into the agent's key file (chmod 600); it is "
+                "not shown again.\n",
+                resp.sync().sync_id().c_str(), resp.sync().domain().c_str(),
+                resp.sync_key().c_str());
+    return 0;
+  }
+  if (cmd == "sync" && sub == "list") {
+    if (!need("org")) return Usage("sync list needs --org");
+    adsync::v1::ListSyncsRequest req;
+    req.set_org_id(RequireOrg(a));
+    adsync::v1::ListSyncsResponse resp;
+    grpc::Status s = c.admin().ListSyncs(c.Context().get(), req, &resp);
+    if (!s.ok()) return FailRpc(s);
+    if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
+    std::vector<std::vector<std::string>> rows = {
+        {"SYNC ID", "DOMAIN", "DNS NAME", "ALLOWED IPS", "PRIORITY"}};
+    for (const auto& sy : resp.syncs()) {
+      std::string ips;
+      for (const auto& ip : sy.allowed_ips()) ips += (ips.empty() ? "" : ",") + ip;
+      rows.push_back({sy.sync_id(), sy.domain(), sy.dns_name().empty() ? "-" : sy.dns_name(),
+                      ips, absl::StrCat(sy.priority())});
+    }
+    std::printf("%s", RenderTable(rows).c_str());
+    return 0;
+  }
+  if (cmd == "sync" && (sub == "rotate-key" || sub == "remove")) {
+    if (!need("org") || !need("sync")) return Usage(absl::StrCat("sync ", sub, " needs --org and --sync"));
+    if (sub == "remove") {
+      adsync::v1::RemoveSyncRequest req;
+      req.set_org_id(RequireOrg(a));
+      req.set_sync_id(a.Get("sync"));
+      adsync::v1::RemoveSyncResponse resp;
+      grpc::Status s = c.admin().RemoveSync(c.Context().get(), req, &resp);
+      if (!s.ok()) return FailRpc(s);
+      std::printf("removed AD Sync %s\n", req.sync_id().c_str());
+      return 0;
+    }
+    adsync::v1::RotateSyncKeyRequest req;
+    req.set_org_id(RequireOrg(a));
+    req.set_sync_id(a.Get("sync"));
+    adsync::v1::AddSyncResponse resp;
+    grpc::Status s = c.admin().RotateSyncKey(c.Context().get(), req, &resp);
+    if (!s.ok()) return FailRpc(s);
+    std::printf("new AD Sync key: %s\nThe old key no longer works; put the new "
+                "one into the agent's key file now.\n",
+                resp.sync_key().c_str());
+    return 0;
+  }
+  if (cmd == "people" && sub == "import") {
+    if (!need("org") || p.size() < 3) return Usage("people import needs --org and a FILE");
+    auto csv = ReadFile(p[2]);
+    if (!csv.ok()) return Fail(std::string(csv.status().message()));
+    adsync::v1::ImportPeopleRequest req;
+    req.set_org_id(RequireOrg(a));
+    req.set_csv(*csv);
+    req.set_dry_run(a.Has("dry-run"));
+    const std::string format = a.Get("format");
+    if (format == "oneroster") {
+      req.set_format(adsync::v1::ImportPeopleRequest::FORMAT_ONEROSTER);
+    } else if (format == "plain") {
+      req.set_format(adsync::v1::ImportPeopleRequest::FORMAT_PLAIN);
+    } else if (!format.empty()) {
+      return Usage("--format is oneroster or plain");
+    }
+    adsync::v1::ImportPeopleResponse resp;
+    grpc::Status s = c.admin().ImportPeople(c.Context().get(), req, &resp);
+    if (!s.ok()) return FailRpc(s);
+    std::printf("%s %u People with %u emails; %u accounts re-matched\n",
+                req.dry_run() ? "would import" : "imported", resp.people(),
+                resp.emails(), resp.rematched_accounts());
+    return 0;
+  }
+  if (cmd == "status") {
+    int watch = 0;
+    if (a.Has("watch") && (!absl::SimpleAtoi(a.Get("watch"), &watch) || watch <= 0)) {
+      return Usage("--watch takes a number of seconds");
+    }
+    while (true) {
+      adsync::v1::GetStatusRequest req;
+      req.set_org_id(a.Get("org"));
+      adsync::v1::GetStatusResponse resp;
+      grpc::Status s = c.status().GetStatus(c.Context().get(), req, &resp);
+      if (!s.ok()) return FailRpc(s);
+      if (watch) std::printf("\033[H\033[2J");
+      if (a.Has("json")) {
+        std::printf("%s\n", ToJson(resp).c_str());
+      } else {
+        std::printf("%s", FormatStatus(resp, absl::ToUnixSeconds(absl::Now())).c_str());
+      }
+      std::fflush(stdout);
+      if (!watch) return 0;
+      std::this_thread::sleep_for(std::chrono::seconds(watch));
+    }
+  }
+  if (cmd == "resolve") {
+    if (!need("org") || p.size() < 2) return Usage("resolve needs --org and a LOGIN");
+    adsync::v1::ResolveLoginRequest req;
+    req.set_org_id(RequireOrg(a));
+    req.set_login(p[1]);
+    adsync::v1::ResolveLoginResponse resp;
+    grpc::Status s = c.status().ResolveLogin(c.Context().get(), req, &resp);
+    if (!s.ok()) return FailRpc(s);
+    if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
+    std::printf("%s", FormatResolve(resp).c_str());
+    return resp.found() ? 0 : 3;
+  }
+  if (cmd == "accounts") {
+    if (!need("org")) return Usage("accounts needs --org");
+    adsync::v1::ListAccountsRequest req;
+    req.set_org_id(RequireOrg(a));
+    for (absl::string_view o : absl::StrSplit(a.Get("outcome"), ',', absl::SkipEmpty())) {
+      req.add_outcomes(std::string(o));
+    }
+    uint32_t limit = 0;
+    if (a.Has("limit") && !absl::SimpleAtoi(a.Get("limit"), &limit)) {
+      return Usage("--limit takes a whole number");
+    }
+    req.set_limit(limit);
+    adsync::v1::ListAccountsResponse resp;
+    grpc::Status s = c.status().ListAccounts(c.Context().get(), req, &resp);
+    if (!s.ok()) return FailRpc(s);
+    if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
+    if (a.Has("csv")) return std::printf("%s", FormatAccountsCsv(resp).c_str()), 0;
+    std::vector<std::vector<std::string>> rows = {
+        {"LOGIN", "MAIL", "OUTCOME", "PERSON", "ENABLED"}};
+    for (const auto& acc : resp.accounts()) {
+      rows.push_back({absl::StrCat(acc.domain(), "\\", acc.sam_account_name()),
+                      acc.mail().empty() ? "-" : acc.mail(), acc.outcome(),
+                      acc.person_id().empty() ? "-" : acc.person_id(),
+                      acc.enabled() ? "yes" : "no"});
+    }
+    std::printf("%s", RenderTable(rows).c_str());
+    return 0;
+  }
+  return Usage(cmd.empty() ? "no command given" : absl::StrCat("unknown command \"", cmd, (sub.empty() ? "" : " " + sub), "\""));
+}
+
+}  // namespace
+}  // namespace adsync
+
+int main(int argc, char** argv) {
+  using adsync::Args;
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) == 0 && arg.size() > 2) {
+      std::string name = arg.substr(2);
+      const size_t eq = name.find('=');
+      if (eq != std::string::npos) {
+        args.options[name.substr(0, eq)] = name.substr(eq + 1);
+      } else if (adsync::IsBoolean(name)) {
+        args.options[name] = "1";
+      } else if (i + 1 < argc) {
+        args.options[name] = argv[++i];
+      } else {
+        return adsync::Usage(absl::StrCat("--", name, " needs a value"));
+      }
+    } else {
+      args.positional.push_back(arg);
+    }
+  }
+  if (args.Has("help") || (!args.positional.empty() && args.positional[0] == "help")) {
+    std::printf("%s", adsync::kUsage);
+    return 0;
+  }
+  std::string token;
+  if (args.Has("token-file")) {
+    auto t = adsync::ReadSecretFile(args.Get("token-file"), "admin token file");
+    if (!t.ok()) return adsync::Fail(std::string(t.status().message()));
+    token = *t;
+  } else if (const char* env = std::getenv("ADSYNC_ADMIN_TOKEN")) {
+    token = env;
+  } else {
+    return adsync::Usage("no admin token: pass --token-file FILE or set ADSYNC_ADMIN_TOKEN");
+  }
+  auto channel = grpc::CreateChannel(args.Get("admin", "127.0.0.1:7444"),
+                                     grpc::InsecureChannelCredentials());
+  adsync::Client client(channel, token);
+  return adsync::Run(client, args);
+}

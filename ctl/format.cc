@@ -1,0 +1,146 @@
+#include "ctl/format.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+
+namespace adsync {
+
+std::string RenderTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string Ago(int64_t then_unix, int64_t now_unix) {
+  if (then_unix <= 0) return "never";
+  const int64_t d = std::max<int64_t>(0, now_unix - then_unix);
+  if (d < 120) return absl::StrCat(d, "s ago");
+  if (d < 7200) return absl::StrCat(d / 60, "m ago");
+  if (d < 172800) return absl::StrCat(d / 3600, "h ago");
+  return absl::StrCat(d / 86400, "d ago");
+}
+
+namespace {
+
+std::string CountsSummary(const adsync::v1::Counts& c) {
+  return absl::StrCat(c.profiles(), " accounts: ", c.matched(), " matched, ",
+                      c.unmatched(), " unmatched, ", c.ambiguous(), " ambiguous, ",
+                      c.no_email(), " without email, ", c.disabled(),
+                      " disabled, ", c.deleted(), " removed");
+}
+
+std::string FormatTime(int64_t unix_seconds) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(unix_seconds),
+                          absl::UTCTimeZone());
+}
+
+}  // namespace
+
+std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
+                         int64_t now_unix) {
+  std::string out;
+  for (const auto& org : status.orgs()) {
+    absl::StrAppend(&out, "ORG ", org.org().name(), " (", org.org().org_id(),
+                    ")\n  ", org.people(), " People; ", CountsSummary(org.counts()),
+                    "\n");
+    for (const auto& d : org.domains()) {
+      absl::StrAppend(&out, "  domain ", d.domain(), ": ", CountsSummary(d.counts()),
+                      "\n");
+    }
+    std::vector<std::vector<std::string>> rows = {
+        {"  SYNC", "DOMAIN", "STATE", "ROLE", "SOURCE IP", "CONTROLLER",
+         "LAST CONTACT", "WATERMARK", "BATCHES", "DELTAS"}};
+    for (const auto& s : org.syncs()) {
+      std::string state = s.connected() ? "connected" : "disconnected";
+      if (s.full_sync_in_progress()) state += ",full-sync";
+      rows.push_back(
+          {absl::StrCat("  ", s.sync().sync_id().substr(0, 8)), s.sync().domain(),
+           state, s.role(), s.source_ip().empty() ? "-" : s.source_ip(),
+           s.controller().empty() ? "-" : s.controller(),
+           Ago(s.last_contact_unix(), now_unix),
+           s.watermark_invocation_id().empty()
+               ? "-"
+               : absl::StrCat("usn ", s.watermark_usn()),
+           absl::StrCat(s.batches()), absl::StrCat(s.deltas())});
+    }
+    if (org.syncs().empty()) {
+      out += "  no AD Syncs registered; add one with `adsyncctl sync add`\n";
+    } else {
+      out += RenderTable(rows);
+    }
+    if (!org.recent_rejections().empty()) {
+      out += "  recent rejections:\n";
+      for (const auto& r : org.recent_rejections()) {
+        absl::StrAppend(&out, "    ", FormatTime(r.at_unix()), "  from ",
+                        r.source_ip(), ": ", r.reason(), "\n");
+      }
+    }
+    out += "\n";
+  }
+  if (status.orgs().empty()) out = "no orgs yet; create one with `adsyncctl org create`\n";
+  return out;
+}
+
+std::string FormatResolve(const adsync::v1::ResolveLoginResponse& r) {
+  std::string out;
+  if (r.found()) {
+    const auto& a = r.account();
+    absl::StrAppend(&out, "account:  ", a.domain(), "\\", a.sam_account_name(),
+                    "  upn ", a.user_principal_name().empty() ? "-" : a.user_principal_name(),
+                    "  sid ", a.sid(), "\n", "guid:     ", a.object_guid(), "\n",
+                    "outcome:  ", a.outcome(), a.enabled() ? "" : " (disabled)", "\n");
+    if (!r.person_id().empty()) {
+      absl::StrAppend(&out, "person:   ", r.person_id(), "  ", r.person_name(), "\n");
+    }
+  } else {
+    out += "outcome:  not found\n";
+  }
+  absl::StrAppend(&out, "why:      ", r.explanation(), "\n");
+  return out;
+}
+
+namespace {
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+}  // namespace
+
+std::string FormatAccountsCsv(const adsync::v1::ListAccountsResponse& accounts) {
+  std::string out =
+      "domain,sam_account_name,user_principal_name,mail,display_name,enabled,"
+      "outcome,person_id,candidate_person_ids,object_guid\n";
+  for (const auto& a : accounts.accounts()) {
+    std::vector<std::string> f = {a.domain(), a.sam_account_name(),
+                                  a.user_principal_name(), a.mail(),
+                                  a.display_name(), a.enabled() ? "true" : "false",
+                                  a.outcome(), a.person_id(),
+                                  absl::StrJoin(a.candidate_person_ids(), " "),
+                                  a.object_guid()};
+    for (auto& x : f) x = CsvField(x);
+    out += absl::StrJoin(f, ",") + "\n";
+  }
+  return out;
+}
+
+}  // namespace adsync

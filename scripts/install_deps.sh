@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything adsync needs from Debian 12's archive. Idempotent: does
+# nothing (not even `apt-get update`) when every package is already present.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libsqlite3-dev sqlite3 libldap2-dev ldap-utils
+  libcurl4-openssl-dev libssl-dev openssl
+  libgtest-dev libgmock-dev libbenchmark-dev
+  samba samba-ad-dc winbind krb5-user ldb-tools
+  iproute2 util-linux procps python3 clang-format
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The samba package starts system-wide daemons on install; adsync runs its
+# own DCs on private addresses, so keep the system ones out of the way.
+for svc in samba-ad-dc smbd nmbd winbind; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+  fi
+done

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test: installs dependencies, builds, runs the whole suite with
+# ctest (unit, in-process gRPC integration, and end-to-end tests against real
+# Samba AD DCs), then runs the suite again built with ASan/UBSan.
+# Safe to run repeatedly. Set ADSYNC_SKIP_SANITIZERS=1 for a quick local pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install_deps.sh
+jobs=$(nproc)
+
+scripts/build.sh build
+(cd build && ctest --output-on-failure -j "$jobs")
+
+if [[ "${ADSYNC_SKIP_SANITIZERS:-0}" != 1 ]]; then
+  scripts/build.sh build-asan -DADSYNC_SANITIZE=ON
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  (cd build-asan && ctest --output-on-failure -j "$jobs")
+fi

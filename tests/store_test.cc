@@ -1,0 +1,329 @@
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "coordinator/sqlite_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace adsync {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::DeltaSpec;
+using testing::MakeDelta;
+using testing::TempDir;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = Open();
+    adsync::v1::CreateOrgRequest org;
+    org.set_name("Springfield USD");
+    org_id_ = store_->CreateOrg(org)->org_id();
+    sync_a_ = AddSync("DISTRICT", "127.0.0.21");
+  }
+
+  std::unique_ptr<SqliteStore> Open(bool crash = false) {
+    SqliteStoreOptions options;
+    options.path = dir_.File("coordinator.db");
+    options.rejections_kept = 5;
+    options.crash_before_commit_for_testing = crash;
+    auto store = SqliteStore::Open(options);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return *std::move(store);
+  }
+
+  SyncRecord AddSync(const std::string& domain, const std::string& ip,
+                     std::string* key_out = nullptr) {
+    adsync::v1::AddSyncRequest req;
+    req.set_org_id(org_id_);
+    req.set_domain(domain);
+    req.add_allowed_ips(ip);
+    auto added = store_->AddSync(req);
+    EXPECT_TRUE(added.ok()) << added.status();
+    if (key_out) *key_out = added->sync_key();
+    return *store_->Authenticate(org_id_, added->sync_key());
+  }
+
+  BatchOutcome Apply(const SyncRecord& sync, std::vector<DeltaSpec> specs,
+                     bool begin = false, bool end = false,
+                     const SeenAccounts* seen = nullptr) {
+    adsync::v1::Batch batch;
+    batch.set_sequence(++sequence_);
+    batch.set_full_sync_begin(begin);
+    batch.set_full_sync_end(end);
+    for (const auto& s : specs) *batch.add_deltas() = MakeDelta(s);
+    auto outcome = store_->ApplyBatch(sync, batch, seen);
+    EXPECT_TRUE(outcome.ok()) << outcome.status();
+    return outcome.ok() ? *outcome : BatchOutcome{};
+  }
+
+  void ImportPeople(std::vector<Person> people) {
+    ASSERT_TRUE(store_->ReplacePeople(org_id_, people).ok());
+  }
+
+  adsync::v1::ResolveLoginResponse Resolve(const std::string& login) {
+    auto r = store_->ResolveLogin(org_id_, login);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : adsync::v1::ResolveLoginResponse{};
+  }
+
+  adsync::v1::Counts Counts() { return store_->GetStatus(org_id_)->orgs(0).counts(); }
+
+  TempDir dir_;
+  std::unique_ptr<SqliteStore> store_;
+  std::string org_id_;
+  SyncRecord sync_a_;
+  uint64_t sequence_ = 0;
+};
+
+TEST_F(StoreTest, MigratesOnceAndRefusesNewerSchema) {
+  EXPECT_EQ(*store_->SchemaVersion(), SqliteStore::CurrentSchemaVersion());
+  store_.reset();
+  store_ = Open();  // reopening keeps the data and the version
+  EXPECT_EQ(store_->ListOrgs()->size(), 1u);
+  store_.reset();
+  {
+    auto db = Database::Open(dir_.File("coordinator.db"));
+    ASSERT_TRUE((*db)->Execute("UPDATE schema_version SET version=99").ok());
+  }
+  SqliteStoreOptions options;
+  options.path = dir_.File("coordinator.db");
+  auto refused = SqliteStore::Open(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("schema version 99"));
+}
+
+TEST_F(StoreTest, BadAdminInputIsRejectedAndChangesNothing) {
+  adsync::v1::AddSyncRequest req;
+  req.set_org_id(org_id_);
+  req.set_domain("district.org");
+  req.add_allowed_ips("127.0.0.21");
+  auto dotted = store_->AddSync(req);
+  EXPECT_THAT(std::string(dotted.status().message()), HasSubstr("(\"district\" for district.org)"));
+  req.set_domain("DISTRICT");
+  req.set_allowed_ips(0, "127.0.0.999");
+  EXPECT_EQ(store_->AddSync(req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.clear_allowed_ips();
+  EXPECT_THAT(std::string(store_->AddSync(req).status().message()), HasSubstr("allowed IP"));
+  req.add_allowed_ips("127.0.0.21");
+  req.set_org_id("5e1c3d4a-0000-4000-8000-0000000000ff");
+  EXPECT_EQ(store_->AddSync(req).status().code(), absl::StatusCode::kNotFound);
+  req.set_org_id("not-a-guid");
+  EXPECT_EQ(store_->AddSync(req).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->ListSyncs(org_id_)->size(), 1u);
+
+  adsync::v1::CreateOrgRequest org;
+  EXPECT_EQ(store_->CreateOrg(org).status().code(), absl::StatusCode::kInvalidArgument);
+  org.set_name("Again");
+  org.set_org_id(org_id_);
+  EXPECT_EQ(store_->CreateOrg(org).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->ListOrgs()->size(), 1u);
+}
+
+TEST_F(StoreTest, AuthenticatesByKeyAndRotates) {
+  std::string key;
+  SyncRecord b = AddSync("DISTRICT", "127.0.0.22", &key);
+  EXPECT_EQ(store_->Authenticate(org_id_, key)->sync_id, b.sync_id);
+  EXPECT_EQ(store_->Authenticate(org_id_, "  " + key + "\n")->sync_id, b.sync_id);
+  auto wrong = store_->Authenticate(org_id_, "5e1c3d4a-0000-4000-8000-000000000001");
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(store_->Authenticate("5e1c3d4a-0000-4000-8000-0000000000ff", key).status().code(),
+            absl::StatusCode::kNotFound);
+  auto rotated = store_->RotateSyncKey(org_id_, b.sync_id);
+  ASSERT_TRUE(rotated.ok());
+  EXPECT_FALSE(store_->Authenticate(org_id_, key).ok());
+  EXPECT_TRUE(store_->Authenticate(org_id_, rotated->sync_key()).ok());
+  ASSERT_TRUE(store_->RemoveSync(org_id_, b.sync_id).ok());
+  EXPECT_FALSE(store_->Authenticate(org_id_, rotated->sync_key()).ok());
+}
+
+TEST_F(StoreTest, SameAccountFromTwoControllersIsStoredOnce) {
+  SyncRecord b = AddSync("DISTRICT", "127.0.0.22");
+  ImportPeople({{"p-jane", "Jane Doe", {"jane@d.org"}}});
+  EXPECT_EQ(Apply(sync_a_, {{.guid = 1, .sam = "jdoe", .mail = "Jane@D.org"}}).applied, 1u);
+  BatchOutcome again = Apply(b, {{.guid = 1, .sam = "jdoe", .mail = "Jane@D.org"}});
+  EXPECT_EQ(again.applied, 0u);
+  EXPECT_EQ(again.unchanged, 1u);
+  EXPECT_EQ(Counts().profiles(), 1u);
+  EXPECT_EQ(Counts().matched(), 1u);
+  auto r = Resolve("district\\JDOE");
+  EXPECT_TRUE(r.found());
+  EXPECT_EQ(r.person_id(), "p-jane");
+  EXPECT_THAT(r.explanation(), HasSubstr("jane@d.org is an email of that Person"));
+}
+
+TEST_F(StoreTest, RenamesUpdateTheSameProfile) {
+  ImportPeople({{"p-jane", "Jane", {"jane@d.org"}}, {"p-jd", "JD", {"jd@d.org"}}});
+  Apply(sync_a_, {{.guid = 1, .sam = "jdoe", .upn = "jdoe@d.test", .mail = "jane@d.org"}});
+  Apply(sync_a_, {{.guid = 1, .sam = "jane.doe", .upn = "jane.doe@d.test",
+                   .mail = "jd@d.org", .version = 2}});
+  EXPECT_EQ(Counts().profiles(), 1u);
+  EXPECT_FALSE(Resolve("DISTRICT\\jdoe").found());
+  EXPECT_EQ(Resolve("DISTRICT\\jane.doe").person_id(), "p-jd");
+  EXPECT_EQ(Resolve("jane.doe@d.test").person_id(), "p-jd");
+  EXPECT_EQ(Resolve("S-1-5-21-1-2-3-1001").person_id(), "p-jd");
+}
+
+TEST_F(StoreTest, DeletedLosesIdentityDisabledStaysFlagged) {
+  ImportPeople({{"p-1", "One", {"one@d.org"}}, {"p-2", "Two", {"two@d.org"}}});
+  Apply(sync_a_, {{.guid = 1, .sam = "one", .mail = "one@d.org"},
+                  {.guid = 2, .sam = "two", .mail = "two@d.org", .uac = 0x202}});
+  Apply(sync_a_, {{.guid = 1, .sam = "one", .deleted = true, .version = 2}});
+  auto deleted = Resolve("DISTRICT\\one");
+  EXPECT_EQ(deleted.account().outcome(), "removed");
+  EXPECT_EQ(deleted.person_id(), "");
+  EXPECT_THAT(deleted.explanation(), HasSubstr("was deleted in AD"));
+  auto disabled = Resolve("DISTRICT\\two");
+  EXPECT_EQ(disabled.person_id(), "p-2");
+  EXPECT_FALSE(disabled.account().enabled());
+  EXPECT_THAT(disabled.explanation(), HasSubstr("disabled"));
+  adsync::v1::Counts c = Counts();
+  EXPECT_EQ(c.profiles(), 1u);
+  EXPECT_EQ(c.deleted(), 1u);
+  EXPECT_EQ(c.disabled(), 1u);
+}
+
+TEST_F(StoreTest, PersonHoldsIdentitiesFromSeveralDomains) {
+  SyncRecord staff = AddSync("STAFF", "127.0.0.31");
+  ImportPeople({{"p-jane", "Jane", {"jane@d.org", "jane@staff.d.org"}}});
+  Apply(sync_a_, {{.guid = 1, .sam = "jdoe", .mail = "jane@d.org"}});
+  Apply(staff, {{.guid = 2, .sam = "jane", .mail = "JANE@staff.d.org"}});
+  EXPECT_EQ(Resolve("DISTRICT\\jdoe").person_id(), "p-jane");
+  EXPECT_EQ(Resolve("STAFF\\jane").person_id(), "p-jane");
+  EXPECT_FALSE(Resolve("STAFF\\jdoe").found());
+  auto status = store_->GetStatus(org_id_);
+  ASSERT_EQ(status->orgs(0).domains_size(), 2);
+}
+
+TEST_F(StoreTest, AmbiguousAndUnmatchedExplainThemselves) {
+  ImportPeople({{"p-a", "A", {"shared@d.org"}}, {"p-b", "B", {"shared@d.org"}}});
+  Apply(sync_a_, {{.guid = 1, .sam = "shared", .mail = "shared@d.org"},
+                  {.guid = 2, .sam = "stranger", .mail = "x@d.org"},
+                  {.guid = 3, .sam = "nomail"}});
+  auto amb = Resolve("DISTRICT\\shared");
+  EXPECT_EQ(amb.account().outcome(), "ambiguous");
+  EXPECT_THAT(amb.explanation(), HasSubstr("several People (p-a, p-b)"));
+  EXPECT_THAT(Resolve("DISTRICT\\stranger").explanation(), HasSubstr("no Person has any of its emails (x@d.org)"));
+  EXPECT_THAT(Resolve("DISTRICT\\nomail").explanation(), HasSubstr("has no mail"));
+  EXPECT_THAT(Resolve("DISTRICT\\ghost").explanation(), HasSubstr("no account with login"));
+  EXPECT_EQ(store_->ResolveLogin(org_id_, "justaname").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  adsync::v1::ListAccountsRequest list;
+  list.set_org_id(org_id_);
+  list.add_outcomes("ambiguous");
+  list.add_outcomes("no-email");
+  EXPECT_EQ(store_->ListAccounts(list)->accounts_size(), 2);
+  list.add_outcomes("bogus");
+  EXPECT_FALSE(store_->ListAccounts(list).ok());
+}
+
+TEST_F(StoreTest, ImportingPeopleRematches) {
+  Apply(sync_a_, {{.guid = 1, .sam = "jdoe", .mail = "jane@d.org"}});
+  EXPECT_EQ(Counts().unmatched(), 1u);
+  auto imported = store_->ReplacePeople(org_id_, {{"p-jane", "Jane", {"jane@d.org"}}});
+  EXPECT_EQ(imported->rematched_accounts(), 1u);
+  EXPECT_EQ(Counts().matched(), 1u);
+  // The replacement is the whole set: Jane leaves, the account is unmatched.
+  ImportPeople({{"p-other", "Other", {"other@d.org"}}});
+  EXPECT_EQ(Counts().unmatched(), 1u);
+}
+
+TEST_F(StoreTest, CompletedFullSyncRemovesAccountsItDidNotSee) {
+  SyncRecord staff = AddSync("STAFF", "127.0.0.31");
+  Apply(sync_a_, {{.guid = 1, .sam = "a"}, {.guid = 2, .sam = "b"}, {.guid = 3, .sam = "c"}});
+  Apply(staff, {{.guid = 9, .sam = "s"}});
+  SeenAccounts seen = {testing::TestGuid(1), testing::TestGuid(3)};
+  Apply(sync_a_, {{.guid = 1, .sam = "a"}}, /*begin=*/true);
+  BatchOutcome end = Apply(sync_a_, {{.guid = 3, .sam = "c"}}, false, /*end=*/true, &seen);
+  EXPECT_EQ(end.removed, 1u);
+  EXPECT_EQ(Resolve("DISTRICT\\b").account().outcome(), "removed");
+  EXPECT_THAT(Resolve("DISTRICT\\b").explanation(), HasSubstr("missing from the last full sync"));
+  EXPECT_NE(Resolve("STAFF\\s").account().outcome(), "removed");  // other domain untouched
+  // Reported again later: it comes back.
+  Apply(sync_a_, {{.guid = 2, .sam = "b"}});
+  EXPECT_NE(Resolve("DISTRICT\\b").account().outcome(), "removed");
+}
+
+TEST_F(StoreTest, WatermarkCommitsWithBatchAndFullSyncClearsIt) {
+  adsync::v1::Batch batch;
+  batch.set_sequence(1);
+  *batch.add_deltas() = MakeDelta({.guid = 1, .sam = "a"});
+  batch.mutable_watermark()->set_invocation_id(testing::TestGuid(77));
+  batch.mutable_watermark()->set_usn(4242);
+  ASSERT_TRUE(store_->ApplyBatch(sync_a_, batch, nullptr).ok());
+  WatermarkState w = *store_->GetWatermark(sync_a_.sync_id);
+  EXPECT_TRUE(w.has_watermark);
+  EXPECT_EQ(w.usn, 4242);
+  EXPECT_EQ(w.invocation_id, testing::TestGuid(77));
+  Apply(sync_a_, {}, /*begin=*/true);
+  w = *store_->GetWatermark(sync_a_.sync_id);
+  EXPECT_FALSE(w.has_watermark);
+  EXPECT_TRUE(w.full_sync_in_progress);
+}
+
+TEST_F(StoreTest, InvalidDeltaRejectsWholeBatch) {
+  adsync::v1::Batch batch;
+  batch.set_sequence(1);
+  *batch.add_deltas() = MakeDelta({.guid = 1, .sam = "good"});
+  auto bad_sid = MakeDelta({.guid = 2, .sam = "badsid"});
+  bad_sid.set_object_sid("\x01\x05garbage");
+  *batch.add_deltas() = bad_sid;
+  auto result = store_->ApplyBatch(sync_a_, batch, nullptr);
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("delta 1"));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("objectSid"));
+  batch.mutable_deltas(1)->set_object_sid(testing::TestSid(5));
+  batch.mutable_deltas(1)->set_object_guid("short");
+  EXPECT_THAT(std::string(store_->ApplyBatch(sync_a_, batch, nullptr).status().message()),
+              HasSubstr("objectGUID must be 16 bytes, got 5"));
+  batch.mutable_deltas(1)->set_object_guid(testing::TestGuid(2));
+  batch.mutable_deltas(1)->set_mail("bad\xff");
+  EXPECT_THAT(std::string(store_->ApplyBatch(sync_a_, batch, nullptr).status().message()),
+              HasSubstr("mail is not valid UTF-8"));
+  batch.mutable_deltas(1)->set_mail("");
+  batch.mutable_deltas(1)->clear_stamps();
+  EXPECT_THAT(std::string(store_->ApplyBatch(sync_a_, batch, nullptr).status().message()),
+              HasSubstr("replication metadata"));
+  EXPECT_EQ(Counts().profiles(), 0u);  // nothing from the good delta either
+}
+
+TEST_F(StoreTest, KeepsRecentRejectionsPerOrg) {
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(store_->RecordRejection(org_id_, "", "127.0.0.23",
+                                        "reason " + std::to_string(i)).ok());
+  }
+  auto status = store_->GetStatus(org_id_);
+  const auto& rejections = status->orgs(0).recent_rejections();
+  ASSERT_EQ(rejections.size(), 5);
+  EXPECT_EQ(rejections[0].reason(), "reason 7");
+  EXPECT_EQ(rejections[0].source_ip(), "127.0.0.23");
+}
+
+TEST_F(StoreTest, CrashBeforeCommitLosesOnlyTheUncommittedBatch) {
+  Apply(sync_a_, {{.guid = 1, .sam = "committed"}});
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::unique_ptr<SqliteStore> crashing = Open(/*crash=*/true);
+    adsync::v1::Batch batch;
+    batch.set_sequence(2);
+    *batch.add_deltas() = MakeDelta({.guid = 2, .sam = "lost"});
+    crashing->ApplyBatch(sync_a_, batch, nullptr).IgnoreError();
+    _exit(0);  // not reached: the hook exits with 42 before COMMIT
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 42);
+  store_.reset();
+  store_ = Open();
+  EXPECT_TRUE(Resolve("DISTRICT\\committed").found());
+  EXPECT_FALSE(Resolve("DISTRICT\\lost").found());
+  EXPECT_EQ(Counts().profiles(), 1u);
+}
+
+}  // namespace
+}  // namespace adsync
