@@ -1,0 +1,336 @@
+// In-process coordinator on real gRPC over loopback. Source addresses are
+// real: connections dialed to 127.0.0.21 / 127.0.0.23 arrive from them.
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "adsync/v1/admin.grpc.pb.h"
+#include "adsync/v1/agent.grpc.pb.h"
+#include "coordinator/coordinator_server.h"
+#include "coordinator/sqlite.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace adsync {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::DeltaSpec;
+using testing::MakeDelta;
+using testing::TempDir;
+
+constexpr char kAgentIp[] = "127.0.0.21";
+constexpr char kOtherIp[] = "127.0.0.23";
+constexpr char kToken[] = "test-admin-token";
+
+// A scripted agent speaking the wire protocol directly.
+class WireAgent {
+ public:
+  WireAgent(const std::string& target) {
+    channel_ = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    stub_ = adsync::v1::AgentGateway::NewStub(channel_);
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    stream_ = stub_->Sync(&context_);
+  }
+
+  adsync::v1::CoordinatorMessage Hello(const std::string& org, const std::string& key,
+                                       const std::string& invocation) {
+    adsync::v1::AgentMessage m;
+    m.mutable_hello()->set_org_id(org);
+    m.mutable_hello()->set_sync_key(key);
+    m.mutable_hello()->set_controller("dc1.district.test");
+    m.mutable_hello()->set_invocation_id(invocation);
+    stream_->Write(m);
+    return Read();
+  }
+
+  void Send(adsync::v1::Batch batch) {
+    adsync::v1::AgentMessage m;
+    *m.mutable_batch() = std::move(batch);
+    stream_->Write(m);
+  }
+
+  adsync::v1::CoordinatorMessage Read() {
+    adsync::v1::CoordinatorMessage m;
+    if (!stream_->Read(&m)) m.Clear();
+    return m;
+  }
+
+  grpc::Status Close() {
+    stream_->WritesDone();
+    adsync::v1::CoordinatorMessage m;
+    while (stream_->Read(&m)) {
+    }
+    return stream_->Finish();
+  }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<adsync::v1::AgentGateway::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<adsync::v1::AgentMessage,
+                                           adsync::v1::CoordinatorMessage>>
+      stream_;
+};
+
+adsync::v1::Batch MakeBatch(uint64_t seq, std::vector<DeltaSpec> specs) {
+  adsync::v1::Batch b;
+  b.set_sequence(seq);
+  for (const auto& s : specs) *b.add_deltas() = MakeDelta(s);
+  return b;
+}
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    testing::EnsureLoopbackSource(kAgentIp);
+    testing::EnsureLoopbackSource(kOtherIp);
+  }
+
+  void SetUp() override {
+    testing::WriteFile(dir_.File("token"), kToken);
+    config_.set_agent_listen("0.0.0.0:0");
+    config_.set_admin_listen("127.0.0.1:0");
+    config_.set_database_path(dir_.File("coordinator.db"));
+    config_.set_admin_token_file(dir_.File("token"));
+    config_.set_max_unacked_batches(4);
+    auto server = CoordinatorServer::Start(config_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->admin_port()),
+                                       grpc::InsecureChannelCredentials());
+    admin_ = adsync::v1::Admin::NewStub(channel);
+    status_ = adsync::v1::Status::NewStub(channel);
+
+    adsync::v1::CreateOrgRequest org;
+    org.set_name("Springfield USD");
+    adsync::v1::Org created;
+    ASSERT_TRUE(admin_->CreateOrg(Ctx().get(), org, &created).ok());
+    org_id_ = created.org_id();
+    adsync::v1::AddSyncRequest sync;
+    sync.set_org_id(org_id_);
+    sync.set_domain("DISTRICT");
+    sync.add_allowed_ips(kAgentIp);
+    adsync::v1::AddSyncResponse added;
+    ASSERT_TRUE(admin_->AddSync(Ctx().get(), sync, &added).ok());
+    key_ = added.sync_key();
+  }
+
+  std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token = kToken) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", "Bearer " + token);
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return ctx;
+  }
+
+  std::string Target(const char* ip) {
+    return absl::StrCat(ip, ":", server_->agent_port());
+  }
+
+  adsync::v1::OrgStatus Status() {
+    adsync::v1::GetStatusRequest req;
+    req.set_org_id(org_id_);
+    adsync::v1::GetStatusResponse resp;
+    EXPECT_TRUE(status_->GetStatus(Ctx().get(), req, &resp).ok());
+    return resp.orgs(0);
+  }
+
+  adsync::v1::ResolveLoginResponse Resolve(const std::string& login) {
+    adsync::v1::ResolveLoginRequest req;
+    req.set_org_id(org_id_);
+    req.set_login(login);
+    adsync::v1::ResolveLoginResponse resp;
+    EXPECT_TRUE(status_->ResolveLogin(Ctx().get(), req, &resp).ok());
+    return resp;
+  }
+
+  TempDir dir_;
+  adsync::v1::CoordinatorConfig config_;
+  std::unique_ptr<CoordinatorServer> server_;
+  std::unique_ptr<adsync::v1::Admin::Stub> admin_;
+  std::unique_ptr<adsync::v1::Status::Stub> status_;
+  std::string org_id_;
+  std::string key_;
+  const std::string invocation_ = testing::TestGuid(500);
+};
+
+TEST_F(GatewayTest, AdminApiNeedsTheToken) {
+  adsync::v1::ListOrgsResponse resp;
+  grpc::Status s = admin_->ListOrgs(Ctx("wrong").get(), {}, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(admin_->ListOrgs(Ctx().get(), {}, &resp).ok());
+}
+
+TEST_F(GatewayTest, WrongKeyIsRejectedAndRecorded) {
+  WireAgent agent(Target(kAgentIp));
+  auto reply = agent.Hello(org_id_, "5e1c3d4a-0000-4000-8000-000000000001", invocation_);
+  EXPECT_FALSE(reply.has_hello_result());
+  grpc::Status s = agent.Close();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(s.error_message(), HasSubstr("does not match any AD Sync"));
+  auto status = Status();
+  ASSERT_EQ(status.recent_rejections_size(), 1);
+  EXPECT_EQ(status.recent_rejections(0).source_ip(), kAgentIp);
+}
+
+TEST_F(GatewayTest, UnknownOrgIsRejected) {
+  WireAgent agent(Target(kAgentIp));
+  agent.Hello("5e1c3d4a-0000-4000-8000-0000000000ff", key_, invocation_);
+  grpc::Status s = agent.Close();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(s.error_message(), HasSubstr("unknown Org ID"));
+}
+
+TEST_F(GatewayTest, WrongSourceIpIsRejectedNamingBothAddresses) {
+  WireAgent agent(Target(kOtherIp));
+  agent.Hello(org_id_, key_, invocation_);
+  grpc::Status s = agent.Close();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("sync came from 127.0.0.23; registered external IP is 127.0.0.21"));
+  auto status = Status();
+  ASSERT_EQ(status.recent_rejections_size(), 1);
+  EXPECT_EQ(status.recent_rejections(0).source_ip(), kOtherIp);
+  EXPECT_THAT(status.recent_rejections(0).reason(), HasSubstr("127.0.0.23"));
+  EXPECT_FALSE(status.syncs(0).connected());
+}
+
+TEST_F(GatewayTest, ResumesFromWatermarkAndFullSyncsOnNewInvocationId) {
+  {
+    WireAgent agent(Target(kAgentIp));
+    auto hello = agent.Hello(org_id_, key_, invocation_);
+    ASSERT_TRUE(hello.has_hello_result());
+    EXPECT_TRUE(hello.hello_result().full_sync_required());
+    EXPECT_EQ(hello.hello_result().full_sync_reason(), "no watermark yet");
+    auto batch = MakeBatch(1, {{.guid = 1, .sam = "jdoe"}});
+    batch.set_full_sync_begin(true);
+    batch.set_full_sync_end(true);
+    batch.mutable_watermark()->set_invocation_id(invocation_);
+    batch.mutable_watermark()->set_usn(100);
+    agent.Send(batch);
+    auto ack = agent.Read();
+    ASSERT_TRUE(ack.has_ack());
+    EXPECT_EQ(ack.ack().applied(), 1u);
+    EXPECT_TRUE(agent.Close().ok());
+  }
+  {
+    WireAgent agent(Target(kAgentIp));
+    auto hello = agent.Hello(org_id_, key_, invocation_);
+    EXPECT_FALSE(hello.hello_result().full_sync_required());
+    EXPECT_EQ(hello.hello_result().resume_from().usn(), 100);
+    EXPECT_TRUE(agent.Close().ok());
+  }
+  {
+    WireAgent agent(Target(kAgentIp));
+    auto hello = agent.Hello(org_id_, key_, testing::TestGuid(501));
+    EXPECT_TRUE(hello.hello_result().full_sync_required());
+    EXPECT_THAT(hello.hello_result().full_sync_reason(), HasSubstr("invocationId changed"));
+    EXPECT_TRUE(agent.Close().ok());
+  }
+}
+
+TEST_F(GatewayTest, CompletedFullSyncOverTheWireRemovesMissingAccounts) {
+  auto full_sync = [&](std::vector<DeltaSpec> specs) {
+    WireAgent agent(Target(kAgentIp));
+    agent.Hello(org_id_, key_, invocation_);
+    auto begin = MakeBatch(1, {specs[0]});
+    begin.set_full_sync_begin(true);
+    agent.Send(begin);
+    specs.erase(specs.begin());
+    auto end = MakeBatch(2, specs);
+    end.set_full_sync_end(true);
+    end.mutable_watermark()->set_invocation_id(invocation_);
+    end.mutable_watermark()->set_usn(7);
+    agent.Send(end);
+    agent.Read();
+    auto ack = agent.Read();
+    EXPECT_TRUE(agent.Close().ok());
+    return ack.ack();
+  };
+  full_sync({{.guid = 1, .sam = "a"}, {.guid = 2, .sam = "b"}, {.guid = 3, .sam = "c"}});
+  auto second = full_sync({{.guid = 1, .sam = "a"}, {.guid = 3, .sam = "c"}});
+  EXPECT_EQ(second.removed(), 1u);
+  EXPECT_EQ(second.unchanged(), 1u);
+  EXPECT_EQ(Resolve("DISTRICT\\b").account().outcome(), "removed");
+  EXPECT_EQ(Resolve("DISTRICT\\a").account().outcome(), "no-email");
+}
+
+TEST_F(GatewayTest, AckArrivesOnlyAfterTheBatchIsDurable) {
+  WireAgent agent(Target(kAgentIp));
+  agent.Hello(org_id_, key_, invocation_);
+  const int kBatches = 40;  // 10x the coordinator's unacked window
+  for (int i = 1; i <= kBatches; ++i) {
+    agent.Send(MakeBatch(i, {{.guid = static_cast<uint32_t>(i), .sam = absl::StrCat("u", i)}}));
+  }
+  auto db = Database::Open(config_.database_path(), /*read_only=*/true);
+  ASSERT_TRUE(db.ok());
+  for (int i = 1; i <= kBatches; ++i) {
+    auto ack = agent.Read();
+    ASSERT_TRUE(ack.has_ack()) << i;
+    ASSERT_EQ(ack.ack().sequence(), static_cast<uint64_t>(i));
+    // An independent connection sees the batch the moment it is acked.
+    auto q = (*db)->Cached("SELECT count(*) FROM profiles WHERE sam=?1");
+    ASSERT_TRUE(q.ok());
+    (*q)->Bind(1, absl::StrCat("u", i));
+    ASSERT_TRUE(*(*q)->Step());
+    EXPECT_EQ((*q)->ColumnInt(0), 1) << "acked batch " << i << " is not durable";
+  }
+  EXPECT_TRUE(agent.Close().ok());
+  EXPECT_EQ(Status().syncs(0).batches(), static_cast<uint64_t>(kBatches));
+}
+
+TEST_F(GatewayTest, BadBatchIsRejectedChangesNothingAndIsRecorded) {
+  WireAgent agent(Target(kAgentIp));
+  agent.Hello(org_id_, key_, invocation_);
+  auto batch = MakeBatch(1, {{.guid = 1, .sam = "good"}, {.guid = 2, .sam = "bad"}});
+  batch.mutable_deltas(1)->set_object_guid("xyz");
+  agent.Send(batch);
+  EXPECT_FALSE(agent.Read().has_ack());
+  grpc::Status s = agent.Close();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("batch 1 rejected: delta 1: objectGUID"));
+  EXPECT_FALSE(Resolve("DISTRICT\\good").found());
+  EXPECT_THAT(Status().recent_rejections(0).reason(), HasSubstr("batch 1 rejected"));
+}
+
+TEST_F(GatewayTest, ProtocolViolationsEndTheStream) {
+  {
+    WireAgent agent(Target(kAgentIp));
+    agent.Send(MakeBatch(1, {{.guid = 1}}));
+    EXPECT_EQ(agent.Close().error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  {
+    WireAgent agent(Target(kAgentIp));
+    agent.Hello(org_id_, key_, invocation_);
+    agent.Send(MakeBatch(2, {{.guid = 1}}));
+    grpc::Status s = agent.Close();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("expected 1"));
+  }
+  {
+    WireAgent agent(Target(kAgentIp));
+    agent.Hello(org_id_, key_, invocation_);
+    std::vector<DeltaSpec> many(1001);
+    for (uint32_t i = 0; i < many.size(); ++i) many[i].guid = i + 1;
+    agent.Send(MakeBatch(1, many));
+    EXPECT_THAT(agent.Close().error_message(), HasSubstr("at most 1000"));
+  }
+  EXPECT_EQ(Status().counts().profiles(), 0u);
+}
+
+TEST_F(GatewayTest, StatusShowsConnectionWhileStreaming) {
+  WireAgent agent(Target(kAgentIp));
+  agent.Hello(org_id_, key_, invocation_);
+  auto live = Status();
+  EXPECT_TRUE(live.syncs(0).connected());
+  EXPECT_EQ(live.syncs(0).source_ip(), kAgentIp);
+  EXPECT_EQ(live.syncs(0).controller(), "dc1.district.test");
+  EXPECT_TRUE(agent.Close().ok());
+  for (int i = 0; i < 50 && Status().syncs(0).connected(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(Status().syncs(0).connected());
+}
+
+}  // namespace
+}  // namespace adsync
