@@ -21,7 +21,8 @@ absl::StatusOr<std::string> ReadFile(absl::string_view path) {
   std::ifstream in{std::string(path), std::ios::binary};
   if (!in) {
     const int err = errno;
-    const std::string msg = absl::StrCat("cannot open ", path, ": ", std::strerror(err));
+    const std::string msg =
+        absl::StrCat("cannot open ", path, ": ", std::strerror(err));
     if (err == ENOENT) {
       return absl::NotFoundError(absl::StrCat(msg, "; check the path"));
     }

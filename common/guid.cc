@@ -12,7 +12,7 @@ namespace adsync {
 namespace {
 
 // Byte order of the text form's 16 bytes within AD's binary layout.
-constexpr int kTextOrder[16] = {3, 2, 1, 0, 5, 4, 7, 6,
+constexpr int kTextOrder[16] = {3, 2, 1,  0,  5,  4,  7,  6,
                                 8, 9, 10, 11, 12, 13, 14, 15};
 
 int HexValue(char c) {
@@ -26,8 +26,8 @@ int HexValue(char c) {
 
 absl::StatusOr<std::string> GuidBinaryToString(absl::string_view binary) {
   if (binary.size() != 16) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a binary GUID must be 16 bytes, got ", binary.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a binary GUID must be 16 bytes, got ", binary.size()));
   }
   std::string out;
   out.reserve(36);
@@ -45,10 +45,10 @@ absl::StatusOr<std::string> GuidStringToBinary(absl::string_view text) {
     t = t.substr(1, 36);
   }
   auto bad = [&]() {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", text,
-        "\" is not a GUID; expected 8-4-4-4-12 hex digits, e.g. "
-        "95aeb0f1-75d2-4126-ba5c-a877fd138d42"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text,
+                     "\" is not a GUID; expected 8-4-4-4-12 hex digits, e.g. "
+                     "95aeb0f1-75d2-4126-ba5c-a877fd138d42"));
   };
   if (t.size() != 36) return bad();
   std::string binary(16, '\0');

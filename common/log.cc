@@ -17,10 +17,18 @@ std::string JsonEscape(absl::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
@@ -34,9 +42,12 @@ std::string JsonEscape(absl::string_view s) {
 
 const char* LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -47,14 +58,16 @@ void SetLogFormat(absl::string_view format) { json_format = format == "json"; }
 
 void Log(LogLevel level, absl::string_view message,
          const std::vector<std::pair<std::string, std::string>>& fields) {
-  const std::string now =
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  const std::string now = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                           absl::UTCTimeZone());
   std::string line;
   if (json_format) {
-    line = absl::StrCat("{\"time\":\"", now, "\",\"level\":\"", LevelName(level),
-                        "\",\"msg\":\"", JsonEscape(message), "\"");
+    line =
+        absl::StrCat("{\"time\":\"", now, "\",\"level\":\"", LevelName(level),
+                     "\",\"msg\":\"", JsonEscape(message), "\"");
     for (const auto& [k, v] : fields) {
-      absl::StrAppend(&line, ",\"", JsonEscape(k), "\":\"", JsonEscape(v), "\"");
+      absl::StrAppend(&line, ",\"", JsonEscape(k), "\":\"", JsonEscape(v),
+                      "\"");
     }
     line += "}\n";
   } else {

@@ -20,7 +20,7 @@ bool ParseAddress(const std::string& s, int* family, unsigned char* out) {
   }
   if (inet_pton(AF_INET6, s.c_str(), out) == 1) {
     // Treat ::ffff:a.b.c.d as the IPv4 address it carries.
-    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0,
+    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0,    0,
                                                   0, 0, 0, 0, 0xff, 0xff};
     if (std::memcmp(out, kMapped, 12) == 0) {
       std::memmove(out, out + 12, 4);
@@ -59,8 +59,8 @@ absl::StatusOr<IpRange> ParseIpRange(absl::string_view text) {
   range.prefix_len = prefix;
   char buf[INET6_ADDRSTRLEN];
   inet_ntop(range.family, range.addr, buf, sizeof(buf));
-  range.text = prefix == max_prefix ? std::string(buf)
-                                    : absl::StrCat(buf, "/", prefix);
+  range.text =
+      prefix == max_prefix ? std::string(buf) : absl::StrCat(buf, "/", prefix);
   return range;
 }
 
@@ -81,7 +81,8 @@ absl::StatusOr<std::string> PeerAddress(absl::string_view peer) {
     host = host.substr(0, host.find('%'));
   } else {
     return absl::InvalidArgumentError(absl::StrCat(
-        "peer \"", peer, "\" is not an IP connection; agents must connect over TCP"));
+        "peer \"", peer,
+        "\" is not an IP connection; agents must connect over TCP"));
   }
   int family;
   unsigned char addr[16];

@@ -13,10 +13,10 @@ namespace adsync {
 // An address or CIDR block, IPv4 or IPv6 ("127.0.0.21", "10.1.0.0/16",
 // "::1", "fd00::/8").
 struct IpRange {
-  int family = 0;        // AF_INET or AF_INET6
+  int family = 0;  // AF_INET or AF_INET6
   unsigned char addr[16] = {};
   int prefix_len = 0;
-  std::string text;      // canonical form as given back to operators
+  std::string text;  // canonical form as given back to operators
 };
 
 absl::StatusOr<IpRange> ParseIpRange(absl::string_view text);

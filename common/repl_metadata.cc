@@ -17,7 +17,8 @@ uint64_t ReadLe(absl::string_view b, size_t pos, int bytes) {
 }
 
 void AppendLe(std::string* out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+  for (int i = 0; i < bytes; ++i)
+    out->push_back(static_cast<char>(v >> (8 * i)));
 }
 
 }  // namespace
@@ -25,21 +26,22 @@ void AppendLe(std::string* out, uint64_t v, int bytes) {
 absl::StatusOr<std::vector<ReplAttributeMeta>> ParseReplPropertyMetaData(
     absl::string_view blob) {
   if (blob.size() < kHeaderBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "replPropertyMetaData is ", blob.size(),
-        " bytes; a version-1 blob has a 16-byte header"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("replPropertyMetaData is ", blob.size(),
+                     " bytes; a version-1 blob has a 16-byte header"));
   }
   const uint32_t version = ReadLe(blob, 0, 4);
   if (version != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "replPropertyMetaData version ", version, " is not supported (only 1)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("replPropertyMetaData version ", version,
+                     " is not supported (only 1)"));
   }
   const uint64_t count = ReadLe(blob, 8, 4);
   if (blob.size() != kHeaderBytes + count * kEntryBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "replPropertyMetaData claims ", count, " entries (",
-        kHeaderBytes + count * kEntryBytes, " bytes) but is ", blob.size(),
-        " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("replPropertyMetaData claims ", count, " entries (",
+                     kHeaderBytes + count * kEntryBytes, " bytes) but is ",
+                     blob.size(), " bytes"));
   }
   std::vector<ReplAttributeMeta> out(count);
   for (uint64_t i = 0; i < count; ++i) {

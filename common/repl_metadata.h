@@ -28,7 +28,7 @@ inline constexpr uint32_t kAttidMail = 0x00150003;
 struct ReplAttributeMeta {
   uint32_t attid = 0;
   uint32_t version = 0;
-  int64_t originating_time = 0;  // seconds since 1601-01-01 UTC
+  int64_t originating_time = 0;           // seconds since 1601-01-01 UTC
   std::string originating_invocation_id;  // 16 bytes
   uint64_t originating_usn = 0;
   uint64_t local_usn = 0;

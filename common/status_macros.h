@@ -8,9 +8,9 @@
 #define ADSYNC_CONCAT_INNER(a, b) a##b
 #define ADSYNC_CONCAT(a, b) ADSYNC_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::absl::Status adsync_status_ = (expr);    \
+#define RETURN_IF_ERROR(expr)                        \
+  do {                                               \
+    ::absl::Status adsync_status_ = (expr);          \
     if (!adsync_status_.ok()) return adsync_status_; \
   } while (0)
 

@@ -15,8 +15,8 @@ grpc::Status ToGrpc(const absl::Status& s) {
 
 // Runs `fn` after the token check, turning its Status into grpc::Status.
 template <typename Fn>
-grpc::Status Handle(const grpc::ServerContext& context, const std::string& token,
-                    Fn fn) {
+grpc::Status Handle(const grpc::ServerContext& context,
+                    const std::string& token, Fn fn) {
   grpc::Status auth = CheckAdminToken(context, token);
   if (!auth.ok()) return auth;
   return ToGrpc(fn());
@@ -49,9 +49,9 @@ grpc::Status CheckAdminToken(const grpc::ServerContext& context,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::CreateOrg(grpc::ServerContext* context,
-                                     const adsync::v1::CreateOrgRequest* request,
-                                     adsync::v1::Org* response) {
+grpc::Status AdminService::CreateOrg(
+    grpc::ServerContext* context, const adsync::v1::CreateOrgRequest* request,
+    adsync::v1::Org* response) {
   return Handle(*context, token_,
                 [&] { return Assign(store_->CreateOrg(*request), response); });
 }
@@ -74,9 +74,9 @@ grpc::Status AdminService::AddSync(grpc::ServerContext* context,
                 [&] { return Assign(store_->AddSync(*request), response); });
 }
 
-grpc::Status AdminService::ListSyncs(grpc::ServerContext* context,
-                                     const adsync::v1::ListSyncsRequest* request,
-                                     adsync::v1::ListSyncsResponse* response) {
+grpc::Status AdminService::ListSyncs(
+    grpc::ServerContext* context, const adsync::v1::ListSyncsRequest* request,
+    adsync::v1::ListSyncsResponse* response) {
   return Handle(*context, token_, [&]() -> absl::Status {
     auto syncs = store_->ListSyncs(request->org_id());
     if (!syncs.ok()) return syncs.status();
@@ -86,7 +86,8 @@ grpc::Status AdminService::ListSyncs(grpc::ServerContext* context,
 }
 
 grpc::Status AdminService::RotateSyncKey(
-    grpc::ServerContext* context, const adsync::v1::RotateSyncKeyRequest* request,
+    grpc::ServerContext* context,
+    const adsync::v1::RotateSyncKeyRequest* request,
     adsync::v1::AddSyncResponse* response) {
   return Handle(*context, token_, [&] {
     return Assign(store_->RotateSyncKey(request->org_id(), request->sync_id()),
@@ -94,16 +95,17 @@ grpc::Status AdminService::RotateSyncKey(
   });
 }
 
-grpc::Status AdminService::RemoveSync(grpc::ServerContext* context,
-                                      const adsync::v1::RemoveSyncRequest* request,
-                                      adsync::v1::RemoveSyncResponse*) {
+grpc::Status AdminService::RemoveSync(
+    grpc::ServerContext* context, const adsync::v1::RemoveSyncRequest* request,
+    adsync::v1::RemoveSyncResponse*) {
   return Handle(*context, token_, [&] {
     return store_->RemoveSync(request->org_id(), request->sync_id());
   });
 }
 
 grpc::Status AdminService::ImportPeople(
-    grpc::ServerContext* context, const adsync::v1::ImportPeopleRequest* request,
+    grpc::ServerContext* context,
+    const adsync::v1::ImportPeopleRequest* request,
     adsync::v1::ImportPeopleResponse* response) {
   return Handle(*context, token_, [&]() -> absl::Status {
     auto people = ParsePeopleCsv(request->csv(), request->format());
@@ -119,16 +121,17 @@ grpc::Status AdminService::ImportPeople(
   });
 }
 
-grpc::Status StatusService::GetStatus(grpc::ServerContext* context,
-                                      const adsync::v1::GetStatusRequest* request,
-                                      adsync::v1::GetStatusResponse* response) {
+grpc::Status StatusService::GetStatus(
+    grpc::ServerContext* context, const adsync::v1::GetStatusRequest* request,
+    adsync::v1::GetStatusResponse* response) {
   return Handle(*context, token_, [&] {
     return Assign(store_->GetStatus(request->org_id()), response);
   });
 }
 
 grpc::Status StatusService::ResolveLogin(
-    grpc::ServerContext* context, const adsync::v1::ResolveLoginRequest* request,
+    grpc::ServerContext* context,
+    const adsync::v1::ResolveLoginRequest* request,
     adsync::v1::ResolveLoginResponse* response) {
   return Handle(*context, token_, [&] {
     return Assign(store_->ResolveLogin(request->org_id(), request->login()),
@@ -137,7 +140,8 @@ grpc::Status StatusService::ResolveLogin(
 }
 
 grpc::Status StatusService::ListAccounts(
-    grpc::ServerContext* context, const adsync::v1::ListAccountsRequest* request,
+    grpc::ServerContext* context,
+    const adsync::v1::ListAccountsRequest* request,
     adsync::v1::ListAccountsResponse* response) {
   return Handle(*context, token_, [&] {
     return Assign(store_->ListAccounts(*request), response);

@@ -42,9 +42,10 @@ class AdminService final : public adsync::v1::Admin::Service {
   grpc::Status RemoveSync(grpc::ServerContext* context,
                           const adsync::v1::RemoveSyncRequest* request,
                           adsync::v1::RemoveSyncResponse* response) override;
-  grpc::Status ImportPeople(grpc::ServerContext* context,
-                            const adsync::v1::ImportPeopleRequest* request,
-                            adsync::v1::ImportPeopleResponse* response) override;
+  grpc::Status ImportPeople(
+      grpc::ServerContext* context,
+      const adsync::v1::ImportPeopleRequest* request,
+      adsync::v1::ImportPeopleResponse* response) override;
 
  private:
   Store* const store_;
@@ -59,12 +60,14 @@ class StatusService final : public adsync::v1::Status::Service {
   grpc::Status GetStatus(grpc::ServerContext* context,
                          const adsync::v1::GetStatusRequest* request,
                          adsync::v1::GetStatusResponse* response) override;
-  grpc::Status ResolveLogin(grpc::ServerContext* context,
-                            const adsync::v1::ResolveLoginRequest* request,
-                            adsync::v1::ResolveLoginResponse* response) override;
-  grpc::Status ListAccounts(grpc::ServerContext* context,
-                            const adsync::v1::ListAccountsRequest* request,
-                            adsync::v1::ListAccountsResponse* response) override;
+  grpc::Status ResolveLogin(
+      grpc::ServerContext* context,
+      const adsync::v1::ResolveLoginRequest* request,
+      adsync::v1::ResolveLoginResponse* response) override;
+  grpc::Status ListAccounts(
+      grpc::ServerContext* context,
+      const adsync::v1::ListAccountsRequest* request,
+      adsync::v1::ListAccountsResponse* response) override;
 
  private:
   Store* const store_;

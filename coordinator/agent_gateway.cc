@@ -90,7 +90,8 @@ class AgentGateway::Session
 
   void OnHello() {
     if (hello_seen_) {
-      return Fail(absl::FailedPreconditionError("Hello sent twice on one stream"));
+      return Fail(
+          absl::FailedPreconditionError("Hello sent twice on one stream"));
     }
     hello_seen_ = true;
     adsync::v1::Hello hello = in_.hello();
@@ -111,10 +112,10 @@ class AgentGateway::Session
     ++next_sequence_;
     const uint32_t max_deltas = gateway_->options_.max_deltas_per_batch;
     if (in_.batch().deltas_size() > static_cast<int>(max_deltas)) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat(
-          "batch ", seq, " has ", in_.batch().deltas_size(),
-          " deltas; this coordinator accepts at most ", max_deltas,
-          " (HelloResult.max_deltas_per_batch)")));
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("batch ", seq, " has ", in_.batch().deltas_size(),
+                       " deltas; this coordinator accepts at most ", max_deltas,
+                       " (HelloResult.max_deltas_per_batch)")));
     }
     adsync::v1::Batch batch = std::move(*in_.mutable_batch());
     bool keep_reading;
@@ -137,7 +138,8 @@ class AgentGateway::Session
     auto sync = store->Authenticate(hello.org_id(), hello.sync_key());
     if (!sync.ok()) {
       const std::string reason = std::string(sync.status().message());
-      store->RecordRejection(hello.org_id(), "", peer_ip_, reason).IgnoreError();
+      store->RecordRejection(hello.org_id(), "", peer_ip_, reason)
+          .IgnoreError();
       Log(LogLevel::kWarning, "agent rejected",
           {{"org", hello.org_id()}, {"ip", peer_ip_}, {"reason", reason}});
       return Done(absl::UnauthenticatedError(reason));
@@ -149,7 +151,8 @@ class AgentGateway::Session
           "sync came from ", peer_ip_, "; registered external IP",
           allowed.size() == 1 ? " is " : "s are ", absl::StrJoin(allowed, ", "),
           ". If the agent's address changed, update the AD Sync's IPs "
-          "(remove and add it again with --ip ", peer_ip_, ")");
+          "(remove and add it again with --ip ",
+          peer_ip_, ")");
       store->RecordRejection(sync->org_id, sync->sync_id, peer_ip_, reason)
           .IgnoreError();
       Log(LogLevel::kWarning, "agent rejected",
@@ -162,8 +165,8 @@ class AgentGateway::Session
     }
     auto watermark = store->GetWatermark(sync->sync_id);
     if (!watermark.ok()) return Done(watermark.status());
-    absl::Status recorded =
-        store->RecordConnection(sync->sync_id, true, peer_ip_, hello.controller());
+    absl::Status recorded = store->RecordConnection(
+        sync->sync_id, true, peer_ip_, hello.controller());
     if (!recorded.ok()) return Done(recorded);
 
     CoordinatorMessage out;
@@ -184,7 +187,8 @@ class AgentGateway::Session
           "the controller's invocationId changed (restored from backup, or a "
           "different DC); its USNs cannot be compared with the watermark");
     } else {
-      result->mutable_resume_from()->set_invocation_id(watermark->invocation_id);
+      result->mutable_resume_from()->set_invocation_id(
+          watermark->invocation_id);
       result->mutable_resume_from()->set_usn(watermark->usn);
     }
     sync_ = *std::move(sync);
@@ -193,8 +197,8 @@ class AgentGateway::Session
          {"domain", sync_.domain},
          {"ip", peer_ip_},
          {"controller", hello.controller()},
-         {"full_sync", result->full_sync_required() ? result->full_sync_reason()
-                                                    : "no"}});
+         {"full_sync",
+          result->full_sync_required() ? result->full_sync_reason() : "no"}});
     {
       std::lock_guard<std::mutex> lock(mu_);
       authenticated_ = true;
@@ -249,15 +253,16 @@ class AgentGateway::Session
   void RejectBatch(const adsync::v1::Batch& batch, const absl::Status& status) {
     const std::string reason = absl::StrCat("batch ", batch.sequence(),
                                             " rejected: ", status.message());
-    gateway_->store_->RecordRejection(sync_.org_id, sync_.sync_id, peer_ip_, reason)
+    gateway_->store_
+        ->RecordRejection(sync_.org_id, sync_.sync_id, peer_ip_, reason)
         .IgnoreError();
     Log(LogLevel::kWarning, "batch rejected",
         {{"sync", sync_.sync_id}, {"reason", reason}});
-    absl::Status out = absl::IsInvalidArgument(status) ||
-                               absl::IsFailedPrecondition(status)
-                           ? absl::Status(status.code(), reason)
-                           : absl::UnavailableError(absl::StrCat(
-                                 reason, "; the agent will retry"));
+    absl::Status out =
+        absl::IsInvalidArgument(status) || absl::IsFailedPrecondition(status)
+            ? absl::Status(status.code(), reason)
+            : absl::UnavailableError(
+                  absl::StrCat(reason, "; the agent will retry"));
     Done(out);
   }
 

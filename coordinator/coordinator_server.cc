@@ -36,8 +36,8 @@ absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
   if (c.rejections_kept() == 0) c.set_rejections_kept(50);
   if (c.log_format().empty()) c.set_log_format("text");
   if (c.log_format() != "text" && c.log_format() != "json") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("log_format \"", c.log_format(), "\" must be text or json"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "log_format \"", c.log_format(), "\" must be text or json"));
   }
   return c;
 }
@@ -46,8 +46,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const adsync::v1::CoordinatorConfig& raw) {
   ASSIGN_OR_RETURN(adsync::v1::CoordinatorConfig config,
                    ResolveCoordinatorConfig(raw));
-  ASSIGN_OR_RETURN(std::string token,
-                   ReadSecretFile(config.admin_token_file(), "admin token file"));
+  ASSIGN_OR_RETURN(std::string token, ReadSecretFile(config.admin_token_file(),
+                                                     "admin token file"));
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer());
   SqliteStoreOptions store_options;
   store_options.path = config.database_path();
@@ -61,7 +61,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->gateway_ =
       std::make_unique<AgentGateway>(server->store_.get(), gateway_options);
   server->admin_ = std::make_unique<AdminService>(server->store_.get(), token);
-  server->status_ = std::make_unique<StatusService>(server->store_.get(), token);
+  server->status_ =
+      std::make_unique<StatusService>(server->store_.get(), token);
 
   grpc::EnableDefaultHealthCheckService(true);
   {
@@ -69,11 +70,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     builder.AddListeningPort(config.agent_listen(),
                              grpc::InsecureServerCredentials(),
                              &server->agent_port_);
-    builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes()));
+    builder.SetMaxReceiveMessageSize(
+        static_cast<int>(config.max_message_bytes()));
     // Detect dead agents' connections within ~30 s.
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+    builder.AddChannelArgument(
+        GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     builder.RegisterService(server->gateway_.get());
     server->agent_server_ = builder.BuildAndStart();
@@ -113,7 +116,8 @@ void CoordinatorServer::Wait() {
 }
 
 void CoordinatorServer::Shutdown() {
-  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  const auto deadline =
+      std::chrono::system_clock::now() + std::chrono::seconds(2);
   if (agent_server_) agent_server_->Shutdown(deadline);
   if (admin_server_) admin_server_->Shutdown(deadline);
 }

@@ -1,7 +1,9 @@
 // adsync-coordinator: adsync-coordinator --config FILE
+#include <pthread.h>
+
 #include <csignal>
 #include <cstdio>
-#include <thread>
+#include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -12,18 +14,15 @@
 
 ABSL_FLAG(std::string, config, "", "coordinator config (text-format proto)");
 
-namespace {
-volatile std::sig_atomic_t stop_requested = 0;
-void OnSignal(int) { stop_requested = 1; }
-}  // namespace
-
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "adsync-coordinator --config /etc/adsync/coordinator.textproto");
   absl::ParseCommandLine(argc, argv);
   const std::string path = absl::GetFlag(FLAGS_config);
   if (path.empty()) {
-    std::fprintf(stderr, "error: --config is required (see configs/coordinator.textproto)\n");
+    std::fprintf(
+        stderr,
+        "error: --config is required (see configs/coordinator.textproto)\n");
     return 2;
   }
   adsync::v1::CoordinatorConfig config;
@@ -32,15 +31,27 @@ int main(int argc, char** argv) {
     return 2;
   }
   adsync::SetLogFormat(config.log_format());
+  // Block SIGINT/SIGTERM in every thread (gRPC's threads inherit the mask)
+  // and take them synchronously below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto server = adsync::CoordinatorServer::Start(config);
   if (!server.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(server.status().message()).c_str());
+    std::fprintf(stderr, "error: %s\n",
+                 std::string(server.status().message()).c_str());
     return 1;
   }
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  while (!stop_requested) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int signal = 0;
+  sigwait(&signals, &signal);
   adsync::Log(adsync::LogLevel::kInfo, "coordinator stopping");
   (*server)->Shutdown();
-  return 0;
+  server->reset();
+  adsync::Log(adsync::LogLevel::kInfo, "coordinator stopped");
+  // The servers and the store are closed; skip gRPC's library teardown,
+  // which waits seconds for its internal threads at exit.
+  std::fflush(nullptr);
+  std::_Exit(0);
 }

@@ -22,11 +22,13 @@ namespace {
 constexpr size_t kStampBytes = 28;
 
 void PutLe(std::string* out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+  for (int i = 0; i < bytes; ++i)
+    out->push_back(static_cast<char>(v >> (8 * i)));
 }
 uint64_t GetLe(const std::string& b, size_t pos, int bytes) {
   uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(b[pos + i]);
+  for (int i = bytes - 1; i >= 0; --i)
+    v = v << 8 | static_cast<uint8_t>(b[pos + i]);
   return v;
 }
 }  // namespace
@@ -52,7 +54,8 @@ Stamps DecodeStamps(const std::string& blob) {
     stamps[i].version = static_cast<uint32_t>(GetLe(blob, p, 4));
     stamps[i].time = static_cast<int64_t>(GetLe(blob, p + 4, 8));
     stamps[i].invocation = blob.substr(p + 12, 16);
-    if (stamps[i].invocation == std::string(16, '\0')) stamps[i].invocation.clear();
+    if (stamps[i].invocation == std::string(16, '\0'))
+      stamps[i].invocation.clear();
   }
   return stamps;
 }
@@ -110,11 +113,16 @@ bool MergeAccount(const AccountState& in, AccountState* st) {
 
 const char* OutcomeName(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kMatched: return "matched";
-    case Outcome::kUnmatched: return "unmatched";
-    case Outcome::kAmbiguous: return "ambiguous";
-    case Outcome::kNoEmail: return "no-email";
-    case Outcome::kRemoved: return "removed";
+    case Outcome::kMatched:
+      return "matched";
+    case Outcome::kUnmatched:
+      return "unmatched";
+    case Outcome::kAmbiguous:
+      return "ambiguous";
+    case Outcome::kNoEmail:
+      return "no-email";
+    case Outcome::kRemoved:
+      return "removed";
   }
   return "unknown";
 }
@@ -128,14 +136,16 @@ MatchResult MatchAccount(const AccountState& account,
     return r;
   }
   auto add = [&](const std::string& email) {
-    if (!email.empty() && std::find(r.emails_tried.begin(), r.emails_tried.end(),
-                                    email) == r.emails_tried.end()) {
+    if (!email.empty() &&
+        std::find(r.emails_tried.begin(), r.emails_tried.end(), email) ==
+            r.emails_tried.end()) {
       r.emails_tried.push_back(email);
     }
   };
   add(NormalizeEmail(account.mail));
   if (settings.match_proxy_addresses) {
-    for (const std::string& e : SmtpProxyAddresses(account.proxy_addresses)) add(e);
+    for (const std::string& e : SmtpProxyAddresses(account.proxy_addresses))
+      add(e);
   }
   if (settings.match_upn) add(NormalizeEmail(account.user_principal_name));
   if (r.emails_tried.empty()) {
@@ -144,7 +154,8 @@ MatchResult MatchAccount(const AccountState& account,
   }
   for (const std::string& email : r.emails_tried) {
     for (std::string& person : people_by_email(email)) {
-      if (std::find(r.candidate_person_ids.begin(), r.candidate_person_ids.end(),
+      if (std::find(r.candidate_person_ids.begin(),
+                    r.candidate_person_ids.end(),
                     person) == r.candidate_person_ids.end()) {
         if (r.candidate_person_ids.empty()) r.matched_email = email;
         r.candidate_person_ids.push_back(std::move(person));

@@ -20,8 +20,8 @@ namespace adsync {
 // One attribute's replication stamp. Default-constructed = never written.
 struct AttrStamp {
   uint32_t version = 0;
-  int64_t time = 0;         // seconds since 1601
-  std::string invocation;   // 16 bytes or empty
+  int64_t time = 0;        // seconds since 1601
+  std::string invocation;  // 16 bytes or empty
 
   // AD's conflict order: higher version, then later time, then larger id.
   bool operator<(const AttrStamp& o) const;
@@ -80,8 +80,8 @@ struct MatchSettings {
 
 struct MatchResult {
   Outcome outcome = Outcome::kNoEmail;
-  std::string person_id;       // when matched
-  std::string matched_email;   // the email that matched (or was ambiguous)
+  std::string person_id;      // when matched
+  std::string matched_email;  // the email that matched (or was ambiguous)
   std::vector<std::string> emails_tried;
   std::vector<std::string> candidate_person_ids;  // matched/ambiguous
 };

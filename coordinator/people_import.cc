@@ -58,9 +58,10 @@ absl::StatusOr<std::vector<CsvRow>> ParseCsv(absl::string_view text) {
     switch (c) {
       case '"':
         if (field_started && !field.empty()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "line ", line, ": a quote inside an unquoted field; quote the "
-              "whole field and double inner quotes (\"\")"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("line ", line,
+                           ": a quote inside an unquoted field; quote the "
+                           "whole field and double inner quotes (\"\")"));
         }
         in_quotes = true;
         field_started = true;
@@ -81,8 +82,8 @@ absl::StatusOr<std::vector<CsvRow>> ParseCsv(absl::string_view text) {
     }
   }
   if (in_quotes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "line ", quote_line, ": a quoted field is never closed"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", quote_line, ": a quoted field is never closed"));
   }
   end_row();
   return rows;
@@ -102,13 +103,15 @@ class ErrorList {
   }
   absl::Status ToStatus() const {
     if (count_ == 0) return absl::OkStatus();
-    std::string more = count_ > static_cast<int>(messages_.size())
-                           ? absl::StrCat(" (and ", count_ - messages_.size(),
-                                          " more)")
-                           : "";
-    return absl::InvalidArgumentError(absl::StrCat(
-        count_, " bad row(s); nothing was imported. Fix them and import "
-        "again: ", absl::StrJoin(messages_, "; "), more));
+    std::string more =
+        count_ > static_cast<int>(messages_.size())
+            ? absl::StrCat(" (and ", count_ - messages_.size(), " more)")
+            : "";
+    return absl::InvalidArgumentError(
+        absl::StrCat(count_,
+                     " bad row(s); nothing was imported. Fix them and import "
+                     "again: ",
+                     absl::StrJoin(messages_, "; "), more));
   }
 
  private:
@@ -122,7 +125,8 @@ void AddEmail(absl::string_view raw, int line, const std::string& column,
   if (absl::StripAsciiWhitespace(raw).empty()) return;
   std::string email = NormalizeEmail(raw);
   if (email.empty()) {
-    errors->Add(line, absl::StrCat(column, " \"", raw, "\" is not an email address"));
+    errors->Add(line,
+                absl::StrCat(column, " \"", raw, "\" is not an email address"));
     return;
   }
   for (const auto& e : person->emails) {
@@ -131,21 +135,24 @@ void AddEmail(absl::string_view raw, int line, const std::string& column,
   person->emails.push_back(std::move(email));
 }
 
-absl::StatusOr<std::vector<Person>> ParseOneRoster(const std::vector<CsvRow>& rows) {
+absl::StatusOr<std::vector<Person>> ParseOneRoster(
+    const std::vector<CsvRow>& rows) {
   std::map<std::string, int> col;
   for (size_t i = 0; i < rows[0].fields.size(); ++i) {
-    col[std::string(absl::StripAsciiWhitespace(rows[0].fields[i]))] = static_cast<int>(i);
+    col[std::string(absl::StripAsciiWhitespace(rows[0].fields[i]))] =
+        static_cast<int>(i);
   }
   for (const char* required : {"sourcedId", "email"}) {
     if (!col.count(required)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "line 1: OneRoster users.csv needs a \"", required,
-          "\" column; export users.csv from the SIS again"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line 1: OneRoster users.csv needs a \"", required,
+                       "\" column; export users.csv from the SIS again"));
     }
   }
   auto get = [&](const CsvRow& r, const char* name) -> std::string {
     auto it = col.find(name);
-    if (it == col.end() || it->second >= static_cast<int>(r.fields.size())) return "";
+    if (it == col.end() || it->second >= static_cast<int>(r.fields.size()))
+      return "";
     return std::string(absl::StripAsciiWhitespace(r.fields[it->second]));
   };
   ErrorList errors;
@@ -154,7 +161,8 @@ absl::StatusOr<std::vector<Person>> ParseOneRoster(const std::vector<CsvRow>& ro
   for (size_t i = 1; i < rows.size(); ++i) {
     const CsvRow& r = rows[i];
     if (r.fields.size() != rows[0].fields.size()) {
-      errors.Add(r.line, absl::StrCat("has ", r.fields.size(), " columns; the header has ",
+      errors.Add(r.line, absl::StrCat("has ", r.fields.size(),
+                                      " columns; the header has ",
                                       rows[0].fields.size()));
       continue;
     }
@@ -179,8 +187,10 @@ absl::StatusOr<std::vector<Person>> ParseOneRoster(const std::vector<CsvRow>& ro
       absl::ConsumePrefix(&entry, "{");
       absl::ConsumeSuffix(&entry, "}");
       const size_t colon = entry.find(':');
-      absl::string_view id = colon == absl::string_view::npos ? entry : entry.substr(colon + 1);
-      if (!NormalizeEmail(id).empty()) AddEmail(id, r.line, "userIds", &p, &errors);
+      absl::string_view id =
+          colon == absl::string_view::npos ? entry : entry.substr(colon + 1);
+      if (!NormalizeEmail(id).empty())
+        AddEmail(id, r.line, "userIds", &p, &errors);
     }
     people.push_back(std::move(p));
   }
@@ -188,7 +198,8 @@ absl::StatusOr<std::vector<Person>> ParseOneRoster(const std::vector<CsvRow>& ro
   return people;
 }
 
-absl::StatusOr<std::vector<Person>> ParsePlain(const std::vector<CsvRow>& rows) {
+absl::StatusOr<std::vector<Person>> ParsePlain(
+    const std::vector<CsvRow>& rows) {
   ErrorList errors;
   std::vector<Person> people;
   std::set<std::string> ids;
@@ -207,10 +218,14 @@ absl::StatusOr<std::vector<Person>> ParsePlain(const std::vector<CsvRow>& rows) 
     Person p;
     p.id = id;
     for (size_t k = 1; k < r.fields.size(); ++k) {
-      AddEmail(r.fields[k], r.line, absl::StrCat("column ", k + 1), &p, &errors);
+      AddEmail(r.fields[k], r.line, absl::StrCat("column ", k + 1), &p,
+               &errors);
     }
     if (p.emails.empty() && r.fields.size() < 2) {
-      errors.Add(r.line, absl::StrCat("person ", id, " has no email; the format is id,email[,email...]"));
+      errors.Add(
+          r.line,
+          absl::StrCat("person ", id,
+                       " has no email; the format is id,email[,email...]"));
       continue;
     }
     people.push_back(std::move(p));
@@ -226,7 +241,8 @@ absl::StatusOr<std::vector<Person>> ParsePeopleCsv(
   auto rows = ParseCsv(csv);
   if (!rows.ok()) return rows.status();
   if (rows->empty()) {
-    return absl::InvalidArgumentError("the file has no rows; nothing was imported");
+    return absl::InvalidArgumentError(
+        "the file has no rows; nothing was imported");
   }
   if (format == adsync::v1::ImportPeopleRequest::FORMAT_UNSPECIFIED) {
     format = absl::StripAsciiWhitespace((*rows)[0].fields[0]) == "sourcedId"

@@ -68,8 +68,8 @@ void Statement::Reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
-                                                         bool read_only) {
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(
+    const std::string& path, bool read_only) {
   sqlite3* raw = nullptr;
   const int flags = (read_only ? SQLITE_OPEN_READONLY
                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -78,9 +78,9 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
     sqlite3_close(raw);
-    return absl::UnavailableError(absl::StrCat(
-        "cannot open database ", path, ": ", msg,
-        "; check that the directory exists and is writable"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot open database ", path, ": ", msg,
+                     "; check that the directory exists and is writable"));
   }
   std::unique_ptr<Database> db(new Database(raw));
   sqlite3_busy_timeout(raw, 5000);
@@ -138,8 +138,9 @@ absl::Status Database::Error(absl::string_view context) const {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return absl::UnavailableError(absl::StrCat(
-          msg, "; another process holds the database lock: make sure only "
-               "one coordinator uses this database file"));
+          msg,
+          "; another process holds the database lock: make sure only "
+          "one coordinator uses this database file"));
     case SQLITE_FULL:
       return absl::ResourceExhaustedError(
           absl::StrCat(msg, "; the disk is full: free space and retry"));

@@ -132,9 +132,8 @@ constexpr char kSelectAccount[] =
     "absent, stamps, outcome, person_id, matched_email, object_guid "
     "FROM profiles WHERE org_key=?1 AND object_guid=?2";
 
-void ReadAccountColumns(const Statement& q,
-                        AccountState* s, std::string* domain,
-                        MatchResult* match) {
+void ReadAccountColumns(const Statement& q, AccountState* s,
+                        std::string* domain, MatchResult* match) {
   *domain = q.ColumnText(0);
   s->sid = q.ColumnText(1);
   s->sam_account_name = q.ColumnText(2);
@@ -245,12 +244,16 @@ absl::StatusOr<adsync::v1::Org> SqliteStore::CreateOrg(
         "org name is required (the district's name, e.g. \"Springfield USD\")");
   }
   std::lock_guard<std::mutex> lock(write_mu_);
-  ASSIGN_OR_RETURN(ScopedStatement q,
-                   writer_->Cached("INSERT INTO orgs(org_id, name, match_proxy, "
-                                   "match_upn, created) VALUES(?1,?2,?3,?4,?5)"));
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached("INSERT INTO orgs(org_id, name, match_proxy, "
+                      "match_upn, created) VALUES(?1,?2,?3,?4,?5)"));
   const int64_t now = NowUnix();
-  q->Bind(1, org_id).Bind(2, name).Bind(3, request.match_proxy_addresses() ? 1 : 0)
-      .Bind(4, request.match_upn() ? 1 : 0).Bind(5, now);
+  q->Bind(1, org_id)
+      .Bind(2, name)
+      .Bind(3, request.match_proxy_addresses() ? 1 : 0)
+      .Bind(4, request.match_upn() ? 1 : 0)
+      .Bind(5, now);
   absl::Status s = q->Run();
   if (absl::IsAlreadyExists(s)) {
     return absl::AlreadyExistsError(absl::StrCat(
@@ -291,7 +294,9 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::IssueKeyLocked(
   ASSIGN_OR_RETURN(ScopedStatement q,
                    writer_->Cached("UPDATE syncs SET key_salt=?1, key_hash=?2, "
                                    "key_rotated=?3 WHERE sync_id=?4"));
-  q->BindBlob(1, salt).BindBlob(2, HashKey(salt, key)).Bind(3, NowUnix())
+  q->BindBlob(1, salt)
+      .BindBlob(2, HashKey(salt, key))
+      .Bind(3, NowUnix())
       .Bind(4, sync_id);
   RETURN_IF_ERROR(q->Run());
   adsync::v1::AddSyncResponse response;
@@ -314,10 +319,11 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::AddSync(
     ASSIGN_OR_RETURN(IpRange range, ParseIpRange(ip));
     ips.push_back(range.text);
   }
-  std::string dns_name = absl::AsciiStrToLower(
-      absl::StripAsciiWhitespace(request.dns_name()));
+  std::string dns_name =
+      absl::AsciiStrToLower(absl::StripAsciiWhitespace(request.dns_name()));
   for (char c : dns_name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
+        c != '-') {
       return absl::InvalidArgumentError(absl::StrCat(
           "DNS name \"", request.dns_name(),
           "\" is not a domain name; use e.g. district.org, or leave it empty"));
@@ -329,13 +335,18 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::AddSync(
   RETURN_IF_ERROR(txn.Begin());
   const std::string sync_id = NewRandomGuid();
   const int64_t now = NowUnix();
-  ASSIGN_OR_RETURN(ScopedStatement q,
-                   writer_->Cached(
-                       "INSERT INTO syncs(sync_id, org_key, domain, dns_name, "
-                       "allowed_ips, priority, key_salt, key_hash, created, "
-                       "key_rotated) VALUES(?1,?2,?3,?4,?5,?6,x'',x'',?7,?7)"));
-  q->Bind(1, sync_id).Bind(2, org.key).Bind(3, domain).Bind(4, dns_name)
-      .Bind(5, absl::StrJoin(ips, ",")).Bind(6, request.priority()).Bind(7, now);
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached("INSERT INTO syncs(sync_id, org_key, domain, dns_name, "
+                      "allowed_ips, priority, key_salt, key_hash, created, "
+                      "key_rotated) VALUES(?1,?2,?3,?4,?5,?6,x'',x'',?7,?7)"));
+  q->Bind(1, sync_id)
+      .Bind(2, org.key)
+      .Bind(3, domain)
+      .Bind(4, dns_name)
+      .Bind(5, absl::StrJoin(ips, ","))
+      .Bind(6, request.priority())
+      .Bind(7, now);
   RETURN_IF_ERROR(q->Run());
   ASSIGN_OR_RETURN(adsync::v1::AddSyncResponse response,
                    IssueKeyLocked(org.org.org_id(), sync_id));
@@ -365,7 +376,8 @@ void ReadSyncInfo(const Statement& q, const std::string& org_id,
   info->set_org_id(org_id);
   info->set_domain(q.ColumnText(1));
   info->set_dns_name(q.ColumnText(2));
-  for (absl::string_view ip : absl::StrSplit(q.ColumnText(3), ',', absl::SkipEmpty())) {
+  for (absl::string_view ip :
+       absl::StrSplit(q.ColumnText(3), ',', absl::SkipEmpty())) {
     info->add_allowed_ips(std::string(ip));
   }
   info->set_priority(static_cast<int32_t>(q.ColumnInt(4)));
@@ -395,9 +407,11 @@ namespace {
 absl::StatusOr<std::string> CheckSyncOfOrg(Database* db, int64_t org_key,
                                            const std::string& org_id,
                                            const std::string& sync_id_raw) {
-  ASSIGN_OR_RETURN(std::string sync_id, CanonicalGuid(sync_id_raw, "AD Sync ID"));
-  ASSIGN_OR_RETURN(ScopedStatement q,
-                   db->Cached("SELECT 1 FROM syncs WHERE sync_id=?1 AND org_key=?2"));
+  ASSIGN_OR_RETURN(std::string sync_id,
+                   CanonicalGuid(sync_id_raw, "AD Sync ID"));
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      db->Cached("SELECT 1 FROM syncs WHERE sync_id=?1 AND org_key=?2"));
   q->Bind(1, sync_id).Bind(2, org_key);
   ASSIGN_OR_RETURN(bool row, q->Step());
   if (!row) {
@@ -414,9 +428,9 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::RotateSyncKey(
     const std::string& org_id, const std::string& sync_id_raw) {
   std::lock_guard<std::mutex> lock(write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
-  ASSIGN_OR_RETURN(std::string sync_id,
-                   CheckSyncOfOrg(writer_.get(), org.key, org.org.org_id(),
-                                  sync_id_raw));
+  ASSIGN_OR_RETURN(
+      std::string sync_id,
+      CheckSyncOfOrg(writer_.get(), org.key, org.org.org_id(), sync_id_raw));
   return IssueKeyLocked(org.org.org_id(), sync_id);
 }
 
@@ -424,9 +438,9 @@ absl::Status SqliteStore::RemoveSync(const std::string& org_id,
                                      const std::string& sync_id_raw) {
   std::lock_guard<std::mutex> lock(write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
-  ASSIGN_OR_RETURN(std::string sync_id,
-                   CheckSyncOfOrg(writer_.get(), org.key, org.org.org_id(),
-                                  sync_id_raw));
+  ASSIGN_OR_RETURN(
+      std::string sync_id,
+      CheckSyncOfOrg(writer_.get(), org.key, org.org.org_id(), sync_id_raw));
   ASSIGN_OR_RETURN(ScopedStatement q,
                    writer_->Cached("DELETE FROM syncs WHERE sync_id=?1"));
   q->Bind(1, sync_id);
@@ -486,13 +500,23 @@ absl::Status SqliteStore::WriteAccountLocked(int64_t org_key,
           "sam=?5, upn=?6, mail=?7, proxy=?8, display_name=?9, uac=?10, "
           "deleted=?11, absent=?12, stamps=?13, outcome=?14, person_id=?15, "
           "matched_email=?16, updated=?17"));
-  q->Bind(1, org_key).BindBlob(2, s.object_guid).Bind(3, domain).Bind(4, s.sid)
-      .Bind(5, s.sam_account_name).Bind(6, s.user_principal_name).Bind(7, s.mail)
-      .Bind(8, absl::StrJoin(s.proxy_addresses, "\n")).Bind(9, s.display_name)
-      .Bind(10, s.user_account_control).Bind(11, s.deleted ? 1 : 0)
-      .Bind(12, s.absent ? 1 : 0).BindBlob(13, EncodeStamps(s.stamps))
-      .Bind(14, static_cast<int>(m.outcome)).Bind(15, m.person_id)
-      .Bind(16, m.matched_email).Bind(17, NowUnix());
+  q->Bind(1, org_key)
+      .BindBlob(2, s.object_guid)
+      .Bind(3, domain)
+      .Bind(4, s.sid)
+      .Bind(5, s.sam_account_name)
+      .Bind(6, s.user_principal_name)
+      .Bind(7, s.mail)
+      .Bind(8, absl::StrJoin(s.proxy_addresses, "\n"))
+      .Bind(9, s.display_name)
+      .Bind(10, s.user_account_control)
+      .Bind(11, s.deleted ? 1 : 0)
+      .Bind(12, s.absent ? 1 : 0)
+      .BindBlob(13, EncodeStamps(s.stamps))
+      .Bind(14, static_cast<int>(m.outcome))
+      .Bind(15, m.person_id)
+      .Bind(16, m.matched_email)
+      .Bind(17, NowUnix());
   return q->Run();
 }
 
@@ -514,7 +538,8 @@ absl::StatusOr<uint32_t> SqliteStore::SweepLocked(const OrgRow& org,
     }
   }
   for (const std::string& guid : gone) {
-    ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(writer_.get(), org.key, guid));
+    ASSIGN_OR_RETURN(StoredAccount a,
+                     LoadAccount(writer_.get(), org.key, guid));
     a.state.absent = true;
     MatchResult removed;
     removed.outcome = Outcome::kRemoved;
@@ -523,13 +548,14 @@ absl::StatusOr<uint32_t> SqliteStore::SweepLocked(const OrgRow& org,
   return static_cast<uint32_t>(gone.size());
 }
 
-absl::StatusOr<SyncRecord> SqliteStore::Authenticate(const std::string& org_id,
-                                                     const std::string& key_raw) {
+absl::StatusOr<SyncRecord> SqliteStore::Authenticate(
+    const std::string& org_id, const std::string& key_raw) {
   std::lock_guard<std::mutex> lock(read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
   // Hash whatever was sent (even a malformed key) so timing does not say
   // how far the check got.
-  const std::string key(absl::AsciiStrToLower(absl::StripAsciiWhitespace(key_raw)));
+  const std::string key(
+      absl::AsciiStrToLower(absl::StripAsciiWhitespace(key_raw)));
   ASSIGN_OR_RETURN(ScopedStatement q,
                    reader_->Cached("SELECT sync_id, domain, allowed_ips, "
                                    "priority, key_salt, key_hash FROM syncs "
@@ -541,8 +567,9 @@ absl::StatusOr<SyncRecord> SqliteStore::Authenticate(const std::string& org_id,
     if (!row) break;
     const std::string hash = HashKey(q->ColumnBlob(4), key);
     const std::string stored = q->ColumnBlob(5);
-    const bool equal = stored.size() == hash.size() &&
-                       CRYPTO_memcmp(stored.data(), hash.data(), hash.size()) == 0;
+    const bool equal =
+        stored.size() == hash.size() &&
+        CRYPTO_memcmp(stored.data(), hash.data(), hash.size()) == 0;
     if (equal && !found) {
       SyncRecord r;
       r.sync_id = q->ColumnText(0);
@@ -575,16 +602,21 @@ absl::Status SqliteStore::RecordRejection(const std::string& org_id,
   std::lock_guard<std::mutex> lock(write_mu_);
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
-  ASSIGN_OR_RETURN(ScopedStatement ins,
-                   writer_->Cached("INSERT INTO rejections(org_id, sync_id, at, "
-                                   "source_ip, reason) VALUES(?1,?2,?3,?4,?5)"));
-  ins->Bind(1, org).Bind(2, sync_id).Bind(3, NowUnix()).Bind(4, source_ip)
+  ASSIGN_OR_RETURN(
+      ScopedStatement ins,
+      writer_->Cached("INSERT INTO rejections(org_id, sync_id, at, "
+                      "source_ip, reason) VALUES(?1,?2,?3,?4,?5)"));
+  ins->Bind(1, org)
+      .Bind(2, sync_id)
+      .Bind(3, NowUnix())
+      .Bind(4, source_ip)
       .Bind(5, reason);
   RETURN_IF_ERROR(ins->Run());
-  ASSIGN_OR_RETURN(ScopedStatement trim,
-                   writer_->Cached("DELETE FROM rejections WHERE org_id=?1 AND "
-                                   "id <= (SELECT id FROM rejections WHERE "
-                                   "org_id=?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"));
+  ASSIGN_OR_RETURN(
+      ScopedStatement trim,
+      writer_->Cached("DELETE FROM rejections WHERE org_id=?1 AND "
+                      "id <= (SELECT id FROM rejections WHERE "
+                      "org_id=?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"));
   trim->Bind(1, org).Bind(2, options_.rejections_kept);
   RETURN_IF_ERROR(trim->Run());
   return txn.Commit();
@@ -599,8 +631,11 @@ absl::Status SqliteStore::RecordConnection(const std::string& sync_id,
                    writer_->Cached("UPDATE syncs SET connected=?2, "
                                    "source_ip=?3, controller=?4, "
                                    "last_contact=?5 WHERE sync_id=?1"));
-  q->Bind(1, sync_id).Bind(2, connected ? 1 : 0).Bind(3, source_ip)
-      .Bind(4, controller).Bind(5, NowUnix());
+  q->Bind(1, sync_id)
+      .Bind(2, connected ? 1 : 0)
+      .Bind(3, source_ip)
+      .Bind(4, controller)
+      .Bind(5, NowUnix());
   return q->Run();
 }
 
@@ -614,7 +649,8 @@ absl::StatusOr<WatermarkState> SqliteStore::GetWatermark(
   q->Bind(1, sync_id);
   ASSIGN_OR_RETURN(bool row, q->Step());
   if (!row) {
-    return absl::NotFoundError(absl::StrCat("AD Sync ", sync_id, " was removed"));
+    return absl::NotFoundError(
+        absl::StrCat("AD Sync ", sync_id, " was removed"));
   }
   WatermarkState w;
   w.has_watermark = !q->ColumnIsNull(0);
@@ -635,10 +671,11 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
   RETURN_IF_ERROR(txn.Begin());
   BatchOutcome outcome;
   if (batch.full_sync_begin()) {
-    ASSIGN_OR_RETURN(ScopedStatement q,
-                     writer_->Cached("UPDATE syncs SET full_sync_in_progress=1, "
-                                     "wm_invocation=NULL, wm_usn=NULL "
-                                     "WHERE sync_id=?1"));
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("UPDATE syncs SET full_sync_in_progress=1, "
+                        "wm_invocation=NULL, wm_usn=NULL "
+                        "WHERE sync_id=?1"));
     q->Bind(1, sync.sync_id);
     RETURN_IF_ERROR(q->Run());
   }
@@ -651,11 +688,17 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
         ++outcome.unchanged;
         continue;
       }
+    } else if (incoming.deleted) {
+      // A tombstone of an account this org never had (the agent reads
+      // tombstones domain-wide): nothing to remove.
+      ++outcome.unchanged;
+      continue;
     } else {
       stored.state = std::move(incoming);
       stored.domain = sync.domain;
     }
-    ASSIGN_OR_RETURN(MatchResult match, Match(writer_.get(), org, stored.state));
+    ASSIGN_OR_RETURN(MatchResult match,
+                     Match(writer_.get(), org, stored.state));
     RETURN_IF_ERROR(
         WriteAccountLocked(org.key, stored.domain, stored.state, match));
     ++outcome.applied;
@@ -666,9 +709,10 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
           "full sync end without the accounts it saw");
     }
     ASSIGN_OR_RETURN(outcome.removed, SweepLocked(org, sync.domain, *seen));
-    ASSIGN_OR_RETURN(ScopedStatement q,
-                     writer_->Cached("UPDATE syncs SET full_sync_in_progress=0, "
-                                     "last_full_sync=?2 WHERE sync_id=?1"));
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("UPDATE syncs SET full_sync_in_progress=0, "
+                        "last_full_sync=?2 WHERE sync_id=?1"));
     q->Bind(1, sync.sync_id).Bind(2, NowUnix());
     RETURN_IF_ERROR(q->Run());
   }
@@ -676,7 +720,8 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
     ASSIGN_OR_RETURN(ScopedStatement q,
                      writer_->Cached("UPDATE syncs SET wm_invocation=?2, "
                                      "wm_usn=?3 WHERE sync_id=?1"));
-    q->Bind(1, sync.sync_id).BindBlob(2, batch.watermark().invocation_id())
+    q->Bind(1, sync.sync_id)
+        .BindBlob(2, batch.watermark().invocation_id())
         .Bind(3, batch.watermark().usn());
     RETURN_IF_ERROR(q->Run());
   }
@@ -707,9 +752,10 @@ absl::StatusOr<adsync::v1::ImportPeopleResponse> SqliteStore::ReplacePeople(
   ASSIGN_OR_RETURN(ScopedStatement add_person,
                    writer_->Cached("INSERT OR REPLACE INTO people(org_key, "
                                    "person_id, name) VALUES(?1,?2,?3)"));
-  ASSIGN_OR_RETURN(ScopedStatement add_email,
-                   writer_->Cached("INSERT OR IGNORE INTO person_emails(org_key, "
-                                   "email, person_id) VALUES(?1,?2,?3)"));
+  ASSIGN_OR_RETURN(
+      ScopedStatement add_email,
+      writer_->Cached("INSERT OR IGNORE INTO person_emails(org_key, "
+                      "email, person_id) VALUES(?1,?2,?3)"));
   for (const Person& p : people) {
     add_person->Reset();
     add_person->Bind(1, org.key).Bind(2, p.id).Bind(3, p.name);
@@ -736,7 +782,8 @@ absl::StatusOr<adsync::v1::ImportPeopleResponse> SqliteStore::ReplacePeople(
     }
   }
   for (const std::string& guid : guids) {
-    ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(writer_.get(), org.key, guid));
+    ASSIGN_OR_RETURN(StoredAccount a,
+                     LoadAccount(writer_.get(), org.key, guid));
     ASSIGN_OR_RETURN(MatchResult m, Match(writer_.get(), org, a.state));
     if (m.outcome == a.match.outcome && m.person_id == a.match.person_id &&
         m.matched_email == a.match.matched_email) {
@@ -765,8 +812,9 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
     adsync::v1::OrgStatus* os = response.add_orgs();
     *os->mutable_org() = org.org;
     {
-      ASSIGN_OR_RETURN(ScopedStatement q,
-                       reader_->Cached("SELECT count(*) FROM people WHERE org_key=?1"));
+      ASSIGN_OR_RETURN(
+          ScopedStatement q,
+          reader_->Cached("SELECT count(*) FROM people WHERE org_key=?1"));
       q->Bind(1, org.key);
       ASSIGN_OR_RETURN(bool row, q->Step());
       if (row) os->set_people(q->ColumnInt(0));
@@ -793,11 +841,20 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
           c->set_profiles(c->profiles() + n);
           if (disabled) c->set_disabled(c->disabled() + n);
           switch (outcome) {
-            case Outcome::kMatched: c->set_matched(c->matched() + n); break;
-            case Outcome::kUnmatched: c->set_unmatched(c->unmatched() + n); break;
-            case Outcome::kAmbiguous: c->set_ambiguous(c->ambiguous() + n); break;
-            case Outcome::kNoEmail: c->set_no_email(c->no_email() + n); break;
-            case Outcome::kRemoved: break;
+            case Outcome::kMatched:
+              c->set_matched(c->matched() + n);
+              break;
+            case Outcome::kUnmatched:
+              c->set_unmatched(c->unmatched() + n);
+              break;
+            case Outcome::kAmbiguous:
+              c->set_ambiguous(c->ambiguous() + n);
+              break;
+            case Outcome::kNoEmail:
+              c->set_no_email(c->no_email() + n);
+              break;
+            case Outcome::kRemoved:
+              break;
           }
         }
       }
@@ -852,8 +909,9 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
   return response;
 }
 
-absl::StatusOr<AccountView> SqliteStore::ViewAccount(
-    Database* db, const OrgRow& org, const StoredAccount& a) {
+absl::StatusOr<AccountView> SqliteStore::ViewAccount(Database* db,
+                                                     const OrgRow& org,
+                                                     const StoredAccount& a) {
   AccountView v;
   ASSIGN_OR_RETURN(std::string guid, GuidBinaryToString(a.state.object_guid));
   v.set_object_guid(guid);
@@ -886,45 +944,48 @@ absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
   if (backslash != std::string::npos) {
     ASSIGN_OR_RETURN(std::string domain,
                      ValidateDomainName(login.substr(0, backslash)));
-    ASSIGN_OR_RETURN(q, reader_->Cached(
-                            "SELECT object_guid FROM profiles WHERE org_key=?1 "
-                            "AND domain=?2 AND sam=?3 COLLATE NOCASE "
-                            "ORDER BY deleted + absent, updated DESC LIMIT 1"));
+    ASSIGN_OR_RETURN(
+        q, reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
+                           "AND domain=?2 AND sam=?3 COLLATE NOCASE "
+                           "ORDER BY deleted + absent, updated DESC LIMIT 1"));
     q->Bind(1, org.key).Bind(2, domain).Bind(3, login.substr(backslash + 1));
   } else if (absl::StartsWithIgnoreCase(login, "S-1-")) {
     ASSIGN_OR_RETURN(std::string binary, SidStringToBinary(login));
     ASSIGN_OR_RETURN(std::string sid, SidBinaryToString(binary));
-    ASSIGN_OR_RETURN(q, reader_->Cached(
-                            "SELECT object_guid FROM profiles WHERE org_key=?1 "
-                            "AND sid=?2 LIMIT 1"));
+    ASSIGN_OR_RETURN(
+        q, reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
+                           "AND sid=?2 LIMIT 1"));
     q->Bind(1, org.key).Bind(2, sid);
   } else if (login.find('@') != std::string::npos) {
-    ASSIGN_OR_RETURN(q, reader_->Cached(
-                            "SELECT object_guid FROM profiles WHERE org_key=?1 "
-                            "AND upn=?2 COLLATE NOCASE "
-                            "ORDER BY deleted + absent, updated DESC LIMIT 1"));
+    ASSIGN_OR_RETURN(
+        q, reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
+                           "AND upn=?2 COLLATE NOCASE "
+                           "ORDER BY deleted + absent, updated DESC LIMIT 1"));
     q->Bind(1, org.key).Bind(2, login);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", login, "\" is not a login; use DOMAIN\\user, user@upn.suffix or "
-        "a SID (S-1-5-21-...)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", login,
+                     "\" is not a login; use DOMAIN\\user, user@upn.suffix or "
+                     "a SID (S-1-5-21-...)"));
   }
   ASSIGN_OR_RETURN(bool row, q->Step());
   adsync::v1::ResolveLoginResponse response;
   if (!row) {
-    response.set_explanation(absl::StrCat(
-        "no account with login ", login, " has been reported for org ",
-        org.org.org_id(), ". Check that an AD Sync covers that domain "
-        "(`adsyncctl sync list`) and that its agent is connected "
-        "(`adsyncctl status`)."));
+    response.set_explanation(
+        absl::StrCat("no account with login ", login,
+                     " has been reported for org ", org.org.org_id(),
+                     ". Check that an AD Sync covers that domain "
+                     "(`adsyncctl sync list`) and that its agent is connected "
+                     "(`adsyncctl status`)."));
     return response;
   }
   const std::string guid = q->ColumnBlob(0);
   ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(reader_.get(), org.key, guid));
   ASSIGN_OR_RETURN(AccountView view, ViewAccount(reader_.get(), org, a));
   response.set_found(true);
-  const std::string who = absl::StrCat(a.domain, "\\", a.state.sam_account_name,
-                                       " (objectGUID ", view.object_guid(), ")");
+  const std::string who =
+      absl::StrCat(a.domain, "\\", a.state.sam_account_name, " (objectGUID ",
+                   view.object_guid(), ")");
   std::string why;
   switch (a.match.outcome) {
     case Outcome::kMatched: {
@@ -942,35 +1003,41 @@ absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
     }
     case Outcome::kUnmatched: {
       ASSIGN_OR_RETURN(MatchResult m, Match(reader_.get(), org, a.state));
-      why = absl::StrCat(who, " maps to no one: no Person has any of its emails (",
-                         absl::StrJoin(m.emails_tried, ", "),
-                         "). Add the email to the Person in K12Panel or fix the "
-                         "account's mail in AD, then re-import People.");
+      why = absl::StrCat(
+          who, " maps to no one: no Person has any of its emails (",
+          absl::StrJoin(m.emails_tried, ", "),
+          "). Add the email to the Person in K12Panel or fix the "
+          "account's mail in AD, then re-import People.");
       break;
     }
     case Outcome::kAmbiguous:
-      why = absl::StrCat(who, " is ambiguous: its email ", a.match.matched_email,
-                         " belongs to several People (",
-                         absl::StrJoin(view.candidate_person_ids(), ", "),
-                         "); adsync never guesses. Keep the email on one Person only.");
+      why = absl::StrCat(
+          who, " is ambiguous: its email ", a.match.matched_email,
+          " belongs to several People (",
+          absl::StrJoin(view.candidate_person_ids(), ", "),
+          "); adsync never guesses. Keep the email on one Person only.");
       break;
     case Outcome::kNoEmail:
-      why = absl::StrCat(who, " maps to no one: it has no mail",
-                         org.settings.match_proxy_addresses ? ", no smtp: proxyAddresses" : "",
-                         org.settings.match_upn ? " and no usable UPN" : "",
-                         ". Set mail in AD",
-                         org.settings.match_upn ? "." : ", or enable UPN matching for the org.");
+      why = absl::StrCat(
+          who, " maps to no one: it has no mail",
+          org.settings.match_proxy_addresses ? ", no smtp: proxyAddresses" : "",
+          org.settings.match_upn ? " and no usable UPN" : "",
+          ". Set mail in AD",
+          org.settings.match_upn ? "."
+                                 : ", or enable UPN matching for the org.");
       break;
     case Outcome::kRemoved:
-      why = absl::StrCat(who, a.state.deleted
-                                  ? " was deleted in AD"
-                                  : " is missing from the last full sync",
-                         ", so it maps to no one.");
+      why =
+          absl::StrCat(who,
+                       a.state.deleted ? " was deleted in AD"
+                                       : " is missing from the last full sync",
+                       ", so it maps to no one.");
       break;
   }
   if (!a.state.removed() && !a.state.enabled()) {
-    absl::StrAppend(&why, " The account is disabled in AD; it stays mapped and "
-                          "is flagged as disabled.");
+    absl::StrAppend(&why,
+                    " The account is disabled in AD; it stays mapped and "
+                    "is flagged as disabled.");
   }
   response.set_explanation(why);
   *response.mutable_account() = std::move(view);
@@ -979,16 +1046,18 @@ absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
 
 absl::StatusOr<adsync::v1::ListAccountsResponse> SqliteStore::ListAccounts(
     const adsync::v1::ListAccountsRequest& request) {
-  std::set<std::string> wanted(request.outcomes().begin(), request.outcomes().end());
+  std::set<std::string> wanted(request.outcomes().begin(),
+                               request.outcomes().end());
   for (const std::string& o : wanted) {
     bool known = false;
     for (int i = 0; i <= static_cast<int>(Outcome::kRemoved); ++i) {
       known |= o == OutcomeName(static_cast<Outcome>(i));
     }
     if (!known) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown outcome \"", o, "\"; use matched, unmatched, ambiguous, "
-          "no-email or removed"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown outcome \"", o,
+                       "\"; use matched, unmatched, ambiguous, "
+                       "no-email or removed"));
     }
   }
   std::lock_guard<std::mutex> lock(read_mu_);
@@ -1010,8 +1079,10 @@ absl::StatusOr<adsync::v1::ListAccountsResponse> SqliteStore::ListAccounts(
   }
   adsync::v1::ListAccountsResponse response;
   for (const std::string& guid : guids) {
-    ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(reader_.get(), org.key, guid));
-    ASSIGN_OR_RETURN(*response.add_accounts(), ViewAccount(reader_.get(), org, a));
+    ASSIGN_OR_RETURN(StoredAccount a,
+                     LoadAccount(reader_.get(), org.key, guid));
+    ASSIGN_OR_RETURN(*response.add_accounts(),
+                     ViewAccount(reader_.get(), org, a));
   }
   return response;
 }

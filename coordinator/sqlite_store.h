@@ -17,7 +17,7 @@
 namespace adsync {
 
 struct SqliteStoreOptions {
-  std::string path;            // required
+  std::string path;               // required
   uint32_t rejections_kept = 50;  // per org
   // Test hook: the process _exit()s after a batch is written but before it
   // commits, to prove a crash loses nothing acknowledged.
@@ -88,8 +88,10 @@ class SqliteStore : public Store {
         reader_(std::move(reader)) {}
 
   absl::Status Migrate();
-  static absl::StatusOr<OrgRow> LoadOrg(Database* db, const std::string& org_id);
-  static absl::StatusOr<StoredAccount> LoadAccount(Database* db, int64_t org_key,
+  static absl::StatusOr<OrgRow> LoadOrg(Database* db,
+                                        const std::string& org_id);
+  static absl::StatusOr<StoredAccount> LoadAccount(Database* db,
+                                                   int64_t org_key,
                                                    const std::string& guid);
   static absl::StatusOr<MatchResult> Match(Database* db, const OrgRow& org,
                                            const AccountState& account);

@@ -17,20 +17,25 @@ absl::StatusOr<std::string> ValidateDomainName(absl::string_view raw) {
   }
   const size_t dot = name.find('.');
   if (dot != absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "domain \"", name, "\" has an extension; use the simple name without "
-        "it (\"", name.substr(0, dot), "\" for ", name, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("domain \"", name,
+                     "\" has an extension; use the simple name without "
+                     "it (\"",
+                     name.substr(0, dot), "\" for ", name, ")"));
   }
   if (name.size() > 15) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "domain \"", name, "\" is longer than 15 characters; a NetBIOS domain "
-        "name has at most 15 (see `nbtstat -n` or the DOMAIN part of DOMAIN\\user)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("domain \"", name,
+                     "\" is longer than 15 characters; a NetBIOS domain "
+                     "name has at most 15 (see `nbtstat -n` or the DOMAIN part "
+                     "of DOMAIN\\user)"));
   }
   for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "domain \"", name, "\" contains '", std::string(1, c),
-          "'; use letters, digits, '-' or '_'"));
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' &&
+        c != '_') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("domain \"", name, "\" contains '", std::string(1, c),
+                       "'; use letters, digits, '-' or '_'"));
     }
   }
   return absl::AsciiStrToUpper(name);
@@ -41,9 +46,9 @@ namespace {
 absl::Status CheckText(int index, absl::string_view field,
                        absl::string_view value, const BatchLimits& limits) {
   if (value.size() > limits.max_string_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "delta ", index, ": ", field, " is ", value.size(),
-        " bytes; the limit is ", limits.max_string_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("delta ", index, ": ", field, " is ", value.size(),
+                     " bytes; the limit is ", limits.max_string_bytes));
   }
   if (!IsValidUtf8(value)) {
     return absl::InvalidArgumentError(
@@ -57,23 +62,24 @@ absl::Status CheckText(int index, absl::string_view field,
 absl::StatusOr<std::vector<std::string>> ValidateBatch(
     const adsync::v1::Batch& batch, const BatchLimits& limits) {
   if (batch.deltas_size() > static_cast<int>(limits.max_deltas)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "batch ", batch.sequence(), " has ", batch.deltas_size(),
-        " deltas; the coordinator accepts at most ", limits.max_deltas,
-        " per batch"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch ", batch.sequence(), " has ", batch.deltas_size(),
+                     " deltas; the coordinator accepts at most ",
+                     limits.max_deltas, " per batch"));
   }
   if (batch.has_watermark() && batch.watermark().invocation_id().size() != 16) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "batch ", batch.sequence(), ": watermark invocationId must be 16 bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch ", batch.sequence(),
+                     ": watermark invocationId must be 16 bytes"));
   }
   std::vector<std::string> sids;
   sids.reserve(batch.deltas_size());
   for (int i = 0; i < batch.deltas_size(); ++i) {
     const adsync::v1::ProfileDelta& d = batch.deltas(i);
     if (d.object_guid().size() != 16) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "delta ", i, ": objectGUID must be 16 bytes, got ",
-          d.object_guid().size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("delta ", i, ": objectGUID must be 16 bytes, got ",
+                       d.object_guid().size()));
     }
     std::string sid;
     if (!d.object_sid().empty() || !d.deleted()) {
@@ -89,14 +95,15 @@ absl::StatusOr<std::vector<std::string>> ValidateBatch(
       const char* name;
       const std::string& value;
     };
-    for (const Field& f : {Field{"sAMAccountName", d.sam_account_name()},
-                           Field{"userPrincipalName", d.user_principal_name()},
-                           Field{"mail", d.mail()},
-                           Field{"displayName", d.display_name()}}) {
+    for (const Field& f :
+         {Field{"sAMAccountName", d.sam_account_name()},
+          Field{"userPrincipalName", d.user_principal_name()},
+          Field{"mail", d.mail()}, Field{"displayName", d.display_name()}}) {
       absl::Status s = CheckText(i, f.name, f.value, limits);
       if (!s.ok()) return s;
     }
-    if (d.proxy_addresses_size() > static_cast<int>(limits.max_proxy_addresses)) {
+    if (d.proxy_addresses_size() >
+        static_cast<int>(limits.max_proxy_addresses)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "delta ", i, ": ", d.proxy_addresses_size(),
           " proxyAddresses; the limit is ", limits.max_proxy_addresses));
@@ -124,7 +131,8 @@ absl::StatusOr<std::vector<std::string>> ValidateBatch(
     }
     if (!has_sam_stamp) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "delta ", i, ": replication metadata for sAMAccountName is missing; "
+          "delta ", i,
+          ": replication metadata for sAMAccountName is missing; "
           "the agent must read replPropertyMetaData (upgrade the agent)"));
     }
     sids.push_back(std::move(sid));

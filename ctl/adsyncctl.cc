@@ -22,7 +22,8 @@
 namespace adsync {
 namespace {
 
-constexpr char kUsage[] = R"(usage: adsyncctl [--admin ADDR] [--token-file FILE] COMMAND ...
+constexpr char kUsage[] =
+    R"(usage: adsyncctl [--admin ADDR] [--token-file FILE] COMMAND ...
 
 Connection (defaults: --admin 127.0.0.1:7444, token from $ADSYNC_ADMIN_TOKEN
 or --token-file):
@@ -53,8 +54,8 @@ struct Args {
   }
 };
 
-const char* const kBooleanFlags[] = {"json", "csv", "dry-run", "match-upn",
-                                     "match-proxy-addresses", "help"};
+const char* const kBooleanFlags[] = {
+    "json", "csv", "dry-run", "match-upn", "match-proxy-addresses", "help"};
 
 bool IsBoolean(const std::string& name) {
   for (const char* f : kBooleanFlags) {
@@ -75,7 +76,8 @@ int Usage(const std::string& message) {
 
 int FailRpc(const grpc::Status& s) {
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    return Fail(absl::StrCat("cannot reach the coordinator (", s.error_message(),
+    return Fail(absl::StrCat("cannot reach the coordinator (",
+                             s.error_message(),
                              "); is it running, and is --admin right?"));
   }
   return Fail(s.error_message());
@@ -101,7 +103,8 @@ class Client {
   std::unique_ptr<grpc::ClientContext> Context() {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->AddMetadata("authorization", "Bearer " + token_);
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::seconds(30));
     return ctx;
   }
 
@@ -120,7 +123,9 @@ int Run(Client& c, const Args& a) {
   const auto& p = a.positional;
   const std::string cmd = p.empty() ? "" : p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";
-  auto need = [&](const char* opt) -> bool { return a.Has(opt) && !a.Get(opt).empty(); };
+  auto need = [&](const char* opt) -> bool {
+    return a.Has(opt) && !a.Get(opt).empty();
+  };
 
   if (cmd == "org" && sub == "create") {
     if (!need("name")) return Usage("org create needs --name");
@@ -133,7 +138,8 @@ int Run(Client& c, const Args& a) {
     grpc::Status s = c.admin().CreateOrg(c.Context().get(), req, &org);
     if (!s.ok()) return FailRpc(s);
     if (a.Has("json")) return std::printf("%s\n", ToJson(org).c_str()), 0;
-    std::printf("created org %s (%s)\n", org.org_id().c_str(), org.name().c_str());
+    std::printf("created org %s (%s)\n", org.org_id().c_str(),
+                org.name().c_str());
     return 0;
   }
   if (cmd == "org" && sub == "list") {
@@ -141,7 +147,8 @@ int Run(Client& c, const Args& a) {
     grpc::Status s = c.admin().ListOrgs(c.Context().get(), {}, &resp);
     if (!s.ok()) return FailRpc(s);
     if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
-    std::vector<std::vector<std::string>> rows = {{"ORG ID", "NAME", "MATCHING"}};
+    std::vector<std::vector<std::string>> rows = {
+        {"ORG ID", "NAME", "MATCHING"}};
     for (const auto& o : resp.orgs()) {
       std::string matching = "mail";
       if (o.match_proxy_addresses()) matching += ",proxyAddresses";
@@ -159,7 +166,8 @@ int Run(Client& c, const Args& a) {
     req.set_org_id(RequireOrg(a));
     req.set_domain(a.Get("domain"));
     req.set_dns_name(a.Get("dns-name"));
-    for (absl::string_view ip : absl::StrSplit(a.Get("ip"), ',', absl::SkipEmpty())) {
+    for (absl::string_view ip :
+         absl::StrSplit(a.Get("ip"), ',', absl::SkipEmpty())) {
       req.add_allowed_ips(std::string(ip));
     }
     int priority = 0;
@@ -171,11 +179,12 @@ int Run(Client& c, const Args& a) {
     grpc::Status s = c.admin().AddSync(c.Context().get(), req, &resp);
     if (!s.ok()) return FailRpc(s);
     if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
-    std::printf("added AD Sync %s for domain %s\nAD Sync key: %s\n"
-                "Save the key now into the agent's key file (chmod 600); it is "
-                "not shown again.\n",
-                resp.sync().sync_id().c_str(), resp.sync().domain().c_str(),
-                resp.sync_key().c_str());
+    std::printf(
+        "added AD Sync %s for domain %s\nAD Sync key: %s\n"
+        "Save the key now into the agent's key file (chmod 600); it is "
+        "not shown again.\n",
+        resp.sync().sync_id().c_str(), resp.sync().domain().c_str(),
+        resp.sync_key().c_str());
     return 0;
   }
   if (cmd == "sync" && sub == "list") {
@@ -190,15 +199,18 @@ int Run(Client& c, const Args& a) {
         {"SYNC ID", "DOMAIN", "DNS NAME", "ALLOWED IPS", "PRIORITY"}};
     for (const auto& sy : resp.syncs()) {
       std::string ips;
-      for (const auto& ip : sy.allowed_ips()) ips += (ips.empty() ? "" : ",") + ip;
-      rows.push_back({sy.sync_id(), sy.domain(), sy.dns_name().empty() ? "-" : sy.dns_name(),
-                      ips, absl::StrCat(sy.priority())});
+      for (const auto& ip : sy.allowed_ips())
+        ips += (ips.empty() ? "" : ",") + ip;
+      rows.push_back({sy.sync_id(), sy.domain(),
+                      sy.dns_name().empty() ? "-" : sy.dns_name(), ips,
+                      absl::StrCat(sy.priority())});
     }
     std::printf("%s", RenderTable(rows).c_str());
     return 0;
   }
   if (cmd == "sync" && (sub == "rotate-key" || sub == "remove")) {
-    if (!need("org") || !need("sync")) return Usage(absl::StrCat("sync ", sub, " needs --org and --sync"));
+    if (!need("org") || !need("sync"))
+      return Usage(absl::StrCat("sync ", sub, " needs --org and --sync"));
     if (sub == "remove") {
       adsync::v1::RemoveSyncRequest req;
       req.set_org_id(RequireOrg(a));
@@ -215,13 +227,15 @@ int Run(Client& c, const Args& a) {
     adsync::v1::AddSyncResponse resp;
     grpc::Status s = c.admin().RotateSyncKey(c.Context().get(), req, &resp);
     if (!s.ok()) return FailRpc(s);
-    std::printf("new AD Sync key: %s\nThe old key no longer works; put the new "
-                "one into the agent's key file now.\n",
-                resp.sync_key().c_str());
+    std::printf(
+        "new AD Sync key: %s\nThe old key no longer works; put the new "
+        "one into the agent's key file now.\n",
+        resp.sync_key().c_str());
     return 0;
   }
   if (cmd == "people" && sub == "import") {
-    if (!need("org") || p.size() < 3) return Usage("people import needs --org and a FILE");
+    if (!need("org") || p.size() < 3)
+      return Usage("people import needs --org and a FILE");
     auto csv = ReadFile(p[2]);
     if (!csv.ok()) return Fail(std::string(csv.status().message()));
     adsync::v1::ImportPeopleRequest req;
@@ -246,7 +260,8 @@ int Run(Client& c, const Args& a) {
   }
   if (cmd == "status") {
     int watch = 0;
-    if (a.Has("watch") && (!absl::SimpleAtoi(a.Get("watch"), &watch) || watch <= 0)) {
+    if (a.Has("watch") &&
+        (!absl::SimpleAtoi(a.Get("watch"), &watch) || watch <= 0)) {
       return Usage("--watch takes a number of seconds");
     }
     while (true) {
@@ -259,7 +274,8 @@ int Run(Client& c, const Args& a) {
       if (a.Has("json")) {
         std::printf("%s\n", ToJson(resp).c_str());
       } else {
-        std::printf("%s", FormatStatus(resp, absl::ToUnixSeconds(absl::Now())).c_str());
+        std::printf(
+            "%s", FormatStatus(resp, absl::ToUnixSeconds(absl::Now())).c_str());
       }
       std::fflush(stdout);
       if (!watch) return 0;
@@ -267,7 +283,8 @@ int Run(Client& c, const Args& a) {
     }
   }
   if (cmd == "resolve") {
-    if (!need("org") || p.size() < 2) return Usage("resolve needs --org and a LOGIN");
+    if (!need("org") || p.size() < 2)
+      return Usage("resolve needs --org and a LOGIN");
     adsync::v1::ResolveLoginRequest req;
     req.set_org_id(RequireOrg(a));
     req.set_login(p[1]);
@@ -282,7 +299,8 @@ int Run(Client& c, const Args& a) {
     if (!need("org")) return Usage("accounts needs --org");
     adsync::v1::ListAccountsRequest req;
     req.set_org_id(RequireOrg(a));
-    for (absl::string_view o : absl::StrSplit(a.Get("outcome"), ',', absl::SkipEmpty())) {
+    for (absl::string_view o :
+         absl::StrSplit(a.Get("outcome"), ',', absl::SkipEmpty())) {
       req.add_outcomes(std::string(o));
     }
     uint32_t limit = 0;
@@ -294,7 +312,8 @@ int Run(Client& c, const Args& a) {
     grpc::Status s = c.status().ListAccounts(c.Context().get(), req, &resp);
     if (!s.ok()) return FailRpc(s);
     if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
-    if (a.Has("csv")) return std::printf("%s", FormatAccountsCsv(resp).c_str()), 0;
+    if (a.Has("csv"))
+      return std::printf("%s", FormatAccountsCsv(resp).c_str()), 0;
     std::vector<std::vector<std::string>> rows = {
         {"LOGIN", "MAIL", "OUTCOME", "PERSON", "ENABLED"}};
     for (const auto& acc : resp.accounts()) {
@@ -306,7 +325,10 @@ int Run(Client& c, const Args& a) {
     std::printf("%s", RenderTable(rows).c_str());
     return 0;
   }
-  return Usage(cmd.empty() ? "no command given" : absl::StrCat("unknown command \"", cmd, (sub.empty() ? "" : " " + sub), "\""));
+  return Usage(cmd.empty()
+                   ? "no command given"
+                   : absl::StrCat("unknown command \"", cmd,
+                                  (sub.empty() ? "" : " " + sub), "\""));
 }
 
 }  // namespace
@@ -333,7 +355,8 @@ int main(int argc, char** argv) {
       args.positional.push_back(arg);
     }
   }
-  if (args.Has("help") || (!args.positional.empty() && args.positional[0] == "help")) {
+  if (args.Has("help") ||
+      (!args.positional.empty() && args.positional[0] == "help")) {
     std::printf("%s", adsync::kUsage);
     return 0;
   }
@@ -345,7 +368,8 @@ int main(int argc, char** argv) {
   } else if (const char* env = std::getenv("ADSYNC_ADMIN_TOKEN")) {
     token = env;
   } else {
-    return adsync::Usage("no admin token: pass --token-file FILE or set ADSYNC_ADMIN_TOKEN");
+    return adsync::Usage(
+        "no admin token: pass --token-file FILE or set ADSYNC_ADMIN_TOKEN");
   }
   auto channel = grpc::CreateChannel(args.Get("admin", "127.0.0.1:7444"),
                                      grpc::InsecureChannelCredentials());

@@ -12,14 +12,16 @@ std::string RenderTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
   for (const auto& row : rows) {
     if (width.size() < row.size()) width.resize(row.size(), 0);
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    for (size_t i = 0; i < row.size(); ++i)
+      width[i] = std::max(width[i], row[i].size());
   }
   std::string out;
   for (const auto& row : rows) {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
       line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+      if (i + 1 < row.size())
+        line += std::string(width[i] - row[i].size() + 2, ' ');
     }
     out += line + "\n";
   }
@@ -39,13 +41,14 @@ namespace {
 
 std::string CountsSummary(const adsync::v1::Counts& c) {
   return absl::StrCat(c.profiles(), " accounts: ", c.matched(), " matched, ",
-                      c.unmatched(), " unmatched, ", c.ambiguous(), " ambiguous, ",
-                      c.no_email(), " without email, ", c.disabled(),
-                      " disabled, ", c.deleted(), " removed");
+                      c.unmatched(), " unmatched, ", c.ambiguous(),
+                      " ambiguous, ", c.no_email(), " without email, ",
+                      c.disabled(), " disabled, ", c.deleted(), " removed");
 }
 
 std::string FormatTime(int64_t unix_seconds) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(unix_seconds),
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                          absl::FromUnixSeconds(unix_seconds),
                           absl::UTCTimeZone());
 }
 
@@ -56,11 +59,11 @@ std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
   std::string out;
   for (const auto& org : status.orgs()) {
     absl::StrAppend(&out, "ORG ", org.org().name(), " (", org.org().org_id(),
-                    ")\n  ", org.people(), " People; ", CountsSummary(org.counts()),
-                    "\n");
+                    ")\n  ", org.people(), " People; ",
+                    CountsSummary(org.counts()), "\n");
     for (const auto& d : org.domains()) {
-      absl::StrAppend(&out, "  domain ", d.domain(), ": ", CountsSummary(d.counts()),
-                      "\n");
+      absl::StrAppend(&out, "  domain ", d.domain(), ": ",
+                      CountsSummary(d.counts()), "\n");
     }
     std::vector<std::vector<std::string>> rows = {
         {"  SYNC", "DOMAIN", "STATE", "ROLE", "SOURCE IP", "CONTROLLER",
@@ -68,15 +71,15 @@ std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
     for (const auto& s : org.syncs()) {
       std::string state = s.connected() ? "connected" : "disconnected";
       if (s.full_sync_in_progress()) state += ",full-sync";
-      rows.push_back(
-          {absl::StrCat("  ", s.sync().sync_id().substr(0, 8)), s.sync().domain(),
-           state, s.role(), s.source_ip().empty() ? "-" : s.source_ip(),
-           s.controller().empty() ? "-" : s.controller(),
-           Ago(s.last_contact_unix(), now_unix),
-           s.watermark_invocation_id().empty()
-               ? "-"
-               : absl::StrCat("usn ", s.watermark_usn()),
-           absl::StrCat(s.batches()), absl::StrCat(s.deltas())});
+      rows.push_back({absl::StrCat("  ", s.sync().sync_id().substr(0, 8)),
+                      s.sync().domain(), state, s.role(),
+                      s.source_ip().empty() ? "-" : s.source_ip(),
+                      s.controller().empty() ? "-" : s.controller(),
+                      Ago(s.last_contact_unix(), now_unix),
+                      s.watermark_invocation_id().empty()
+                          ? "-"
+                          : absl::StrCat("usn ", s.watermark_usn()),
+                      absl::StrCat(s.batches()), absl::StrCat(s.deltas())});
     }
     if (org.syncs().empty()) {
       out += "  no AD Syncs registered; add one with `adsyncctl sync add`\n";
@@ -92,7 +95,8 @@ std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
     }
     out += "\n";
   }
-  if (status.orgs().empty()) out = "no orgs yet; create one with `adsyncctl org create`\n";
+  if (status.orgs().empty())
+    out = "no orgs yet; create one with `adsyncctl org create`\n";
   return out;
 }
 
@@ -100,12 +104,14 @@ std::string FormatResolve(const adsync::v1::ResolveLoginResponse& r) {
   std::string out;
   if (r.found()) {
     const auto& a = r.account();
-    absl::StrAppend(&out, "account:  ", a.domain(), "\\", a.sam_account_name(),
-                    "  upn ", a.user_principal_name().empty() ? "-" : a.user_principal_name(),
-                    "  sid ", a.sid(), "\n", "guid:     ", a.object_guid(), "\n",
-                    "outcome:  ", a.outcome(), a.enabled() ? "" : " (disabled)", "\n");
+    absl::StrAppend(
+        &out, "account:  ", a.domain(), "\\", a.sam_account_name(), "  upn ",
+        a.user_principal_name().empty() ? "-" : a.user_principal_name(),
+        "  sid ", a.sid(), "\n", "guid:     ", a.object_guid(), "\n",
+        "outcome:  ", a.outcome(), a.enabled() ? "" : " (disabled)", "\n");
     if (!r.person_id().empty()) {
-      absl::StrAppend(&out, "person:   ", r.person_id(), "  ", r.person_name(), "\n");
+      absl::StrAppend(&out, "person:   ", r.person_id(), "  ", r.person_name(),
+                      "\n");
     }
   } else {
     out += "outcome:  not found\n";
@@ -126,15 +132,20 @@ std::string CsvField(const std::string& s) {
 }
 }  // namespace
 
-std::string FormatAccountsCsv(const adsync::v1::ListAccountsResponse& accounts) {
+std::string FormatAccountsCsv(
+    const adsync::v1::ListAccountsResponse& accounts) {
   std::string out =
       "domain,sam_account_name,user_principal_name,mail,display_name,enabled,"
       "outcome,person_id,candidate_person_ids,object_guid\n";
   for (const auto& a : accounts.accounts()) {
-    std::vector<std::string> f = {a.domain(), a.sam_account_name(),
-                                  a.user_principal_name(), a.mail(),
-                                  a.display_name(), a.enabled() ? "true" : "false",
-                                  a.outcome(), a.person_id(),
+    std::vector<std::string> f = {a.domain(),
+                                  a.sam_account_name(),
+                                  a.user_principal_name(),
+                                  a.mail(),
+                                  a.display_name(),
+                                  a.enabled() ? "true" : "false",
+                                  a.outcome(),
+                                  a.person_id(),
                                   absl::StrJoin(a.candidate_person_ids(), " "),
                                   a.object_guid()};
     for (auto& x : f) x = CsvField(x);

@@ -1,7 +1,7 @@
 #include <sys/stat.h>
 
-#include <map>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/escaping.h"
@@ -26,15 +26,19 @@ TEST(Guid, MatchesSambaBinaryLayout) {
   // objectGUID read from a Samba 4.17 DC and the GUID in its tombstone DN.
   std::string binary;
   ASSERT_TRUE(absl::Base64Unescape("8bCuldJ1JkG6XKh3/RONQg==", &binary));
-  EXPECT_EQ(*GuidBinaryToString(binary), "95aeb0f1-75d2-4126-ba5c-a877fd138d42");
-  EXPECT_EQ(*GuidStringToBinary("95AEB0F1-75D2-4126-BA5C-A877FD138D42"), binary);
-  EXPECT_EQ(*GuidStringToBinary("{95aeb0f1-75d2-4126-ba5c-a877fd138d42}"), binary);
+  EXPECT_EQ(*GuidBinaryToString(binary),
+            "95aeb0f1-75d2-4126-ba5c-a877fd138d42");
+  EXPECT_EQ(*GuidStringToBinary("95AEB0F1-75D2-4126-BA5C-A877FD138D42"),
+            binary);
+  EXPECT_EQ(*GuidStringToBinary("{95aeb0f1-75d2-4126-ba5c-a877fd138d42}"),
+            binary);
 }
 
 TEST(Guid, RejectsMalformed) {
-  for (const char* bad : {"", "95aeb0f1", "95aeb0f1-75d2-4126-ba5c-a877fd138d4g",
-                          "95aeb0f1_75d2-4126-ba5c-a877fd138d42",
-                          "95aeb0f1-75d2-4126-ba5c-a877fd138d42aa"}) {
+  for (const char* bad :
+       {"", "95aeb0f1", "95aeb0f1-75d2-4126-ba5c-a877fd138d4g",
+        "95aeb0f1_75d2-4126-ba5c-a877fd138d42",
+        "95aeb0f1-75d2-4126-ba5c-a877fd138d42aa"}) {
     EXPECT_FALSE(GuidStringToBinary(bad).ok()) << bad;
   }
   EXPECT_FALSE(GuidBinaryToString("short").ok());
@@ -55,7 +59,8 @@ TEST(Sid, RoundTripsDomainSid) {
   ASSERT_TRUE(binary.ok());
   EXPECT_EQ(binary->size(), 8u + 4 * 5);
   EXPECT_EQ(*SidBinaryToString(*binary), text);
-  EXPECT_EQ(*SidBinaryToString(*SidStringToBinary("S-1-5-32-544")), "S-1-5-32-544");
+  EXPECT_EQ(*SidBinaryToString(*SidStringToBinary("S-1-5-32-544")),
+            "S-1-5-32-544");
 }
 
 TEST(Sid, RejectsBadBytes) {
@@ -74,7 +79,8 @@ TEST(Sid, RejectsBadBytes) {
 }
 
 std::string SambaTombstoneBlob() {
-  std::ifstream in(std::string(ADSYNC_TEST_DATA) + "/samba_tombstone_replmeta.hex");
+  std::ifstream in(std::string(ADSYNC_TEST_DATA) +
+                   "/samba_tombstone_replmeta.hex");
   std::string hex;
   in >> hex;
   return absl::HexStringToBytes(hex);
@@ -124,7 +130,8 @@ TEST(ReplMetadata, RoundTripsAndRejectsBadShapes) {
 }
 
 TEST(Text, NormalizesEmails) {
-  EXPECT_EQ(NormalizeEmail("  Jane.Doe@District.ORG \t"), "jane.doe@district.org");
+  EXPECT_EQ(NormalizeEmail("  Jane.Doe@District.ORG \t"),
+            "jane.doe@district.org");
   EXPECT_EQ(NormalizeEmail("no-at-sign"), "");
   EXPECT_EQ(NormalizeEmail("@district.org"), "");
   EXPECT_EQ(NormalizeEmail("a@b@c"), "");
@@ -133,16 +140,17 @@ TEST(Text, NormalizesEmails) {
 }
 
 TEST(Text, PicksSmtpProxyAddressesOnly) {
-  EXPECT_EQ(SmtpProxyAddresses({"SMTP:Jane@District.org", "smtp:j.doe@district.org",
-                                "X500:/o=Org/cn=jane", "sip:jane@district.org"}),
-            (std::vector<std::string>{"jane@district.org", "j.doe@district.org"}));
+  EXPECT_EQ(
+      SmtpProxyAddresses({"SMTP:Jane@District.org", "smtp:j.doe@district.org",
+                          "X500:/o=Org/cn=jane", "sip:jane@district.org"}),
+      (std::vector<std::string>{"jane@district.org", "j.doe@district.org"}));
 }
 
 TEST(Text, ValidatesUtf8) {
   EXPECT_TRUE(IsValidUtf8("Zoë Ångström 日本"));
-  EXPECT_FALSE(IsValidUtf8("\xc3"));          // truncated
-  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));      // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));  // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xc3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
   EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // > U+10FFFF
   EXPECT_FALSE(IsValidUtf8("\xff"));
 }
@@ -177,7 +185,8 @@ TEST(Files, SecretFileMustBePrivate) {
   auto refused = ReadSecretFile(key, "AD Sync key file");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("chmod 600 " + key));
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("chmod 600 " + key));
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("0644"));
   chmod(key.c_str(), 0600);
   EXPECT_EQ(*ReadSecretFile(key, "AD Sync key file"),
@@ -196,7 +205,8 @@ TEST(Files, ConfigErrorsNameLineAndField) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("agent.textproto:2:"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("bogus_field"));
   EXPECT_TRUE(ParseTextProto("coordinator: \"a:1\" ldap { uri: \"ldaps://x\" }",
-                             "ok", &config).ok());
+                             "ok", &config)
+                  .ok());
   EXPECT_EQ(config.ldap().uri(), "ldaps://x");
 }
 

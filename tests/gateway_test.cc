@@ -14,8 +14,8 @@
 namespace adsync {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::DeltaSpec;
+using ::testing::HasSubstr;
 using testing::MakeDelta;
 using testing::TempDir;
 
@@ -29,11 +29,13 @@ class WireAgent {
   WireAgent(const std::string& target) {
     channel_ = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
     stub_ = adsync::v1::AgentGateway::NewStub(channel_);
-    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    context_.set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(30));
     stream_ = stub_->Sync(&context_);
   }
 
-  adsync::v1::CoordinatorMessage Hello(const std::string& org, const std::string& key,
+  adsync::v1::CoordinatorMessage Hello(const std::string& org,
+                                       const std::string& key,
                                        const std::string& invocation) {
     adsync::v1::AgentMessage m;
     m.mutable_hello()->set_org_id(org);
@@ -97,8 +99,9 @@ class GatewayTest : public ::testing::Test {
     auto server = CoordinatorServer::Start(config_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->admin_port()),
-                                       grpc::InsecureChannelCredentials());
+    auto channel =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->admin_port()),
+                            grpc::InsecureChannelCredentials());
     admin_ = adsync::v1::Admin::NewStub(channel);
     status_ = adsync::v1::Status::NewStub(channel);
 
@@ -119,7 +122,8 @@ class GatewayTest : public ::testing::Test {
   std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token = kToken) {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->AddMetadata("authorization", "Bearer " + token);
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::seconds(10));
     return ctx;
   }
 
@@ -163,7 +167,8 @@ TEST_F(GatewayTest, AdminApiNeedsTheToken) {
 
 TEST_F(GatewayTest, WrongKeyIsRejectedAndRecorded) {
   WireAgent agent(Target(kAgentIp));
-  auto reply = agent.Hello(org_id_, "5e1c3d4a-0000-4000-8000-000000000001", invocation_);
+  auto reply =
+      agent.Hello(org_id_, "5e1c3d4a-0000-4000-8000-000000000001", invocation_);
   EXPECT_FALSE(reply.has_hello_result());
   grpc::Status s = agent.Close();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
@@ -186,8 +191,10 @@ TEST_F(GatewayTest, WrongSourceIpIsRejectedNamingBothAddresses) {
   agent.Hello(org_id_, key_, invocation_);
   grpc::Status s = agent.Close();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_THAT(s.error_message(),
-              HasSubstr("sync came from 127.0.0.23; registered external IP is 127.0.0.21"));
+  EXPECT_THAT(
+      s.error_message(),
+      HasSubstr(
+          "sync came from 127.0.0.23; registered external IP is 127.0.0.21"));
   auto status = Status();
   ASSERT_EQ(status.recent_rejections_size(), 1);
   EXPECT_EQ(status.recent_rejections(0).source_ip(), kOtherIp);
@@ -224,7 +231,8 @@ TEST_F(GatewayTest, ResumesFromWatermarkAndFullSyncsOnNewInvocationId) {
     WireAgent agent(Target(kAgentIp));
     auto hello = agent.Hello(org_id_, key_, testing::TestGuid(501));
     EXPECT_TRUE(hello.hello_result().full_sync_required());
-    EXPECT_THAT(hello.hello_result().full_sync_reason(), HasSubstr("invocationId changed"));
+    EXPECT_THAT(hello.hello_result().full_sync_reason(),
+                HasSubstr("invocationId changed"));
     EXPECT_TRUE(agent.Close().ok());
   }
 }
@@ -247,7 +255,9 @@ TEST_F(GatewayTest, CompletedFullSyncOverTheWireRemovesMissingAccounts) {
     EXPECT_TRUE(agent.Close().ok());
     return ack.ack();
   };
-  full_sync({{.guid = 1, .sam = "a"}, {.guid = 2, .sam = "b"}, {.guid = 3, .sam = "c"}});
+  full_sync({{.guid = 1, .sam = "a"},
+             {.guid = 2, .sam = "b"},
+             {.guid = 3, .sam = "c"}});
   auto second = full_sync({{.guid = 1, .sam = "a"}, {.guid = 3, .sam = "c"}});
   EXPECT_EQ(second.removed(), 1u);
   EXPECT_EQ(second.unchanged(), 1u);
@@ -260,7 +270,8 @@ TEST_F(GatewayTest, AckArrivesOnlyAfterTheBatchIsDurable) {
   agent.Hello(org_id_, key_, invocation_);
   const int kBatches = 40;  // 10x the coordinator's unacked window
   for (int i = 1; i <= kBatches; ++i) {
-    agent.Send(MakeBatch(i, {{.guid = static_cast<uint32_t>(i), .sam = absl::StrCat("u", i)}}));
+    agent.Send(MakeBatch(
+        i, {{.guid = static_cast<uint32_t>(i), .sam = absl::StrCat("u", i)}}));
   }
   auto db = Database::Open(config_.database_path(), /*read_only=*/true);
   ASSERT_TRUE(db.ok());
@@ -273,7 +284,8 @@ TEST_F(GatewayTest, AckArrivesOnlyAfterTheBatchIsDurable) {
     ASSERT_TRUE(q.ok());
     (*q)->Bind(1, absl::StrCat("u", i));
     ASSERT_TRUE(*(*q)->Step());
-    EXPECT_EQ((*q)->ColumnInt(0), 1) << "acked batch " << i << " is not durable";
+    EXPECT_EQ((*q)->ColumnInt(0), 1)
+        << "acked batch " << i << " is not durable";
   }
   EXPECT_TRUE(agent.Close().ok());
   EXPECT_EQ(Status().syncs(0).batches(), static_cast<uint64_t>(kBatches));
@@ -282,22 +294,26 @@ TEST_F(GatewayTest, AckArrivesOnlyAfterTheBatchIsDurable) {
 TEST_F(GatewayTest, BadBatchIsRejectedChangesNothingAndIsRecorded) {
   WireAgent agent(Target(kAgentIp));
   agent.Hello(org_id_, key_, invocation_);
-  auto batch = MakeBatch(1, {{.guid = 1, .sam = "good"}, {.guid = 2, .sam = "bad"}});
+  auto batch =
+      MakeBatch(1, {{.guid = 1, .sam = "good"}, {.guid = 2, .sam = "bad"}});
   batch.mutable_deltas(1)->set_object_guid("xyz");
   agent.Send(batch);
   EXPECT_FALSE(agent.Read().has_ack());
   grpc::Status s = agent.Close();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(s.error_message(), HasSubstr("batch 1 rejected: delta 1: objectGUID"));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("batch 1 rejected: delta 1: objectGUID"));
   EXPECT_FALSE(Resolve("DISTRICT\\good").found());
-  EXPECT_THAT(Status().recent_rejections(0).reason(), HasSubstr("batch 1 rejected"));
+  EXPECT_THAT(Status().recent_rejections(0).reason(),
+              HasSubstr("batch 1 rejected"));
 }
 
 TEST_F(GatewayTest, ProtocolViolationsEndTheStream) {
   {
     WireAgent agent(Target(kAgentIp));
     agent.Send(MakeBatch(1, {{.guid = 1}}));
-    EXPECT_EQ(agent.Close().error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(agent.Close().error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
   }
   {
     WireAgent agent(Target(kAgentIp));

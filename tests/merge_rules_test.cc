@@ -29,17 +29,19 @@ TEST(Stamps, OrderAsAdDoes) {
 }
 
 TEST(Merge, NewerAttributesWinOlderAreIgnored) {
-  AccountState stored = State({.sam = "jdoe", .mail = "jdoe@d.org", .version = 2});
+  AccountState stored =
+      State({.sam = "jdoe", .mail = "jdoe@d.org", .version = 2});
   // A lagging standby DC still has version 1 of mail: must not regress.
-  AccountState stale = State({.sam = "jdoe", .mail = "old@d.org", .version = 1});
+  AccountState stale =
+      State({.sam = "jdoe", .mail = "old@d.org", .version = 1});
   EXPECT_FALSE(MergeAccount(stale, &stored));
   EXPECT_EQ(stored.mail, "jdoe@d.org");
   // The same data again (a full sync's re-send) changes nothing.
-  EXPECT_FALSE(MergeAccount(State({.sam = "jdoe", .mail = "jdoe@d.org", .version = 2}),
-                            &stored));
+  EXPECT_FALSE(MergeAccount(
+      State({.sam = "jdoe", .mail = "jdoe@d.org", .version = 2}), &stored));
   // A rename (sAMAccountName v3) on another DC wins while mail stays.
-  AccountState rename = State({.sam = "jdoe2", .mail = "stale@d.org", .version = 2,
-                               .sam_version = 3});
+  AccountState rename = State(
+      {.sam = "jdoe2", .mail = "stale@d.org", .version = 2, .sam_version = 3});
   EXPECT_TRUE(MergeAccount(rename, &stored));
   EXPECT_EQ(stored.sam_account_name, "jdoe2");
   EXPECT_EQ(stored.mail, "jdoe@d.org");
@@ -81,7 +83,8 @@ TEST(Match, CaseAndWhitespaceInsensitive) {
 }
 
 TEST(Match, UnmatchedNoEmailAmbiguous) {
-  EXPECT_EQ(Match(State({.mail = "nobody@d.org"})).outcome, Outcome::kUnmatched);
+  EXPECT_EQ(Match(State({.mail = "nobody@d.org"})).outcome,
+            Outcome::kUnmatched);
   EXPECT_EQ(Match(State({.mail = ""})).outcome, Outcome::kNoEmail);
   EXPECT_EQ(Match(State({.mail = "not an email"})).outcome, Outcome::kNoEmail);
   MatchResult amb = Match(State({.mail = "shared@d.org"}));
@@ -91,7 +94,8 @@ TEST(Match, UnmatchedNoEmailAmbiguous) {
 }
 
 TEST(Match, ProxyAddressesAndUpnOnlyWhenEnabled) {
-  AccountState a = State({.upn = "jane@d.org", .mail = "", .proxy = {"smtp:jane.alt@d.org"}});
+  AccountState a = State(
+      {.upn = "jane@d.org", .mail = "", .proxy = {"smtp:jane.alt@d.org"}});
   EXPECT_EQ(Match(a).outcome, Outcome::kNoEmail);
   EXPECT_EQ(Match(a, {.match_proxy_addresses = true}).person_id, "p-jane");
   EXPECT_EQ(Match(a, {.match_upn = true}).person_id, "p-jane");
@@ -99,7 +103,8 @@ TEST(Match, ProxyAddressesAndUpnOnlyWhenEnabled) {
   EXPECT_EQ(Match(a, {true, true}).outcome, Outcome::kMatched);
   // Emails of two different People across mail and proxy: ambiguous.
   AccountState b = State({.mail = "jane@d.org", .proxy = {"SMTP:other@d.org"}});
-  EXPECT_EQ(Match(b, {.match_proxy_addresses = true}).outcome, Outcome::kAmbiguous);
+  EXPECT_EQ(Match(b, {.match_proxy_addresses = true}).outcome,
+            Outcome::kAmbiguous);
 }
 
 TEST(Match, DisabledStaysMatchedRemovedDoesNot) {

@@ -9,8 +9,8 @@
 namespace adsync {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::DeltaSpec;
+using ::testing::HasSubstr;
 using testing::MakeDelta;
 using testing::TempDir;
 
@@ -69,7 +69,9 @@ class StoreTest : public ::testing::Test {
     return r.ok() ? *r : adsync::v1::ResolveLoginResponse{};
   }
 
-  adsync::v1::Counts Counts() { return store_->GetStatus(org_id_)->orgs(0).counts(); }
+  adsync::v1::Counts Counts() {
+    return store_->GetStatus(org_id_)->orgs(0).counts();
+  }
 
   TempDir dir_;
   std::unique_ptr<SqliteStore> store_;
@@ -93,7 +95,8 @@ TEST_F(StoreTest, MigratesOnceAndRefusesNewerSchema) {
   auto refused = SqliteStore::Open(options);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("schema version 99"));
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("schema version 99"));
 }
 
 TEST_F(StoreTest, BadAdminInputIsRejectedAndChangesNothing) {
@@ -102,24 +105,30 @@ TEST_F(StoreTest, BadAdminInputIsRejectedAndChangesNothing) {
   req.set_domain("district.org");
   req.add_allowed_ips("127.0.0.21");
   auto dotted = store_->AddSync(req);
-  EXPECT_THAT(std::string(dotted.status().message()), HasSubstr("(\"district\" for district.org)"));
+  EXPECT_THAT(std::string(dotted.status().message()),
+              HasSubstr("(\"district\" for district.org)"));
   req.set_domain("DISTRICT");
   req.set_allowed_ips(0, "127.0.0.999");
-  EXPECT_EQ(store_->AddSync(req).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->AddSync(req).status().code(),
+            absl::StatusCode::kInvalidArgument);
   req.clear_allowed_ips();
-  EXPECT_THAT(std::string(store_->AddSync(req).status().message()), HasSubstr("allowed IP"));
+  EXPECT_THAT(std::string(store_->AddSync(req).status().message()),
+              HasSubstr("allowed IP"));
   req.add_allowed_ips("127.0.0.21");
   req.set_org_id("5e1c3d4a-0000-4000-8000-0000000000ff");
   EXPECT_EQ(store_->AddSync(req).status().code(), absl::StatusCode::kNotFound);
   req.set_org_id("not-a-guid");
-  EXPECT_EQ(store_->AddSync(req).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->AddSync(req).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->ListSyncs(org_id_)->size(), 1u);
 
   adsync::v1::CreateOrgRequest org;
-  EXPECT_EQ(store_->CreateOrg(org).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->CreateOrg(org).status().code(),
+            absl::StatusCode::kInvalidArgument);
   org.set_name("Again");
   org.set_org_id(org_id_);
-  EXPECT_EQ(store_->CreateOrg(org).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->CreateOrg(org).status().code(),
+            absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(store_->ListOrgs()->size(), 1u);
 }
 
@@ -127,10 +136,14 @@ TEST_F(StoreTest, AuthenticatesByKeyAndRotates) {
   std::string key;
   SyncRecord b = AddSync("DISTRICT", "127.0.0.22", &key);
   EXPECT_EQ(store_->Authenticate(org_id_, key)->sync_id, b.sync_id);
-  EXPECT_EQ(store_->Authenticate(org_id_, "  " + key + "\n")->sync_id, b.sync_id);
-  auto wrong = store_->Authenticate(org_id_, "5e1c3d4a-0000-4000-8000-000000000001");
+  EXPECT_EQ(store_->Authenticate(org_id_, "  " + key + "\n")->sync_id,
+            b.sync_id);
+  auto wrong =
+      store_->Authenticate(org_id_, "5e1c3d4a-0000-4000-8000-000000000001");
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(store_->Authenticate("5e1c3d4a-0000-4000-8000-0000000000ff", key).status().code(),
+  EXPECT_EQ(store_->Authenticate("5e1c3d4a-0000-4000-8000-0000000000ff", key)
+                .status()
+                .code(),
             absl::StatusCode::kNotFound);
   auto rotated = store_->RotateSyncKey(org_id_, b.sync_id);
   ASSERT_TRUE(rotated.ok());
@@ -143,8 +156,11 @@ TEST_F(StoreTest, AuthenticatesByKeyAndRotates) {
 TEST_F(StoreTest, SameAccountFromTwoControllersIsStoredOnce) {
   SyncRecord b = AddSync("DISTRICT", "127.0.0.22");
   ImportPeople({{"p-jane", "Jane Doe", {"jane@d.org"}}});
-  EXPECT_EQ(Apply(sync_a_, {{.guid = 1, .sam = "jdoe", .mail = "Jane@D.org"}}).applied, 1u);
-  BatchOutcome again = Apply(b, {{.guid = 1, .sam = "jdoe", .mail = "Jane@D.org"}});
+  EXPECT_EQ(Apply(sync_a_, {{.guid = 1, .sam = "jdoe", .mail = "Jane@D.org"}})
+                .applied,
+            1u);
+  BatchOutcome again =
+      Apply(b, {{.guid = 1, .sam = "jdoe", .mail = "Jane@D.org"}});
   EXPECT_EQ(again.applied, 0u);
   EXPECT_EQ(again.unchanged, 1u);
   EXPECT_EQ(Counts().profiles(), 1u);
@@ -152,14 +168,21 @@ TEST_F(StoreTest, SameAccountFromTwoControllersIsStoredOnce) {
   auto r = Resolve("district\\JDOE");
   EXPECT_TRUE(r.found());
   EXPECT_EQ(r.person_id(), "p-jane");
-  EXPECT_THAT(r.explanation(), HasSubstr("jane@d.org is an email of that Person"));
+  EXPECT_THAT(r.explanation(),
+              HasSubstr("jane@d.org is an email of that Person"));
 }
 
 TEST_F(StoreTest, RenamesUpdateTheSameProfile) {
-  ImportPeople({{"p-jane", "Jane", {"jane@d.org"}}, {"p-jd", "JD", {"jd@d.org"}}});
-  Apply(sync_a_, {{.guid = 1, .sam = "jdoe", .upn = "jdoe@d.test", .mail = "jane@d.org"}});
-  Apply(sync_a_, {{.guid = 1, .sam = "jane.doe", .upn = "jane.doe@d.test",
-                   .mail = "jd@d.org", .version = 2}});
+  ImportPeople(
+      {{"p-jane", "Jane", {"jane@d.org"}}, {"p-jd", "JD", {"jd@d.org"}}});
+  Apply(
+      sync_a_,
+      {{.guid = 1, .sam = "jdoe", .upn = "jdoe@d.test", .mail = "jane@d.org"}});
+  Apply(sync_a_, {{.guid = 1,
+                   .sam = "jane.doe",
+                   .upn = "jane.doe@d.test",
+                   .mail = "jd@d.org",
+                   .version = 2}});
   EXPECT_EQ(Counts().profiles(), 1u);
   EXPECT_FALSE(Resolve("DISTRICT\\jdoe").found());
   EXPECT_EQ(Resolve("DISTRICT\\jane.doe").person_id(), "p-jd");
@@ -169,8 +192,9 @@ TEST_F(StoreTest, RenamesUpdateTheSameProfile) {
 
 TEST_F(StoreTest, DeletedLosesIdentityDisabledStaysFlagged) {
   ImportPeople({{"p-1", "One", {"one@d.org"}}, {"p-2", "Two", {"two@d.org"}}});
-  Apply(sync_a_, {{.guid = 1, .sam = "one", .mail = "one@d.org"},
-                  {.guid = 2, .sam = "two", .mail = "two@d.org", .uac = 0x202}});
+  Apply(sync_a_,
+        {{.guid = 1, .sam = "one", .mail = "one@d.org"},
+         {.guid = 2, .sam = "two", .mail = "two@d.org", .uac = 0x202}});
   Apply(sync_a_, {{.guid = 1, .sam = "one", .deleted = true, .version = 2}});
   auto deleted = Resolve("DISTRICT\\one");
   EXPECT_EQ(deleted.account().outcome(), "removed");
@@ -199,16 +223,20 @@ TEST_F(StoreTest, PersonHoldsIdentitiesFromSeveralDomains) {
 }
 
 TEST_F(StoreTest, AmbiguousAndUnmatchedExplainThemselves) {
-  ImportPeople({{"p-a", "A", {"shared@d.org"}}, {"p-b", "B", {"shared@d.org"}}});
+  ImportPeople(
+      {{"p-a", "A", {"shared@d.org"}}, {"p-b", "B", {"shared@d.org"}}});
   Apply(sync_a_, {{.guid = 1, .sam = "shared", .mail = "shared@d.org"},
                   {.guid = 2, .sam = "stranger", .mail = "x@d.org"},
                   {.guid = 3, .sam = "nomail"}});
   auto amb = Resolve("DISTRICT\\shared");
   EXPECT_EQ(amb.account().outcome(), "ambiguous");
   EXPECT_THAT(amb.explanation(), HasSubstr("several People (p-a, p-b)"));
-  EXPECT_THAT(Resolve("DISTRICT\\stranger").explanation(), HasSubstr("no Person has any of its emails (x@d.org)"));
-  EXPECT_THAT(Resolve("DISTRICT\\nomail").explanation(), HasSubstr("has no mail"));
-  EXPECT_THAT(Resolve("DISTRICT\\ghost").explanation(), HasSubstr("no account with login"));
+  EXPECT_THAT(Resolve("DISTRICT\\stranger").explanation(),
+              HasSubstr("no Person has any of its emails (x@d.org)"));
+  EXPECT_THAT(Resolve("DISTRICT\\nomail").explanation(),
+              HasSubstr("has no mail"));
+  EXPECT_THAT(Resolve("DISTRICT\\ghost").explanation(),
+              HasSubstr("no account with login"));
   EXPECT_EQ(store_->ResolveLogin(org_id_, "justaname").status().code(),
             absl::StatusCode::kInvalidArgument);
   adsync::v1::ListAccountsRequest list;
@@ -223,7 +251,8 @@ TEST_F(StoreTest, AmbiguousAndUnmatchedExplainThemselves) {
 TEST_F(StoreTest, ImportingPeopleRematches) {
   Apply(sync_a_, {{.guid = 1, .sam = "jdoe", .mail = "jane@d.org"}});
   EXPECT_EQ(Counts().unmatched(), 1u);
-  auto imported = store_->ReplacePeople(org_id_, {{"p-jane", "Jane", {"jane@d.org"}}});
+  auto imported =
+      store_->ReplacePeople(org_id_, {{"p-jane", "Jane", {"jane@d.org"}}});
   EXPECT_EQ(imported->rematched_accounts(), 1u);
   EXPECT_EQ(Counts().matched(), 1u);
   // The replacement is the whole set: Jane leaves, the account is unmatched.
@@ -233,15 +262,20 @@ TEST_F(StoreTest, ImportingPeopleRematches) {
 
 TEST_F(StoreTest, CompletedFullSyncRemovesAccountsItDidNotSee) {
   SyncRecord staff = AddSync("STAFF", "127.0.0.31");
-  Apply(sync_a_, {{.guid = 1, .sam = "a"}, {.guid = 2, .sam = "b"}, {.guid = 3, .sam = "c"}});
+  Apply(sync_a_, {{.guid = 1, .sam = "a"},
+                  {.guid = 2, .sam = "b"},
+                  {.guid = 3, .sam = "c"}});
   Apply(staff, {{.guid = 9, .sam = "s"}});
   SeenAccounts seen = {testing::TestGuid(1), testing::TestGuid(3)};
   Apply(sync_a_, {{.guid = 1, .sam = "a"}}, /*begin=*/true);
-  BatchOutcome end = Apply(sync_a_, {{.guid = 3, .sam = "c"}}, false, /*end=*/true, &seen);
+  BatchOutcome end =
+      Apply(sync_a_, {{.guid = 3, .sam = "c"}}, false, /*end=*/true, &seen);
   EXPECT_EQ(end.removed, 1u);
   EXPECT_EQ(Resolve("DISTRICT\\b").account().outcome(), "removed");
-  EXPECT_THAT(Resolve("DISTRICT\\b").explanation(), HasSubstr("missing from the last full sync"));
-  EXPECT_NE(Resolve("STAFF\\s").account().outcome(), "removed");  // other domain untouched
+  EXPECT_THAT(Resolve("DISTRICT\\b").explanation(),
+              HasSubstr("missing from the last full sync"));
+  EXPECT_NE(Resolve("STAFF\\s").account().outcome(),
+            "removed");  // other domain untouched
   // Reported again later: it comes back.
   Apply(sync_a_, {{.guid = 2, .sam = "b"}});
   EXPECT_NE(Resolve("DISTRICT\\b").account().outcome(), "removed");
@@ -277,23 +311,31 @@ TEST_F(StoreTest, InvalidDeltaRejectsWholeBatch) {
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("objectSid"));
   batch.mutable_deltas(1)->set_object_sid(testing::TestSid(5));
   batch.mutable_deltas(1)->set_object_guid("short");
-  EXPECT_THAT(std::string(store_->ApplyBatch(sync_a_, batch, nullptr).status().message()),
-              HasSubstr("objectGUID must be 16 bytes, got 5"));
+  EXPECT_THAT(
+      std::string(
+          store_->ApplyBatch(sync_a_, batch, nullptr).status().message()),
+      HasSubstr("objectGUID must be 16 bytes, got 5"));
   batch.mutable_deltas(1)->set_object_guid(testing::TestGuid(2));
   batch.mutable_deltas(1)->set_mail("bad\xff");
-  EXPECT_THAT(std::string(store_->ApplyBatch(sync_a_, batch, nullptr).status().message()),
-              HasSubstr("mail is not valid UTF-8"));
+  EXPECT_THAT(
+      std::string(
+          store_->ApplyBatch(sync_a_, batch, nullptr).status().message()),
+      HasSubstr("mail is not valid UTF-8"));
   batch.mutable_deltas(1)->set_mail("");
   batch.mutable_deltas(1)->clear_stamps();
-  EXPECT_THAT(std::string(store_->ApplyBatch(sync_a_, batch, nullptr).status().message()),
-              HasSubstr("replication metadata"));
+  EXPECT_THAT(
+      std::string(
+          store_->ApplyBatch(sync_a_, batch, nullptr).status().message()),
+      HasSubstr("replication metadata"));
   EXPECT_EQ(Counts().profiles(), 0u);  // nothing from the good delta either
 }
 
 TEST_F(StoreTest, KeepsRecentRejectionsPerOrg) {
   for (int i = 0; i < 8; ++i) {
-    ASSERT_TRUE(store_->RecordRejection(org_id_, "", "127.0.0.23",
-                                        "reason " + std::to_string(i)).ok());
+    ASSERT_TRUE(store_
+                    ->RecordRejection(org_id_, "", "127.0.0.23",
+                                      "reason " + std::to_string(i))
+                    .ok());
   }
   auto status = store_->GetStatus(org_id_);
   const auto& rejections = status->orgs(0).recent_rejections();

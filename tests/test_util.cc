@@ -53,7 +53,8 @@ adsync::v1::ProfileDelta MakeDelta(const DeltaSpec& s) {
     st->set_attribute(static_cast<adsync::v1::Attribute>(a));
     uint32_t v = s.version;
     if (a == adsync::v1::ATTRIBUTE_MAIL && s.mail_version) v = s.mail_version;
-    if (a == adsync::v1::ATTRIBUTE_SAM_ACCOUNT_NAME && s.sam_version) v = s.sam_version;
+    if (a == adsync::v1::ATTRIBUTE_SAM_ACCOUNT_NAME && s.sam_version)
+      v = s.sam_version;
     st->set_version(v);
     st->set_originating_time(s.time);
     st->set_originating_invocation_id(TestGuid(s.invocation));
@@ -62,8 +63,8 @@ adsync::v1::ProfileDelta MakeDelta(const DeltaSpec& s) {
 }
 
 void EnsureLoopbackSource(const std::string& ip) {
-  const std::string cmd = absl::StrCat(
-      "ip route replace local ", ip, "/32 dev lo src ", ip, " table local");
+  const std::string cmd = absl::StrCat("ip route replace local ", ip,
+                                       "/32 dev lo src ", ip, " table local");
   if (std::system(cmd.c_str()) != 0) std::abort();
 }
 

@@ -24,7 +24,8 @@ class TempDir {
 };
 
 // Writes `content` to `path` with `mode`.
-void WriteFile(const std::string& path, const std::string& content, int mode = 0600);
+void WriteFile(const std::string& path, const std::string& content,
+               int mode = 0600);
 
 // A 16-byte GUID / invocationId made from a small number, for readable tests.
 std::string TestGuid(uint32_t n);

@@ -1,0 +1,189 @@
+#include "agent/agent.h"
+
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "agent/change_tracker.h"
+#include "agent/coordinator_link.h"
+#include "agent/openldap_directory.h"
+#include "common/guid.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+
+namespace adsync {
+
+DirectoryFactory MakeLdapDirectoryFactory(const adsync::v1::AgentConfig& config,
+                                          const AgentSecrets& secrets) {
+  LdapOptions options;
+  options.uri = config.ldap().uri();
+  options.ca_file = config.ldap().ca_file();
+  options.bind_method = config.ldap().bind_method();
+  options.bind_dn = config.ldap().bind_dn();
+  options.password = secrets.ldap_password;
+  options.keytab_file = config.ldap().keytab_file();
+  options.timeout = absl::Seconds(config.ldap().timeout_seconds());
+  return [options] { return std::make_unique<OpenLdapDirectory>(options); };
+}
+
+Agent::Agent(adsync::v1::AgentConfig config, AgentSecrets secrets,
+             DirectoryFactory directories)
+    : config_(std::move(config)),
+      secrets_(std::move(secrets)),
+      directories_(std::move(directories)) {}
+
+namespace {
+
+// Forwards to the link, which is created after the tracker reads the DC.
+class LinkSink : public BatchSink {
+ public:
+  absl::Status Send(adsync::v1::Batch batch) override {
+    return link->Send(std::move(batch));
+  }
+  CoordinatorLink* link = nullptr;
+};
+
+void LogCycle(const char* kind, const CycleStats& stats, absl::Time start) {
+  Log(LogLevel::kInfo, kind,
+      {{"deltas", absl::StrCat(stats.deltas)},
+       {"skipped", absl::StrCat(stats.skipped)},
+       {"usn", absl::StrCat(stats.watermark_usn)},
+       {"seconds",
+        absl::StrFormat("%.2f", absl::ToDoubleSeconds(absl::Now() - start))}});
+}
+
+}  // namespace
+
+absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
+  std::unique_ptr<Directory> directory = directories_();
+  RETURN_IF_ERROR(directory->Connect());
+  LinkSink sink;
+  TrackerOptions tracker_options;
+  tracker_options.base_dns.assign(config_.ldap().base_dn().begin(),
+                                  config_.ldap().base_dn().end());
+  tracker_options.filter = config_.ldap().filter();
+  tracker_options.page_size = config_.ldap().page_size();
+  ChangeTracker tracker(directory.get(), &sink, tracker_options);
+  ASSIGN_OR_RETURN(ControllerState dc, tracker.ReadController());
+
+  adsync::v1::Hello hello;
+  hello.set_org_id(config_.org_id());
+  hello.set_sync_key(secrets_.sync_key);
+  hello.set_agent_version("adsync-agent 0.1");
+  hello.set_controller(dc.host);
+  hello.set_invocation_id(dc.invocation_id);
+  hello.set_domain_netbios_name(config_.domain());
+  LinkOptions link_options;
+  link_options.target = config_.coordinator();
+  link_options.ca_file = config_.coordinator_ca_file();
+  ASSIGN_OR_RETURN(std::unique_ptr<CoordinatorLink> link,
+                   CoordinatorLink::Open(link_options, hello));
+  sink.link = link.get();
+  const adsync::v1::HelloResult& hr = link->hello_result();
+  Log(LogLevel::kInfo, "connected",
+      {{"controller", dc.host},
+       {"invocation_id", *GuidBinaryToString(dc.invocation_id)},
+       {"sync", hr.sync_id()},
+       {"full_sync", hr.full_sync_required() ? hr.full_sync_reason() : "no"}});
+
+  int64_t watermark = 0;
+  const absl::Time start = absl::Now();
+  if (hr.full_sync_required() ||
+      hr.resume_from().invocation_id() != dc.invocation_id) {
+    ASSIGN_OR_RETURN(CycleStats stats, tracker.FullSync(dc));
+    RETURN_IF_ERROR(link->Flush());
+    LogCycle("full sync done", stats, start);
+    watermark = stats.watermark_usn;
+  } else {
+    watermark = hr.resume_from().usn();
+    if (dc.highest_committed_usn > watermark) {
+      ASSIGN_OR_RETURN(CycleStats stats, tracker.Incremental(dc, watermark));
+      RETURN_IF_ERROR(link->Flush());
+      LogCycle("caught up", stats, start);
+      watermark = stats.watermark_usn;
+    }
+  }
+  if (once) return absl::OkStatus();
+
+  std::string mode =
+      absl::StrCat("polling every ", config_.poll_interval_seconds(), "s");
+  if (config_.change_notification() && dc.offers_change_notification) {
+    absl::Status watching = directory->WatchForChanges(dc.naming_context);
+    if (watching.ok()) {
+      mode = absl::StrCat("change notification, and ", mode);
+    } else {
+      Log(LogLevel::kWarning, "change notification unavailable",
+          {{"reason", std::string(watching.message())}});
+    }
+  }
+  Log(LogLevel::kInfo, "following changes", {{"mode", mode}});
+  const absl::Duration poll = absl::Seconds(config_.poll_interval_seconds());
+  const absl::Duration heartbeat = absl::Milliseconds(
+      hr.heartbeat_interval_ms() ? hr.heartbeat_interval_ms() : 5000);
+  absl::Time last_heartbeat = absl::Now();
+  absl::Time last_check = absl::Now();
+  while (!stop->load()) {
+    const absl::Duration wait = std::min(poll, heartbeat);
+    ASSIGN_OR_RETURN(bool changed, directory->WaitForChange(wait));
+    RETURN_IF_ERROR(link->Health());
+    if (absl::Now() - last_heartbeat >= heartbeat) {
+      RETURN_IF_ERROR(link->Heartbeat());
+      last_heartbeat = absl::Now();
+    }
+    if (!changed && absl::Now() - last_check < poll) continue;
+    last_check = absl::Now();
+    ASSIGN_OR_RETURN(ControllerState now, tracker.ReadController());
+    const absl::Time cycle_start = absl::Now();
+    if (now.invocation_id != dc.invocation_id) {
+      Log(LogLevel::kWarning,
+          "the DC's invocationId changed (restored from backup?); full sync");
+      ASSIGN_OR_RETURN(CycleStats stats, tracker.FullSync(now));
+      RETURN_IF_ERROR(link->Flush());
+      LogCycle("full sync done", stats, cycle_start);
+      watermark = stats.watermark_usn;
+      dc = now;
+    } else if (now.highest_committed_usn > watermark) {
+      ASSIGN_OR_RETURN(CycleStats stats, tracker.Incremental(now, watermark));
+      RETURN_IF_ERROR(link->Flush());
+      if (stats.deltas > 0) LogCycle("changes sent", stats, cycle_start);
+      watermark = stats.watermark_usn;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::RunOnce() {
+  std::atomic<bool> stop{false};
+  return Session(/*once=*/true, &stop);
+}
+
+void Agent::RunForever(const std::atomic<bool>* stop) {
+  std::mt19937_64 rng(std::random_device{}());
+  absl::Duration backoff = absl::Milliseconds(config_.backoff_initial_ms());
+  const absl::Duration max_backoff =
+      absl::Milliseconds(config_.backoff_max_ms());
+  while (!stop->load()) {
+    const absl::Time started = absl::Now();
+    absl::Status s = Session(/*once=*/false, stop);
+    if (stop->load()) break;
+    if (absl::Now() - started > absl::Minutes(1)) {
+      backoff = absl::Milliseconds(config_.backoff_initial_ms());
+    }
+    // Full jitter in [backoff/2, backoff] spreads reconnecting agents.
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    const absl::Duration sleep = backoff * jitter(rng);
+    Log(LogLevel::kError, "sync interrupted",
+        {{"error", std::string(s.message())},
+         {"retry_in",
+          absl::FormatDuration(absl::Trunc(sleep, absl::Milliseconds(1)))}});
+    const absl::Time until = absl::Now() + sleep;
+    while (!stop->load() && absl::Now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    backoff = std::min(backoff * 2, max_backoff);
+  }
+}
+
+}  // namespace adsync

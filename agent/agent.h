@@ -1,0 +1,47 @@
+// The agent's life: connect to the DC and the coordinator, sync (full or
+// from the coordinator's watermark), then follow changes (change
+// notification, or polling) until stopped; reconnect with exponential
+// backoff and jitter on any failure.
+//
+// Thread-safety: Run* from one thread; `stop` may be set from any thread.
+#ifndef ADSYNC_AGENT_AGENT_H_
+#define ADSYNC_AGENT_AGENT_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+#include "adsync/v1/config.pb.h"
+#include "agent/agent_config.h"
+#include "agent/directory.h"
+
+namespace adsync {
+
+using DirectoryFactory = std::function<std::unique_ptr<Directory>()>;
+
+// The production factory: OpenLdapDirectory from the config.
+DirectoryFactory MakeLdapDirectoryFactory(const adsync::v1::AgentConfig& config,
+                                          const AgentSecrets& secrets);
+
+class Agent {
+ public:
+  // REQUIRES: `config` was resolved by ResolveAgentConfig.
+  Agent(adsync::v1::AgentConfig config, AgentSecrets secrets,
+        DirectoryFactory directories);
+
+  // One sync cycle, then return (for scheduled tasks).
+  absl::Status RunOnce();
+  // Until *stop becomes true.
+  void RunForever(const std::atomic<bool>* stop);
+
+ private:
+  absl::Status Session(bool once, const std::atomic<bool>* stop);
+
+  const adsync::v1::AgentConfig config_;
+  const AgentSecrets secrets_;
+  DirectoryFactory directories_;
+};
+
+}  // namespace adsync
+
+#endif  // ADSYNC_AGENT_AGENT_H_

@@ -1,0 +1,139 @@
+#include "agent/change_tracker.h"
+
+#include "absl/strings/str_cat.h"
+#include "agent/account_reader.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+
+namespace adsync {
+
+ChangeTracker::ChangeTracker(Directory* directory, BatchSink* sink,
+                             TrackerOptions options)
+    : directory_(directory), sink_(sink), options_(std::move(options)) {}
+
+absl::StatusOr<ControllerState> ChangeTracker::ReadController() {
+  ASSIGN_OR_RETURN(RootDse dse, directory_->ReadRootDse());
+  ControllerState dc;
+  dc.host = dse.dns_host_name;
+  dc.naming_context = dse.default_naming_context;
+  dc.highest_committed_usn = dse.highest_committed_usn;
+  for (const auto& c : dse.supported_controls) {
+    if (c == "1.2.840.113556.1.4.528") dc.offers_change_notification = true;
+  }
+  SearchRequest req;
+  req.base = dse.ds_service_name;
+  req.filter = "(objectClass=*)";
+  req.subtree = false;
+  req.page_size = 0;
+  req.attributes = {"invocationId"};
+  RETURN_IF_ERROR(directory_->Search(req, [&](const LdapEntry& e) {
+    dc.invocation_id = e.First("invocationid");
+    return absl::OkStatus();
+  }));
+  if (dc.invocation_id.size() != 16) {
+    return absl::DataLossError(absl::StrCat(
+        "could not read the DC's invocationId from ", dse.ds_service_name,
+        "; the bind account needs read access to the DC's NTDS Settings"));
+  }
+  return dc;
+}
+
+absl::Status ChangeTracker::FlushBatch(bool final, const ControllerState* dc) {
+  if (pending_.deltas_size() == 0 && !final && !begin_pending_)
+    return absl::OkStatus();
+  if (begin_pending_) {
+    pending_.set_full_sync_begin(true);
+    begin_pending_ = false;
+  }
+  if (final) {
+    pending_.mutable_watermark()->set_invocation_id(dc->invocation_id);
+    pending_.mutable_watermark()->set_usn(dc->highest_committed_usn);
+  }
+  adsync::v1::Batch batch;
+  batch.Swap(&pending_);
+  return sink_->Send(std::move(batch));
+}
+
+absl::Status ChangeTracker::Stream(const SearchRequest& request,
+                                   CycleStats* stats) {
+  return directory_->Search(
+      request, [&](const LdapEntry& entry) -> absl::Status {
+        auto delta = EntryToDelta(entry);
+        if (!delta.ok()) {
+          // One unreadable account must not stop the domain's sync.
+          ++stats->skipped;
+          Log(LogLevel::kError, "skipping account",
+              {{"reason", std::string(delta.status().message())}});
+          return absl::OkStatus();
+        }
+        *pending_.add_deltas() = *std::move(delta);
+        ++stats->deltas;
+        if (pending_.deltas_size() >=
+            static_cast<int>(options_.max_deltas_per_batch)) {
+          return FlushBatch(false, nullptr);
+        }
+        return absl::OkStatus();
+      });
+}
+
+namespace {
+std::vector<std::string> Bases(const TrackerOptions& o,
+                               const ControllerState& dc) {
+  return o.base_dns.empty() ? std::vector<std::string>{dc.naming_context}
+                            : o.base_dns;
+}
+std::string Filter(const TrackerOptions& o) {
+  return o.filter.empty() ? kDefaultAccountFilter : o.filter;
+}
+}  // namespace
+
+absl::StatusOr<CycleStats> ChangeTracker::FullSync(const ControllerState& dc) {
+  pending_.Clear();
+  begin_pending_ = true;
+  CycleStats stats;
+  stats.watermark_usn = dc.highest_committed_usn;
+  for (const std::string& base : Bases(options_, dc)) {
+    SearchRequest req;
+    req.base = base;
+    req.filter = Filter(options_);
+    req.attributes = AccountAttributes();
+    req.page_size = options_.page_size;
+    RETURN_IF_ERROR(Stream(req, &stats));
+  }
+  pending_.set_full_sync_end(true);
+  RETURN_IF_ERROR(FlushBatch(true, &dc));
+  return stats;
+}
+
+absl::StatusOr<CycleStats> ChangeTracker::Incremental(const ControllerState& dc,
+                                                      int64_t since_usn) {
+  pending_.Clear();
+  begin_pending_ = false;
+  CycleStats stats;
+  stats.watermark_usn = dc.highest_committed_usn;
+  const std::string usn_clause =
+      absl::StrCat("(uSNChanged>=", since_usn + 1, ")");
+  for (const std::string& base : Bases(options_, dc)) {
+    SearchRequest req;
+    req.base = base;
+    req.filter = absl::StrCat("(&", Filter(options_), usn_clause, ")");
+    req.attributes = AccountAttributes();
+    req.page_size = options_.page_size;
+    RETURN_IF_ERROR(Stream(req, &stats));
+  }
+  // Tombstones move to the domain's Deleted Objects container and lose
+  // objectCategory, so look for them domain-wide by objectClass.
+  SearchRequest deleted;
+  deleted.base = dc.naming_context;
+  deleted.filter = absl::StrCat(
+      "(&(isDeleted=TRUE)(objectClass=user)(!(objectClass=computer))",
+      usn_clause, ")");
+  deleted.attributes = AccountAttributes();
+  deleted.show_deleted = true;
+  deleted.page_size = options_.page_size;
+  RETURN_IF_ERROR(Stream(deleted, &stats));
+  RETURN_IF_ERROR(FlushBatch(true, &dc));
+  return stats;
+}
+
+}  // namespace adsync

@@ -1,0 +1,157 @@
+#include "agent/coordinator_link.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+
+namespace adsync {
+
+CoordinatorLink::CoordinatorLink(const LinkOptions& options)
+    : options_(options) {}
+
+CoordinatorLink::~CoordinatorLink() {
+  context_.TryCancel();
+  if (reader_.joinable()) reader_.join();
+}
+
+absl::StatusOr<std::unique_ptr<CoordinatorLink>> CoordinatorLink::Open(
+    const LinkOptions& options, const adsync::v1::Hello& hello) {
+  std::shared_ptr<grpc::ChannelCredentials> creds =
+      grpc::InsecureChannelCredentials();
+  if (!options.ca_file.empty()) {
+    auto ca = ReadFile(options.ca_file);
+    if (!ca.ok()) return ca.status();
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = *ca;
+    creds = grpc::SslCredentials(ssl);
+  }
+  std::unique_ptr<CoordinatorLink> link(new CoordinatorLink(options));
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  link->channel_ = grpc::CreateCustomChannel(options.target, creds, args);
+  link->stub_ = adsync::v1::AgentGateway::NewStub(link->channel_);
+  link->context_.set_deadline(
+      absl::ToChronoTime(absl::Now() + options.stream_lifetime));
+  link->stream_ = link->stub_->Sync(&link->context_);
+  adsync::v1::AgentMessage m;
+  *m.mutable_hello() = hello;
+  link->stream_->Write(m);
+  link->reader_ = std::thread([l = link.get()] { l->ReadLoop(); });
+  std::unique_lock<std::mutex> lock(link->mu_);
+  const bool answered = link->cv_.wait_for(
+      lock, absl::ToChronoNanoseconds(options.hello_timeout),
+      [&] { return link->have_hello_ || !link->failure_.ok(); });
+  if (!link->failure_.ok()) return link->failure_;
+  if (!answered) {
+    return absl::UnavailableError(
+        absl::StrCat("the coordinator at ", options.target,
+                     " did not answer the Hello within ",
+                     absl::FormatDuration(options.hello_timeout),
+                     "; check that it is running and reachable"));
+  }
+  return link;
+}
+
+void CoordinatorLink::FailLocked(absl::Status status) {
+  if (failure_.ok()) failure_ = std::move(status);
+  cv_.notify_all();
+}
+
+void CoordinatorLink::ReadLoop() {
+  adsync::v1::CoordinatorMessage m;
+  while (stream_->Read(&m)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    switch (m.msg_case()) {
+      case adsync::v1::CoordinatorMessage::kHelloResult:
+        hello_result_ = m.hello_result();
+        have_hello_ = true;
+        break;
+      case adsync::v1::CoordinatorMessage::kAck:
+        if (unacked_.empty() || unacked_.front() != m.ack().sequence()) {
+          FailLocked(absl::InternalError(
+              absl::StrCat("the coordinator acknowledged batch ",
+                           m.ack().sequence(), " out of order")));
+          context_.TryCancel();
+          return;
+        }
+        unacked_.pop_front();
+        ++acked_;
+        break;
+      default:
+        break;  // heartbeat echoes; role changes are handled by a later
+                // protocol version
+    }
+    cv_.notify_all();
+  }
+  grpc::Status s = stream_->Finish();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (s.ok()) {
+    FailLocked(absl::UnavailableError("the coordinator closed the stream"));
+  } else {
+    std::string message = s.error_message();
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      message = absl::StrCat("cannot reach the coordinator at ",
+                             options_.target, ": ", message,
+                             "; check that it is running and reachable");
+    }
+    FailLocked(
+        absl::Status(static_cast<absl::StatusCode>(s.error_code()), message));
+  }
+}
+
+absl::Status CoordinatorLink::Send(adsync::v1::Batch batch) {
+  const uint32_t window = std::max(1u, hello_result_.max_unacked_batches());
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    const bool ready = cv_.wait_for(
+        lock, absl::ToChronoNanoseconds(options_.ack_timeout),
+        [&] { return !failure_.ok() || unacked_.size() < window; });
+    if (!failure_.ok()) return failure_;
+    if (!ready) {
+      return absl::DeadlineExceededError(
+          "the coordinator stopped acknowledging batches; reconnecting");
+    }
+    batch.set_sequence(next_sequence_++);
+    batch.set_lease_epoch(hello_result_.lease_epoch());
+    unacked_.push_back(batch.sequence());
+  }
+  adsync::v1::AgentMessage m;
+  *m.mutable_batch() = std::move(batch);
+  if (!stream_->Write(m))
+    return Health().ok() ? absl::UnavailableError("stream write failed")
+                         : Health();
+  return absl::OkStatus();
+}
+
+absl::Status CoordinatorLink::Flush() {
+  std::unique_lock<std::mutex> lock(mu_);
+  const bool done =
+      cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.ack_timeout),
+                   [&] { return !failure_.ok() || unacked_.empty(); });
+  if (!failure_.ok()) return failure_;
+  if (!done)
+    return absl::DeadlineExceededError("batches were not acknowledged in time");
+  return absl::OkStatus();
+}
+
+absl::Status CoordinatorLink::Heartbeat() {
+  adsync::v1::AgentMessage m;
+  m.mutable_heartbeat()->set_sent_unix_ms(absl::ToUnixMillis(absl::Now()));
+  if (!stream_->Write(m))
+    return Health().ok() ? absl::UnavailableError("stream write failed")
+                         : Health();
+  return Health();
+}
+
+absl::Status CoordinatorLink::Health() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failure_;
+}
+
+uint64_t CoordinatorLink::acked_batches() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return acked_;
+}
+
+}  // namespace adsync

@@ -1,0 +1,81 @@
+// The agent's end of the Sync stream. Send() blocks while
+// `max_unacked_batches` batches await their Ack, so memory stays bounded; a
+// reader thread matches Acks to batches in order. Any stream failure is
+// sticky: every later call returns it and the agent reconnects, resuming
+// from the watermark the coordinator then reports (unacked batches are
+// regenerated from the DC, never lost).
+//
+// Thread-safety: Send/Flush/Heartbeat from one thread; the reader thread is
+// internal.
+#ifndef ADSYNC_AGENT_COORDINATOR_LINK_H_
+#define ADSYNC_AGENT_COORDINATOR_LINK_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "adsync/v1/agent.grpc.pb.h"
+#include "agent/change_tracker.h"
+
+namespace adsync {
+
+struct LinkOptions {
+  std::string target;   // host:port
+  std::string ca_file;  // PEM CA to verify the coordinator; empty = plaintext
+  absl::Duration hello_timeout = absl::Seconds(15);
+  absl::Duration ack_timeout = absl::Seconds(120);
+  // Streams are re-established after this long (a deadline on every call).
+  absl::Duration stream_lifetime = absl::Hours(12);
+};
+
+class CoordinatorLink : public BatchSink {
+ public:
+  // Connects and completes the Hello exchange. Rejections come back with
+  // the coordinator's code and reason (Unauthenticated, PermissionDenied).
+  static absl::StatusOr<std::unique_ptr<CoordinatorLink>> Open(
+      const LinkOptions& options, const adsync::v1::Hello& hello);
+  ~CoordinatorLink() override;
+
+  const adsync::v1::HelloResult& hello_result() const { return hello_result_; }
+
+  absl::Status Send(adsync::v1::Batch batch) override;
+  // Waits until every sent batch is acknowledged.
+  absl::Status Flush();
+  absl::Status Heartbeat();
+  // The stream's failure, if any.
+  absl::Status Health();
+  uint64_t acked_batches();
+
+ private:
+  explicit CoordinatorLink(const LinkOptions& options);
+  void ReadLoop();
+  void FailLocked(absl::Status status);
+
+  const LinkOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<adsync::v1::AgentGateway::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<adsync::v1::AgentMessage,
+                                           adsync::v1::CoordinatorMessage>>
+      stream_;
+  std::thread reader_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool have_hello_ = false;               // guarded by mu_
+  adsync::v1::HelloResult hello_result_;  // written once before Open returns
+  std::deque<uint64_t> unacked_;          // guarded by mu_
+  uint64_t next_sequence_ = 1;            // writer thread only
+  uint64_t acked_ = 0;                    // guarded by mu_
+  absl::Status failure_;                  // guarded by mu_
+};
+
+}  // namespace adsync
+
+#endif  // ADSYNC_AGENT_COORDINATOR_LINK_H_

@@ -1,0 +1,79 @@
+// The LDAP reader's contract: what the agent needs from a domain controller,
+// independent of the LDAP library. OpenLdapDirectory implements it with
+// libldap; a Windows (wldap32) implementation can be added without touching
+// the change-tracking logic.
+//
+// Thread-safety: a Directory is used by one thread.
+#ifndef ADSYNC_AGENT_DIRECTORY_H_
+#define ADSYNC_AGENT_DIRECTORY_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace adsync {
+
+struct LdapEntry {
+  std::string dn;
+  // Attribute name (lower case) -> raw values (binary-safe).
+  std::map<std::string, std::vector<std::string>> attributes;
+
+  // First value of `name` (lower case), or "".
+  const std::string& First(const std::string& name) const;
+};
+
+struct RootDse {
+  std::string default_naming_context;
+  std::string ds_service_name;  // the DC's NTDS Settings object
+  std::string dns_host_name;
+  int64_t highest_committed_usn = 0;
+  std::vector<std::string> supported_controls;
+};
+
+struct SearchRequest {
+  std::string base;
+  std::string filter;
+  std::vector<std::string> attributes;
+  bool subtree = true;        // false: base object only
+  bool show_deleted = false;  // include tombstones (Show Deleted control)
+  uint32_t page_size = 1000;  // paged-results control; 0 = no paging
+};
+
+// Called for each entry; returning an error stops the search with it.
+using EntryCallback = std::function<absl::Status(const LdapEntry&)>;
+
+class Directory {
+ public:
+  virtual ~Directory() = default;
+
+  // Connects, secures (LDAPS or StartTLS) and binds. Errors say what to
+  // check: Unavailable (network/TLS), Unauthenticated (credentials).
+  virtual absl::Status Connect() = 0;
+
+  virtual absl::StatusOr<RootDse> ReadRootDse() = 0;
+
+  // Runs a (paged) search, streaming entries to `on_entry` page by page so
+  // memory stays flat however large the directory.
+  virtual absl::Status Search(const SearchRequest& request,
+                              const EntryCallback& on_entry) = 0;
+
+  // Registers for change notifications under `naming_context` (the DC's
+  // change-notification control). Unimplemented when the DC does not offer
+  // it; the caller then polls.
+  virtual absl::Status WatchForChanges(const std::string& naming_context) = 0;
+
+  // Waits up to `timeout` for a notification registered by WatchForChanges.
+  // Returns true when something changed. Without a registration it just
+  // sleeps for `timeout` and returns false.
+  virtual absl::StatusOr<bool> WaitForChange(absl::Duration timeout) = 0;
+};
+
+}  // namespace adsync
+
+#endif  // ADSYNC_AGENT_DIRECTORY_H_

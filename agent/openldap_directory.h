@@ -1,0 +1,52 @@
+// Directory over OpenLDAP's libldap: ldaps:// or StartTLS with certificate
+// verification (never plaintext binds), simple bind with a password or
+// SASL/GSSAPI with a keytab, paged results, Show Deleted, and the AD
+// change-notification control.
+//
+// Thread-safety: one thread at a time.
+#ifndef ADSYNC_AGENT_OPENLDAP_DIRECTORY_H_
+#define ADSYNC_AGENT_OPENLDAP_DIRECTORY_H_
+
+#include <memory>
+#include <string>
+
+#include "agent/directory.h"
+
+typedef struct ldap LDAP;
+
+namespace adsync {
+
+struct LdapOptions {
+  std::string uri;      // ldaps://host[:port] or ldap://host (StartTLS)
+  std::string ca_file;  // PEM; empty = system trust store
+  std::string bind_method = "simple";  // or "gssapi"
+  std::string bind_dn;
+  std::string password;     // simple bind; never logged
+  std::string keytab_file;  // gssapi
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+class OpenLdapDirectory : public Directory {
+ public:
+  explicit OpenLdapDirectory(LdapOptions options);
+  ~OpenLdapDirectory() override;
+
+  absl::Status Connect() override;
+  absl::StatusOr<RootDse> ReadRootDse() override;
+  absl::Status Search(const SearchRequest& request,
+                      const EntryCallback& on_entry) override;
+  absl::Status WatchForChanges(const std::string& naming_context) override;
+  absl::StatusOr<bool> WaitForChange(absl::Duration timeout) override;
+
+ private:
+  absl::Status LdapError(int rc, const std::string& during) const;
+  void Close();
+
+  const LdapOptions options_;
+  LDAP* ld_ = nullptr;
+  int notify_msgid_ = -1;
+};
+
+}  // namespace adsync
+
+#endif  // ADSYNC_AGENT_OPENLDAP_DIRECTORY_H_

@@ -1,0 +1,52 @@
+// Every example in configs/ must parse and pass validation, so the
+// documentation cannot drift from the code.
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "adsync/v1/config.pb.h"
+#include "agent/agent_config.h"
+#include "common/files.h"
+#include "coordinator/coordinator_server.h"
+#include "gtest/gtest.h"
+
+namespace adsync {
+namespace {
+
+TEST(Configs, EveryExampleLoadsAndValidates) {
+  int checked = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(ADSYNC_CONFIGS_DIR)) {
+    const std::string path = entry.path().string();
+    const std::string name = entry.path().filename().string();
+    if (!absl::EndsWith(name, ".textproto")) continue;
+    if (absl::StartsWith(name, "agent")) {
+      adsync::v1::AgentConfig c;
+      ASSERT_TRUE(LoadTextProtoFile(path, &c).ok()) << path;
+      EXPECT_TRUE(ResolveAgentConfig(c).ok())
+          << path << ": " << ResolveAgentConfig(c).status();
+    } else if (absl::StartsWith(name, "coordinator")) {
+      adsync::v1::CoordinatorConfig c;
+      ASSERT_TRUE(LoadTextProtoFile(path, &c).ok()) << path;
+      EXPECT_TRUE(ResolveCoordinatorConfig(c).ok()) << path;
+    } else {
+      ADD_FAILURE() << "no test knows how to load " << path;
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 2);
+}
+
+TEST(Configs, CoordinatorConfigErrorsNameTheField) {
+  adsync::v1::CoordinatorConfig c;
+  EXPECT_TRUE(absl::StrContains(ResolveCoordinatorConfig(c).status().message(),
+                                "database_path"));
+  c.set_database_path("/x.db");
+  EXPECT_TRUE(absl::StrContains(ResolveCoordinatorConfig(c).status().message(),
+                                "admin_token_file"));
+  c.set_admin_token_file("/t");
+  c.set_log_format("xml");
+  EXPECT_FALSE(ResolveCoordinatorConfig(c).ok());
+}
+
+}  // namespace
+}  // namespace adsync

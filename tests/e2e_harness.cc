@@ -1,0 +1,221 @@
+#include "tests/e2e_harness.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+
+namespace adsync::testing {
+
+std::string BinaryPath(const std::string& relative) {
+  return absl::StrCat(ADSYNC_BINARY_DIR, "/", relative);
+}
+std::string SourcePath(const std::string& relative) {
+  return absl::StrCat(ADSYNC_SOURCE_DIR, "/", relative);
+}
+
+Dc::Dc(std::string dir) : dir_(std::move(dir)) {
+  std::ifstream in(dir_ + "/env");
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t eq = line.find('=');
+    if (eq != std::string::npos) env_[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  if (env_.empty())
+    ADD_FAILURE() << "DC directory " << dir_ << " is not provisioned";
+}
+
+void Dc::Ldap(const std::string& tool, const std::string& ldif,
+              const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {SourcePath("scripts/samba_dc.sh"), "ldap",
+                                   dir_, tool};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  RunResult r = Run(argv, ldif);
+  ASSERT_EQ(r.exit_code, 0) << tool << " failed: " << r.output << "\nLDIF:\n"
+                            << ldif;
+}
+
+std::string Dc::AddOu(const std::string& name, const std::string& parent) {
+  const std::string dn =
+      absl::StrCat("OU=", name, ",", parent.empty() ? base_dn() : parent);
+  Ldap("ldapadd",
+       absl::StrCat("dn: ", dn, "\nobjectClass: organizationalUnit\nou: ", name,
+                    "\n"));
+  return dn;
+}
+
+std::vector<std::string> Dc::AddUsers(const std::string& ou_dn,
+                                      const std::vector<User>& users) {
+  // unicodePwd is the quoted password in UTF-16LE.
+  std::string utf16;
+  for (char c : std::string("\"Adsync-pw1\"")) {
+    utf16.push_back(c);
+    utf16.push_back('\0');
+  }
+  const std::string password = absl::Base64Escape(utf16);
+  std::string ldif;
+  std::vector<std::string> dns;
+  for (const User& u : users) {
+    const std::string dn = absl::StrCat("CN=", u.sam, ",", ou_dn);
+    dns.push_back(dn);
+    absl::StrAppend(
+        &ldif, "dn: ", dn, "\nobjectClass: user\nsAMAccountName: ", u.sam,
+        "\nuserPrincipalName: ",
+        u.upn.empty()
+            ? absl::StrCat(u.sam, "@", absl::AsciiStrToLower(Env("REALM")))
+            : u.upn,
+        "\n");
+    if (!u.mail.empty()) absl::StrAppend(&ldif, "mail: ", u.mail, "\n");
+    absl::StrAppend(&ldif, "unicodePwd:: ", password,
+                    "\nuserAccountControl: ", u.disabled ? 514 : 512, "\n\n");
+  }
+  Ldap("ldapadd", ldif);
+  return dns;
+}
+
+void Dc::Replace(const std::string& dn, const std::string& attribute,
+                 const std::string& value) {
+  Ldap("ldapmodify",
+       absl::StrCat("dn: ", dn, "\nchangetype: modify\nreplace: ", attribute,
+                    "\n", attribute, ": ", value, "\n"));
+}
+
+void Dc::Delete(const std::string& dn) { Ldap("ldapdelete", "", {dn}); }
+
+Coordinator::Coordinator(const std::string& dir)
+    : dir_(dir), agent_port_(FreePort()), admin_port_(FreePort()) {
+  WriteFile(dir_ + "/token", "e2e-admin-token");
+  WriteFile(dir_ + "/coordinator.textproto",
+            absl::StrCat("agent_listen: \"0.0.0.0:", agent_port_, "\"\n",
+                         "admin_listen: \"127.0.0.1:", admin_port_, "\"\n",
+                         "database_path: \"", dir_, "/coordinator.db\"\n",
+                         "admin_token_file: \"", dir_, "/token\"\n"),
+            0644);
+}
+
+void Coordinator::Start() {
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{BinaryPath("coordinator/adsync-coordinator"),
+                               "--config", dir_ + "/coordinator.textproto"},
+      dir_ + "/coordinator.log");
+  // Wait for the port before the first RPC: a refused connection would put
+  // the channel into reconnect backoff.
+  const bool up =
+      WaitFor([&] { return PortOpen(admin_port_) && PortOpen(agent_port_); },
+              absl::Seconds(20));
+  ASSERT_TRUE(up) << "coordinator did not start: " << process_->Log();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", admin_port_),
+                                     grpc::InsecureChannelCredentials());
+  admin_ = adsync::v1::Admin::NewStub(channel);
+  status_ = adsync::v1::Status::NewStub(channel);
+}
+
+void Coordinator::Kill9() {
+  if (process_) process_->Stop(SIGKILL);
+}
+
+void Coordinator::Stop() {
+  if (process_) process_->Stop(SIGTERM);
+}
+
+std::string Coordinator::agent_target(const std::string& ip) const {
+  return absl::StrCat(ip, ":", agent_port_);
+}
+
+std::unique_ptr<grpc::ClientContext> Coordinator::Ctx() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("authorization", "Bearer e2e-admin-token");
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(10));
+  return ctx;
+}
+
+std::string Coordinator::CreateOrg(const std::string& name) {
+  adsync::v1::CreateOrgRequest req;
+  req.set_name(name);
+  adsync::v1::Org org;
+  grpc::Status s = admin_->CreateOrg(Ctx().get(), req, &org);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return org.org_id();
+}
+
+std::string Coordinator::AddSync(const std::string& org,
+                                 const std::string& domain,
+                                 const std::string& ip, std::string* sync_id) {
+  adsync::v1::AddSyncRequest req;
+  req.set_org_id(org);
+  req.set_domain(domain);
+  req.add_allowed_ips(ip);
+  adsync::v1::AddSyncResponse resp;
+  grpc::Status s = admin_->AddSync(Ctx().get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  if (sync_id) *sync_id = resp.sync().sync_id();
+  return resp.sync_key();
+}
+
+void Coordinator::ImportPeople(const std::string& org, const std::string& csv) {
+  adsync::v1::ImportPeopleRequest req;
+  req.set_org_id(org);
+  req.set_csv(csv);
+  adsync::v1::ImportPeopleResponse resp;
+  grpc::Status s = admin_->ImportPeople(Ctx().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+}
+
+adsync::v1::OrgStatus Coordinator::Status(const std::string& org) {
+  adsync::v1::GetStatusRequest req;
+  req.set_org_id(org);
+  adsync::v1::GetStatusResponse resp;
+  grpc::Status s = status_->GetStatus(Ctx().get(), req, &resp);
+  if (!s.ok() || resp.orgs().empty()) return {};
+  return resp.orgs(0);
+}
+
+adsync::v1::ResolveLoginResponse Coordinator::Resolve(
+    const std::string& org, const std::string& login) {
+  adsync::v1::ResolveLoginRequest req;
+  req.set_org_id(org);
+  req.set_login(login);
+  adsync::v1::ResolveLoginResponse resp;
+  status_->ResolveLogin(Ctx().get(), req, &resp);
+  return resp;
+}
+
+std::string WriteAgentConfig(const AgentSetup& s) {
+  WriteFile(s.dir + "/sync.key", s.key);
+  std::string config = absl::StrCat(
+      "coordinator: \"", s.coordinator, "\"\norg_id: \"", s.org,
+      "\"\nsync_key_file: \"", s.dir, "/sync.key\"\ndomain: \"", s.domain,
+      "\"\npoll_interval_seconds: 1\n",
+      "backoff_initial_ms: 200\nbackoff_max_ms: 1000\nldap {\n  uri: \"",
+      s.ldap_uri, "\"\n  ca_file: \"", s.ca_file, "\"\n  bind_dn: \"",
+      s.bind_dn, "\"\n  password_file: \"", s.password_file,
+      "\"\n  timeout_seconds: 5\n");
+  for (const auto& b : s.base_dns)
+    absl::StrAppend(&config, "  base_dn: \"", b, "\"\n");
+  absl::StrAppend(&config, "}\n", s.extra);
+  const std::string path = s.dir + "/agent.textproto";
+  WriteFile(path, config, 0644);
+  return path;
+}
+
+std::unique_ptr<Process> StartAgent(const std::string& config,
+                                    const std::string& log) {
+  return std::make_unique<Process>(
+      std::vector<std::string>{BinaryPath("agent/adsync-agent"), "--config",
+                               config},
+      log);
+}
+
+RunResult RunAgentOnce(const std::string& config) {
+  return Run({BinaryPath("agent/adsync-agent"), "--config", config, "--once"},
+             "", absl::Seconds(60));
+}
+
+}  // namespace adsync::testing

@@ -1,0 +1,108 @@
+// End-to-end harness: a real Samba DC (started by ctest's fixture through
+// scripts/samba_dc.sh), the real adsync-coordinator and adsync-agent
+// binaries as child processes, and gRPC clients for the admin API.
+#ifndef ADSYNC_TESTS_E2E_HARNESS_H_
+#define ADSYNC_TESTS_E2E_HARNESS_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adsync/v1/admin.grpc.pb.h"
+#include "tests/process.h"
+#include "tests/test_util.h"
+
+namespace adsync::testing {
+
+std::string BinaryPath(const std::string& relative);  // under the build dir
+std::string SourcePath(const std::string& relative);
+
+// A provisioned, running DC directory (see scripts/samba_dc.sh).
+class Dc {
+ public:
+  explicit Dc(std::string dir);
+  const std::string& dir() const { return dir_; }
+  std::string Env(const std::string& key) const { return env_.at(key); }
+  std::string ip() const { return Env("IP"); }
+  std::string base_dn() const { return Env("BASE_DN"); }
+  std::string ca_file() const { return dir_ + "/tls/ca.pem"; }
+  std::string password_file() const { return dir_ + "/admin.password"; }
+
+  // Runs ldapadd/ldapmodify/ldapdelete as Administrator; fails the test on
+  // error.
+  void Ldap(const std::string& tool, const std::string& ldif,
+            const std::vector<std::string>& extra = {});
+  // Adds an OU under the domain (or `parent`) and returns its DN.
+  std::string AddOu(const std::string& name, const std::string& parent = "");
+  struct User {
+    std::string sam;
+    std::string mail;
+    std::string upn;  // default sam@realm
+    bool disabled = false;
+  };
+  // Adds users (one ldapadd call); returns their DNs.
+  std::vector<std::string> AddUsers(const std::string& ou_dn,
+                                    const std::vector<User>& users);
+  void Replace(const std::string& dn, const std::string& attribute,
+               const std::string& value);
+  void Delete(const std::string& dn);
+
+ private:
+  std::string dir_;
+  std::map<std::string, std::string> env_;
+};
+
+// The coordinator binary on free ports with a fresh database in `dir`.
+class Coordinator {
+ public:
+  explicit Coordinator(const std::string& dir);
+  void Start();
+  void Kill9();  // a crash: no clean shutdown
+  void Stop();
+  int agent_port() const { return agent_port_; }
+  std::string agent_target(const std::string& ip = "127.0.0.1") const;
+
+  std::string CreateOrg(const std::string& name);
+  // Returns the new AD Sync's key.
+  std::string AddSync(const std::string& org, const std::string& domain,
+                      const std::string& ip, std::string* sync_id = nullptr);
+  void ImportPeople(const std::string& org, const std::string& csv);
+  adsync::v1::OrgStatus Status(const std::string& org);
+  adsync::v1::ResolveLoginResponse Resolve(const std::string& org,
+                                           const std::string& login);
+
+ private:
+  std::unique_ptr<grpc::ClientContext> Ctx();
+  std::string dir_;
+  int agent_port_;
+  int admin_port_;
+  std::unique_ptr<Process> process_;
+  std::unique_ptr<adsync::v1::Admin::Stub> admin_;
+  std::unique_ptr<adsync::v1::Status::Stub> status_;
+};
+
+// Writes an agent config (plus key and password files) into `dir`.
+struct AgentSetup {
+  std::string dir;
+  std::string coordinator;
+  std::string org;
+  std::string key;
+  std::string domain = "DISTRICT";
+  std::string ldap_uri;
+  std::string ca_file;
+  std::string bind_dn;
+  std::string password_file;
+  std::vector<std::string> base_dns;
+  std::string extra;  // appended text-format fields
+};
+std::string WriteAgentConfig(
+    const AgentSetup& setup);  // returns the config path
+
+std::unique_ptr<Process> StartAgent(const std::string& config,
+                                    const std::string& log);
+RunResult RunAgentOnce(const std::string& config);
+
+}  // namespace adsync::testing
+
+#endif  // ADSYNC_TESTS_E2E_HARNESS_H_
