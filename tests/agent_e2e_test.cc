@@ -89,7 +89,9 @@ TEST_F(AgentE2eTest, FullSyncOfHundredsOfUsersAcrossOusArrivesComplete) {
     dc_->AddUsers(ou, users);
   }
   coordinator_->ImportPeople(org_, people);
-  RunResult once = RunAgentOnce(WriteAgentConfig(AgentConfigForTest()));
+  AgentSetup setup = AgentConfigForTest();
+  setup.page_size = 64;  // five pages per school: exercises paged results
+  RunResult once = RunAgentOnce(WriteAgentConfig(setup));
   ASSERT_EQ(once.exit_code, 0) << once.output;
   EXPECT_THAT(once.output, HasSubstr("full sync done deltas=300"));
   adsync::v1::Counts c = coordinator_->Status(org_).counts();
@@ -149,6 +151,23 @@ TEST_F(AgentE2eTest, EveryKindOfChangeOnTheDcIsReflected) {
   EXPECT_EQ(c.deleted(), 1u);
   EXPECT_EQ(c.disabled(), 1u);
   EXPECT_THAT(agent->Log(), HasSubstr("mode=change notification"));
+}
+
+TEST_F(AgentE2eTest, StartTlsAndPollingWithoutChangeNotification) {
+  AgentSetup s = AgentConfigForTest();
+  s.ldap_uri = "ldap://" + dc_->ip();  // StartTLS, certificate verified
+  s.extra = "change_notification: false\n";
+  auto agent = StartAgent(WriteAgentConfig(s), dir_.File("agent.log"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return agent->Log().find("following changes") != std::string::npos;
+      },
+      kArrival))
+      << agent->Log();
+  EXPECT_THAT(agent->Log(), HasSubstr("mode=polling every 1s"));
+  dc_->AddUsers(ou_, {{Sam("polled"), ""}});
+  ASSERT_TRUE(Arrives([&] { return Resolve(Login("polled")).found(); }))
+      << agent->Log();
 }
 
 TEST_F(AgentE2eTest, ControllerUnreachable) {

@@ -94,6 +94,7 @@ struct AgentSetup {
   std::string bind_dn;
   std::string password_file;
   std::vector<std::string> base_dns;
+  int page_size = 0;  // 0 = default
   std::string extra;  // appended text-format fields
 };
 std::string WriteAgentConfig(
