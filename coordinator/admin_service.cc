@@ -121,6 +121,31 @@ grpc::Status AdminService::ImportPeople(
   });
 }
 
+grpc::Status AdminService::PullPeople(
+    grpc::ServerContext* context, const adsync::v1::PullPeopleRequest* request,
+    adsync::v1::ImportPeopleResponse* response) {
+  return Handle(*context, token_, [&]() -> absl::Status {
+    if (panel_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "no K12Panel is configured (panel.base_url in the coordinator "
+          "config); "
+          "import People from CSV with `adsyncctl people import` instead");
+    }
+    return Assign(panel_->PullPeople(request->org_id()), response);
+  });
+}
+
+grpc::Status AdminService::ResolveQuarantine(
+    grpc::ServerContext* context,
+    const adsync::v1::ResolveQuarantineRequest* request,
+    adsync::v1::PushStatus* response) {
+  return Handle(*context, token_, [&] {
+    return Assign(
+        store_->ResolveQuarantine(request->org_id(), request->approve()),
+        response);
+  });
+}
+
 grpc::Status StatusService::GetStatus(
     grpc::ServerContext* context, const adsync::v1::GetStatusRequest* request,
     adsync::v1::GetStatusResponse* response) {

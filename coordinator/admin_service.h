@@ -10,6 +10,7 @@
 #include <string>
 
 #include "adsync/v1/admin.grpc.pb.h"
+#include "coordinator/panel_sync.h"
 #include "coordinator/store.h"
 
 namespace adsync {
@@ -20,9 +21,10 @@ grpc::Status CheckAdminToken(const grpc::ServerContext& context,
 
 class AdminService final : public adsync::v1::Admin::Service {
  public:
-  // REQUIRES: `store` outlives the service.
-  AdminService(Store* store, std::string admin_token)
-      : store_(store), token_(std::move(admin_token)) {}
+  // REQUIRES: `store` (and `panel`, which may be null when no K12Panel is
+  // configured) outlive the service.
+  AdminService(Store* store, PanelSync* panel, std::string admin_token)
+      : store_(store), panel_(panel), token_(std::move(admin_token)) {}
 
   grpc::Status CreateOrg(grpc::ServerContext* context,
                          const adsync::v1::CreateOrgRequest* request,
@@ -46,9 +48,17 @@ class AdminService final : public adsync::v1::Admin::Service {
       grpc::ServerContext* context,
       const adsync::v1::ImportPeopleRequest* request,
       adsync::v1::ImportPeopleResponse* response) override;
+  grpc::Status PullPeople(grpc::ServerContext* context,
+                          const adsync::v1::PullPeopleRequest* request,
+                          adsync::v1::ImportPeopleResponse* response) override;
+  grpc::Status ResolveQuarantine(
+      grpc::ServerContext* context,
+      const adsync::v1::ResolveQuarantineRequest* request,
+      adsync::v1::PushStatus* response) override;
 
  private:
   Store* const store_;
+  PanelSync* const panel_;
   const std::string token_;
 };
 

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
+#include "common/http_client.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 
@@ -35,6 +36,34 @@ absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
   if (c.heartbeat_interval_ms() == 0) c.set_heartbeat_interval_ms(5000);
   if (c.rejections_kept() == 0) c.set_rejections_kept(50);
   if (c.log_format().empty()) c.set_log_format("text");
+  adsync::v1::PanelConfig* panel = c.mutable_panel();
+  if (!panel->base_url().empty()) {
+    if (panel->token_file().empty()) {
+      return absl::InvalidArgumentError(
+          "panel.token_file is required with panel.base_url: a file (mode 600) "
+          "holding K12Panel's bearer token");
+    }
+    if (!absl::StartsWith(panel->base_url(), "http://") &&
+        !absl::StartsWith(panel->base_url(), "https://")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("panel.base_url \"", panel->base_url(),
+                       "\" must start with https:// (or http://)"));
+    }
+  }
+  if (panel->batch_size() == 0) panel->set_batch_size(100);
+  if (panel->push_interval_ms() == 0) panel->set_push_interval_ms(500);
+  if (panel->backoff_initial_ms() == 0) panel->set_backoff_initial_ms(1000);
+  if (panel->backoff_max_ms() == 0) panel->set_backoff_max_ms(60000);
+  if (panel->request_timeout_seconds() == 0)
+    panel->set_request_timeout_seconds(30);
+  if (panel->people_pull_interval_seconds() == 0)
+    panel->set_people_pull_interval_seconds(900);
+  if (panel->quarantine_min_people() == 0) panel->set_quarantine_min_people(20);
+  if (panel->quarantine_fraction() == 0) panel->set_quarantine_fraction(0.05);
+  if (panel->quarantine_fraction() < 0 || panel->quarantine_fraction() > 1) {
+    return absl::InvalidArgumentError(
+        "panel.quarantine_fraction must be between 0 and 1");
+  }
   if (c.log_format() != "text" && c.log_format() != "json") {
     return absl::InvalidArgumentError(absl::StrCat(
         "log_format \"", c.log_format(), "\" must be text or json"));
@@ -52,7 +81,17 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   SqliteStoreOptions store_options;
   store_options.path = config.database_path();
   store_options.rejections_kept = config.rejections_kept();
+  store_options.quarantine_min_people = config.panel().quarantine_min_people();
+  store_options.quarantine_fraction = config.panel().quarantine_fraction();
   ASSIGN_OR_RETURN(server->store_, SqliteStore::Open(store_options));
+  if (!config.panel().base_url().empty()) {
+    ASSIGN_OR_RETURN(
+        std::string panel_token,
+        ReadSecretFile(config.panel().token_file(), "K12Panel token file"));
+    InitHttpClient();
+    server->panel_ = std::make_unique<PanelSync>(
+        server->store_.get(), config.panel(), std::move(panel_token));
+  }
 
   GatewayOptions gateway_options;
   gateway_options.max_unacked_batches = config.max_unacked_batches();
@@ -60,7 +99,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   gateway_options.heartbeat_interval_ms = config.heartbeat_interval_ms();
   server->gateway_ =
       std::make_unique<AgentGateway>(server->store_.get(), gateway_options);
-  server->admin_ = std::make_unique<AdminService>(server->store_.get(), token);
+  server->admin_ = std::make_unique<AdminService>(server->store_.get(),
+                                                  server->panel_.get(), token);
   server->status_ =
       std::make_unique<StatusService>(server->store_.get(), token);
 
@@ -101,6 +141,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
           "; is another process using it? (admin_listen in the config)"));
     }
   }
+  if (server->panel_) server->panel_->Start();
   Log(LogLevel::kInfo, "coordinator started",
       {{"agents", absl::StrCat(config.agent_listen(), " (port ",
                                server->agent_port_, ")")},

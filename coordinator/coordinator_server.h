@@ -13,6 +13,7 @@
 #include "adsync/v1/config.pb.h"
 #include "coordinator/admin_service.h"
 #include "coordinator/agent_gateway.h"
+#include "coordinator/panel_sync.h"
 #include "coordinator/sqlite_store.h"
 
 namespace adsync {
@@ -30,6 +31,7 @@ class CoordinatorServer {
   int agent_port() const { return agent_port_; }
   int admin_port() const { return admin_port_; }
   Store* store() { return store_.get(); }
+  PanelSync* panel() { return panel_.get(); }  // null without panel.base_url
 
   void Wait();
   void Shutdown();
@@ -38,6 +40,7 @@ class CoordinatorServer {
   CoordinatorServer() = default;
 
   std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<PanelSync> panel_;
   std::unique_ptr<AgentGateway> gateway_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<StatusService> status_;

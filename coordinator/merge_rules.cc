@@ -111,6 +111,12 @@ bool MergeAccount(const AccountState& in, AccountState* st) {
   return changed;
 }
 
+bool PanelIdentityChanged(const AccountState& a, const AccountState& b) {
+  return a.sam_account_name != b.sam_account_name ||
+         a.user_principal_name != b.user_principal_name || a.sid != b.sid ||
+         a.enabled() != b.enabled();
+}
+
 const char* OutcomeName(Outcome outcome) {
   switch (outcome) {
     case Outcome::kMatched:

@@ -64,6 +64,11 @@ AccountState StateFromDelta(const adsync::v1::ProfileDelta& delta,
 // that is reported again comes back. Returns true when anything changed.
 bool MergeAccount(const AccountState& incoming, AccountState* stored);
 
+// True when what K12Panel holds for the account (login names, SID,
+// enabled) differs between the two states.
+bool PanelIdentityChanged(const AccountState& before,
+                          const AccountState& after);
+
 enum class Outcome : int {
   kMatched = 0,
   kUnmatched = 1,

@@ -102,6 +102,35 @@ CREATE INDEX profiles_by_sam ON profiles(org_key, domain, sam COLLATE NOCASE);
 CREATE INDEX profiles_by_upn ON profiles(org_key, upn COLLATE NOCASE);
 CREATE INDEX profiles_by_sid ON profiles(org_key, sid);
 )sql",
+    // 1 -> 2: push to K12Panel. The outbox is written in the same
+    // transaction as the account change that causes it.
+    R"sql(
+CREATE INDEX profiles_by_person ON profiles(org_key, person_id) WHERE outcome = 0;
+CREATE TABLE person_versions(
+  org_key INTEGER NOT NULL,
+  person_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY(org_key, person_id)) WITHOUT ROWID;
+CREATE TABLE outbox(
+  org_key INTEGER NOT NULL,
+  person_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  enqueued INTEGER NOT NULL,
+  quarantined INTEGER NOT NULL DEFAULT 0,
+  parked INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY(org_key, person_id)) WITHOUT ROWID;
+CREATE TABLE push_state(
+  org_key INTEGER PRIMARY KEY,
+  next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_success INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  last_error_at INTEGER NOT NULL DEFAULT 0,
+  quarantined INTEGER NOT NULL DEFAULT 0,
+  quarantine_reason TEXT NOT NULL DEFAULT '',
+  delivered INTEGER NOT NULL DEFAULT 0);
+)sql",
 };
 
 int64_t NowUnix() { return absl::ToUnixSeconds(absl::Now()); }
@@ -485,10 +514,24 @@ absl::StatusOr<SqliteStore::StoredAccount> SqliteStore::LoadAccount(
   return a;
 }
 
-absl::Status SqliteStore::WriteAccountLocked(int64_t org_key,
-                                             const std::string& domain,
-                                             const AccountState& s,
-                                             const MatchResult& m) {
+absl::Status SqliteStore::WriteAccountLocked(
+    int64_t org_key, const std::string& domain, const StoredAccount& before,
+    const AccountState& s, const MatchResult& m, ChangeSet* changes) {
+  const std::string old_person =
+      before.exists && before.match.outcome == Outcome::kMatched
+          ? before.match.person_id
+          : "";
+  const std::string new_person =
+      m.outcome == Outcome::kMatched ? m.person_id : "";
+  if (old_person != new_person) {
+    if (!old_person.empty()) {
+      changes->dirty.insert(old_person);
+      changes->losing.insert(old_person);
+    }
+    if (!new_person.empty()) changes->dirty.insert(new_person);
+  } else if (!new_person.empty() && PanelIdentityChanged(before.state, s)) {
+    changes->dirty.insert(new_person);
+  }
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached(
@@ -522,7 +565,8 @@ absl::Status SqliteStore::WriteAccountLocked(int64_t org_key,
 
 absl::StatusOr<uint32_t> SqliteStore::SweepLocked(const OrgRow& org,
                                                   const std::string& domain,
-                                                  const SeenAccounts& seen) {
+                                                  const SeenAccounts& seen,
+                                                  ChangeSet* changes) {
   std::vector<std::string> gone;
   {
     ASSIGN_OR_RETURN(ScopedStatement q,
@@ -540,12 +584,322 @@ absl::StatusOr<uint32_t> SqliteStore::SweepLocked(const OrgRow& org,
   for (const std::string& guid : gone) {
     ASSIGN_OR_RETURN(StoredAccount a,
                      LoadAccount(writer_.get(), org.key, guid));
-    a.state.absent = true;
+    AccountState gone_state = a.state;
+    gone_state.absent = true;
     MatchResult removed;
     removed.outcome = Outcome::kRemoved;
-    RETURN_IF_ERROR(WriteAccountLocked(org.key, a.domain, a.state, removed));
+    RETURN_IF_ERROR(
+        WriteAccountLocked(org.key, a.domain, a, gone_state, removed, changes));
   }
   return static_cast<uint32_t>(gone.size());
+}
+
+absl::Status SqliteStore::FinishChangesLocked(const OrgRow& org,
+                                              const ChangeSet& changes,
+                                              const std::string& cause) {
+  if (changes.dirty.empty()) return absl::OkStatus();
+  // Deletion safety (rule 7): many People losing identities at once is more
+  // likely a wrong base DN than a real event; hold the push for an operator.
+  bool quarantine = false;
+  std::string reason;
+  if (changes.losing.size() > options_.quarantine_min_people) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("SELECT count(DISTINCT person_id) FROM profiles "
+                        "WHERE org_key=?1 AND outcome=0"));
+    q->Bind(1, org.key);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    const uint64_t mapped_after = row ? q->ColumnInt(0) : 0;
+    uint64_t lost_all = 0;
+    for (const std::string& person : changes.losing) {
+      ASSIGN_OR_RETURN(
+          ScopedStatement c,
+          writer_->Cached("SELECT 1 FROM profiles WHERE org_key=?1 AND "
+                          "person_id=?2 AND outcome=0 LIMIT 1"));
+      c->Bind(1, org.key).Bind(2, person);
+      ASSIGN_OR_RETURN(bool has, c->Step());
+      if (!has) ++lost_all;
+    }
+    const uint64_t mapped_before = mapped_after + lost_all;
+    const double share =
+        mapped_before
+            ? static_cast<double>(changes.losing.size()) / mapped_before
+            : 1;
+    if (share > options_.quarantine_fraction) {
+      quarantine = true;
+      reason =
+          absl::StrCat(cause, " would remove identities from ",
+                       changes.losing.size(), " of ", mapped_before,
+                       " mapped People (", static_cast<int>(share * 100 + 0.5),
+                       "%); check the AD Sync's base DN and filter, then run "
+                       "`adsyncctl push approve --org ",
+                       org.org.org_id(), "` or `adsyncctl push reject --org ",
+                       org.org.org_id(), "`");
+    }
+  }
+  const int64_t now = NowUnix();
+  for (const std::string& person : changes.dirty) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement v,
+        writer_->Cached(
+            "INSERT INTO person_versions(org_key, person_id, version) "
+            "VALUES(?1,?2,1) ON CONFLICT(org_key, person_id) DO "
+            "UPDATE SET version=version+1 RETURNING version"));
+    v->Bind(1, org.key).Bind(2, person);
+    ASSIGN_OR_RETURN(bool row, v->Step());
+    if (!row) return absl::InternalError("no version returned");
+    const int64_t version = v->ColumnInt(0);
+    const bool held = quarantine && changes.losing.count(person) > 0;
+    ASSIGN_OR_RETURN(
+        ScopedStatement o,
+        writer_->Cached(
+            "INSERT INTO outbox(org_key, person_id, version, enqueued, "
+            "quarantined) VALUES(?1,?2,?3,?4,?5) ON CONFLICT(org_key, "
+            "person_id) DO UPDATE SET version=?3, parked=0, error='', "
+            "quarantined=max(quarantined, ?5)"));
+    o->Bind(1, org.key)
+        .Bind(2, person)
+        .Bind(3, version)
+        .Bind(4, now)
+        .Bind(5, held ? 1 : 0);
+    RETURN_IF_ERROR(o->Run());
+  }
+  if (quarantine) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached(
+            "INSERT INTO push_state(org_key, quarantined, "
+            "quarantine_reason) VALUES(?1,1,?2) ON CONFLICT(org_key) "
+            "DO UPDATE SET quarantined=1, quarantine_reason=?2"));
+    q->Bind(1, org.key).Bind(2, reason);
+    RETURN_IF_ERROR(q->Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::OrgsReadyToPush(
+    int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      reader_->Cached(
+          "SELECT o.org_id FROM orgs o LEFT JOIN push_state p USING(org_key) "
+          "WHERE coalesce(p.quarantined, 0)=0 AND coalesce(p.next_attempt_ms, "
+          "0)<=?1 "
+          "AND EXISTS(SELECT 1 FROM outbox b WHERE b.org_key=o.org_key AND "
+          "b.parked=0 AND b.quarantined=0)"));
+  q->Bind(1, now_ms);
+  std::vector<std::string> orgs;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    orgs.push_back(q->ColumnText(0));
+  }
+  return orgs;
+}
+
+absl::StatusOr<PushBatch> SqliteStore::NextPushBatch(const std::string& org_id,
+                                                     int max_people) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  PushBatch batch;
+  batch.org_id = org.org.org_id();
+  {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        reader_->Cached("SELECT attempts FROM push_state WHERE org_key=?1"));
+    q->Bind(1, org.key);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (row) batch.attempts = static_cast<int>(q->ColumnInt(0));
+  }
+  {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        reader_->Cached(
+            "SELECT person_id, version FROM outbox WHERE org_key=?1 "
+            "AND parked=0 AND quarantined=0 ORDER BY enqueued, "
+            "person_id LIMIT ?2"));
+    q->Bind(1, org.key).Bind(2, max_people);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      adsync::v1::PersonUpdate& u = batch.updates.emplace_back();
+      u.set_person_id(q->ColumnText(0));
+      u.set_version(static_cast<uint32_t>(q->ColumnInt(1)));
+    }
+  }
+  for (adsync::v1::PersonUpdate& u : batch.updates) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        reader_->Cached("SELECT domain, sam, upn, sid, object_guid, uac FROM "
+                        "profiles WHERE org_key=?1 AND person_id=?2 AND "
+                        "outcome=0 ORDER BY domain, sam"));
+    q->Bind(1, org.key).Bind(2, u.person_id());
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      adsync::v1::PanelIdentity* id = u.add_identities();
+      id->set_domain(q->ColumnText(0));
+      id->set_sam_account_name(q->ColumnText(1));
+      id->set_upn(q->ColumnText(2));
+      id->set_sid(q->ColumnText(3));
+      ASSIGN_OR_RETURN(std::string guid, GuidBinaryToString(q->ColumnBlob(4)));
+      id->set_object_guid(guid);
+      id->set_enabled((q->ColumnInt(5) & 0x2) == 0);
+    }
+  }
+  return batch;
+}
+
+absl::Status SqliteStore::CompletePush(const PushBatch& batch) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), batch.org_id));
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
+  for (const auto& u : batch.updates) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("DELETE FROM outbox WHERE org_key=?1 AND person_id=?2 "
+                        "AND version=?3"));
+    q->Bind(1, org.key).Bind(2, u.person_id()).Bind(3, u.version());
+    RETURN_IF_ERROR(q->Run());
+  }
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached(
+          "INSERT INTO push_state(org_key, last_success, delivered) "
+          "VALUES(?1,?2,?3) ON CONFLICT(org_key) DO UPDATE SET "
+          "last_success=?2, delivered=delivered+?3, attempts=0, "
+          "next_attempt_ms=0"));
+  q->Bind(1, org.key)
+      .Bind(2, NowUnix())
+      .Bind(3, static_cast<int64_t>(batch.updates.size()));
+  RETURN_IF_ERROR(q->Run());
+  return txn.Commit();
+}
+
+absl::Status SqliteStore::DeferPush(const std::string& org_id,
+                                    int64_t next_attempt_ms,
+                                    const std::string& error) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached(
+          "INSERT INTO push_state(org_key, next_attempt_ms, attempts, "
+          "last_error, last_error_at) VALUES(?1,?2,1,?3,?4) ON "
+          "CONFLICT(org_key) DO UPDATE SET next_attempt_ms=?2, "
+          "attempts=attempts+1, last_error=?3, last_error_at=?4"));
+  q->Bind(1, org.key)
+      .Bind(2, next_attempt_ms)
+      .Bind(3, error)
+      .Bind(4, NowUnix());
+  return q->Run();
+}
+
+absl::Status SqliteStore::ParkPush(const PushBatch& batch,
+                                   const std::string& error) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), batch.org_id));
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
+  for (const auto& u : batch.updates) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("UPDATE outbox SET parked=1, error=?4 WHERE org_key=?1 "
+                        "AND person_id=?2 AND version=?3"));
+    q->Bind(1, org.key)
+        .Bind(2, u.person_id())
+        .Bind(3, u.version())
+        .Bind(4, error);
+    RETURN_IF_ERROR(q->Run());
+  }
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached(
+          "INSERT INTO push_state(org_key, last_error, last_error_at) "
+          "VALUES(?1,?2,?3) ON CONFLICT(org_key) DO UPDATE SET "
+          "last_error=?2, last_error_at=?3, attempts=0"));
+  q->Bind(1, org.key).Bind(2, error).Bind(3, NowUnix());
+  RETURN_IF_ERROR(q->Run());
+  return txn.Commit();
+}
+
+absl::StatusOr<adsync::v1::PushStatus> SqliteStore::ResolveQuarantine(
+    const std::string& org_id, bool approve) {
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
+    Transaction txn(writer_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    ASSIGN_OR_RETURN(
+        ScopedStatement state,
+        writer_->Cached("SELECT quarantined FROM push_state WHERE org_key=?1"));
+    state->Bind(1, org.key);
+    ASSIGN_OR_RETURN(bool row, state->Step());
+    if (!row || state->ColumnInt(0) == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "org ", org.org.org_id(), "'s push is not quarantined; nothing to ",
+          approve ? "approve" : "reject"));
+    }
+    ASSIGN_OR_RETURN(
+        ScopedStatement items,
+        writer_->Cached(approve
+                            ? "UPDATE outbox SET quarantined=0 WHERE org_key=?1"
+                            : "DELETE FROM outbox WHERE org_key=?1 AND "
+                              "quarantined=1"));
+    items->Bind(1, org.key);
+    RETURN_IF_ERROR(items->Run());
+    ASSIGN_OR_RETURN(
+        ScopedStatement clear,
+        writer_->Cached(
+            "UPDATE push_state SET quarantined=0, quarantine_reason='' "
+            "WHERE org_key=?1"));
+    clear->Bind(1, org.key);
+    RETURN_IF_ERROR(clear->Run());
+    RETURN_IF_ERROR(txn.Commit());
+  }
+  std::lock_guard<std::mutex> lock(read_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  return PushStatusLocked(reader_.get(), org.key);
+}
+
+absl::StatusOr<adsync::v1::PushStatus> SqliteStore::PushStatusLocked(
+    Database* db, int64_t org_key) {
+  adsync::v1::PushStatus p;
+  {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        db->Cached(
+            "SELECT count(*), min(enqueued), sum(parked), sum(quarantined) "
+            "FROM outbox WHERE org_key=?1"));
+    q->Bind(1, org_key);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (row) {
+      p.set_queue_depth(q->ColumnInt(0));
+      p.set_oldest_undelivered_unix(q->ColumnInt(1));
+      p.set_parked(q->ColumnInt(2));
+      p.set_quarantined_people(q->ColumnInt(3));
+    }
+  }
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      db->Cached(
+          "SELECT last_success, last_error, last_error_at, quarantined, "
+          "quarantine_reason, delivered, next_attempt_ms FROM push_state "
+          "WHERE org_key=?1"));
+  q->Bind(1, org_key);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  if (row) {
+    p.set_last_success_unix(q->ColumnInt(0));
+    p.set_last_error(q->ColumnText(1));
+    p.set_last_error_unix(q->ColumnInt(2));
+    p.set_quarantined(q->ColumnInt(3) != 0);
+    p.set_quarantine_reason(q->ColumnText(4));
+    p.set_delivered(q->ColumnInt(5));
+    p.set_next_attempt_unix(q->ColumnInt(6) / 1000);
+  }
+  return p;
 }
 
 absl::StatusOr<SyncRecord> SqliteStore::Authenticate(
@@ -670,6 +1024,7 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
   BatchOutcome outcome;
+  ChangeSet changes;
   if (batch.full_sync_begin()) {
     ASSIGN_OR_RETURN(
         ScopedStatement q,
@@ -683,6 +1038,7 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
     AccountState incoming = StateFromDelta(batch.deltas(i), std::move(sids[i]));
     ASSIGN_OR_RETURN(StoredAccount stored,
                      LoadAccount(writer_.get(), org.key, incoming.object_guid));
+    const StoredAccount before = stored;
     if (stored.exists) {
       if (!MergeAccount(incoming, &stored.state)) {
         ++outcome.unchanged;
@@ -699,8 +1055,8 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
     }
     ASSIGN_OR_RETURN(MatchResult match,
                      Match(writer_.get(), org, stored.state));
-    RETURN_IF_ERROR(
-        WriteAccountLocked(org.key, stored.domain, stored.state, match));
+    RETURN_IF_ERROR(WriteAccountLocked(org.key, stored.domain, before,
+                                       stored.state, match, &changes));
     ++outcome.applied;
   }
   if (batch.full_sync_end()) {
@@ -708,7 +1064,8 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
       return absl::FailedPreconditionError(
           "full sync end without the accounts it saw");
     }
-    ASSIGN_OR_RETURN(outcome.removed, SweepLocked(org, sync.domain, *seen));
+    ASSIGN_OR_RETURN(outcome.removed,
+                     SweepLocked(org, sync.domain, *seen, &changes));
     ASSIGN_OR_RETURN(
         ScopedStatement q,
         writer_->Cached("UPDATE syncs SET full_sync_in_progress=0, "
@@ -731,6 +1088,12 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
                                    "WHERE sync_id=?1"));
   q->Bind(1, sync.sync_id).Bind(2, batch.deltas_size()).Bind(3, NowUnix());
   RETURN_IF_ERROR(q->Run());
+  RETURN_IF_ERROR(FinishChangesLocked(
+      org, changes,
+      batch.full_sync_end()
+          ? absl::StrCat("the full sync of domain ", sync.domain)
+          : absl::StrCat("changes from domain ", sync.domain, " (AD Sync ",
+                         sync.sync_id.substr(0, 8), ")")));
   if (options_.crash_before_commit_for_testing) _exit(42);
   RETURN_IF_ERROR(txn.Commit());
   return outcome;
@@ -768,6 +1131,7 @@ absl::StatusOr<adsync::v1::ImportPeopleResponse> SqliteStore::ReplacePeople(
     }
   }
   response.set_people(people.size());
+  ChangeSet changes;
   // Re-match every account of the org against the new People.
   std::vector<std::string> guids;
   {
@@ -789,9 +1153,11 @@ absl::StatusOr<adsync::v1::ImportPeopleResponse> SqliteStore::ReplacePeople(
         m.matched_email == a.match.matched_email) {
       continue;
     }
-    RETURN_IF_ERROR(WriteAccountLocked(org.key, a.domain, a.state, m));
+    RETURN_IF_ERROR(
+        WriteAccountLocked(org.key, a.domain, a, a.state, m, &changes));
     response.set_rematched_accounts(response.rematched_accounts() + 1);
   }
+  RETURN_IF_ERROR(FinishChangesLocked(org, changes, "the new set of People"));
   RETURN_IF_ERROR(txn.Commit());
   return response;
 }
@@ -811,6 +1177,8 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
     ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), id));
     adsync::v1::OrgStatus* os = response.add_orgs();
     *os->mutable_org() = org.org;
+    ASSIGN_OR_RETURN(*os->mutable_push(),
+                     PushStatusLocked(reader_.get(), org.key));
     {
       ASSIGN_OR_RETURN(
           ScopedStatement q,

@@ -9,9 +9,10 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
-#include "coordinator/sqlite.h"
+#include "common/sqlite.h"
 #include "coordinator/store.h"
 
 namespace adsync {
@@ -19,6 +20,11 @@ namespace adsync {
 struct SqliteStoreOptions {
   std::string path;               // required
   uint32_t rejections_kept = 50;  // per org
+  // Deletion safety: a change that removes identities from more than
+  // `quarantine_min_people` People AND more than `quarantine_fraction` of
+  // the org's mapped People quarantines the org's push.
+  uint32_t quarantine_min_people = 20;
+  double quarantine_fraction = 0.05;
   // Test hook: the process _exit()s after a batch is written but before it
   // commits, to prove a crash loses nothing acknowledged.
   bool crash_before_commit_for_testing = false;
@@ -61,6 +67,17 @@ class SqliteStore : public Store {
   absl::StatusOr<BatchOutcome> ApplyBatch(const SyncRecord& sync,
                                           const adsync::v1::Batch& batch,
                                           const SeenAccounts* seen) override;
+  absl::StatusOr<std::vector<std::string>> OrgsReadyToPush(
+      int64_t now_ms) override;
+  absl::StatusOr<PushBatch> NextPushBatch(const std::string& org_id,
+                                          int max_people) override;
+  absl::Status CompletePush(const PushBatch& batch) override;
+  absl::Status DeferPush(const std::string& org_id, int64_t next_attempt_ms,
+                         const std::string& error) override;
+  absl::Status ParkPush(const PushBatch& batch,
+                        const std::string& error) override;
+  absl::StatusOr<adsync::v1::PushStatus> ResolveQuarantine(
+      const std::string& org_id, bool approve) override;
   absl::StatusOr<adsync::v1::GetStatusResponse> GetStatus(
       const std::string& org_id) override;
   absl::StatusOr<adsync::v1::ResolveLoginResponse> ResolveLogin(
@@ -80,6 +97,11 @@ class SqliteStore : public Store {
     AccountState state;
     MatchResult match;
   };
+  // People whose identity sets one transaction changed.
+  struct ChangeSet {
+    std::set<std::string> dirty;   // any change: push the new set
+    std::set<std::string> losing;  // lost an identity (deletion safety)
+  };
 
   SqliteStore(SqliteStoreOptions options, std::unique_ptr<Database> writer,
               std::unique_ptr<Database> reader)
@@ -95,12 +117,23 @@ class SqliteStore : public Store {
                                                    const std::string& guid);
   static absl::StatusOr<MatchResult> Match(Database* db, const OrgRow& org,
                                            const AccountState& account);
+  // Writes an account and records in `changes` whose identities moved.
+  // `before` is the stored version (exists=false for a new account).
   absl::Status WriteAccountLocked(int64_t org_key, const std::string& domain,
+                                  const StoredAccount& before,
                                   const AccountState& state,
-                                  const MatchResult& match);
+                                  const MatchResult& match, ChangeSet* changes);
+  // Bumps versions and queues the changed People in the outbox; quarantines
+  // the org's push when the removals look like a mistake. `cause` names
+  // what happened for the status page.
+  absl::Status FinishChangesLocked(const OrgRow& org, const ChangeSet& changes,
+                                   const std::string& cause);
   absl::StatusOr<uint32_t> SweepLocked(const OrgRow& org,
                                        const std::string& domain,
-                                       const SeenAccounts& seen);
+                                       const SeenAccounts& seen,
+                                       ChangeSet* changes);
+  absl::StatusOr<adsync::v1::PushStatus> PushStatusLocked(Database* db,
+                                                          int64_t org_key);
   absl::StatusOr<adsync::v1::AddSyncResponse> IssueKeyLocked(
       const std::string& org_id, const std::string& sync_id);
   static absl::StatusOr<adsync::v1::AccountView> ViewAccount(

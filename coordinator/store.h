@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "adsync/v1/admin.pb.h"
 #include "adsync/v1/agent.pb.h"
+#include "adsync/v1/panel.pb.h"
 #include "common/net.h"
 #include "coordinator/merge_rules.h"
 
@@ -52,6 +53,13 @@ struct Person {
 
 // objectGUIDs (16-byte binary) a full sync reported.
 using SeenAccounts = absl::flat_hash_set<std::string>;
+
+// People whose complete identity sets are due at K12Panel.
+struct PushBatch {
+  std::string org_id;
+  std::vector<adsync::v1::PersonUpdate> updates;
+  int attempts = 0;  // consecutive failed deliveries for the org so far
+};
 
 class Store {
  public:
@@ -96,6 +104,27 @@ class Store {
   virtual absl::StatusOr<BatchOutcome> ApplyBatch(
       const SyncRecord& sync, const adsync::v1::Batch& batch,
       const SeenAccounts* seen) = 0;
+
+  // --- Push to K12Panel (outbox written with the changes that cause it) ---
+  // Orgs with deliverable updates whose next attempt is due at `now_ms`.
+  virtual absl::StatusOr<std::vector<std::string>> OrgsReadyToPush(
+      int64_t now_ms) = 0;
+  // Up to `max_people` due updates with each person's complete identity set.
+  virtual absl::StatusOr<PushBatch> NextPushBatch(const std::string& org_id,
+                                                  int max_people) = 0;
+  // K12Panel accepted the batch: drop what it covered (items changed since
+  // stay queued with their newer version).
+  virtual absl::Status CompletePush(const PushBatch& batch) = 0;
+  // Delivery failed transiently: retry no earlier than `next_attempt_ms`.
+  virtual absl::Status DeferPush(const std::string& org_id,
+                                 int64_t next_attempt_ms,
+                                 const std::string& error) = 0;
+  // K12Panel refused the batch permanently: park it with the error.
+  virtual absl::Status ParkPush(const PushBatch& batch,
+                                const std::string& error) = 0;
+  // approve: release the quarantined updates; reject: drop them.
+  virtual absl::StatusOr<adsync::v1::PushStatus> ResolveQuarantine(
+      const std::string& org_id, bool approve) = 0;
 
   // --- Status ---
   // `org_id` empty = every org.

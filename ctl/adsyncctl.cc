@@ -38,6 +38,9 @@ Commands:
   sync rotate-key --org ORG --sync SYNC_ID
   sync remove --org ORG --sync SYNC_ID
   people import --org ORG FILE [--format oneroster|plain] [--dry-run]
+  people pull --org ORG                fetch People from K12Panel now
+  push approve --org ORG               release a quarantined push
+  push reject --org ORG                drop the quarantined removals
   status [--org ORG] [--json] [--watch SECONDS]
   resolve --org ORG LOGIN [--json]     LOGIN: DOMAIN\user, user@upn or S-1-5-...
   accounts --org ORG [--outcome unmatched,ambiguous,...] [--csv|--json] [--limit N]
@@ -256,6 +259,35 @@ int Run(Client& c, const Args& a) {
     std::printf("%s %u People with %u emails; %u accounts re-matched\n",
                 req.dry_run() ? "would import" : "imported", resp.people(),
                 resp.emails(), resp.rematched_accounts());
+    return 0;
+  }
+  if (cmd == "people" && sub == "pull") {
+    if (!need("org")) return Usage("people pull needs --org");
+    adsync::v1::PullPeopleRequest req;
+    req.set_org_id(RequireOrg(a));
+    adsync::v1::ImportPeopleResponse resp;
+    grpc::Status s = c.admin().PullPeople(c.Context().get(), req, &resp);
+    if (!s.ok()) return FailRpc(s);
+    std::printf(
+        "pulled %u People with %u emails from K12Panel; %u accounts "
+        "re-matched\n",
+        resp.people(), resp.emails(), resp.rematched_accounts());
+    return 0;
+  }
+  if (cmd == "push" && (sub == "approve" || sub == "reject")) {
+    if (!need("org")) return Usage(absl::StrCat("push ", sub, " needs --org"));
+    adsync::v1::ResolveQuarantineRequest req;
+    req.set_org_id(RequireOrg(a));
+    req.set_approve(sub == "approve");
+    adsync::v1::PushStatus resp;
+    grpc::Status s = c.admin().ResolveQuarantine(c.Context().get(), req, &resp);
+    if (!s.ok()) return FailRpc(s);
+    std::printf(
+        "%s; %llu People queued for K12Panel\n",
+        sub == "approve"
+            ? "quarantine released: the held updates will be delivered"
+            : "quarantined removals dropped: K12Panel keeps those identities",
+        static_cast<unsigned long long>(resp.queue_depth()));
     return 0;
   }
   if (cmd == "status") {

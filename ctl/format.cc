@@ -61,6 +61,27 @@ std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
     absl::StrAppend(&out, "ORG ", org.org().name(), " (", org.org().org_id(),
                     ")\n  ", org.people(), " People; ",
                     CountsSummary(org.counts()), "\n");
+    const auto& push = org.push();
+    if (push.quarantined()) {
+      absl::StrAppend(&out, "  PUSH QUARANTINED (", push.quarantined_people(),
+                      " People held): ", push.quarantine_reason(), "\n");
+    }
+    absl::StrAppend(
+        &out, "  K12Panel push: ", push.queue_depth(), " queued",
+        push.queue_depth()
+            ? absl::StrCat(" (oldest ",
+                           Ago(push.oldest_undelivered_unix(), now_unix), ")")
+            : "",
+        ", ", push.delivered(), " delivered, last success ",
+        Ago(push.last_success_unix(), now_unix));
+    if (push.parked()) absl::StrAppend(&out, ", ", push.parked(), " PARKED");
+    if (!push.last_error().empty() &&
+        push.last_error_unix() >= push.last_success_unix()) {
+      absl::StrAppend(&out, "\n    last error ",
+                      Ago(push.last_error_unix(), now_unix), ": ",
+                      push.last_error());
+    }
+    out += "\n";
     for (const auto& d : org.domains()) {
       absl::StrAppend(&out, "  domain ", d.domain(), ": ",
                       CountsSummary(d.counts()), "\n");

@@ -9,6 +9,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/http_client.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 namespace adsync::testing {
@@ -88,15 +90,89 @@ void Dc::Replace(const std::string& dn, const std::string& attribute,
 
 void Dc::Delete(const std::string& dn) { Ldap("ldapdelete", "", {dn}); }
 
-Coordinator::Coordinator(const std::string& dir)
+PanelSimProcess::PanelSimProcess(const std::string& dir)
+    : dir_(dir), port_(FreePort()), token_file_(dir + "/panel.token") {
+  WriteFile(token_file_, "panel-sim-token");
+}
+
+void PanelSimProcess::Start() {
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{BinaryPath("panel/panel-sim"),
+                               absl::StrCat("--listen=127.0.0.1:", port_),
+                               "--db=" + dir_ + "/panel.db",
+                               "--token_file=" + token_file_},
+      dir_ + "/panel-sim.log");
+  ASSERT_TRUE(WaitFor([&] { return PortOpen(port_); }, absl::Seconds(10)))
+      << process_->Log();
+}
+
+void PanelSimProcess::Stop() {
+  if (process_) process_->Stop();
+}
+
+std::string PanelSimProcess::base_url() const {
+  return absl::StrCat("http://127.0.0.1:", port_);
+}
+
+void PanelSimProcess::Post(const std::string& path, const std::string& json) {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = base_url() + path;
+  req.body = json;
+  auto resp = SendHttp(req);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  ASSERT_EQ(resp->status, 200) << resp->body;
+}
+
+void PanelSimProcess::SeedPeople(const std::string& org,
+                                 const std::string& people_json) {
+  Post(absl::StrCat("/sim/orgs/", org, "/people"), people_json);
+}
+
+namespace {
+template <typename T>
+T GetJson(const std::string& url) {
+  HttpRequest req;
+  req.url = url;
+  T out;
+  auto resp = SendHttp(req);
+  if (resp.ok() && resp->status == 200) {
+    (void)google::protobuf::util::JsonStringToMessage(resp->body, &out);
+  }
+  return out;
+}
+}  // namespace
+
+adsync::v1::SimOrgState PanelSimProcess::State(const std::string& org) {
+  return GetJson<adsync::v1::SimOrgState>(
+      absl::StrCat(base_url(), "/sim/orgs/", org, "/state"));
+}
+
+adsync::v1::SimStats PanelSimProcess::Stats() {
+  return GetJson<adsync::v1::SimStats>(base_url() + "/sim/stats");
+}
+
+std::vector<adsync::v1::PanelIdentity> PanelSimProcess::Identities(
+    const std::string& org, const std::string& person) {
+  const adsync::v1::SimOrgState state = State(org);
+  for (const auto& p : state.people()) {
+    if (p.person_id() == person)
+      return {p.identities().begin(), p.identities().end()};
+  }
+  return {};
+}
+
+Coordinator::Coordinator(const std::string& dir,
+                         const std::string& extra_config)
     : dir_(dir), agent_port_(FreePort()), admin_port_(FreePort()) {
   WriteFile(dir_ + "/token", "e2e-admin-token");
-  WriteFile(dir_ + "/coordinator.textproto",
-            absl::StrCat("agent_listen: \"0.0.0.0:", agent_port_, "\"\n",
-                         "admin_listen: \"127.0.0.1:", admin_port_, "\"\n",
-                         "database_path: \"", dir_, "/coordinator.db\"\n",
-                         "admin_token_file: \"", dir_, "/token\"\n"),
-            0644);
+  WriteFile(
+      dir_ + "/coordinator.textproto",
+      absl::StrCat("agent_listen: \"0.0.0.0:", agent_port_, "\"\n",
+                   "admin_listen: \"127.0.0.1:", admin_port_, "\"\n",
+                   "database_path: \"", dir_, "/coordinator.db\"\n",
+                   "admin_token_file: \"", dir_, "/token\"\n", extra_config),
+      0644);
 }
 
 void Coordinator::Start() {
@@ -185,6 +261,22 @@ adsync::v1::ResolveLoginResponse Coordinator::Resolve(
   adsync::v1::ResolveLoginResponse resp;
   status_->ResolveLogin(Ctx().get(), req, &resp);
   return resp;
+}
+
+grpc::Status Coordinator::PullPeople(const std::string& org) {
+  adsync::v1::PullPeopleRequest req;
+  req.set_org_id(org);
+  adsync::v1::ImportPeopleResponse resp;
+  return admin_->PullPeople(Ctx().get(), req, &resp);
+}
+
+grpc::Status Coordinator::ResolveQuarantine(const std::string& org,
+                                            bool approve) {
+  adsync::v1::ResolveQuarantineRequest req;
+  req.set_org_id(org);
+  req.set_approve(approve);
+  adsync::v1::PushStatus resp;
+  return admin_->ResolveQuarantine(Ctx().get(), req, &resp);
 }
 
 std::string WriteAgentConfig(const AgentSetup& s) {

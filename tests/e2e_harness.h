@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "adsync/v1/admin.grpc.pb.h"
+#include "adsync/v1/panel.pb.h"
 #include "tests/process.h"
 #include "tests/test_util.h"
 
@@ -53,10 +54,37 @@ class Dc {
   std::map<std::string, std::string> env_;
 };
 
+// panel-sim on a free port with its own database in `dir`.
+class PanelSimProcess {
+ public:
+  explicit PanelSimProcess(const std::string& dir);
+  void Start();
+  void Stop();
+  std::string base_url() const;
+  const std::string& token_file() const { return token_file_; }
+  // POST a JSON body to a /sim endpoint; fails the test on error.
+  void Post(const std::string& path, const std::string& json);
+  void SetFaults(const std::string& json) { Post("/sim/faults", json); }
+  void SeedPeople(const std::string& org, const std::string& people_json);
+  adsync::v1::SimOrgState State(const std::string& org);
+  adsync::v1::SimStats Stats();
+  // The identities K12Panel holds for a person (empty when none).
+  std::vector<adsync::v1::PanelIdentity> Identities(const std::string& org,
+                                                    const std::string& person);
+
+ private:
+  std::string dir_;
+  int port_;
+  std::string token_file_;
+  std::unique_ptr<Process> process_;
+};
+
 // The coordinator binary on free ports with a fresh database in `dir`.
+// `extra_config` is appended to its text-format config.
 class Coordinator {
  public:
-  explicit Coordinator(const std::string& dir);
+  explicit Coordinator(const std::string& dir,
+                       const std::string& extra_config = "");
   void Start();
   void Kill9();  // a crash: no clean shutdown
   void Stop();
@@ -71,6 +99,8 @@ class Coordinator {
   adsync::v1::OrgStatus Status(const std::string& org);
   adsync::v1::ResolveLoginResponse Resolve(const std::string& org,
                                            const std::string& login);
+  grpc::Status PullPeople(const std::string& org);
+  grpc::Status ResolveQuarantine(const std::string& org, bool approve);
 
  private:
   std::unique_ptr<grpc::ClientContext> Ctx();

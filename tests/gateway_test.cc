@@ -5,82 +5,26 @@
 #include "absl/strings/str_cat.h"
 #include "adsync/v1/admin.grpc.pb.h"
 #include "adsync/v1/agent.grpc.pb.h"
+#include "common/sqlite.h"
 #include "coordinator/coordinator_server.h"
-#include "coordinator/sqlite.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
+#include "tests/wire_agent.h"
 
 namespace adsync {
 namespace {
 
 using testing::DeltaSpec;
 using ::testing::HasSubstr;
+using testing::MakeBatch;
 using testing::MakeDelta;
 using testing::TempDir;
+using testing::WireAgent;
 
 constexpr char kAgentIp[] = "127.0.0.21";
 constexpr char kOtherIp[] = "127.0.0.23";
 constexpr char kToken[] = "test-admin-token";
-
-// A scripted agent speaking the wire protocol directly.
-class WireAgent {
- public:
-  WireAgent(const std::string& target) {
-    channel_ = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
-    stub_ = adsync::v1::AgentGateway::NewStub(channel_);
-    context_.set_deadline(std::chrono::system_clock::now() +
-                          std::chrono::seconds(30));
-    stream_ = stub_->Sync(&context_);
-  }
-
-  adsync::v1::CoordinatorMessage Hello(const std::string& org,
-                                       const std::string& key,
-                                       const std::string& invocation) {
-    adsync::v1::AgentMessage m;
-    m.mutable_hello()->set_org_id(org);
-    m.mutable_hello()->set_sync_key(key);
-    m.mutable_hello()->set_controller("dc1.district.test");
-    m.mutable_hello()->set_invocation_id(invocation);
-    stream_->Write(m);
-    return Read();
-  }
-
-  void Send(adsync::v1::Batch batch) {
-    adsync::v1::AgentMessage m;
-    *m.mutable_batch() = std::move(batch);
-    stream_->Write(m);
-  }
-
-  adsync::v1::CoordinatorMessage Read() {
-    adsync::v1::CoordinatorMessage m;
-    if (!stream_->Read(&m)) m.Clear();
-    return m;
-  }
-
-  grpc::Status Close() {
-    stream_->WritesDone();
-    adsync::v1::CoordinatorMessage m;
-    while (stream_->Read(&m)) {
-    }
-    return stream_->Finish();
-  }
-
- private:
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<adsync::v1::AgentGateway::Stub> stub_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<adsync::v1::AgentMessage,
-                                           adsync::v1::CoordinatorMessage>>
-      stream_;
-};
-
-adsync::v1::Batch MakeBatch(uint64_t seq, std::vector<DeltaSpec> specs) {
-  adsync::v1::Batch b;
-  b.set_sequence(seq);
-  for (const auto& s : specs) *b.add_deltas() = MakeDelta(s);
-  return b;
-}
 
 class GatewayTest : public ::testing::Test {
  protected:

@@ -1,6 +1,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <map>
+
 #include "coordinator/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -365,6 +367,59 @@ TEST_F(StoreTest, CrashBeforeCommitLosesOnlyTheUncommittedBatch) {
   EXPECT_TRUE(Resolve("DISTRICT\\committed").found());
   EXPECT_FALSE(Resolve("DISTRICT\\lost").found());
   EXPECT_EQ(Counts().profiles(), 1u);
+}
+
+}  // namespace
+}  // namespace adsync
+
+namespace adsync {
+namespace {
+
+class OutboxTest : public StoreTest {
+ protected:
+  std::map<std::string, uint32_t> Queued() {
+    auto batch = store_->NextPushBatch(org_id_, 100);
+    EXPECT_TRUE(batch.ok());
+    std::map<std::string, uint32_t> out;
+    for (const auto& u : batch->updates) out[u.person_id()] = u.version();
+    return out;
+  }
+  void Deliver() {
+    ASSERT_TRUE(
+        store_->CompletePush(*store_->NextPushBatch(org_id_, 100)).ok());
+  }
+};
+
+TEST_F(OutboxTest, QueuesPeopleWhoseIdentitiesChangeAndOnlyThem) {
+  ImportPeople({{"p-1", "One", {"one@d.org"}}, {"p-2", "Two", {"two@d.org"}}});
+  EXPECT_TRUE(Queued().empty());
+  Apply(sync_a_, {{.guid = 1, .sam = "one", .mail = "one@d.org"}});
+  EXPECT_EQ(Queued(), (std::map<std::string, uint32_t>{{"p-1", 1}}));
+  Deliver();
+  EXPECT_TRUE(Queued().empty());
+  // An unchanged re-send (a full sync, a failover) queues nothing.
+  Apply(sync_a_, {{.guid = 1, .sam = "one", .mail = "one@d.org"}});
+  EXPECT_TRUE(Queued().empty());
+  // A rename changes what K12Panel holds: version 2.
+  Apply(sync_a_,
+        {{.guid = 1, .sam = "one.x", .mail = "one@d.org", .version = 2}});
+  EXPECT_EQ(Queued(), (std::map<std::string, uint32_t>{{"p-1", 2}}));
+  Deliver();
+  // The account moves to another Person: both sets change.
+  Apply(sync_a_,
+        {{.guid = 1, .sam = "one.x", .mail = "two@d.org", .version = 3}});
+  EXPECT_EQ(Queued(),
+            (std::map<std::string, uint32_t>{{"p-1", 3}, {"p-2", 1}}));
+  auto batch = store_->NextPushBatch(org_id_, 100);
+  for (const auto& u : batch->updates) {
+    EXPECT_EQ(u.identities_size(), u.person_id() == "p-2" ? 1 : 0)
+        << u.person_id();
+  }
+  // A change landing while a batch is in flight survives its completion.
+  Apply(sync_a_,
+        {{.guid = 1, .sam = "two.y", .mail = "two@d.org", .version = 4}});
+  ASSERT_TRUE(store_->CompletePush(*batch).ok());
+  EXPECT_EQ(Queued(), (std::map<std::string, uint32_t>{{"p-2", 2}}));
 }
 
 }  // namespace

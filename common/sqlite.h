@@ -4,8 +4,8 @@
 //
 // Thread-safety: a Database and its Statements belong to one thread at a
 // time; callers serialize access (SqliteStore holds a mutex per connection).
-#ifndef ADSYNC_COORDINATOR_SQLITE_H_
-#define ADSYNC_COORDINATOR_SQLITE_H_
+#ifndef ADSYNC_COMMON_SQLITE_H_
+#define ADSYNC_COMMON_SQLITE_H_
 
 #include <sqlite3.h>
 
@@ -122,4 +122,4 @@ class Transaction {
 
 }  // namespace adsync
 
-#endif  // ADSYNC_COORDINATOR_SQLITE_H_
+#endif  // ADSYNC_COMMON_SQLITE_H_

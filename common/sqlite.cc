@@ -1,4 +1,4 @@
-#include "coordinator/sqlite.h"
+#include "common/sqlite.h"
 
 #include "absl/strings/str_cat.h"
 

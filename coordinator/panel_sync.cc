@@ -1,0 +1,258 @@
+#include "coordinator/panel_sync.h"
+
+#include <openssl/sha.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/http_client.h"
+#include "common/log.h"
+#include "common/text.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace adsync {
+namespace {
+
+std::string Url(const std::string& base, const std::string& org,
+                const std::string& rest) {
+  std::string b = base;
+  while (!b.empty() && b.back() == '/') b.pop_back();
+  return absl::StrCat(b, "/api/v1/orgs/", org, "/", rest);
+}
+
+std::string Snippet(const std::string& body) {
+  return body.size() > 300 ? body.substr(0, 300) + "..." : body;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Person>> PanelClient::ListPeople(
+    const std::string& org_id) {
+  std::vector<Person> people;
+  std::string token;
+  for (int page = 0; page < 100000; ++page) {
+    HttpRequest req;
+    req.url = Url(base_url_, org_id,
+                  absl::StrCat("people?page_size=500&page_token=", token));
+    req.headers["Authorization"] = "Bearer " + token_;
+    req.timeout = timeout_;
+    auto resp = SendHttp(req);
+    if (!resp.ok()) return resp.status();
+    if (resp->status == 401 || resp->status == 403) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("K12Panel refused the token (HTTP ", resp->status,
+                       "); check panel.token_file"));
+    }
+    if (resp->status != 200) {
+      return absl::UnavailableError(
+          absl::StrCat("K12Panel answered HTTP ", resp->status,
+                       " listing People: ", Snippet(resp->body)));
+    }
+    adsync::v1::ListPeopleResponse list;
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;  // K12Panel may add fields
+    if (!google::protobuf::util::JsonStringToMessage(resp->body, &list, options)
+             .ok()) {
+      return absl::DataLossError(
+          absl::StrCat("K12Panel's People page is not the expected JSON: ",
+                       Snippet(resp->body)));
+    }
+    for (const auto& p : list.people()) {
+      if (p.id().empty()) continue;
+      Person person{p.id(), p.name(), {}};
+      for (const auto& e : p.emails()) {
+        std::string email = NormalizeEmail(e);
+        if (!email.empty()) person.emails.push_back(std::move(email));
+      }
+      people.push_back(std::move(person));
+    }
+    if (list.next_page_token().empty()) return people;
+    token = list.next_page_token();
+  }
+  return absl::DataLossError("K12Panel's People listing never ended");
+}
+
+std::string PanelClient::IdempotencyKey(const PushBatch& batch) {
+  std::string material = batch.org_id;
+  for (const auto& u : batch.updates)
+    absl::StrAppend(&material, "|", u.person_id(), ":", u.version());
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(material.data()),
+         material.size(), digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+}
+
+PanelClient::Delivery PanelClient::BatchUpdate(const PushBatch& batch) {
+  adsync::v1::BatchUpdateRequest body;
+  for (const auto& u : batch.updates) *body.add_updates() = u;
+  HttpRequest req;
+  req.method = "POST";
+  req.url = Url(base_url_, batch.org_id, "ad-identities:batchUpdate");
+  req.headers["Authorization"] = "Bearer " + token_;
+  req.headers["Idempotency-Key"] = IdempotencyKey(batch);
+  req.headers["Content-Type"] = "application/json";
+  req.timeout = timeout_;
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  print.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(body, &req.body, print);
+  Delivery d;
+  auto resp = SendHttp(req);
+  if (!resp.ok()) {
+    d.error = std::string(resp.status().message());
+    return d;
+  }
+  d.http_status = resp->status;
+  if (resp->status == 200) {
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;
+    if (!google::protobuf::util::JsonStringToMessage(resp->body, &d.response,
+                                                     options)
+             .ok()) {
+      d.error = absl::StrCat("K12Panel's answer is not the expected JSON: ",
+                             Snippet(resp->body));
+    }
+    return d;
+  }
+  if (auto it = resp->headers.find("retry-after"); it != resp->headers.end()) {
+    if (!absl::SimpleAtoi(it->second, &d.retry_after_seconds))
+      d.retry_after_seconds = 0;
+  }
+  d.error = absl::StrCat("K12Panel answered HTTP ", resp->status, ": ",
+                         Snippet(resp->body));
+  return d;
+}
+
+PanelSync::PanelSync(Store* store, const adsync::v1::PanelConfig& config,
+                     std::string token)
+    : store_(store),
+      config_(config),
+      client_(config.base_url(), std::move(token),
+              absl::Seconds(config.request_timeout_seconds())) {}
+
+PanelSync::~PanelSync() { Stop(); }
+
+void PanelSync::Start() {
+  push_thread_ = std::thread([this] { PushLoop(); });
+  if (!config_.disable_periodic_pull())
+    pull_thread_ = std::thread([this] { PullLoop(); });
+}
+
+void PanelSync::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (push_thread_.joinable()) push_thread_.join();
+  if (pull_thread_.joinable()) pull_thread_.join();
+}
+
+int64_t PanelSync::BackoffMs(int attempts) {
+  const double base =
+      std::min<double>(config_.backoff_max_ms(),
+                       config_.backoff_initial_ms() * std::pow(2.0, attempts));
+  return static_cast<int64_t>(
+      base * std::uniform_real_distribution<double>(0.5, 1.0)(rng_));
+}
+
+void PanelSync::DeliverOrg(const std::string& org_id) {
+  // Drain the org's due updates batch by batch until a failure defers it.
+  for (int round = 0; round < 1000; ++round) {
+    auto batch =
+        store_->NextPushBatch(org_id, static_cast<int>(config_.batch_size()));
+    if (!batch.ok() || batch->updates.empty()) return;
+    PanelClient::Delivery d = client_.BatchUpdate(*batch);
+    const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+    if (d.http_status == 200 && d.error.empty()) {
+      if (absl::Status s = store_->CompletePush(*batch); !s.ok()) {
+        Log(LogLevel::kError, "recording a delivery failed",
+            {{"error", std::string(s.message())}});
+        return;
+      }
+      Log(LogLevel::kInfo, "pushed to K12Panel",
+          {{"org", org_id},
+           {"people", absl::StrCat(batch->updates.size())},
+           {"applied", absl::StrCat(d.response.applied())},
+           {"stale", absl::StrCat(d.response.stale())}});
+      continue;
+    }
+    const bool permanent = d.http_status >= 400 && d.http_status < 500 &&
+                           d.http_status != 429 && d.http_status != 408 &&
+                           d.http_status != 401 && d.http_status != 403;
+    if (permanent) {
+      Log(LogLevel::kError, "K12Panel refused a batch; parked",
+          {{"org", org_id}, {"error", d.error}});
+      store_->ParkPush(*batch, d.error).IgnoreError();
+      continue;
+    }
+    int64_t next = now_ms + BackoffMs(batch->attempts);
+    if (d.http_status == 429 && d.retry_after_seconds > 0) {
+      next = now_ms + d.retry_after_seconds * 1000;
+    }
+    std::string error = d.error;
+    if (d.http_status == 401 || d.http_status == 403) {
+      error = absl::StrCat(error, "; check panel.token_file");
+    }
+    Log(LogLevel::kWarning, "K12Panel delivery will be retried",
+        {{"org", org_id},
+         {"error", error},
+         {"retry_in_ms", absl::StrCat(next - now_ms)}});
+    store_->DeferPush(org_id, next, error).IgnoreError();
+    return;
+  }
+}
+
+void PanelSync::DeliverDue() {
+  auto orgs = store_->OrgsReadyToPush(absl::ToUnixMillis(absl::Now()));
+  if (!orgs.ok()) {
+    Log(LogLevel::kError, "reading the outbox failed",
+        {{"error", std::string(orgs.status().message())}});
+    return;
+  }
+  for (const std::string& org : *orgs) DeliverOrg(org);
+}
+
+void PanelSync::PushLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    DeliverDue();
+    lock.lock();
+    cv_.wait_for(lock, std::chrono::milliseconds(config_.push_interval_ms()),
+                 [this] { return stopping_; });
+  }
+}
+
+absl::StatusOr<adsync::v1::ImportPeopleResponse> PanelSync::PullPeople(
+    const std::string& org_id) {
+  auto people = client_.ListPeople(org_id);
+  if (!people.ok()) return people.status();
+  return store_->ReplacePeople(org_id, *people);
+}
+
+void PanelSync::PullLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    auto orgs = store_->ListOrgs();
+    if (orgs.ok()) {
+      for (const auto& org : *orgs) {
+        auto pulled = PullPeople(org.org_id());
+        if (!pulled.ok()) {
+          Log(LogLevel::kWarning, "pulling People failed",
+              {{"org", org.org_id()},
+               {"error", std::string(pulled.status().message())}});
+        }
+      }
+    }
+    lock.lock();
+    cv_.wait_for(lock,
+                 std::chrono::seconds(config_.people_pull_interval_seconds()),
+                 [this] { return stopping_; });
+  }
+}
+
+}  // namespace adsync

@@ -1,0 +1,95 @@
+// Everything between the store and K12Panel: the HTTP client for the
+// K12Panel API, delivery of the outbox (at-least-once, idempotent, with
+// backoff), and pulling People.
+//
+// Delivery rules: a batch carries each person's complete identity set and
+// version, and an Idempotency-Key derived from (org, person, version), so a
+// retry after a crash is recognized by K12Panel. 429 waits for Retry-After;
+// 5xx, 401/403 and transport errors back off exponentially with jitter;
+// any other 4xx parks the batch with its error for an operator. All
+// delivery state lives in the store.
+//
+// Thread-safety: PanelSync runs its own threads; PullPeople may be called
+// from any thread.
+#ifndef ADSYNC_COORDINATOR_PANEL_SYNC_H_
+#define ADSYNC_COORDINATOR_PANEL_SYNC_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "adsync/v1/config.pb.h"
+#include "adsync/v1/panel.pb.h"
+#include "coordinator/store.h"
+
+namespace adsync {
+
+class PanelClient {
+ public:
+  PanelClient(std::string base_url, std::string token, absl::Duration timeout)
+      : base_url_(std::move(base_url)),
+        token_(std::move(token)),
+        timeout_(timeout) {}
+
+  // All People of the org, page by page. Invalid emails are dropped.
+  absl::StatusOr<std::vector<Person>> ListPeople(const std::string& org_id);
+
+  struct Delivery {
+    long http_status = 0;  // 0 = no HTTP answer (transport error)
+    int64_t retry_after_seconds = 0;
+    std::string error;  // what went wrong, for the status page
+    adsync::v1::BatchUpdateResponse response;
+  };
+  Delivery BatchUpdate(const PushBatch& batch);
+
+  // Deterministic key: the same (org, person, version) set always maps to
+  // the same key, so a redelivery after a crash is deduplicated.
+  static std::string IdempotencyKey(const PushBatch& batch);
+
+ private:
+  const std::string base_url_;
+  const std::string token_;
+  const absl::Duration timeout_;
+};
+
+class PanelSync {
+ public:
+  // REQUIRES: config.base_url() is set; `store` outlives this object.
+  PanelSync(Store* store, const adsync::v1::PanelConfig& config,
+            std::string token);
+  ~PanelSync();
+
+  void Start();
+  void Stop();
+
+  // Fetches and installs the org's People now.
+  absl::StatusOr<adsync::v1::ImportPeopleResponse> PullPeople(
+      const std::string& org_id);
+  // One delivery pass over every due org (the push thread's body).
+  void DeliverDue();
+
+ private:
+  void DeliverOrg(const std::string& org_id);
+  int64_t BackoffMs(int attempts);
+  void PushLoop();
+  void PullLoop();
+
+  Store* const store_;
+  const adsync::v1::PanelConfig config_;
+  PanelClient client_;
+  std::mt19937_64 rng_{std::random_device{}()};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread push_thread_;
+  std::thread pull_thread_;
+};
+
+}  // namespace adsync
+
+#endif  // ADSYNC_COORDINATOR_PANEL_SYNC_H_

@@ -1,0 +1,52 @@
+#include "tests/wire_agent.h"
+
+namespace adsync::testing {
+
+WireAgent::WireAgent(const std::string& target) {
+  channel_ = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  stub_ = adsync::v1::AgentGateway::NewStub(channel_);
+  context_.set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(30));
+  stream_ = stub_->Sync(&context_);
+}
+
+adsync::v1::CoordinatorMessage WireAgent::Hello(const std::string& org,
+                                                const std::string& key,
+                                                const std::string& invocation) {
+  adsync::v1::AgentMessage m;
+  m.mutable_hello()->set_org_id(org);
+  m.mutable_hello()->set_sync_key(key);
+  m.mutable_hello()->set_controller("dc1.district.test");
+  m.mutable_hello()->set_invocation_id(invocation);
+  stream_->Write(m);
+  return Read();
+}
+
+void WireAgent::Send(adsync::v1::Batch batch) {
+  adsync::v1::AgentMessage m;
+  *m.mutable_batch() = std::move(batch);
+  stream_->Write(m);
+}
+
+adsync::v1::CoordinatorMessage WireAgent::Read() {
+  adsync::v1::CoordinatorMessage m;
+  if (!stream_->Read(&m)) m.Clear();
+  return m;
+}
+
+grpc::Status WireAgent::Close() {
+  stream_->WritesDone();
+  adsync::v1::CoordinatorMessage m;
+  while (stream_->Read(&m)) {
+  }
+  return stream_->Finish();
+}
+
+adsync::v1::Batch MakeBatch(uint64_t seq, std::vector<DeltaSpec> specs) {
+  adsync::v1::Batch b;
+  b.set_sequence(seq);
+  for (const auto& s : specs) *b.add_deltas() = MakeDelta(s);
+  return b;
+}
+
+}  // namespace adsync::testing

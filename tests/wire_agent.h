@@ -1,0 +1,40 @@
+// A scripted agent that speaks the wire protocol directly over real gRPC,
+// for tests that need exact control of what an agent sends.
+#ifndef ADSYNC_TESTS_WIRE_AGENT_H_
+#define ADSYNC_TESTS_WIRE_AGENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adsync/v1/agent.grpc.pb.h"
+#include "tests/test_util.h"
+
+namespace adsync::testing {
+
+class WireAgent {
+ public:
+  explicit WireAgent(const std::string& target);
+  adsync::v1::CoordinatorMessage Hello(const std::string& org,
+                                       const std::string& key,
+                                       const std::string& invocation);
+  void Send(adsync::v1::Batch batch);
+  adsync::v1::CoordinatorMessage Read();  // empty message when the stream ended
+  grpc::Status Close();
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<adsync::v1::AgentGateway::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<adsync::v1::AgentMessage,
+                                           adsync::v1::CoordinatorMessage>>
+      stream_;
+};
+
+adsync::v1::Batch MakeBatch(uint64_t seq, std::vector<DeltaSpec> specs);
+
+}  // namespace adsync::testing
+
+#endif  // ADSYNC_TESTS_WIRE_AGENT_H_
