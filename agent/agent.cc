@@ -88,67 +88,98 @@ absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
        {"sync", hr.sync_id()},
        {"full_sync", hr.full_sync_required() ? hr.full_sync_reason() : "no"}});
 
-  int64_t watermark = 0;
-  const absl::Time start = absl::Now();
-  if (hr.full_sync_required() ||
-      hr.resume_from().invocation_id() != dc.invocation_id) {
-    ASSIGN_OR_RETURN(CycleStats stats, tracker.FullSync(dc));
-    RETURN_IF_ERROR(link->Flush());
-    LogCycle("full sync done", stats, start);
-    watermark = stats.watermark_usn;
-  } else {
-    watermark = hr.resume_from().usn();
-    if (dc.highest_committed_usn > watermark) {
-      ASSIGN_OR_RETURN(CycleStats stats, tracker.Incremental(dc, watermark));
-      RETURN_IF_ERROR(link->Flush());
-      LogCycle("caught up", stats, start);
-      watermark = stats.watermark_usn;
-    }
-  }
-  if (once) return absl::OkStatus();
-
-  std::string mode =
-      absl::StrCat("polling every ", config_.poll_interval_seconds(), "s");
-  if (config_.change_notification() && dc.offers_change_notification) {
-    absl::Status watching = directory->WatchForChanges(dc.naming_context);
-    if (watching.ok()) {
-      mode = absl::StrCat("change notification, and ", mode);
-    } else {
-      Log(LogLevel::kWarning, "change notification unavailable",
-          {{"reason", std::string(watching.message())}});
-    }
-  }
-  Log(LogLevel::kInfo, "following changes", {{"mode", mode}});
   const absl::Duration poll = absl::Seconds(config_.poll_interval_seconds());
   const absl::Duration heartbeat = absl::Milliseconds(
-      hr.heartbeat_interval_ms() ? hr.heartbeat_interval_ms() : 5000);
-  absl::Time last_heartbeat = absl::Now();
-  absl::Time last_check = absl::Now();
+      hr.heartbeat_interval_ms() ? hr.heartbeat_interval_ms() : 2000);
+  bool watching = false;
   while (!stop->load()) {
-    const absl::Duration wait = std::min(poll, heartbeat);
-    ASSIGN_OR_RETURN(bool changed, directory->WaitForChange(wait));
-    RETURN_IF_ERROR(link->Health());
-    if (absl::Now() - last_heartbeat >= heartbeat) {
-      RETURN_IF_ERROR(link->Heartbeat());
-      last_heartbeat = absl::Now();
+    // Standby: stay connected and heartbeating until promoted.
+    CoordinatorLink::RoleState role = link->role();
+    if (role.role != adsync::v1::ROLE_PRIMARY) {
+      if (once) {
+        Log(LogLevel::kInfo,
+            "standby: another agent is primary for this domain; nothing to do");
+        return absl::OkStatus();
+      }
+      Log(LogLevel::kInfo, "standby", {{"epoch", absl::StrCat(role.epoch)}});
+      while (!stop->load() && role.role != adsync::v1::ROLE_PRIMARY) {
+        RETURN_IF_ERROR(link->Heartbeat());
+        role = link->WaitForRoleChange(role.role, heartbeat);
+        RETURN_IF_ERROR(link->Health());
+      }
+      if (stop->load()) break;
+      Log(LogLevel::kWarning, "promoted to primary",
+          {{"epoch", absl::StrCat(role.epoch)}, {"reason", role.reason}});
+      ASSIGN_OR_RETURN(dc, tracker.ReadController());
     }
-    if (!changed && absl::Now() - last_check < poll) continue;
-    last_check = absl::Now();
-    ASSIGN_OR_RETURN(ControllerState now, tracker.ReadController());
-    const absl::Time cycle_start = absl::Now();
-    if (now.invocation_id != dc.invocation_id) {
-      Log(LogLevel::kWarning,
-          "the DC's invocationId changed (restored from backup?); full sync");
-      ASSIGN_OR_RETURN(CycleStats stats, tracker.FullSync(now));
+
+    // Primary: catch up from our own watermark, or full sync.
+    int64_t watermark = 0;
+    const absl::Time start = absl::Now();
+    if (role.full_sync_required ||
+        role.resume_from.invocation_id() != dc.invocation_id) {
+      ASSIGN_OR_RETURN(CycleStats stats, tracker.FullSync(dc));
       RETURN_IF_ERROR(link->Flush());
-      LogCycle("full sync done", stats, cycle_start);
+      LogCycle("full sync done", stats, start);
       watermark = stats.watermark_usn;
-      dc = now;
-    } else if (now.highest_committed_usn > watermark) {
-      ASSIGN_OR_RETURN(CycleStats stats, tracker.Incremental(now, watermark));
-      RETURN_IF_ERROR(link->Flush());
-      if (stats.deltas > 0) LogCycle("changes sent", stats, cycle_start);
-      watermark = stats.watermark_usn;
+    } else {
+      watermark = role.resume_from.usn();
+      if (dc.highest_committed_usn > watermark) {
+        ASSIGN_OR_RETURN(CycleStats stats, tracker.Incremental(dc, watermark));
+        RETURN_IF_ERROR(link->Flush());
+        LogCycle("caught up", stats, start);
+        watermark = stats.watermark_usn;
+      }
+    }
+    if (once) return absl::OkStatus();
+
+    if (!watching) {
+      std::string mode =
+          absl::StrCat("polling every ", config_.poll_interval_seconds(), "s");
+      if (config_.change_notification() && dc.offers_change_notification) {
+        absl::Status watch = directory->WatchForChanges(dc.naming_context);
+        if (watch.ok()) {
+          mode = absl::StrCat("change notification, and ", mode);
+        } else {
+          Log(LogLevel::kWarning, "change notification unavailable",
+              {{"reason", std::string(watch.message())}});
+        }
+      }
+      Log(LogLevel::kInfo, "following changes", {{"mode", mode}});
+      watching = true;
+    }
+    absl::Time last_heartbeat = absl::Now();
+    absl::Time last_check = absl::Now();
+    while (!stop->load() && link->role().role == adsync::v1::ROLE_PRIMARY) {
+      ASSIGN_OR_RETURN(bool changed,
+                       directory->WaitForChange(std::min(poll, heartbeat)));
+      RETURN_IF_ERROR(link->Health());
+      if (absl::Now() - last_heartbeat >= heartbeat) {
+        RETURN_IF_ERROR(link->Heartbeat());
+        last_heartbeat = absl::Now();
+      }
+      if (!changed && absl::Now() - last_check < poll) continue;
+      last_check = absl::Now();
+      ASSIGN_OR_RETURN(ControllerState now, tracker.ReadController());
+      const absl::Time cycle_start = absl::Now();
+      if (now.invocation_id != dc.invocation_id) {
+        Log(LogLevel::kWarning,
+            "the DC's invocationId changed (restored from backup?); full sync");
+        ASSIGN_OR_RETURN(CycleStats stats, tracker.FullSync(now));
+        RETURN_IF_ERROR(link->Flush());
+        LogCycle("full sync done", stats, cycle_start);
+        watermark = stats.watermark_usn;
+        dc = now;
+      } else if (now.highest_committed_usn > watermark) {
+        ASSIGN_OR_RETURN(CycleStats stats, tracker.Incremental(now, watermark));
+        RETURN_IF_ERROR(link->Flush());
+        if (stats.deltas > 0) LogCycle("changes sent", stats, cycle_start);
+        watermark = stats.watermark_usn;
+      }
+    }
+    if (!stop->load()) {
+      Log(LogLevel::kWarning, "demoted to standby",
+          {{"reason", link->role().reason}});
     }
   }
   return absl::OkStatus();

@@ -65,7 +65,21 @@ void CoordinatorLink::ReadLoop() {
     switch (m.msg_case()) {
       case adsync::v1::CoordinatorMessage::kHelloResult:
         hello_result_ = m.hello_result();
+        role_.role = hello_result_.role();
+        role_.epoch = hello_result_.lease_epoch();
+        role_.full_sync_required = hello_result_.full_sync_required();
+        role_.reason = hello_result_.full_sync_reason();
+        role_.resume_from = hello_result_.resume_from();
         have_hello_ = true;
+        break;
+      case adsync::v1::CoordinatorMessage::kRoleChange:
+        if (m.role_change().lease_epoch() >= role_.epoch) {
+          role_.role = m.role_change().role();
+          role_.epoch = m.role_change().lease_epoch();
+          role_.full_sync_required = m.role_change().full_sync_required();
+          role_.reason = m.role_change().reason();
+          role_.resume_from = m.role_change().resume_from();
+        }
         break;
       case adsync::v1::CoordinatorMessage::kAck:
         if (unacked_.empty() || unacked_.front() != m.ack().sequence()) {
@@ -113,7 +127,7 @@ absl::Status CoordinatorLink::Send(adsync::v1::Batch batch) {
           "the coordinator stopped acknowledging batches; reconnecting");
     }
     batch.set_sequence(next_sequence_++);
-    batch.set_lease_epoch(hello_result_.lease_epoch());
+    batch.set_lease_epoch(role_.epoch);
     unacked_.push_back(batch.sequence());
   }
   adsync::v1::AgentMessage m;
@@ -147,6 +161,19 @@ absl::Status CoordinatorLink::Heartbeat() {
 absl::Status CoordinatorLink::Health() {
   std::lock_guard<std::mutex> lock(mu_);
   return failure_;
+}
+
+CoordinatorLink::RoleState CoordinatorLink::role() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return role_;
+}
+
+CoordinatorLink::RoleState CoordinatorLink::WaitForRoleChange(
+    adsync::v1::Role current, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+               [&] { return role_.role != current || !failure_.ok(); });
+  return role_;
 }
 
 uint64_t CoordinatorLink::acked_batches() {

@@ -44,6 +44,19 @@ class CoordinatorLink : public BatchSink {
 
   const adsync::v1::HelloResult& hello_result() const { return hello_result_; }
 
+  // The agent's current role, as the Hello or the latest RoleChange said.
+  struct RoleState {
+    adsync::v1::Role role = adsync::v1::ROLE_UNSPECIFIED;
+    uint64_t epoch = 0;
+    bool full_sync_required = false;
+    std::string reason;
+    adsync::v1::Watermark resume_from;
+  };
+  RoleState role();
+  // Waits up to `timeout` for the role to differ from `current`; returns
+  // the (possibly unchanged) role.
+  RoleState WaitForRoleChange(adsync::v1::Role current, absl::Duration timeout);
+
   absl::Status Send(adsync::v1::Batch batch) override;
   // Waits until every sent batch is acknowledged.
   absl::Status Flush();
@@ -70,6 +83,7 @@ class CoordinatorLink : public BatchSink {
   std::condition_variable cv_;
   bool have_hello_ = false;               // guarded by mu_
   adsync::v1::HelloResult hello_result_;  // written once before Open returns
+  RoleState role_;                        // guarded by mu_
   std::deque<uint64_t> unacked_;          // guarded by mu_
   uint64_t next_sequence_ = 1;            // writer thread only
   uint64_t acked_ = 0;                    // guarded by mu_

@@ -1,10 +1,12 @@
 #include "coordinator/agent_gateway.h"
 
+#include <algorithm>
 #include <deque>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "common/guid.h"
 #include "common/log.h"
 
@@ -18,6 +20,35 @@ namespace {
 grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
                       std::string(s.message()));
+}
+
+int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+// Where a (newly) primary agent starts: from its own controller's
+// watermark, or a full sync when there is none or it cannot be trusted.
+struct ResumePoint {
+  bool full_sync = false;
+  std::string reason;
+  adsync::v1::Watermark watermark;
+};
+
+ResumePoint DecideResume(const WatermarkState& w,
+                         const std::string& invocation_id) {
+  ResumePoint r;
+  if (!w.has_watermark) {
+    r.full_sync = true;
+    r.reason = w.full_sync_in_progress ? "the previous full sync did not finish"
+                                       : "no watermark yet";
+  } else if (w.invocation_id != invocation_id) {
+    r.full_sync = true;
+    r.reason =
+        "the controller's invocationId changed (restored from backup, or a "
+        "different DC); its USNs cannot be compared with the watermark";
+  } else {
+    r.watermark.set_invocation_id(w.invocation_id);
+    r.watermark.set_usn(w.usn);
+  }
+  return r;
 }
 
 }  // namespace
@@ -49,6 +80,7 @@ class AgentGateway::Session
         CoordinatorMessage echo;
         *echo.mutable_heartbeat() = in_.heartbeat();
         Write(std::move(echo));
+        if (IsPrimary()) Post([this] { RenewLease(); });
         ContinueReading();
         return;
       }
@@ -72,13 +104,24 @@ class AgentGateway::Session
 
   void OnDone() override {
     if (authenticated_) {
+      gateway_->Unregister(this);
       Store* store = gateway_->store_;
-      const std::string sync_id = sync_.sync_id;
+      const SyncRecord sync = sync_;
       const std::string ip = peer_ip_;
       const std::string controller = controller_;
-      gateway_->storage_.Post([store, sync_id, ip, controller] {
-        store->RecordConnection(sync_id, false, ip, controller).IgnoreError();
-      });
+      const bool primary = IsPrimary();
+      const uint64_t epoch = epoch_;
+      AgentGateway* gateway = gateway_;
+      gateway_->storage_.Post(
+          [store, sync, ip, controller, primary, epoch, gateway] {
+            store->RecordConnection(sync.sync_id, false, ip, controller)
+                .IgnoreError();
+            if (primary) {
+              store->ReleaseLease(sync, epoch).IgnoreError();
+              gateway->monitor_cv_.notify_all();  // promote a standby now
+            }
+          });
+      const std::string sync_id = sync.sync_id;
       Log(LogLevel::kInfo, "agent disconnected",
           {{"sync", sync_id}, {"ip", ip}});
     }
@@ -169,46 +212,117 @@ class AgentGateway::Session
         sync->sync_id, true, peer_ip_, hello.controller());
     if (!recorded.ok()) return Done(recorded);
 
+    auto lease =
+        store->AcquireLease(*sync, NowMs(), gateway_->options_.lease_ttl_ms,
+                            "connected while the domain had no live primary");
+    if (!lease.ok()) return Done(lease.status());
+
     CoordinatorMessage out;
     adsync::v1::HelloResult* result = out.mutable_hello_result();
     result->set_sync_id(sync->sync_id);
-    result->set_role(adsync::v1::ROLE_PRIMARY);
+    result->set_role(lease->primary ? adsync::v1::ROLE_PRIMARY
+                                    : adsync::v1::ROLE_STANDBY);
+    result->set_lease_epoch(lease->epoch);
     result->set_max_unacked_batches(gateway_->options_.max_unacked_batches);
     result->set_max_deltas_per_batch(gateway_->options_.max_deltas_per_batch);
     result->set_heartbeat_interval_ms(gateway_->options_.heartbeat_interval_ms);
-    if (!watermark->has_watermark) {
-      result->set_full_sync_required(true);
-      result->set_full_sync_reason(watermark->full_sync_in_progress
-                                       ? "the previous full sync did not finish"
-                                       : "no watermark yet");
-    } else if (watermark->invocation_id != hello.invocation_id()) {
-      result->set_full_sync_required(true);
-      result->set_full_sync_reason(
-          "the controller's invocationId changed (restored from backup, or a "
-          "different DC); its USNs cannot be compared with the watermark");
-    } else {
-      result->mutable_resume_from()->set_invocation_id(
-          watermark->invocation_id);
-      result->mutable_resume_from()->set_usn(watermark->usn);
+    if (lease->primary) {
+      const ResumePoint resume =
+          DecideResume(*watermark, hello.invocation_id());
+      result->set_full_sync_required(resume.full_sync);
+      result->set_full_sync_reason(resume.reason);
+      if (!resume.full_sync) *result->mutable_resume_from() = resume.watermark;
     }
     sync_ = *std::move(sync);
+    invocation_id_ = hello.invocation_id();
     Log(LogLevel::kInfo, "agent connected",
         {{"sync", sync_.sync_id},
          {"domain", sync_.domain},
          {"ip", peer_ip_},
          {"controller", hello.controller()},
+         {"role", lease->primary ? "primary" : "standby"},
          {"full_sync",
           result->full_sync_required() ? result->full_sync_reason() : "no"}});
     {
       std::lock_guard<std::mutex> lock(mu_);
       authenticated_ = true;
+      primary_ = lease->primary;
+      epoch_ = lease->epoch;
       --pending_;
       WriteLocked(std::move(out));
       TryFinishLocked();
     }
+    gateway_->Register(this);
     ContinueReading();
   }
 
+  // Storage thread: keeps the lease alive; tells the agent when it was lost.
+  void RenewLease() {
+    uint64_t epoch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      epoch = epoch_;
+    }
+    auto renewed = gateway_->store_->RenewLease(
+        sync_, epoch, NowMs(), gateway_->options_.lease_ttl_ms);
+    std::lock_guard<std::mutex> lock(mu_);
+    --pending_;
+    if (renewed.ok() && !*renewed && primary_) {
+      primary_ = false;
+      CoordinatorMessage out;
+      out.mutable_role_change()->set_role(adsync::v1::ROLE_STANDBY);
+      out.mutable_role_change()->set_lease_epoch(epoch);
+      out.mutable_role_change()->set_reason(
+          "the lease expired (heartbeats arrived too late) and another agent "
+          "took over");
+      WriteLocked(std::move(out));
+      Log(LogLevel::kWarning, "primary demoted", {{"sync", sync_.sync_id}});
+    }
+    TryFinishLocked();
+  }
+
+ public:
+  // Any thread (the lease monitor): asks the store to make this standby
+  // the primary; on success tells the agent where to start.
+  void TryPromote(const std::string& reason) {
+    Post([this, reason] {
+      Store* store = gateway_->store_;
+      auto lease = store->AcquireLease(sync_, NowMs(),
+                                       gateway_->options_.lease_ttl_ms, reason);
+      auto watermark = store->GetWatermark(sync_.sync_id);
+      std::lock_guard<std::mutex> lock(mu_);
+      --pending_;
+      if (lease.ok() && lease->primary && watermark.ok()) {
+        primary_ = true;
+        epoch_ = lease->epoch;
+        const ResumePoint resume = DecideResume(*watermark, invocation_id_);
+        CoordinatorMessage out;
+        adsync::v1::RoleChange* change = out.mutable_role_change();
+        change->set_role(adsync::v1::ROLE_PRIMARY);
+        change->set_lease_epoch(lease->epoch);
+        change->set_full_sync_required(resume.full_sync);
+        if (!resume.full_sync)
+          *change->mutable_resume_from() = resume.watermark;
+        change->set_reason(reason);
+        WriteLocked(std::move(out));
+        Log(LogLevel::kWarning, "failover: standby promoted",
+            {{"sync", sync_.sync_id},
+             {"domain", sync_.domain},
+             {"epoch", absl::StrCat(lease->epoch)},
+             {"reason", reason}});
+      }
+      TryFinishLocked();
+    });
+  }
+
+  bool IsPrimary() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return primary_;
+  }
+  const SyncRecord& sync() const { return sync_; }
+  int64_t connected_at_ms() const { return connected_at_ms_; }
+
+ private:
   void Commit(const adsync::v1::Batch& batch) {
     if (batch.full_sync_begin()) {
       seen_.clear();
@@ -271,6 +385,7 @@ class AgentGateway::Session
   void Post(std::function<void()> task) {
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (finish_called_) return;  // OnDone may be near: take no new work
       ++pending_;
     }
     gateway_->storage_.Post(std::move(task));
@@ -329,6 +444,9 @@ class AgentGateway::Session
   uint64_t next_sequence_ = 1;
   std::string controller_;
 
+  const int64_t connected_at_ms_ = NowMs();
+  std::string invocation_id_;  // the DC's, from the Hello
+
   // Storage-thread state (set before authenticated_ is published).
   SyncRecord sync_;
   bool in_full_sync_ = false;
@@ -336,7 +454,9 @@ class AgentGateway::Session
 
   std::mutex mu_;
   bool authenticated_ = false;  // written under mu_ once
-  int pending_ = 0;             // storage tasks not yet finished
+  bool primary_ = false;        // holds the domain's lease
+  uint64_t epoch_ = 0;
+  int pending_ = 0;  // storage tasks not yet finished
   uint32_t batches_waiting_ = 0;
   bool read_paused_ = false;
   bool reading_ = true;
@@ -347,6 +467,81 @@ class AgentGateway::Session
   bool finish_called_ = false;
   grpc::Status final_status_;
 };
+
+AgentGateway::AgentGateway(Store* store, const GatewayOptions& options)
+    : store_(store), options_(options) {
+  monitor_ = std::thread([this] { MonitorLoop(); });
+}
+
+AgentGateway::~AgentGateway() { StopMonitor(); }
+
+void AgentGateway::StopMonitor() {
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    stopping_ = true;
+  }
+  monitor_cv_.notify_all();
+  if (monitor_.joinable()) monitor_.join();
+}
+
+void AgentGateway::Register(Session* session) {
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  sessions_[{session->sync().org_id, session->sync().domain}].push_back(
+      session);
+}
+
+void AgentGateway::Unregister(Session* session) {
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  auto it = sessions_.find({session->sync().org_id, session->sync().domain});
+  if (it == sessions_.end()) return;
+  auto& list = it->second;
+  list.erase(std::remove(list.begin(), list.end(), session), list.end());
+  if (list.empty()) sessions_.erase(it);
+}
+
+void AgentGateway::MonitorLoop() {
+  std::unique_lock<std::mutex> lock(sessions_mu_);
+  while (!stopping_) {
+    monitor_cv_.wait_for(lock,
+                         std::chrono::milliseconds(options_.lease_check_ms));
+    if (stopping_) return;
+    lock.unlock();
+    PromoteWhereNeeded();
+    lock.lock();
+  }
+}
+
+// Reads the leases of every domain with connected agents; where no live
+// primary exists, asks the best standby to take over.
+void AgentGateway::PromoteWhereNeeded() {
+  std::vector<DomainKey> keys;
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    for (const auto& [key, list] : sessions_) keys.push_back(key);
+  }
+  for (const DomainKey& key : keys) {
+    auto lease = store_->GetLease(key.first, key.second, NowMs());
+    if (!lease.ok() || !lease->holder_sync_id.empty())
+      continue;  // a live primary
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    auto it = sessions_.find(key);
+    if (it == sessions_.end()) continue;
+    Session* best = nullptr;
+    for (Session* s : it->second) {
+      if (best == nullptr || s->sync().priority > best->sync().priority ||
+          (s->sync().priority == best->sync().priority &&
+           s->connected_at_ms() < best->connected_at_ms())) {
+        best = s;
+      }
+    }
+    if (best != nullptr) {
+      best->TryPromote(
+          absl::StrCat("the primary of domain ", key.second,
+                       " disconnected or stopped heartbeating (lease epoch ",
+                       lease->epoch, " ended)"));
+    }
+  }
+}
 
 grpc::ServerBidiReactor<AgentMessage, CoordinatorMessage>* AgentGateway::Sync(
     grpc::CallbackServerContext* context) {

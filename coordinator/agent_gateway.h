@@ -13,7 +13,13 @@
 #ifndef ADSYNC_COORDINATOR_AGENT_GATEWAY_H_
 #define ADSYNC_COORDINATOR_AGENT_GATEWAY_H_
 
+#include <condition_variable>
 #include <cstdint>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "adsync/v1/agent.grpc.pb.h"
 #include "coordinator/store.h"
@@ -24,24 +30,50 @@ namespace adsync {
 struct GatewayOptions {
   uint32_t max_unacked_batches = 8;
   uint32_t max_deltas_per_batch = 1000;
-  uint32_t heartbeat_interval_ms = 5000;
+  uint32_t heartbeat_interval_ms = 2000;
+  // A primary silent this long loses the lease to a standby.
+  uint32_t lease_ttl_ms = 6000;
+  // How often the lease monitor looks for domains without a live primary.
+  uint32_t lease_check_ms = 250;
 };
 
+// Failover: every (org, domain) has at most one primary, the holder of a
+// lease kept in the store; other agents of the domain are standbys. A lease
+// monitor promotes the best standby (highest priority, then longest
+// connected) when the primary disconnects or stops heartbeating. The
+// store fences writes from anyone but the holder at the current epoch.
 class AgentGateway final : public adsync::v1::AgentGateway::CallbackService {
  public:
   // REQUIRES: `store` outlives the gateway.
-  AgentGateway(Store* store, const GatewayOptions& options)
-      : store_(store), options_(options) {}
+  AgentGateway(Store* store, const GatewayOptions& options);
+  ~AgentGateway() override;
 
   grpc::ServerBidiReactor<adsync::v1::AgentMessage,
                           adsync::v1::CoordinatorMessage>*
   Sync(grpc::CallbackServerContext* context) override;
 
+  // Stops the lease monitor. Call before shutting the server down.
+  void StopMonitor();
+
  private:
   class Session;
+  using DomainKey = std::pair<std::string, std::string>;  // org, domain
+
+  void Register(Session* session);
+  void Unregister(Session* session);
+  void MonitorLoop();
+  void PromoteWhereNeeded();
 
   Store* const store_;
   const GatewayOptions options_;
+
+  std::mutex sessions_mu_;
+  std::map<DomainKey, std::vector<Session*>>
+      sessions_;  // guarded by sessions_mu_
+  std::condition_variable monitor_cv_;
+  bool stopping_ = false;  // guarded by sessions_mu_
+  std::thread monitor_;
+
   WorkQueue storage_;  // declared last: drained before the rest goes away
 };
 

@@ -33,7 +33,14 @@ absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
         "max_deltas_per_batch must be at most 1000");
   }
   if (c.max_message_bytes() == 0) c.set_max_message_bytes(8 << 20);
-  if (c.heartbeat_interval_ms() == 0) c.set_heartbeat_interval_ms(5000);
+  if (c.heartbeat_interval_ms() == 0) c.set_heartbeat_interval_ms(2000);
+  if (c.lease_ttl_ms() == 0) c.set_lease_ttl_ms(6000);
+  if (c.lease_ttl_ms() < 2 * c.heartbeat_interval_ms()) {
+    return absl::InvalidArgumentError(
+        "lease_ttl_ms must be at least twice heartbeat_interval_ms, or a "
+        "primary "
+        "that is merely slow loses its lease");
+  }
   if (c.rejections_kept() == 0) c.set_rejections_kept(50);
   if (c.log_format().empty()) c.set_log_format("text");
   adsync::v1::PanelConfig* panel = c.mutable_panel();
@@ -97,6 +104,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   gateway_options.max_unacked_batches = config.max_unacked_batches();
   gateway_options.max_deltas_per_batch = config.max_deltas_per_batch();
   gateway_options.heartbeat_interval_ms = config.heartbeat_interval_ms();
+  gateway_options.lease_ttl_ms = config.lease_ttl_ms();
   server->gateway_ =
       std::make_unique<AgentGateway>(server->store_.get(), gateway_options);
   server->admin_ = std::make_unique<AdminService>(server->store_.get(),

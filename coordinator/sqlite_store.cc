@@ -131,6 +131,26 @@ CREATE TABLE push_state(
   quarantine_reason TEXT NOT NULL DEFAULT '',
   delivered INTEGER NOT NULL DEFAULT 0);
 )sql",
+    // 2 -> 3: one primary per (org, domain); epochs fence demoted agents.
+    R"sql(
+CREATE TABLE leases(
+  org_key INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  holder_sync_id TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  PRIMARY KEY(org_key, domain)) WITHOUT ROWID;
+CREATE TABLE failovers(
+  id INTEGER PRIMARY KEY,
+  org_key INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  from_sync TEXT NOT NULL,
+  to_sync TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX failovers_by_domain ON failovers(org_key, domain, id);
+)sql",
 };
 
 int64_t NowUnix() { return absl::ToUnixSeconds(absl::Now()); }
@@ -1014,6 +1034,120 @@ absl::StatusOr<WatermarkState> SqliteStore::GetWatermark(
   return w;
 }
 
+absl::StatusOr<LeaseGrant> SqliteStore::AcquireLease(
+    const SyncRecord& sync, int64_t now_ms, int64_t ttl_ms,
+    const std::string& reason) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached("SELECT holder_sync_id, epoch, expires_ms FROM leases "
+                      "WHERE org_key=?1 AND domain=?2"));
+  q->Bind(1, org.key).Bind(2, sync.domain);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  LeaseGrant grant;
+  std::string holder;
+  uint64_t epoch = 0;
+  int64_t expires = 0;
+  if (row) {
+    holder = q->ColumnText(0);
+    epoch = q->ColumnInt(1);
+    expires = q->ColumnInt(2);
+  }
+  if (!holder.empty() && holder != sync.sync_id && expires > now_ms) {
+    grant.epoch = epoch;
+    grant.holder_sync_id = holder;
+    return grant;  // someone else holds a live lease: standby
+  }
+  if (holder != sync.sync_id || !row) {
+    ++epoch;
+    ASSIGN_OR_RETURN(
+        ScopedStatement f,
+        writer_->Cached(
+            "INSERT INTO failovers(org_key, domain, at, from_sync, "
+            "to_sync, epoch, reason) VALUES(?1,?2,?3,?4,?5,?6,?7)"));
+    f->Bind(1, org.key)
+        .Bind(2, sync.domain)
+        .Bind(3, NowUnix())
+        .Bind(4, holder)
+        .Bind(5, sync.sync_id)
+        .Bind(6, static_cast<int64_t>(epoch))
+        .Bind(7, reason);
+    RETURN_IF_ERROR(f->Run());
+  }
+  ASSIGN_OR_RETURN(
+      ScopedStatement put,
+      writer_->Cached(
+          "INSERT INTO leases(org_key, domain, holder_sync_id, epoch, "
+          "expires_ms) VALUES(?1,?2,?3,?4,?5) ON CONFLICT(org_key, "
+          "domain) DO UPDATE SET holder_sync_id=?3, epoch=?4, "
+          "expires_ms=?5"));
+  put->Bind(1, org.key)
+      .Bind(2, sync.domain)
+      .Bind(3, sync.sync_id)
+      .Bind(4, static_cast<int64_t>(epoch))
+      .Bind(5, now_ms + ttl_ms);
+  RETURN_IF_ERROR(put->Run());
+  RETURN_IF_ERROR(txn.Commit());
+  grant.primary = true;
+  grant.epoch = epoch;
+  grant.holder_sync_id = sync.sync_id;
+  return grant;
+}
+
+absl::StatusOr<bool> SqliteStore::RenewLease(const SyncRecord& sync,
+                                             uint64_t epoch, int64_t now_ms,
+                                             int64_t ttl_ms) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached("UPDATE leases SET expires_ms=?5 WHERE org_key=?1 AND "
+                      "domain=?2 AND holder_sync_id=?3 AND epoch=?4"));
+  q->Bind(1, org.key)
+      .Bind(2, sync.domain)
+      .Bind(3, sync.sync_id)
+      .Bind(4, static_cast<int64_t>(epoch))
+      .Bind(5, now_ms + ttl_ms);
+  RETURN_IF_ERROR(q->Run());
+  return writer_->Changes() == 1;
+}
+
+absl::Status SqliteStore::ReleaseLease(const SyncRecord& sync, uint64_t epoch) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached("UPDATE leases SET expires_ms=0 WHERE org_key=?1 AND "
+                      "domain=?2 AND holder_sync_id=?3 AND epoch=?4"));
+  q->Bind(1, org.key)
+      .Bind(2, sync.domain)
+      .Bind(3, sync.sync_id)
+      .Bind(4, static_cast<int64_t>(epoch));
+  return q->Run();
+}
+
+absl::StatusOr<LeaseGrant> SqliteStore::GetLease(const std::string& org_id,
+                                                 const std::string& domain,
+                                                 int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      reader_->Cached("SELECT holder_sync_id, epoch, expires_ms FROM leases "
+                      "WHERE org_key=?1 AND domain=?2"));
+  q->Bind(1, org.key).Bind(2, domain);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  LeaseGrant g;
+  if (row) {
+    g.epoch = q->ColumnInt(1);
+    if (q->ColumnInt(2) > now_ms) g.holder_sync_id = q->ColumnText(0);
+  }
+  return g;
+}
+
 absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
     const SyncRecord& sync, const adsync::v1::Batch& batch,
     const SeenAccounts* seen) {
@@ -1023,6 +1157,26 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
+  {
+    // Fencing (rule 6): only the current lease holder, at the current
+    // epoch, writes. Checked inside the batch's own transaction.
+    ASSIGN_OR_RETURN(
+        ScopedStatement lease,
+        writer_->Cached("SELECT holder_sync_id, epoch FROM leases WHERE "
+                        "org_key=?1 AND domain=?2"));
+    lease->Bind(1, org.key).Bind(2, sync.domain);
+    ASSIGN_OR_RETURN(bool row, lease->Step());
+    if (!row || lease->ColumnText(0) != sync.sync_id ||
+        static_cast<uint64_t>(lease->ColumnInt(1)) != batch.lease_epoch()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "fenced: AD Sync ", sync.sync_id, " wrote at lease epoch ",
+          batch.lease_epoch(), " but ",
+          row ? absl::StrCat("AD Sync ", lease->ColumnText(0), " holds epoch ",
+                             lease->ColumnInt(1))
+              : std::string("no agent holds the lease"),
+          " for domain ", sync.domain, "; the agent reconnects as a standby"));
+    }
+  }
   BatchOutcome outcome;
   ChangeSet changes;
   if (batch.full_sync_begin()) {
@@ -1227,10 +1381,57 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
         }
       }
     }
+    const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+    std::map<std::string, std::string> primary_of;  // domain -> live holder
+    {
+      ASSIGN_OR_RETURN(
+          ScopedStatement q,
+          reader_->Cached("SELECT domain FROM syncs WHERE org_key=?1 UNION "
+                          "SELECT domain FROM leases WHERE org_key=?1"));
+      q->Bind(1, org.key);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q->Step());
+        if (!row) break;
+        by_domain[q->ColumnText(0)];  // domains with syncs but no accounts yet
+      }
+    }
     for (auto& [domain, counts] : by_domain) {
       adsync::v1::DomainStatus* d = os->add_domains();
       d->set_domain(domain);
       *d->mutable_counts() = counts;
+      {
+        ASSIGN_OR_RETURN(
+            ScopedStatement q,
+            reader_->Cached(
+                "SELECT holder_sync_id, epoch, expires_ms FROM leases "
+                "WHERE org_key=?1 AND domain=?2"));
+        q->Bind(1, org.key).Bind(2, domain);
+        ASSIGN_OR_RETURN(bool row, q->Step());
+        if (row) {
+          d->set_lease_epoch(q->ColumnInt(1));
+          if (q->ColumnInt(2) > now_ms) {
+            d->set_primary_sync_id(q->ColumnText(0));
+            primary_of[domain] = q->ColumnText(0);
+          }
+        }
+      }
+      ASSIGN_OR_RETURN(
+          ScopedStatement f,
+          reader_->Cached(
+              "SELECT at, from_sync, to_sync, epoch, reason FROM "
+              "failovers WHERE org_key=?1 AND domain=?2 ORDER BY id "
+              "DESC LIMIT 10"));
+      f->Bind(1, org.key).Bind(2, domain);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, f->Step());
+        if (!row) break;
+        adsync::v1::Failover* fo = d->add_recent_failovers();
+        fo->set_at_unix(f->ColumnInt(0));
+        fo->set_from_sync_id(f->ColumnText(1));
+        fo->set_to_sync_id(f->ColumnText(2));
+        fo->set_epoch(f->ColumnInt(3));
+        fo->set_reason(f->ColumnText(4));
+      }
     }
     {
       ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kSelectSyncs));
@@ -1254,7 +1455,17 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
         s->set_batches(q->ColumnInt(15));
         s->set_deltas(q->ColumnInt(16));
         s->set_last_error(q->ColumnText(17));
-        s->set_role(s->connected() ? "primary" : "-");
+        const std::string& holder = primary_of[s->sync().domain()];
+        s->set_role(!s->connected()                 ? "-"
+                    : holder == s->sync().sync_id() ? "primary"
+                                                    : "standby");
+      }
+    }
+    for (const auto& sync : os->syncs()) {
+      if (sync.role() != "standby") continue;
+      for (auto& d : *os->mutable_domains()) {
+        if (d.domain() == sync.sync().domain())
+          d.add_standby_sync_ids(sync.sync().sync_id());
       }
     }
     {

@@ -64,6 +64,15 @@ class SqliteStore : public Store {
                                 const std::string& controller) override;
   absl::StatusOr<WatermarkState> GetWatermark(
       const std::string& sync_id) override;
+  absl::StatusOr<LeaseGrant> AcquireLease(const SyncRecord& sync,
+                                          int64_t now_ms, int64_t ttl_ms,
+                                          const std::string& reason) override;
+  absl::StatusOr<bool> RenewLease(const SyncRecord& sync, uint64_t epoch,
+                                  int64_t now_ms, int64_t ttl_ms) override;
+  absl::Status ReleaseLease(const SyncRecord& sync, uint64_t epoch) override;
+  absl::StatusOr<LeaseGrant> GetLease(const std::string& org_id,
+                                      const std::string& domain,
+                                      int64_t now_ms) override;
   absl::StatusOr<BatchOutcome> ApplyBatch(const SyncRecord& sync,
                                           const adsync::v1::Batch& batch,
                                           const SeenAccounts* seen) override;

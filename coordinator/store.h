@@ -45,6 +45,14 @@ struct BatchOutcome {
   uint32_t removed = 0;
 };
 
+// Who may write for an (org, domain): the lease holder, at an epoch that
+// grows with every change of holder.
+struct LeaseGrant {
+  bool primary = false;
+  uint64_t epoch = 0;
+  std::string holder_sync_id;
+};
+
 struct Person {
   std::string id;
   std::string name;
@@ -98,9 +106,29 @@ class Store {
                                         const std::string& controller) = 0;
   virtual absl::StatusOr<WatermarkState> GetWatermark(
       const std::string& sync_id) = 0;
+
+  // --- Leases: one primary per (org, domain) ---
+  // Grants `sync` the lease when it is free, expired or already its own
+  // (a new holder gets epoch + 1, and the failover is recorded with
+  // `reason`); otherwise reports the current holder.
+  virtual absl::StatusOr<LeaseGrant> AcquireLease(
+      const SyncRecord& sync, int64_t now_ms, int64_t ttl_ms,
+      const std::string& reason) = 0;
+  // Extends the lease if `sync` still holds it at `epoch`.
+  virtual absl::StatusOr<bool> RenewLease(const SyncRecord& sync,
+                                          uint64_t epoch, int64_t now_ms,
+                                          int64_t ttl_ms) = 0;
+  // Gives the lease up (the holder disconnected).
+  virtual absl::Status ReleaseLease(const SyncRecord& sync, uint64_t epoch) = 0;
+  // The current lease of (org, domain); holder empty when none.
+  virtual absl::StatusOr<LeaseGrant> GetLease(const std::string& org_id,
+                                              const std::string& domain,
+                                              int64_t now_ms) = 0;
   // Applies a validated batch and its watermark in one transaction; returns
-  // only after it is durable. `seen` must be non-null when the batch ends a
-  // full sync: the sync's domain's accounts not in it are removed.
+  // only after it is durable. Fenced (FailedPrecondition) unless `sync`
+  // holds its domain's lease at batch.lease_epoch(). `seen` must be non-null
+  // when the batch ends a full sync: the sync's domain's accounts not in it are
+  // removed.
   virtual absl::StatusOr<BatchOutcome> ApplyBatch(
       const SyncRecord& sync, const adsync::v1::Batch& batch,
       const SeenAccounts* seen) = 0;

@@ -83,8 +83,26 @@ std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
     }
     out += "\n";
     for (const auto& d : org.domains()) {
-      absl::StrAppend(&out, "  domain ", d.domain(), ": ",
-                      CountsSummary(d.counts()), "\n");
+      absl::StrAppend(
+          &out, "  domain ", d.domain(), ": ", CountsSummary(d.counts()), "\n",
+          "    primary ",
+          d.primary_sync_id().empty() ? "NONE"
+                                      : d.primary_sync_id().substr(0, 8),
+          " (lease epoch ", d.lease_epoch(),
+          "), standbys: ", d.standby_sync_ids().empty() ? "none" : "");
+      for (int i = 0; i < d.standby_sync_ids_size(); ++i) {
+        absl::StrAppend(&out, i ? ", " : "",
+                        d.standby_sync_ids(i).substr(0, 8));
+      }
+      out += "\n";
+      for (const auto& f : d.recent_failovers()) {
+        if (f.from_sync_id().empty())
+          continue;  // the first primary is no failover
+        absl::StrAppend(&out, "    failover ", FormatTime(f.at_unix()), ": ",
+                        f.from_sync_id().substr(0, 8), " -> ",
+                        f.to_sync_id().substr(0, 8), " (epoch ", f.epoch(),
+                        "): ", f.reason(), "\n");
+      }
     }
     std::vector<std::vector<std::string>> rows = {
         {"  SYNC", "DOMAIN", "STATE", "ROLE", "SOURCE IP", "CONTROLLER",

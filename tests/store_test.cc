@@ -3,6 +3,7 @@
 
 #include <map>
 
+#include "absl/time/clock.h"
 #include "coordinator/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -53,12 +54,24 @@ class StoreTest : public ::testing::Test {
                      const SeenAccounts* seen = nullptr) {
     adsync::v1::Batch batch;
     batch.set_sequence(++sequence_);
+    batch.set_lease_epoch(TakeLease(sync));
     batch.set_full_sync_begin(begin);
     batch.set_full_sync_end(end);
     for (const auto& s : specs) *batch.add_deltas() = MakeDelta(s);
     auto outcome = store_->ApplyBatch(sync, batch, seen);
     EXPECT_TRUE(outcome.ok()) << outcome.status();
     return outcome.ok() ? *outcome : BatchOutcome{};
+  }
+
+  // Makes `sync` its domain's primary (taking over any lease) and returns
+  // the epoch its batches must carry.
+  uint64_t TakeLease(const SyncRecord& sync) {
+    // Each takeover happens two hours after the last, so any earlier
+    // one-hour lease has lapsed.
+    lease_clock_ms_ += 2 * 3600'000;
+    auto grant = store_->AcquireLease(sync, lease_clock_ms_, 3600'000, "test");
+    EXPECT_TRUE(grant.ok() && grant->primary);
+    return grant->epoch;
   }
 
   void ImportPeople(std::vector<Person> people) {
@@ -80,6 +93,7 @@ class StoreTest : public ::testing::Test {
   std::string org_id_;
   SyncRecord sync_a_;
   uint64_t sequence_ = 0;
+  int64_t lease_clock_ms_ = absl::ToUnixMillis(absl::Now());
 };
 
 TEST_F(StoreTest, MigratesOnceAndRefusesNewerSchema) {
@@ -286,6 +300,7 @@ TEST_F(StoreTest, CompletedFullSyncRemovesAccountsItDidNotSee) {
 TEST_F(StoreTest, WatermarkCommitsWithBatchAndFullSyncClearsIt) {
   adsync::v1::Batch batch;
   batch.set_sequence(1);
+  batch.set_lease_epoch(TakeLease(sync_a_));
   *batch.add_deltas() = MakeDelta({.guid = 1, .sam = "a"});
   batch.mutable_watermark()->set_invocation_id(testing::TestGuid(77));
   batch.mutable_watermark()->set_usn(4242);
@@ -303,6 +318,7 @@ TEST_F(StoreTest, WatermarkCommitsWithBatchAndFullSyncClearsIt) {
 TEST_F(StoreTest, InvalidDeltaRejectsWholeBatch) {
   adsync::v1::Batch batch;
   batch.set_sequence(1);
+  batch.set_lease_epoch(TakeLease(sync_a_));
   *batch.add_deltas() = MakeDelta({.guid = 1, .sam = "good"});
   auto bad_sid = MakeDelta({.guid = 2, .sam = "badsid"});
   bad_sid.set_object_sid("\x01\x05garbage");
@@ -354,6 +370,7 @@ TEST_F(StoreTest, CrashBeforeCommitLosesOnlyTheUncommittedBatch) {
     std::unique_ptr<SqliteStore> crashing = Open(/*crash=*/true);
     adsync::v1::Batch batch;
     batch.set_sequence(2);
+    batch.set_lease_epoch(1);  // sync_a_ took epoch 1 in Apply() above
     *batch.add_deltas() = MakeDelta({.guid = 2, .sam = "lost"});
     crashing->ApplyBatch(sync_a_, batch, nullptr).IgnoreError();
     _exit(0);  // not reached: the hook exits with 42 before COMMIT
@@ -420,6 +437,41 @@ TEST_F(OutboxTest, QueuesPeopleWhoseIdentitiesChangeAndOnlyThem) {
         {{.guid = 1, .sam = "two.y", .mail = "two@d.org", .version = 4}});
   ASSERT_TRUE(store_->CompletePush(*batch).ok());
   EXPECT_EQ(Queued(), (std::map<std::string, uint32_t>{{"p-2", 2}}));
+}
+
+}  // namespace
+}  // namespace adsync
+
+namespace adsync {
+namespace {
+
+TEST_F(StoreTest, OnlyTheLeaseHolderAtItsEpochMayWrite) {
+  SyncRecord b = AddSync("DISTRICT", "127.0.0.22");
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  auto a_lease = store_->AcquireLease(sync_a_, now, 6000, "first");
+  ASSERT_TRUE(a_lease->primary);
+  auto b_lease = store_->AcquireLease(b, now, 6000, "second");
+  EXPECT_FALSE(b_lease->primary);  // a standby while A's lease lives
+  EXPECT_EQ(b_lease->holder_sync_id, sync_a_.sync_id);
+  // A's lease lapses; B takes over at a higher epoch.
+  auto takeover = store_->AcquireLease(b, now + 7000, 6000, "A went quiet");
+  ASSERT_TRUE(takeover->primary);
+  EXPECT_EQ(takeover->epoch, a_lease->epoch + 1);
+  EXPECT_FALSE(*store_->RenewLease(sync_a_, a_lease->epoch, now + 7000, 6000));
+  // A zombie A writing at its old epoch is fenced; nothing changes.
+  adsync::v1::Batch zombie;
+  zombie.set_sequence(1);
+  zombie.set_lease_epoch(a_lease->epoch);
+  *zombie.add_deltas() = MakeDelta({.guid = 1, .sam = "zombie"});
+  auto fenced = store_->ApplyBatch(sync_a_, zombie, nullptr);
+  ASSERT_FALSE(fenced.ok());
+  EXPECT_EQ(fenced.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(fenced.status().message()), HasSubstr("fenced"));
+  EXPECT_FALSE(Resolve("DISTRICT\\zombie").found());
+  zombie.set_lease_epoch(takeover->epoch);  // right epoch, wrong holder
+  EXPECT_FALSE(store_->ApplyBatch(sync_a_, zombie, nullptr).ok());
+  auto status = store_->GetStatus(org_id_);
+  ASSERT_TRUE(status.ok());
 }
 
 }  // namespace

@@ -19,10 +19,13 @@ adsync::v1::CoordinatorMessage WireAgent::Hello(const std::string& org,
   m.mutable_hello()->set_controller("dc1.district.test");
   m.mutable_hello()->set_invocation_id(invocation);
   stream_->Write(m);
-  return Read();
+  adsync::v1::CoordinatorMessage reply = Read();
+  epoch_ = reply.hello_result().lease_epoch();
+  return reply;
 }
 
 void WireAgent::Send(adsync::v1::Batch batch) {
+  if (batch.lease_epoch() == 0) batch.set_lease_epoch(epoch_);
   adsync::v1::AgentMessage m;
   *m.mutable_batch() = std::move(batch);
   stream_->Write(m);
@@ -31,6 +34,7 @@ void WireAgent::Send(adsync::v1::Batch batch) {
 adsync::v1::CoordinatorMessage WireAgent::Read() {
   adsync::v1::CoordinatorMessage m;
   if (!stream_->Read(&m)) m.Clear();
+  if (m.has_role_change()) epoch_ = m.role_change().lease_epoch();
   return m;
 }
 

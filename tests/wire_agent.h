@@ -20,7 +20,10 @@ class WireAgent {
   adsync::v1::CoordinatorMessage Hello(const std::string& org,
                                        const std::string& key,
                                        const std::string& invocation);
+  // Stamps the lease epoch from the Hello (or the last RoleChange) unless
+  // the batch sets one.
   void Send(adsync::v1::Batch batch);
+  uint64_t epoch() const { return epoch_; }
   adsync::v1::CoordinatorMessage Read();  // empty message when the stream ended
   grpc::Status Close();
 
@@ -28,6 +31,7 @@ class WireAgent {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<adsync::v1::AgentGateway::Stub> stub_;
   grpc::ClientContext context_;
+  uint64_t epoch_ = 0;
   std::unique_ptr<grpc::ClientReaderWriter<adsync::v1::AgentMessage,
                                            adsync::v1::CoordinatorMessage>>
       stream_;
