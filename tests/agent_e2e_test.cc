@@ -201,9 +201,9 @@ TEST_F(AgentE2eTest, TlsFailureWithAnUntrustedCertificate) {
   AgentSetup s = AgentConfigForTest();
   // A CA that did not sign the DC's certificate.
   RunResult ca =
-      testing::Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-days", "1", "-subj", "/CN=other CA", "-keyout",
-                    dir_.File("other.key"), "-out", dir_.File("other.pem")});
+      RunCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                  "-days", "1", "-subj", "/CN=other CA", "-keyout",
+                  dir_.File("other.key"), "-out", dir_.File("other.pem")});
   ASSERT_EQ(ca.exit_code, 0) << ca.output;
   s.ca_file = dir_.File("other.pem");
   RunResult r = RunAgentOnce(WriteAgentConfig(s));
@@ -255,7 +255,7 @@ TEST_F(AgentE2eTest, NewInvocationIdForcesAFullSync) {
   const std::string before =
       coordinator_->Status(org_).syncs(0).watermark_invocation_id();
   // As after a restore from backup: the DC's USNs are no longer comparable.
-  RunResult restored = testing::Run(
+  RunResult restored = RunCommand(
       {SourcePath("scripts/samba_dc.sh"), "restore-invocation-id", dc_->dir()});
   ASSERT_EQ(restored.exit_code, 0) << restored.output;
   const std::string new_invocation(absl::StripAsciiWhitespace(restored.output));

@@ -38,7 +38,7 @@ void Dc::Ldap(const std::string& tool, const std::string& ldif,
   std::vector<std::string> argv = {SourcePath("scripts/samba_dc.sh"), "ldap",
                                    dir_, tool};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  RunResult r = Run(argv, ldif);
+  RunResult r = RunCommand(argv, ldif);
   ASSERT_EQ(r.exit_code, 0) << tool << " failed: " << r.output << "\nLDIF:\n"
                             << ldif;
 }
@@ -223,9 +223,11 @@ std::string Coordinator::CreateOrg(const std::string& name) {
 
 std::string Coordinator::AddSync(const std::string& org,
                                  const std::string& domain,
-                                 const std::string& ip, std::string* sync_id) {
+                                 const std::string& ip, std::string* sync_id,
+                                 int priority) {
   adsync::v1::AddSyncRequest req;
   req.set_org_id(org);
+  req.set_priority(priority);
   req.set_domain(domain);
   req.add_allowed_ips(ip);
   adsync::v1::AddSyncResponse resp;
@@ -306,8 +308,9 @@ std::unique_ptr<Process> StartAgent(const std::string& config,
 }
 
 RunResult RunAgentOnce(const std::string& config) {
-  return Run({BinaryPath("agent/adsync-agent"), "--config", config, "--once"},
-             "", absl::Seconds(60));
+  return RunCommand(
+      {BinaryPath("agent/adsync-agent"), "--config", config, "--once"}, "",
+      absl::Seconds(60));
 }
 
 }  // namespace adsync::testing

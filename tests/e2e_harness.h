@@ -94,7 +94,8 @@ class Coordinator {
   std::string CreateOrg(const std::string& name);
   // Returns the new AD Sync's key.
   std::string AddSync(const std::string& org, const std::string& domain,
-                      const std::string& ip, std::string* sync_id = nullptr);
+                      const std::string& ip, std::string* sync_id = nullptr,
+                      int priority = 0);
   void ImportPeople(const std::string& org, const std::string& csv);
   adsync::v1::OrgStatus Status(const std::string& org);
   adsync::v1::ResolveLoginResponse Resolve(const std::string& org,

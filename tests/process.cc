@@ -103,8 +103,8 @@ std::string Process::Log() const {
   return s.str();
 }
 
-RunResult Run(const std::vector<std::string>& argv,
-              const std::string& stdin_text, absl::Duration timeout) {
+RunResult RunCommand(const std::vector<std::string>& argv,
+                     const std::string& stdin_text, absl::Duration timeout) {
   TempDir dir;
   WriteFile(dir.File("in"), stdin_text);
   const int in = open(dir.File("in").c_str(), O_RDONLY);

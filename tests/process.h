@@ -41,9 +41,9 @@ struct RunResult {
 };
 
 // Runs a command to completion (with `stdin_text` as its input).
-RunResult Run(const std::vector<std::string>& argv,
-              const std::string& stdin_text = "",
-              absl::Duration timeout = absl::Seconds(120));
+RunResult RunCommand(const std::vector<std::string>& argv,
+                     const std::string& stdin_text = "",
+                     absl::Duration timeout = absl::Seconds(120));
 
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout);

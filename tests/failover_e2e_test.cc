@@ -1,0 +1,262 @@
+// Redundancy end to end: two Samba DCs of one domain that really replicate
+// (the second joined to the first) plus a DC of a second domain, one real
+// agent per DC on its own loopback address, the real coordinator and
+// panel-sim. The primary agent is killed, then its DC; every change made
+// before, during and after must reach the store and K12Panel as AD has it,
+// and no mapping may ever go back to older data.
+#include <signal.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/guid.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/e2e_harness.h"
+#include "tests/wire_agent.h"
+
+namespace adsync::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kArrival = absl::Seconds(40);
+
+class FailoverE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    setenv("SAMBA_NS", ADSYNC_E2E_FOREST_DIR, 1);  // for `replicate`
+    for (const char* ip : {"127.0.0.41", "127.0.0.42", "127.0.0.43"})
+      EnsureLoopbackSource(ip);
+  }
+
+  void SetUp() override {
+    a1_ = std::make_unique<Dc>(std::string(ADSYNC_E2E_FOREST_DIR) + "/a1");
+    a2_ = std::make_unique<Dc>(std::string(ADSYNC_E2E_FOREST_DIR) + "/a2");
+    b1_ = std::make_unique<Dc>(std::string(ADSYNC_E2E_FOREST_DIR) + "/b1");
+    panel_ = std::make_unique<PanelSimProcess>(dir_.path());
+    panel_->Start();
+    coordinator_ = std::make_unique<Coordinator>(
+        dir_.path(),
+        absl::StrCat(
+            "heartbeat_interval_ms: 500\nlease_ttl_ms: 2000\npanel {\n  "
+            "base_url: \"",
+            panel_->base_url(), "\"\n  token_file: \"", panel_->token_file(),
+            "\"\n  push_interval_ms: 100\n  backoff_initial_ms: 200\n"
+            "  backoff_max_ms: 1000\n  disable_periodic_pull: true\n}\n"));
+    coordinator_->Start();
+    org_ = coordinator_->CreateOrg("Springfield USD");
+    key_a1_ = coordinator_->AddSync(org_, "DISTRICT", "127.0.0.41", &sync_a1_,
+                                    /*priority=*/10);
+    key_a2_ = coordinator_->AddSync(org_, "DISTRICT", "127.0.0.42", &sync_a2_,
+                                    /*priority=*/5);
+    key_b1_ = coordinator_->AddSync(org_, "STAFF", "127.0.0.43", &sync_b1_);
+    prefix_ = NewRandomGuid().substr(0, 4);
+  }
+
+  void TearDown() override {
+    // The test may have stopped DC a1; later tests and runs need it.
+    RunCommand({SourcePath("scripts/samba_dc.sh"), "start", a1_->dir()});
+  }
+
+  std::unique_ptr<Process> StartAgentFor(const Dc& dc, const std::string& key,
+                                         const std::string& ip,
+                                         const std::string& domain,
+                                         const std::string& ou,
+                                         const std::string& name) {
+    const std::string dir = dir_.File(name);
+    RunCommand({"mkdir", "-p", dir});
+    AgentSetup s;
+    s.dir = dir;
+    s.coordinator = coordinator_->agent_target(ip);
+    s.org = org_;
+    s.key = key;
+    s.domain = domain;
+    s.ldap_uri = "ldaps://" + dc.ip();
+    s.ca_file = dc.ca_file();
+    s.bind_dn = dc.Env("ADMIN_DN");
+    s.password_file = dc.password_file();
+    s.base_dns = {ou};
+    return StartAgent(WriteAgentConfig(s), dir + "/agent.log");
+  }
+
+  std::string Sam(const std::string& n) const { return prefix_ + n; }
+
+  // The person K12Panel maps the DISTRICT account to ("" = none).
+  std::string PanelPersonOf(const std::string& sam) {
+    const adsync::v1::SimOrgState state = panel_->State(org_);
+    for (const auto& p : state.people()) {
+      for (const auto& id : p.identities()) {
+        if (id.domain() == "DISTRICT" && id.sam_account_name() == sam)
+          return p.person_id();
+      }
+    }
+    return "";
+  }
+
+  void Replicate(const Dc& to, const Dc& from) {
+    RunResult r = RunCommand(
+        {SourcePath("scripts/samba_dc.sh"), "replicate", to.dir(), from.dir()});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Dc> a1_, a2_, b1_;
+  std::unique_ptr<PanelSimProcess> panel_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::string org_, prefix_;
+  std::string key_a1_, key_a2_, key_b1_, sync_a1_, sync_a2_, sync_b1_;
+};
+
+TEST_F(FailoverE2eTest,
+       KillingThePrimaryAgentThenItsDcLosesNothingAndNeverRegresses) {
+  // People: p-{u} for u0..u5 with two emails each (old and new), plus Jane,
+  // who has accounts in both domains.
+  std::string people = "{\"people\":[";
+  for (int i = 0; i < 6; ++i) {
+    absl::StrAppend(&people, "{\"id\":\"p-u", i, "\",\"emails\":[\"", Sam("u"),
+                    i, "@d.org\"]},{\"id\":\"p-u", i, "-new\",\"emails\":[\"",
+                    Sam("u"), i, "-new@d.org\"]},");
+  }
+  absl::StrAppend(&people, "{\"id\":\"p-jane\",\"emails\":[\"", Sam("jane"),
+                  "@d.org\"]}]}");
+  panel_->SeedPeople(org_, people);
+  ASSERT_TRUE(coordinator_->PullPeople(org_).ok());
+
+  const std::string ou_a = a1_->AddOu(absl::StrCat("Failover-", prefix_));
+  const std::string ou_b = b1_->AddOu(absl::StrCat("Failover-", prefix_));
+  std::vector<Dc::User> users;
+  for (int i = 0; i < 6; ++i)
+    users.push_back(
+        {Sam(absl::StrCat("u", i)), absl::StrCat(Sam("u"), i, "@d.org")});
+  users.push_back({Sam("jane"), Sam("jane") + "@d.org"});
+  const std::vector<std::string> dns = a1_->AddUsers(ou_a, users);
+  b1_->AddUsers(ou_b, {{Sam("jane.s"), Sam("jane") + "@d.org"}});
+  Replicate(*a2_, *a1_);
+
+  auto agent_a1 =
+      StartAgentFor(*a1_, key_a1_, "127.0.0.41", "DISTRICT", ou_a, "a1");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const adsync::v1::OrgStatus now = coordinator_->Status(org_);
+        for (const auto& d : now.domains()) {
+          if (d.domain() == "DISTRICT") return !d.primary_sync_id().empty();
+        }
+        return false;
+      },
+      kArrival))
+      << agent_a1->Log();
+  auto agent_a2 =
+      StartAgentFor(*a2_, key_a2_, "127.0.0.42", "DISTRICT", ou_a, "a2");
+  auto agent_b1 =
+      StartAgentFor(*b1_, key_b1_, "127.0.0.43", "STAFF", ou_b, "b1");
+
+  // Both domains sync concurrently; Jane gets both of her accounts.
+  ASSERT_TRUE(WaitFor(
+      [&] { return panel_->Identities(org_, "p-jane").size() == 2; }, kArrival))
+      << agent_a1->Log() << agent_b1->Log();
+  ASSERT_TRUE(
+      WaitFor([&] { return PanelPersonOf(Sam("u5")) == "p-u5"; }, kArrival));
+  adsync::v1::OrgStatus status = coordinator_->Status(org_);
+  for (const auto& d : status.domains()) {
+    if (d.domain() != "DISTRICT") continue;
+    EXPECT_EQ(d.primary_sync_id(),
+              sync_a1_);  // the higher priority, connected first
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const adsync::v1::OrgStatus now = coordinator_->Status(org_);
+          for (const auto& dd : now.domains()) {
+            if (dd.domain() == "DISTRICT")
+              return dd.standby_sync_ids_size() == 1;
+          }
+          return false;
+        },
+        kArrival));
+  }
+
+  // Before: a change on a1 flows through the primary.
+  a1_->Replace(dns[0], "mail", Sam("u0") + "-new@d.org");
+  ASSERT_TRUE(WaitFor([&] { return PanelPersonOf(Sam("u0")) == "p-u0-new"; },
+                      kArrival));
+
+  // During: kill -9 the primary agent and change AD right away, on a1
+  // (replicates to a2 within seconds) and on a2 directly.
+  const absl::Time killed = absl::Now();
+  agent_a1->Stop(SIGKILL);
+  a1_->Replace(dns[1], "mail", Sam("u1") + "-new@d.org");
+  a2_->Replace(dns[2], "mail", Sam("u2") + "-new@d.org");
+  // Watch u0 through the failover: it must never go back to its old Person,
+  // whatever a2's agent sends during its full sync.
+  absl::Time u2_arrived = absl::InfinitePast();
+  bool regressed = false;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        if (PanelPersonOf(Sam("u0")) != "p-u0-new") regressed = true;
+        if (u2_arrived == absl::InfinitePast() &&
+            PanelPersonOf(Sam("u2")) == "p-u2-new") {
+          u2_arrived = absl::Now();
+        }
+        return PanelPersonOf(Sam("u1")) == "p-u1-new" &&
+               PanelPersonOf(Sam("u2")) == "p-u2-new";
+      },
+      kArrival))
+      << agent_a2->Log();
+  EXPECT_FALSE(regressed)
+      << "a mapping went back to older data during the failover";
+  std::printf(
+      "[ measure  ] failover: primary agent killed -> new change in panel-sim: "
+      "%.2f s\n",
+      absl::ToDoubleSeconds(u2_arrived - killed));
+  status = coordinator_->Status(org_);
+  for (const auto& d : status.domains()) {
+    if (d.domain() != "DISTRICT") continue;
+    EXPECT_EQ(d.primary_sync_id(), sync_a2_);
+    ASSERT_GE(d.recent_failovers_size(), 1);
+    EXPECT_EQ(d.recent_failovers(0).from_sync_id(), sync_a1_);
+    EXPECT_EQ(d.recent_failovers(0).to_sync_id(), sync_a2_);
+    EXPECT_THAT(d.recent_failovers(0).reason(),
+                HasSubstr("disconnected or stopped heartbeating"));
+  }
+
+  // A zombie of the old primary writes with its old epoch: refused.
+  WireAgent zombie(coordinator_->agent_target("127.0.0.41"));
+  auto hello = zombie.Hello(org_, key_a1_, TestGuid(1));
+  ASSERT_TRUE(hello.has_hello_result());
+  EXPECT_EQ(hello.hello_result().role(), adsync::v1::ROLE_STANDBY);
+  adsync::v1::Batch late = MakeBatch(1, {{.guid = 77, .sam = Sam("zombie")}});
+  late.set_lease_epoch(hello.hello_result().lease_epoch() - 1);
+  zombie.Send(late);
+  grpc::Status fenced = zombie.Close();
+  EXPECT_EQ(fenced.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(fenced.error_message(), HasSubstr("fenced"));
+  EXPECT_FALSE(
+      coordinator_->Resolve(org_, "DISTRICT\\" + Sam("zombie")).found());
+
+  // After: the old primary's DC dies too; changes on a2 keep flowing.
+  RunCommand({SourcePath("scripts/samba_dc.sh"), "stop", a1_->dir()});
+  a2_->Replace(dns[3], "mail", Sam("u3") + "-new@d.org");
+  a2_->Delete(dns[4]);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return PanelPersonOf(Sam("u3")) == "p-u3-new" &&
+               PanelPersonOf(Sam("u4")).empty();
+      },
+      kArrival))
+      << agent_a2->Log();
+
+  // The store and K12Panel agree with AD, account by account.
+  const std::map<std::string, std::string> expected = {
+      {"u0", "p-u0-new"}, {"u1", "p-u1-new"}, {"u2", "p-u2-new"},
+      {"u3", "p-u3-new"}, {"u4", ""},         {"u5", "p-u5"}};
+  for (const auto& [u, person] : expected) {
+    EXPECT_EQ(PanelPersonOf(Sam(u)), person) << u;
+    EXPECT_EQ(coordinator_->Resolve(org_, "DISTRICT\\" + Sam(u)).person_id(),
+              person)
+        << u;
+  }
+  EXPECT_EQ(panel_->Identities(org_, "p-jane").size(), 2u);
+}
+
+}  // namespace
+}  // namespace adsync::testing
