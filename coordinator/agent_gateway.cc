@@ -4,11 +4,13 @@
 #include <deque>
 #include <mutex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/guid.h"
 #include "common/log.h"
+#include "coordinator/metrics.h"
 
 namespace adsync {
 
@@ -58,6 +60,7 @@ class AgentGateway::Session
  public:
   Session(AgentGateway* gateway, grpc::CallbackServerContext* context)
       : gateway_(gateway) {
+    Metrics::Global().StreamOpened();
     auto ip = PeerAddress(context->peer());
     peer_ip_ = ip.ok() ? *ip : context->peer();
     StartRead(&in_);
@@ -103,6 +106,7 @@ class AgentGateway::Session
   }
 
   void OnDone() override {
+    Metrics::Global().StreamClosed();
     if (authenticated_) {
       gateway_->Unregister(this);
       Store* store = gateway_->store_;
@@ -181,6 +185,10 @@ class AgentGateway::Session
     auto sync = store->Authenticate(hello.org_id(), hello.sync_key());
     if (!sync.ok()) {
       const std::string reason = std::string(sync.status().message());
+      Metrics::Global().Rejected(absl::IsNotFound(sync.status()) ? "unknown_org"
+                                 : absl::IsPermissionDenied(sync.status())
+                                     ? "wrong_key"
+                                     : "bad_hello");
       store->RecordRejection(hello.org_id(), "", peer_ip_, reason)
           .IgnoreError();
       Log(LogLevel::kWarning, "agent rejected",
@@ -196,6 +204,7 @@ class AgentGateway::Session
           ". If the agent's address changed, update the AD Sync's IPs "
           "(remove and add it again with --ip ",
           peer_ip_, ")");
+      Metrics::Global().Rejected("wrong_source_ip");
       store->RecordRejection(sync->org_id, sync->sync_id, peer_ip_, reason)
           .IgnoreError();
       Log(LogLevel::kWarning, "agent rejected",
@@ -305,6 +314,7 @@ class AgentGateway::Session
           *change->mutable_resume_from() = resume.watermark;
         change->set_reason(reason);
         WriteLocked(std::move(out));
+        Metrics::Global().Failover();
         Log(LogLevel::kWarning, "failover: standby promoted",
             {{"sync", sync_.sync_id},
              {"domain", sync_.domain},
@@ -336,9 +346,13 @@ class AgentGateway::Session
     if (in_full_sync_) {
       for (const auto& d : batch.deltas()) seen_.insert(d.object_guid());
     }
+    const absl::Time commit_start = absl::Now();
     auto outcome = gateway_->store_->ApplyBatch(
         sync_, batch, batch.full_sync_end() ? &seen_ : nullptr);
     if (!outcome.ok()) return RejectBatch(batch, outcome.status());
+    Metrics::Global().BatchCommitted(
+        outcome->applied, outcome->unchanged,
+        absl::ToDoubleSeconds(absl::Now() - commit_start));
     if (batch.full_sync_end()) {
       in_full_sync_ = false;
       seen_ = SeenAccounts();
@@ -367,6 +381,8 @@ class AgentGateway::Session
   void RejectBatch(const adsync::v1::Batch& batch, const absl::Status& status) {
     const std::string reason = absl::StrCat("batch ", batch.sequence(),
                                             " rejected: ", status.message());
+    Metrics::Global().Rejected(
+        absl::StrContains(status.message(), "fenced") ? "fenced" : "bad_batch");
     gateway_->store_
         ->RecordRejection(sync_.org_id, sync_.sync_id, peer_ip_, reason)
         .IgnoreError();

@@ -4,11 +4,13 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/http_client.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "coordinator/metrics.h"
 
 namespace adsync {
 
@@ -148,6 +150,34 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
           "cannot listen for admin calls on ", config.admin_listen(),
           "; is another process using it? (admin_listen in the config)"));
     }
+  }
+  if (!config.metrics_listen().empty()) {
+    const std::string& listen = config.metrics_listen();
+    const size_t colon = listen.rfind(':');
+    int port = -1;
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(listen.substr(colon + 1), &port)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metrics_listen \"", listen,
+                       "\" must be address:port, e.g. 127.0.0.1:9464"));
+    }
+    Store* store = server->store_.get();
+    server->metrics_server_ =
+        std::make_unique<HttpServer>([store](const HttpServerRequest& r) {
+          HttpServerResponse resp;
+          if (r.path == "/metrics") {
+            resp.headers["Content-Type"] = "text/plain; version=0.0.4";
+            resp.body = Metrics::Global().Render(store);
+          } else if (r.path == "/healthz") {
+            resp.body = "{\"status\":\"SERVING\"}";
+          } else {
+            resp.status = 404;
+            resp.body = "{\"error\":\"try /metrics or /healthz\"}";
+          }
+          return resp;
+        });
+    ASSIGN_OR_RETURN(server->metrics_port_, server->metrics_server_->Start(
+                                                listen.substr(0, colon), port));
   }
   if (server->panel_) server->panel_->Start();
   Log(LogLevel::kInfo, "coordinator started",

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "adsync/v1/config.pb.h"
+#include "common/http_server.h"
 #include "coordinator/admin_service.h"
 #include "coordinator/agent_gateway.h"
 #include "coordinator/panel_sync.h"
@@ -30,6 +31,7 @@ class CoordinatorServer {
 
   int agent_port() const { return agent_port_; }
   int admin_port() const { return admin_port_; }
+  int metrics_port() const { return metrics_port_; }  // 0 when off
   Store* store() { return store_.get(); }
   PanelSync* panel() { return panel_.get(); }  // null without panel.base_url
 
@@ -46,6 +48,8 @@ class CoordinatorServer {
   std::unique_ptr<StatusService> status_;
   std::unique_ptr<grpc::Server> agent_server_;
   std::unique_ptr<grpc::Server> admin_server_;
+  std::unique_ptr<HttpServer> metrics_server_;
+  int metrics_port_ = 0;
   int agent_port_ = 0;
   int admin_port_ = 0;
 };

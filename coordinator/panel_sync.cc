@@ -9,6 +9,7 @@
 #include "common/http_client.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "coordinator/metrics.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace adsync {
@@ -172,6 +173,7 @@ void PanelSync::DeliverOrg(const std::string& org_id) {
             {{"error", std::string(s.message())}});
         return;
       }
+      Metrics::Global().PushDelivered(batch->updates.size());
       Log(LogLevel::kInfo, "pushed to K12Panel",
           {{"org", org_id},
            {"people", absl::StrCat(batch->updates.size())},
@@ -179,6 +181,7 @@ void PanelSync::DeliverOrg(const std::string& org_id) {
            {"stale", absl::StrCat(d.response.stale())}});
       continue;
     }
+    Metrics::Global().PushFailed();
     const bool permanent = d.http_status >= 400 && d.http_status < 500 &&
                            d.http_status != 429 && d.http_status != 408 &&
                            d.http_status != 401 && d.http_status != 403;

@@ -14,8 +14,8 @@
 #include <string>
 
 #include "adsync/v1/panel.pb.h"
+#include "common/http_server.h"
 #include "common/sqlite.h"
-#include "panel/http_server.h"
 
 namespace adsync {
 

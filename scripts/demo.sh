@@ -106,6 +106,7 @@ agent_listen: "0.0.0.0:17443"
 admin_listen: "127.0.0.1:17444"
 database_path: "$DEMO/coordinator.db"
 admin_token_file: "$DEMO/admin.token"
+metrics_listen: "127.0.0.1:19464"
 heartbeat_interval_ms: 1000
 lease_ttl_ms: 3000
 panel {
@@ -219,4 +220,6 @@ done
 printf 'a change made on dc2 during the failover reached K12Panel %.1f s after the primary stopped\n' \
   "$(echo "$(date +%s.%N) - $start" | bc)"
 $CTL status --org "$ORG"
+say "a few of the coordinator's Prometheus metrics (http://127.0.0.1:19464/metrics)"
+curl -s http://127.0.0.1:19464/metrics | grep -E "^adsync_(deltas_total|failovers_total|push_people_total|accounts)" | head -8
 say "demo complete (logs in $DEMO)"

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "adsync/v1/config.pb.h"
 #include "agent/agent_config.h"
 #include "common/files.h"
@@ -34,6 +35,27 @@ TEST(Configs, EveryExampleLoadsAndValidates) {
     ++checked;
   }
   EXPECT_GE(checked, 2);
+}
+
+TEST(Configs, DeploymentFilesStartOurBinariesWithTheirConfigs) {
+  for (const char* unit :
+       {"systemd/adsync-coordinator.service", "systemd/adsync-agent.service"}) {
+    auto text = ReadFile(absl::StrCat(ADSYNC_CONFIGS_DIR, "/", unit));
+    ASSERT_TRUE(text.ok()) << unit;
+    EXPECT_TRUE(absl::StrContains(*text, "ExecStart=/usr/local/bin/adsync-"))
+        << unit;
+    EXPECT_TRUE(absl::StrContains(*text, "--config /etc/adsync/")) << unit;
+  }
+  auto task = ReadFile(
+      absl::StrCat(ADSYNC_CONFIGS_DIR, "/windows/adsync-agent-task.xml"));
+  ASSERT_TRUE(task.ok());
+  // The same quoting print-task produces.
+  EXPECT_TRUE(absl::StrContains(
+      *task, absl::StrCat("<Arguments>--config ",
+                          QuoteWindowsArgument(
+                              "C:\\ProgramData\\adsync\\agent.textproto"),
+                          "</Arguments>")));
+  EXPECT_TRUE(absl::StrContains(*task, "</Task>"));
 }
 
 TEST(Configs, CoordinatorConfigErrorsNameTheField) {

@@ -1,10 +1,10 @@
-// A minimal HTTP/1.1 server for panel-sim: one thread per connection,
+// A minimal HTTP/1.1 server (panel-sim, /metrics): one thread per connection,
 // keep-alive, Content-Length bodies. It serves tests and the demo on
 // loopback; it is not meant to face the internet.
 //
 // Thread-safety: the handler is called concurrently from connection threads.
-#ifndef ADSYNC_PANEL_HTTP_SERVER_H_
-#define ADSYNC_PANEL_HTTP_SERVER_H_
+#ifndef ADSYNC_COMMON_HTTP_SERVER_H_
+#define ADSYNC_COMMON_HTTP_SERVER_H_
 
 #include <atomic>
 #include <functional>
@@ -55,4 +55,4 @@ class HttpServer {
 
 }  // namespace adsync
 
-#endif  // ADSYNC_PANEL_HTTP_SERVER_H_
+#endif  // ADSYNC_COMMON_HTTP_SERVER_H_
