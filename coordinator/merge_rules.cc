@@ -82,6 +82,13 @@ AccountState StateFromDelta(const adsync::v1::ProfileDelta& d,
   return s;
 }
 
+bool NothingNewer(const Stamps& stored, const Stamps& incoming) {
+  for (int i = 0; i < kNumStampedAttributes; ++i) {
+    if (stored[i] < incoming[i]) return false;
+  }
+  return true;
+}
+
 bool MergeAccount(const AccountState& in, AccountState* st) {
   bool changed = false;
   auto take = [&](Attribute attr, auto member) {

@@ -59,6 +59,10 @@ struct AccountState {
 AccountState StateFromDelta(const adsync::v1::ProfileDelta& delta,
                             std::string sid_text);
 
+// True when `incoming` has no attribute newer than `stored`: merging it
+// would change nothing (the common case for full syncs and failovers).
+bool NothingNewer(const Stamps& stored, const Stamps& incoming);
+
 // Merges `incoming` into `stored` attribute by attribute; an attribute is
 // taken from `incoming` only when its stamp is newer. An absent account
 // that is reported again comes back. Returns true when anything changed.

@@ -1190,6 +1190,19 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
   }
   for (int i = 0; i < batch.deltas_size(); ++i) {
     AccountState incoming = StateFromDelta(batch.deltas(i), std::move(sids[i]));
+    {
+      // Fast path for re-sent accounts: compare stamps only, write nothing.
+      ASSIGN_OR_RETURN(ScopedStatement q,
+                       writer_->Cached("SELECT stamps, absent FROM profiles WHERE "
+                                       "org_key=?1 AND object_guid=?2"));
+      q->Bind(1, org.key).BindBlob(2, incoming.object_guid);
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (row && q->ColumnInt(1) == 0 &&
+          NothingNewer(DecodeStamps(q->ColumnBlob(0)), incoming.stamps)) {
+        ++outcome.unchanged;
+        continue;
+      }
+    }
     ASSIGN_OR_RETURN(StoredAccount stored,
                      LoadAccount(writer_.get(), org.key, incoming.object_guid));
     const StoredAccount before = stored;

@@ -106,7 +106,10 @@ load_env() {
 }
 
 ensure_address() {
-  ip -4 addr show dev lo | grep -q " $1/" || ip addr add "$1/8" dev lo
+  # (Not `ip ... | grep -q`: with pipefail, grep's early exit fails the pipe.)
+  local addrs
+  addrs=$(ip -4 addr show dev lo)
+  [[ "$addrs" == *" $1/"* ]] || ip addr add "$1/8" dev lo
 }
 
 make_tls() {
