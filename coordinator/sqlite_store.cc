@@ -1034,6 +1034,36 @@ absl::StatusOr<WatermarkState> SqliteStore::GetWatermark(
   return w;
 }
 
+namespace {
+
+// One row of the leases table; exists=false when the domain never had one.
+struct LeaseRow {
+  bool exists = false;
+  std::string holder;
+  uint64_t epoch = 0;
+  int64_t expires_ms = 0;
+};
+
+absl::StatusOr<LeaseRow> ReadLease(Database* db, int64_t org_key,
+                                   const std::string& domain) {
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      db->Cached("SELECT holder_sync_id, epoch, expires_ms FROM leases "
+                 "WHERE org_key=?1 AND domain=?2"));
+  q->Bind(1, org_key).Bind(2, domain);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  LeaseRow lease;
+  if (row) {
+    lease.exists = true;
+    lease.holder = q->ColumnText(0);
+    lease.epoch = q->ColumnInt(1);
+    lease.expires_ms = q->ColumnInt(2);
+  }
+  return lease;
+}
+
+}  // namespace
+
 absl::StatusOr<LeaseGrant> SqliteStore::AcquireLease(
     const SyncRecord& sync, int64_t now_ms, int64_t ttl_ms,
     const std::string& reason) {
@@ -1041,27 +1071,17 @@ absl::StatusOr<LeaseGrant> SqliteStore::AcquireLease(
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
-  ASSIGN_OR_RETURN(
-      ScopedStatement q,
-      writer_->Cached("SELECT holder_sync_id, epoch, expires_ms FROM leases "
-                      "WHERE org_key=?1 AND domain=?2"));
-  q->Bind(1, org.key).Bind(2, sync.domain);
-  ASSIGN_OR_RETURN(bool row, q->Step());
+  ASSIGN_OR_RETURN(LeaseRow lease,
+                   ReadLease(writer_.get(), org.key, sync.domain));
   LeaseGrant grant;
-  std::string holder;
-  uint64_t epoch = 0;
-  int64_t expires = 0;
-  if (row) {
-    holder = q->ColumnText(0);
-    epoch = q->ColumnInt(1);
-    expires = q->ColumnInt(2);
-  }
-  if (!holder.empty() && holder != sync.sync_id && expires > now_ms) {
+  std::string holder = lease.holder;
+  uint64_t epoch = lease.epoch;
+  if (!holder.empty() && holder != sync.sync_id && lease.expires_ms > now_ms) {
     grant.epoch = epoch;
     grant.holder_sync_id = holder;
     return grant;  // someone else holds a live lease: standby
   }
-  if (holder != sync.sync_id || !row) {
+  if (holder != sync.sync_id || !lease.exists) {
     ++epoch;
     ASSIGN_OR_RETURN(
         ScopedStatement f,
@@ -1134,17 +1154,10 @@ absl::StatusOr<LeaseGrant> SqliteStore::GetLease(const std::string& org_id,
                                                  int64_t now_ms) {
   std::lock_guard<std::mutex> lock(read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
-  ASSIGN_OR_RETURN(
-      ScopedStatement q,
-      reader_->Cached("SELECT holder_sync_id, epoch, expires_ms FROM leases "
-                      "WHERE org_key=?1 AND domain=?2"));
-  q->Bind(1, org.key).Bind(2, domain);
-  ASSIGN_OR_RETURN(bool row, q->Step());
+  ASSIGN_OR_RETURN(LeaseRow lease, ReadLease(reader_.get(), org.key, domain));
   LeaseGrant g;
-  if (row) {
-    g.epoch = q->ColumnInt(1);
-    if (q->ColumnInt(2) > now_ms) g.holder_sync_id = q->ColumnText(0);
-  }
+  g.epoch = lease.epoch;
+  if (lease.expires_ms > now_ms) g.holder_sync_id = lease.holder;
   return g;
 }
 
@@ -1160,20 +1173,16 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
   {
     // Fencing (rule 6): only the current lease holder, at the current
     // epoch, writes. Checked inside the batch's own transaction.
-    ASSIGN_OR_RETURN(
-        ScopedStatement lease,
-        writer_->Cached("SELECT holder_sync_id, epoch FROM leases WHERE "
-                        "org_key=?1 AND domain=?2"));
-    lease->Bind(1, org.key).Bind(2, sync.domain);
-    ASSIGN_OR_RETURN(bool row, lease->Step());
-    if (!row || lease->ColumnText(0) != sync.sync_id ||
-        static_cast<uint64_t>(lease->ColumnInt(1)) != batch.lease_epoch()) {
+    ASSIGN_OR_RETURN(LeaseRow lease,
+                     ReadLease(writer_.get(), org.key, sync.domain));
+    if (!lease.exists || lease.holder != sync.sync_id ||
+        lease.epoch != batch.lease_epoch()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "fenced: AD Sync ", sync.sync_id, " wrote at lease epoch ",
           batch.lease_epoch(), " but ",
-          row ? absl::StrCat("AD Sync ", lease->ColumnText(0), " holds epoch ",
-                             lease->ColumnInt(1))
-              : std::string("no agent holds the lease"),
+          lease.exists ? absl::StrCat("AD Sync ", lease.holder, " holds epoch ",
+                                      lease.epoch)
+                       : std::string("no agent holds the lease"),
           " for domain ", sync.domain, "; the agent reconnects as a standby"));
     }
   }
@@ -1192,9 +1201,10 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
     AccountState incoming = StateFromDelta(batch.deltas(i), std::move(sids[i]));
     {
       // Fast path for re-sent accounts: compare stamps only, write nothing.
-      ASSIGN_OR_RETURN(ScopedStatement q,
-                       writer_->Cached("SELECT stamps, absent FROM profiles WHERE "
-                                       "org_key=?1 AND object_guid=?2"));
+      ASSIGN_OR_RETURN(
+          ScopedStatement q,
+          writer_->Cached("SELECT stamps, absent FROM profiles WHERE "
+                          "org_key=?1 AND object_guid=?2"));
       q->Bind(1, org.key).BindBlob(2, incoming.object_guid);
       ASSIGN_OR_RETURN(bool row, q->Step());
       if (row && q->ColumnInt(1) == 0 &&
@@ -1412,21 +1422,12 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
       adsync::v1::DomainStatus* d = os->add_domains();
       d->set_domain(domain);
       *d->mutable_counts() = counts;
-      {
-        ASSIGN_OR_RETURN(
-            ScopedStatement q,
-            reader_->Cached(
-                "SELECT holder_sync_id, epoch, expires_ms FROM leases "
-                "WHERE org_key=?1 AND domain=?2"));
-        q->Bind(1, org.key).Bind(2, domain);
-        ASSIGN_OR_RETURN(bool row, q->Step());
-        if (row) {
-          d->set_lease_epoch(q->ColumnInt(1));
-          if (q->ColumnInt(2) > now_ms) {
-            d->set_primary_sync_id(q->ColumnText(0));
-            primary_of[domain] = q->ColumnText(0);
-          }
-        }
+      ASSIGN_OR_RETURN(LeaseRow lease,
+                       ReadLease(reader_.get(), org.key, domain));
+      d->set_lease_epoch(lease.epoch);
+      if (lease.expires_ms > now_ms) {
+        d->set_primary_sync_id(lease.holder);
+        primary_of[domain] = lease.holder;
       }
       ASSIGN_OR_RETURN(
           ScopedStatement f,

@@ -126,14 +126,19 @@ make_tls() {
   chmod 600 "$tls/key.pem" "$tls/ca.key"
 }
 
+# A fresh DC directory with its address and TLS certificate.
+prepare_dir() {  # ip fqdn
+  rm -rf "$dir"
+  mkdir -p "$dir/pid"
+  ensure_address "$1"
+  make_tls "$2" "$1"
+}
+
 provision() {
   local realm=${3:?REALM} netbios=${4:?NETBIOS} ip=${5:?IP} host=${6:?HOST}
   if [[ -f "$dir/.provisioned" ]]; then return; fi
-  rm -rf "$dir"
-  mkdir -p "$dir/pid"
-  ensure_address "$ip"
   local fqdn="$host.${realm,,}"
-  make_tls "$fqdn" "$ip"
+  prepare_dir "$ip" "$fqdn"
   local password="Adsync-Test-$(openssl rand -hex 6)!"
   printf '%s' "$password" > "$dir/admin.password"
   chmod 600 "$dir/admin.password"
@@ -169,11 +174,8 @@ join() {
   local source; source=$(realpath -m "${7:?SOURCE_DIR}")
   [[ -n "$ns" ]] || { echo "samba_dc.sh: join needs SAMBA_NS" >&2; exit 2; }
   if [[ -f "$dir/.provisioned" ]]; then return; fi
-  rm -rf "$dir"
-  mkdir -p "$dir/pid"
-  ensure_address "$ip"
   local fqdn="$host.${realm,,}"
-  make_tls "$fqdn" "$ip"
+  prepare_dir "$ip" "$fqdn"
   cp "$source/admin.password" "$dir/admin.password"
   local source_ip; source_ip=$(. "$source/env"; echo "$IP")
   inns samba-tool domain join "${realm,,}" DC --server="$source_ip" \

@@ -16,14 +16,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string SambaTombstoneBlob() {
-  std::ifstream in(std::string(ADSYNC_TEST_DATA) +
-                   "/samba_tombstone_replmeta.hex");
-  std::string hex;
-  in >> hex;
-  return absl::HexStringToBytes(hex);
-}
-
 LdapEntry SambaTombstone() {
   LdapEntry e;
   e.dn =
@@ -38,7 +30,7 @@ LdapEntry SambaTombstone() {
   e.attributes["useraccountcontrol"] = {"512"};
   e.attributes["isdeleted"] = {"TRUE"};
   e.attributes["usnchanged"] = {"3942"};
-  e.attributes["replpropertymetadata"] = {SambaTombstoneBlob()};
+  e.attributes["replpropertymetadata"] = {testing::SambaTombstoneBlob()};
   return e;
 }
 

@@ -78,16 +78,8 @@ TEST(Sid, RejectsBadBytes) {
   EXPECT_FALSE(SidStringToBinary("S-1-5-4294967296").ok());
 }
 
-std::string SambaTombstoneBlob() {
-  std::ifstream in(std::string(ADSYNC_TEST_DATA) +
-                   "/samba_tombstone_replmeta.hex");
-  std::string hex;
-  in >> hex;
-  return absl::HexStringToBytes(hex);
-}
-
 TEST(ReplMetadata, ParsesRealSambaTombstone) {
-  auto entries = ParseReplPropertyMetaData(SambaTombstoneBlob());
+  auto entries = ParseReplPropertyMetaData(testing::SambaTombstoneBlob());
   ASSERT_TRUE(entries.ok()) << entries.status();
   ASSERT_EQ(entries->size(), 29u);
   std::map<uint32_t, ReplAttributeMeta> by_attid;
@@ -115,7 +107,7 @@ TEST(ReplMetadata, RoundTripsAndRejectsBadShapes) {
   ASSERT_TRUE(out.ok());
   EXPECT_EQ((*out)[0].version, 3u);
   EXPECT_EQ((*out)[0].originating_usn, 77u);
-  const std::string blob = SambaTombstoneBlob();
+  const std::string blob = testing::SambaTombstoneBlob();
   EXPECT_FALSE(ParseReplPropertyMetaData(blob.substr(0, blob.size() - 1)).ok());
   EXPECT_FALSE(ParseReplPropertyMetaData("").ok());
   std::string v2 = blob;

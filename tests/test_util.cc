@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/sid.h"
 
@@ -60,6 +61,14 @@ adsync::v1::ProfileDelta MakeDelta(const DeltaSpec& s) {
     st->set_originating_invocation_id(TestGuid(s.invocation));
   }
   return d;
+}
+
+std::string SambaTombstoneBlob() {
+  std::ifstream in(std::string(ADSYNC_TEST_DATA) +
+                   "/samba_tombstone_replmeta.hex");
+  std::string hex;
+  in >> hex;
+  return absl::HexStringToBytes(hex);
 }
 
 void EnsureLoopbackSource(const std::string& ip) {

@@ -51,6 +51,10 @@ struct DeltaSpec {
 
 adsync::v1::ProfileDelta MakeDelta(const DeltaSpec& spec);
 
+// replPropertyMetaData of a user tombstone read from a Samba 4.17 DC
+// (tests/data/samba_tombstone_replmeta.hex).
+std::string SambaTombstoneBlob();
+
 // Makes connections dialed to `ip` (127.x.y.z) arrive from `ip`, so tests can
 // present a chosen source address. Needs root; idempotent.
 void EnsureLoopbackSource(const std::string& ip);
