@@ -168,7 +168,14 @@ absl::Status OpenLdapDirectory::Connect() {
   }
   const int is_server = 0;
   ldap_set_option(ld_, LDAP_OPT_X_TLS_NEWCTX, &is_server);
-  if (!ldaps) {
+  const bool gssapi = options_.bind_method == "gssapi";
+  if (gssapi) {
+    // With ldap:// Kerberos signs and seals the connection itself (require
+    // it: minssf); inside TLS no second layer is negotiated (Samba refuses
+    // GSSAPI sealing within TLS).
+    const char* secprops = ldaps ? "maxssf=0" : "minssf=56";
+    ldap_set_option(ld_, LDAP_OPT_X_SASL_SECPROPS, secprops);
+  } else if (!ldaps) {
     rc = ldap_start_tls_s(ld_, nullptr, nullptr);
     if (rc != LDAP_SUCCESS) {
       return LdapError(

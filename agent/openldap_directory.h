@@ -1,7 +1,7 @@
-// Directory over OpenLDAP's libldap: ldaps:// or StartTLS with certificate
-// verification (never plaintext binds), simple bind with a password or
-// SASL/GSSAPI with a keytab, paged results, Show Deleted, and the AD
-// change-notification control.
+// Directory over OpenLDAP's libldap: simple binds only over ldaps:// or
+// StartTLS with certificate verification; SASL/GSSAPI binds with a keytab
+// over ldap:// sealed by Kerberos (minssf=56); paged results, Show Deleted,
+// and the AD change-notification control.
 //
 // Thread-safety: one thread at a time.
 #ifndef ADSYNC_AGENT_OPENLDAP_DIRECTORY_H_

@@ -5,11 +5,15 @@
 // before, during and after must reach the store and K12Panel as AD has it,
 // and no mapping may ever go back to older data.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 #include "common/guid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -256,6 +260,64 @@ TEST_F(FailoverE2eTest,
         << u;
   }
   EXPECT_EQ(panel_->Identities(org_, "p-jane").size(), 2u);
+}
+
+TEST_F(FailoverE2eTest, GssapiBindWithAKeytabSealedByKerberos) {
+  // Kerberos needs the DC's real host name, which resolves inside the DCs'
+  // mount namespace; run the agent there.
+  const std::string ns = ADSYNC_E2E_FOREST_DIR;
+  const std::string holder = ReadFile(ns + "/holder.pid").value_or("");
+  const std::vector<std::string> in_ns = {
+      "nsenter",
+      "-t",
+      std::string(absl::StripAsciiWhitespace(holder)),
+      "-m",
+      "--",
+      "env",
+      "KRB5_CONFIG=" + ns + "/krb5.conf",
+      "KRB5CCNAME=MEMORY:"};
+  const std::string keytab = dir_.File("agent.keytab");
+  std::vector<std::string> export_cmd = in_ns;
+  for (const char* a : {"samba-tool", "domain", "exportkeytab"})
+    export_cmd.push_back(a);
+  export_cmd.push_back(keytab);
+  export_cmd.push_back("--principal=Administrator@DISTRICT.TEST");
+  export_cmd.push_back("-s");
+  export_cmd.push_back(a1_->dir() + "/etc/smb.conf");
+  RunResult exported = RunCommand(export_cmd);
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  chmod(keytab.c_str(), 0600);
+
+  const std::string ou = a1_->AddOu(absl::StrCat("Kerberos-", prefix_));
+  a1_->AddUsers(ou, {{Sam("krb1"), ""}, {Sam("krb2"), ""}});
+  WriteFile(dir_.File("sync.key"), key_a1_);
+  const std::string config = absl::StrCat(
+      "coordinator: \"", coordinator_->agent_target("127.0.0.41"),
+      "\"\norg_id: \"", org_, "\"\nsync_key_file: \"", dir_.File("sync.key"),
+      "\"\ndomain: \"DISTRICT\"\n", "ldap {\n  uri: \"ldap://",
+      a1_->Env("HOST"), "\"\n  bind_method: \"gssapi\"\n", "  keytab_file: \"",
+      keytab, "\"\n  base_dn: \"", ou, "\"\n}\n");
+  WriteFile(dir_.File("gssapi.textproto"), config, 0644);
+  std::vector<std::string> agent = in_ns;
+  for (const std::string& a :
+       {BinaryPath("agent/adsync-agent"), std::string("--config"),
+        dir_.File("gssapi.textproto"), std::string("--once")}) {
+    agent.push_back(a);
+  }
+  RunResult r = RunCommand(agent);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("full sync done deltas=2"));
+  EXPECT_TRUE(coordinator_->Resolve(org_, "DISTRICT\\" + Sam("krb2")).found());
+
+  // The same bind with a keytab for a principal the KDC does not know fails
+  // with a sentence that says what to check.
+  WriteFile(dir_.File("gssapi.textproto"),
+            absl::StrReplaceAll(config, {{keytab, dir_.File("empty.keytab")}}),
+            0644);
+  WriteFile(dir_.File("empty.keytab"), "not a keytab");
+  RunResult bad = RunCommand(agent);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.output, HasSubstr("check ldap.keytab_file"));
 }
 
 }  // namespace
