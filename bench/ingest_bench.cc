@@ -47,14 +47,16 @@ std::vector<adsync::v1::Batch> MakeBatches(int n) {
   std::vector<adsync::v1::Batch> batches;
   for (int first = 0; first < n; first += 1000) {
     std::vector<DeltaSpec> specs;
-    for (int i = first; i < std::min(n, first + 1000); ++i) specs.push_back(Profile(i));
+    for (int i = first; i < std::min(n, first + 1000); ++i)
+      specs.push_back(Profile(i));
     batches.push_back(testing::MakeBatch(0, specs));
   }
   return batches;
 }
 
-double StreamAll(testing::WireAgent& agent, const std::vector<adsync::v1::Batch>& batches,
-                 int n, uint64_t* seq) {
+double StreamAll(testing::WireAgent& agent,
+                 const std::vector<adsync::v1::Batch>& batches, int n,
+                 uint64_t* seq) {
   const absl::Time start = absl::Now();
   const int kWindow = 8;
   int acked = 0;
@@ -69,7 +71,9 @@ double StreamAll(testing::WireAgent& agent, const std::vector<adsync::v1::Batch>
     }
     auto m = agent.Read();
     if (!m.has_ack()) {
-      std::fprintf(stderr, "stream ended early\n");
+      grpc::Status s = agent.Close();
+      std::fprintf(stderr, "stream ended early: %s\n",
+                   s.error_message().c_str());
       std::exit(1);
     }
     acked += m.ack().applied() + m.ack().unchanged();
@@ -91,13 +95,21 @@ double RawUpsert(const std::string& path, int n) {
     for (int i = first; i < std::min(n, first + 1000); ++i) {
       auto d = testing::MakeDelta(Profile(i));
       auto q = (*db)->Cached(
-          "INSERT INTO profiles(org_key, object_guid, domain, sid, sam, upn, mail, proxy, "
-          "display_name, uac, deleted, absent, stamps, outcome, person_id, matched_email, "
-          "updated) VALUES(1,?1,'DISTRICT',?2,?3,?4,?5,?6,?7,512,0,0,?8,1,'','',0) "
-          "ON CONFLICT(org_key, object_guid) DO UPDATE SET sam=?3, upn=?4, mail=?5");
-      (*q)->BindBlob(1, d.object_guid()).Bind(2, absl::StrCat("S-1-5-21-1-2-3-", i))
-          .Bind(3, d.sam_account_name()).Bind(4, d.user_principal_name()).Bind(5, d.mail())
-          .Bind(6, d.proxy_addresses(0)).Bind(7, d.display_name())
+          "INSERT INTO profiles(org_key, object_guid, domain, sid, sam, upn, "
+          "mail, proxy, "
+          "display_name, uac, deleted, absent, stamps, outcome, person_id, "
+          "matched_email, "
+          "updated) "
+          "VALUES(1,?1,'DISTRICT',?2,?3,?4,?5,?6,?7,512,0,0,?8,1,'','',0) "
+          "ON CONFLICT(org_key, object_guid) DO UPDATE SET sam=?3, upn=?4, "
+          "mail=?5");
+      (*q)->BindBlob(1, d.object_guid())
+          .Bind(2, absl::StrCat("S-1-5-21-1-2-3-", i))
+          .Bind(3, d.sam_account_name())
+          .Bind(4, d.user_principal_name())
+          .Bind(5, d.mail())
+          .Bind(6, d.proxy_addresses(0))
+          .Bind(7, d.display_name())
           .BindBlob(8, std::string(224, '\x01'));
       (void)(*q)->Run();
     }
@@ -123,7 +135,8 @@ int Main() {
   testing::WriteFile(dir + "/token", "bench-token");
 
   const double raw = RawUpsert(dir + "/raw.db", n);
-  std::printf("raw SQLite upsert:        %9.0f rows/s   (%d rows, %.1f s)\n", n / raw, n, raw);
+  std::printf("raw SQLite upsert:        %9.0f rows/s   (%d rows, %.1f s)\n",
+              n / raw, n, raw);
 
   adsync::v1::CoordinatorConfig config;
   config.set_agent_listen("127.0.0.1:0");
@@ -132,7 +145,8 @@ int Main() {
   config.set_admin_token_file(dir + "/token");
   auto server = CoordinatorServer::Start(config);
   if (!server.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(server.status().message()).c_str());
+    std::fprintf(stderr, "%s\n",
+                 std::string(server.status().message()).c_str());
     return 1;
   }
   Store* store = (*server)->store();
@@ -144,21 +158,26 @@ int Main() {
   sync_req.set_domain("DISTRICT");
   sync_req.add_allowed_ips("127.0.0.1");
   auto sync = store->AddSync(sync_req);
-  testing::WireAgent agent(absl::StrCat("127.0.0.1:", (*server)->agent_port()));
+  const std::vector<adsync::v1::Batch> batches = MakeBatches(n);
+  testing::WireAgent agent(absl::StrCat("127.0.0.1:", (*server)->agent_port()),
+                           absl::Hours(1));
   agent.Hello(org->org_id(), sync->sync_key(), testing::TestGuid(1));
   uint64_t seq = 0;
-  const std::vector<adsync::v1::Batch> batches = MakeBatches(n);
   const double fresh = StreamAll(agent, batches, n, &seq);
-  std::printf("ingest, new profiles:     %9.0f deltas/s (%.1f s; %.2fx the raw upsert time)\n",
-              n / fresh, fresh, fresh / raw);
+  std::printf(
+      "ingest, new profiles:     %9.0f deltas/s (%.1f s; %.2fx the raw upsert "
+      "time)\n",
+      n / fresh, fresh, fresh / raw);
   const double again = StreamAll(agent, batches, n, &seq);
-  std::printf("ingest, unchanged resend: %9.0f deltas/s (%.1f s)\n", n / again, again);
+  std::printf("ingest, unchanged resend: %9.0f deltas/s (%.1f s)\n", n / again,
+              again);
   (void)agent.Close();
   (*server)->Shutdown();
   server->reset();
-  std::printf("coordinator database:     %9.0f bytes/profile (%lld bytes incl. WAL)\n",
-              static_cast<double>(FileBytes(dir + "/coordinator.db")) / n,
-              static_cast<long long>(FileBytes(dir + "/coordinator.db")));
+  std::printf(
+      "coordinator database:     %9.0f bytes/profile (%lld bytes incl. WAL)\n",
+      static_cast<double>(FileBytes(dir + "/coordinator.db")) / n,
+      static_cast<long long>(FileBytes(dir + "/coordinator.db")));
   std::filesystem::remove_all(dir);
   return 0;
 }

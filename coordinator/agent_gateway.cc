@@ -353,6 +353,12 @@ class AgentGateway::Session
     Metrics::Global().BatchCommitted(
         outcome->applied, outcome->unchanged,
         absl::ToDoubleSeconds(absl::Now() - commit_start));
+    // A primary streaming a long full sync sends batches, not heartbeats:
+    // each committed batch keeps its lease alive too.
+    gateway_->store_
+        ->RenewLease(sync_, batch.lease_epoch(), NowMs(),
+                     gateway_->options_.lease_ttl_ms)
+        .IgnoreError();
     if (batch.full_sync_end()) {
       in_full_sync_ = false;
       seen_ = SeenAccounts();

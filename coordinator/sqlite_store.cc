@@ -1199,6 +1199,7 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
   }
   for (int i = 0; i < batch.deltas_size(); ++i) {
     AccountState incoming = StateFromDelta(batch.deltas(i), std::move(sids[i]));
+    bool exists = false;
     {
       // Fast path for re-sent accounts: compare stamps only, write nothing.
       ASSIGN_OR_RETURN(
@@ -1206,15 +1207,18 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
           writer_->Cached("SELECT stamps, absent FROM profiles WHERE "
                           "org_key=?1 AND object_guid=?2"));
       q->Bind(1, org.key).BindBlob(2, incoming.object_guid);
-      ASSIGN_OR_RETURN(bool row, q->Step());
-      if (row && q->ColumnInt(1) == 0 &&
+      ASSIGN_OR_RETURN(exists, q->Step());
+      if (exists && q->ColumnInt(1) == 0 &&
           NothingNewer(DecodeStamps(q->ColumnBlob(0)), incoming.stamps)) {
         ++outcome.unchanged;
         continue;
       }
     }
-    ASSIGN_OR_RETURN(StoredAccount stored,
-                     LoadAccount(writer_.get(), org.key, incoming.object_guid));
+    StoredAccount stored;
+    if (exists) {
+      ASSIGN_OR_RETURN(
+          stored, LoadAccount(writer_.get(), org.key, incoming.object_guid));
+    }
     const StoredAccount before = stored;
     if (stored.exists) {
       if (!MergeAccount(incoming, &stored.state)) {

@@ -1,5 +1,6 @@
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include "adsync/v1/config.pb.h"
 #include "common/files.h"
 #include "common/guid.h"
+#include "common/log.h"
 #include "common/net.h"
 #include "common/repl_metadata.h"
 #include "common/sid.h"
@@ -200,6 +202,25 @@ TEST(Files, ConfigErrorsNameLineAndField) {
                              "ok", &config)
                   .ok());
   EXPECT_EQ(config.ldap().uri(), "ldaps://x");
+}
+
+TEST(Log, JsonLinesAreOneEscapedObjectPerEvent) {
+  SetLogFormat("json");
+  ::testing::internal::CaptureStderr();
+  Log(LogLevel::kWarning, "agent \"rejected\"",
+      {{"ip", "127.0.0.23"}, {"reason", "a\nb"}});
+  const std::string line = ::testing::internal::GetCapturedStderr();
+  SetLogFormat("text");
+  EXPECT_THAT(line, ::testing::StartsWith("{\"time\":\""));
+  EXPECT_THAT(
+      line,
+      HasSubstr("\"level\":\"warning\",\"msg\":\"agent \\\"rejected\\\"\""));
+  EXPECT_THAT(line, HasSubstr("\"ip\":\"127.0.0.23\",\"reason\":\"a\\nb\"}\n"));
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
+  ::testing::internal::CaptureStderr();
+  Log(LogLevel::kInfo, "connected", {{"sync", "s1"}});
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(),
+              HasSubstr(" info connected sync=s1\n"));
 }
 
 }  // namespace

@@ -330,5 +330,39 @@ TEST_F(GatewayTest, MetricsEndpointServesPrometheusText) {
   EXPECT_EQ(SendHttp(req)->status, 200);
 }
 
+// A primary busy streaming a long full sync sends batches, not heartbeats;
+// its lease must not lapse (which would hand the domain to itself or a
+// standby mid-sync and fence its own batches).
+TEST_F(GatewayTest, BatchesKeepThePrimarysLeaseAlive) {
+  server_.reset();
+  config_.set_heartbeat_interval_ms(100);
+  config_.set_lease_ttl_ms(300);
+  config_.set_database_path(dir_.File("lease.db"));
+  auto server = CoordinatorServer::Start(config_);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  adsync::v1::CreateOrgRequest org;
+  org.set_name("Lease USD");
+  org_id_ = server_->store()->CreateOrg(org)->org_id();
+  adsync::v1::AddSyncRequest sync;
+  sync.set_org_id(org_id_);
+  sync.set_domain("DISTRICT");
+  sync.add_allowed_ips(kAgentIp);
+  key_ = server_->store()->AddSync(sync)->sync_key();
+
+  WireAgent agent(Target(kAgentIp));
+  ASSERT_EQ(agent.Hello(org_id_, key_, invocation_).hello_result().role(),
+            adsync::v1::ROLE_PRIMARY);
+  for (int i = 1; i <= 12; ++i) {  // ~1.2 s: four lease TTLs, no heartbeat
+    agent.Send(MakeBatch(
+        i, {{.guid = static_cast<uint32_t>(i), .sam = absl::StrCat("u", i)}}));
+    auto reply = agent.Read();
+    ASSERT_TRUE(reply.has_ack())
+        << "batch " << i << ": " << reply.DebugString();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(agent.Close().ok());
+}
+
 }  // namespace
 }  // namespace adsync

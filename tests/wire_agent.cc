@@ -1,12 +1,13 @@
 #include "tests/wire_agent.h"
 
+#include "absl/time/clock.h"
+
 namespace adsync::testing {
 
-WireAgent::WireAgent(const std::string& target) {
+WireAgent::WireAgent(const std::string& target, absl::Duration deadline) {
   channel_ = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   stub_ = adsync::v1::AgentGateway::NewStub(channel_);
-  context_.set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(30));
+  context_.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
   stream_ = stub_->Sync(&context_);
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "adsync/v1/agent.grpc.pb.h"
 #include "tests/test_util.h"
 
@@ -16,7 +17,9 @@ namespace adsync::testing {
 
 class WireAgent {
  public:
-  explicit WireAgent(const std::string& target);
+  // `deadline`: the whole stream's (a deadline on every call).
+  explicit WireAgent(const std::string& target,
+                     absl::Duration deadline = absl::Seconds(30));
   adsync::v1::CoordinatorMessage Hello(const std::string& org,
                                        const std::string& key,
                                        const std::string& invocation);
