@@ -45,6 +45,17 @@ class LinkSink : public BatchSink {
   CoordinatorLink* link = nullptr;
 };
 
+adsync::v1::Heartbeat Position(const ControllerState& dc) {
+  adsync::v1::Heartbeat hb;
+  hb.set_highest_committed_usn(dc.highest_committed_usn);
+  for (const UpToDateCursor& c : dc.replication) {
+    adsync::v1::ReplicationCursor* cursor = hb.add_cursors();
+    cursor->set_invocation_id(c.invocation_id);
+    cursor->set_usn(c.usn);
+  }
+  return hb;
+}
+
 void LogCycle(const char* kind, const CycleStats& stats, absl::Time start) {
   Log(LogLevel::kInfo, kind,
       {{"deltas", absl::StrCat(stats.deltas)},
@@ -103,7 +114,9 @@ absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
       }
       Log(LogLevel::kInfo, "standby", {{"epoch", absl::StrCat(role.epoch)}});
       while (!stop->load() && role.role != adsync::v1::ROLE_PRIMARY) {
-        RETURN_IF_ERROR(link->Heartbeat());
+        // Read where our DC stands so status can show its replication lag.
+        ASSIGN_OR_RETURN(dc, tracker.ReadController());
+        RETURN_IF_ERROR(link->Heartbeat(Position(dc)));
         role = link->WaitForRoleChange(role.role, heartbeat);
         RETURN_IF_ERROR(link->Health());
       }
@@ -155,13 +168,15 @@ absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
                        directory->WaitForChange(std::min(poll, heartbeat)));
       RETURN_IF_ERROR(link->Health());
       if (absl::Now() - last_heartbeat >= heartbeat) {
-        RETURN_IF_ERROR(link->Heartbeat());
+        RETURN_IF_ERROR(link->Heartbeat(Position(dc)));
         last_heartbeat = absl::Now();
       }
       if (!changed && absl::Now() - last_check < poll) continue;
       last_check = absl::Now();
       ASSIGN_OR_RETURN(ControllerState now, tracker.ReadController());
       const absl::Time cycle_start = absl::Now();
+      dc.highest_committed_usn = now.highest_committed_usn;
+      dc.replication = now.replication;
       if (now.invocation_id != dc.invocation_id) {
         Log(LogLevel::kWarning,
             "the DC's invocationId changed (restored from backup?); full sync");

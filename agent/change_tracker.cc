@@ -30,6 +30,19 @@ absl::StatusOr<ControllerState> ChangeTracker::ReadController() {
     dc.invocation_id = e.First("invocationid");
     return absl::OkStatus();
   }));
+  SearchRequest head;
+  head.base = dc.naming_context;
+  head.filter = "(objectClass=*)";
+  head.subtree = false;
+  head.page_size = 0;
+  head.attributes = {"replUpToDateVector"};
+  RETURN_IF_ERROR(directory_->Search(head, [&](const LdapEntry& e) {
+    const std::string& vector = e.First("repluptodatevector");
+    if (vector.empty()) return absl::OkStatus();  // a lone DC may have none
+    auto cursors = ParseUpToDateVector(vector);
+    if (cursors.ok()) dc.replication = *std::move(cursors);
+    return absl::OkStatus();
+  }));
   if (dc.invocation_id.size() != 16) {
     return absl::DataLossError(absl::StrCat(
         "could not read the DC's invocationId from ", dse.ds_service_name,

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "adsync/v1/agent.pb.h"
 #include "agent/directory.h"
+#include "common/repl_metadata.h"
 
 namespace adsync {
 
@@ -33,6 +34,8 @@ struct ControllerState {
   std::string invocation_id;  // 16 bytes
   int64_t highest_committed_usn = 0;
   bool offers_change_notification = false;
+  // The DC's replUpToDateVector: how far it has applied other DCs' changes.
+  std::vector<UpToDateCursor> replication;
 };
 
 struct TrackerOptions {

@@ -149,8 +149,9 @@ absl::Status CoordinatorLink::Flush() {
   return absl::OkStatus();
 }
 
-absl::Status CoordinatorLink::Heartbeat() {
+absl::Status CoordinatorLink::Heartbeat(adsync::v1::Heartbeat heartbeat) {
   adsync::v1::AgentMessage m;
+  *m.mutable_heartbeat() = std::move(heartbeat);
   m.mutable_heartbeat()->set_sent_unix_ms(absl::ToUnixMillis(absl::Now()));
   if (!stream_->Write(m))
     return Health().ok() ? absl::UnavailableError("stream write failed")

@@ -60,7 +60,8 @@ class CoordinatorLink : public BatchSink {
   absl::Status Send(adsync::v1::Batch batch) override;
   // Waits until every sent batch is acknowledged.
   absl::Status Flush();
-  absl::Status Heartbeat();
+  // Sends `heartbeat` (stamping its time).
+  absl::Status Heartbeat(adsync::v1::Heartbeat heartbeat);
   // The stream's failure, if any.
   absl::Status Health();
   uint64_t acked_batches();

@@ -62,6 +62,35 @@ absl::StatusOr<std::vector<ReplAttributeMeta>> ParseReplPropertyMetaData(
   return out;
 }
 
+absl::StatusOr<std::vector<UpToDateCursor>> ParseUpToDateVector(
+    absl::string_view blob) {
+  constexpr size_t kCursorBytes = 32;
+  if (blob.size() < kHeaderBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("replUpToDateVector is ", blob.size(),
+                     " bytes; a version-2 blob has a 16-byte header"));
+  }
+  const uint32_t version = ReadLe(blob, 0, 4);
+  if (version != 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "replUpToDateVector version ", version, " is not supported (only 2)"));
+  }
+  const uint64_t count = ReadLe(blob, 8, 4);
+  if (blob.size() != kHeaderBytes + count * kCursorBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("replUpToDateVector claims ",
+                                                   count, " cursors but is ",
+                                                   blob.size(), " bytes"));
+  }
+  std::vector<UpToDateCursor> out(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    const size_t p = kHeaderBytes + i * kCursorBytes;
+    out[i].invocation_id = std::string(blob.substr(p, 16));
+    out[i].usn = static_cast<int64_t>(ReadLe(blob, p + 16, 8));
+    out[i].last_sync_nttime = static_cast<int64_t>(ReadLe(blob, p + 24, 8));
+  }
+  return out;
+}
+
 std::string EncodeReplPropertyMetaData(
     const std::vector<ReplAttributeMeta>& entries) {
   std::string out;

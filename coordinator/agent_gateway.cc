@@ -84,6 +84,14 @@ class AgentGateway::Session
         *echo.mutable_heartbeat() = in_.heartbeat();
         Write(std::move(echo));
         if (IsPrimary()) Post([this] { RenewLease(); });
+        Post([this, position = in_.heartbeat()] {
+          gateway_->store_
+              ->RecordControllerPosition(sync_.sync_id, "", position)
+              .IgnoreError();
+          std::lock_guard<std::mutex> lock(mu_);
+          --pending_;
+          TryFinishLocked();
+        });
         ContinueReading();
         return;
       }
@@ -219,6 +227,10 @@ class AgentGateway::Session
     if (!watermark.ok()) return Done(watermark.status());
     absl::Status recorded = store->RecordConnection(
         sync->sync_id, true, peer_ip_, hello.controller());
+    if (recorded.ok()) {
+      recorded = store->RecordControllerPosition(sync->sync_id,
+                                                 hello.invocation_id(), {});
+    }
     if (!recorded.ok()) return Done(recorded);
 
     auto lease =

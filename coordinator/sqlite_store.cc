@@ -151,6 +151,12 @@ CREATE TABLE failovers(
   reason TEXT NOT NULL);
 CREATE INDEX failovers_by_domain ON failovers(org_key, domain, id);
 )sql",
+    // 3 -> 4: where each DC stands, for replication lag in status.
+    R"sql(
+ALTER TABLE syncs ADD COLUMN dc_invocation BLOB;
+ALTER TABLE syncs ADD COLUMN dc_usn INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE syncs ADD COLUMN dc_position BLOB;
+)sql",
 };
 
 int64_t NowUnix() { return absl::ToUnixSeconds(absl::Now()); }
@@ -416,8 +422,8 @@ constexpr char kSelectSyncs[] =
     "SELECT sync_id, domain, dns_name, allowed_ips, priority, created, "
     "key_rotated, connected, source_ip, last_contact, controller, "
     "wm_invocation, wm_usn, full_sync_in_progress, last_full_sync, batches, "
-    "deltas, last_error FROM syncs WHERE org_key=?1 ORDER BY domain, priority "
-    "DESC, created";
+    "deltas, last_error, dc_invocation, dc_usn, dc_position FROM syncs WHERE "
+    "org_key=?1 ORDER BY domain, priority DESC, created";
 
 void ReadSyncInfo(const Statement& q, const std::string& org_id,
                   adsync::v1::SyncInfo* info) {
@@ -1064,6 +1070,27 @@ absl::StatusOr<LeaseRow> ReadLease(Database* db, int64_t org_key,
 
 }  // namespace
 
+absl::Status SqliteStore::RecordControllerPosition(
+    const std::string& sync_id, const std::string& invocation_id,
+    const adsync::v1::Heartbeat& position) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached(
+          "UPDATE syncs SET dc_invocation=coalesce(?2, dc_invocation), "
+          "dc_usn=?3, dc_position=?4, last_contact=?5 WHERE sync_id=?1"));
+  q->Bind(1, sync_id);
+  if (invocation_id.empty()) {
+    q->BindNull(2);
+  } else {
+    q->BindBlob(2, invocation_id);
+  }
+  q->Bind(3, position.highest_committed_usn())
+      .BindBlob(4, position.SerializeAsString())
+      .Bind(5, NowUnix());
+  return q->Run();
+}
+
 absl::StatusOr<LeaseGrant> SqliteStore::AcquireLease(
     const SyncRecord& sync, int64_t now_ms, int64_t ttl_ms,
     const std::string& reason) {
@@ -1410,6 +1437,12 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
     }
     const int64_t now_ms = absl::ToUnixMillis(absl::Now());
     std::map<std::string, std::string> primary_of;  // domain -> live holder
+    struct DcPosition {
+      std::string invocation_id;
+      int64_t usn = 0;
+      std::string position;  // a serialized Heartbeat
+    };
+    std::map<std::string, DcPosition> positions;  // sync id -> its DC's
     {
       ASSIGN_OR_RETURN(
           ScopedStatement q,
@@ -1477,6 +1510,31 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
         s->set_role(!s->connected()                 ? "-"
                     : holder == s->sync().sync_id() ? "primary"
                                                     : "standby");
+        s->set_controller_usn(q->ColumnInt(19));
+        positions[s->sync().sync_id()] = {q->ColumnBlob(18), q->ColumnInt(19),
+                                          q->ColumnBlob(20)};
+      }
+    }
+    // Replication lag: how many of the primary DC's USNs each DC has not
+    // applied yet, from the cursor for the primary DC's invocationId in its
+    // replUpToDateVector.
+    for (auto& sync : *os->mutable_syncs()) {
+      sync.set_replication_lag_usn(-1);
+      const std::string& holder = primary_of[sync.sync().domain()];
+      if (holder.empty() || !positions.count(holder)) continue;
+      if (holder == sync.sync().sync_id()) {
+        sync.set_replication_lag_usn(0);
+        continue;
+      }
+      const DcPosition& primary = positions[holder];
+      adsync::v1::Heartbeat reported;
+      if (!reported.ParseFromString(positions[sync.sync().sync_id()].position))
+        continue;
+      for (const auto& cursor : reported.cursors()) {
+        if (cursor.invocation_id() == primary.invocation_id) {
+          sync.set_replication_lag_usn(
+              std::max<int64_t>(0, primary.usn - cursor.usn()));
+        }
       }
     }
     for (const auto& sync : os->syncs()) {

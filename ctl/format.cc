@@ -106,7 +106,7 @@ std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
     }
     std::vector<std::vector<std::string>> rows = {
         {"  SYNC", "DOMAIN", "STATE", "ROLE", "SOURCE IP", "CONTROLLER",
-         "LAST CONTACT", "WATERMARK", "BATCHES", "DELTAS"}};
+         "LAST CONTACT", "WATERMARK", "REPL LAG", "BATCHES", "DELTAS"}};
     for (const auto& s : org.syncs()) {
       std::string state = s.connected() ? "connected" : "disconnected";
       if (s.full_sync_in_progress()) state += ",full-sync";
@@ -118,6 +118,9 @@ std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
                       s.watermark_invocation_id().empty()
                           ? "-"
                           : absl::StrCat("usn ", s.watermark_usn()),
+                      s.replication_lag_usn() < 0
+                          ? "-"
+                          : absl::StrCat(s.replication_lag_usn(), " usn"),
                       absl::StrCat(s.batches()), absl::StrCat(s.deltas())});
     }
     if (org.syncs().empty()) {

@@ -123,6 +123,26 @@ TEST(ReplMetadata, RoundTripsAndRejectsBadShapes) {
   EXPECT_FALSE(ParseReplPropertyMetaData(huge).ok());
 }
 
+TEST(ReplMetadata, ParsesARealUpToDateVector) {
+  // DC a2's replUpToDateVector right after replicating from a1, whose
+  // invocationId is eff04153-... and highestCommittedUSN was 4212.
+  std::ifstream in(std::string(ADSYNC_TEST_DATA) +
+                   "/samba_uptodate_vector.hex");
+  std::string hex;
+  in >> hex;
+  const std::string blob = absl::HexStringToBytes(hex);
+  auto cursors = ParseUpToDateVector(blob);
+  ASSERT_TRUE(cursors.ok()) << cursors.status();
+  ASSERT_EQ(cursors->size(), 1u);
+  EXPECT_EQ(*GuidBinaryToString((*cursors)[0].invocation_id),
+            "eff04153-40d1-46ed-8bac-9c1c78e51c79");
+  EXPECT_EQ((*cursors)[0].usn, 4212);
+  EXPECT_FALSE(ParseUpToDateVector(blob.substr(0, blob.size() - 1)).ok());
+  std::string v1 = blob;
+  v1[0] = 1;
+  EXPECT_FALSE(ParseUpToDateVector(v1).ok());
+}
+
 TEST(Text, NormalizesEmails) {
   EXPECT_EQ(NormalizeEmail("  Jane.Doe@District.ORG \t"),
             "jane.doe@district.org");

@@ -44,6 +44,13 @@ adsync::v1::GetStatusResponse SampleStatus() {
   s->set_last_contact_unix(1000 - 5);
   s->set_watermark_invocation_id("x");
   s->set_watermark_usn(3830);
+  s->set_replication_lag_usn(0);
+  auto* standby = org->add_syncs();
+  standby->mutable_sync()->set_sync_id("947c3b33-0000-4000-8000-000000000000");
+  standby->mutable_sync()->set_domain("DISTRICT");
+  standby->set_connected(true);
+  standby->set_role("standby");
+  standby->set_replication_lag_usn(42);
   auto* rej = org->add_recent_rejections();
   rej->set_source_ip("127.0.0.23");
   rej->set_reason(
@@ -68,6 +75,8 @@ TEST(FormatStatus, ShowsEverythingAnAdminChecks) {
               HasSubstr("f0baa47f  DISTRICT  connected  primary  127.0.0.82"));
   EXPECT_THAT(out, HasSubstr("5s ago"));
   EXPECT_THAT(out, HasSubstr("usn 3830"));
+  EXPECT_THAT(out, HasSubstr("REPL LAG"));
+  EXPECT_THAT(out, HasSubstr("42 usn"));  // the standby's DC is behind
   EXPECT_THAT(out, HasSubstr("from 127.0.0.23: sync came from 127.0.0.23"));
   EXPECT_EQ(FormatStatus({}, 0),
             "no orgs yet; create one with `adsyncctl org create`\n");

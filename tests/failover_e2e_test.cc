@@ -179,6 +179,27 @@ TEST_F(FailoverE2eTest,
         kArrival));
   }
 
+  // Replication lag as the DCs report it: a2 catches up with a1 (0), falls
+  // behind while a1 has changes a2 has not applied, and catches up again.
+  auto standby_lag = [&] {
+    const adsync::v1::OrgStatus now = coordinator_->Status(org_);
+    for (const auto& s : now.syncs()) {
+      if (s.sync().sync_id() == sync_a2_) return s.replication_lag_usn();
+    }
+    return int64_t{-2};
+  };
+  Replicate(*a2_, *a1_);
+  ASSERT_TRUE(WaitFor([&] { return standby_lag() == 0; }, kArrival))
+      << standby_lag();
+  std::vector<Dc::User> burst;
+  for (int i = 0; i < 5; ++i)
+    burst.push_back({Sam(absl::StrCat("lag", i)), ""});
+  a1_->AddUsers(ou_a, burst);
+  EXPECT_TRUE(WaitFor([&] { return standby_lag() > 0; }, absl::Seconds(10)));
+  Replicate(*a2_, *a1_);
+  ASSERT_TRUE(WaitFor([&] { return standby_lag() == 0; }, kArrival))
+      << standby_lag();
+
   // Before: a change on a1 flows through the primary.
   a1_->Replace(dns[0], "mail", Sam("u0") + "-new@d.org");
   ASSERT_TRUE(WaitFor([&] { return PanelPersonOf(Sam("u0")) == "p-u0-new"; },
