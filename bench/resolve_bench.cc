@@ -50,10 +50,15 @@ int Main() {
   SyncRecord sync = *store->Authenticate(org, key);
   std::vector<Person> people;
   for (int i = 0; i < n; ++i) {
-    people.push_back({absl::StrCat("p", i), "", {absl::StrCat("u", i, "@d.org")}});
+    people.push_back(
+        {absl::StrCat("p", i), "", {absl::StrCat("u", i, "@d.org")}});
   }
   (void)store->ReplacePeople(org, people);
-  const uint64_t epoch = store->AcquireLease(sync, absl::ToUnixMillis(absl::Now()), 3600000, "bench")->epoch;
+  const uint64_t epoch =
+      store
+          ->AcquireLease(sync, absl::ToUnixMillis(absl::Now()), 3600000,
+                         "bench")
+          ->epoch;
   for (int first = 0; first < n; first += 1000) {
     adsync::v1::Batch b;
     b.set_lease_epoch(epoch);
@@ -66,8 +71,9 @@ int Main() {
     }
     (void)store->ApplyBatch(sync, b, nullptr);
   }
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->admin_port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->admin_port()),
+                          grpc::InsecureChannelCredentials());
   std::atomic<uint64_t> calls{0}, errors{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> clients;
@@ -78,7 +84,8 @@ int Main() {
       while (!stop.load()) {
         grpc::ClientContext ctx;
         ctx.AddMetadata("authorization", "Bearer bench-token");
-        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        ctx.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
         adsync::v1::ResolveLoginRequest req;
         req.set_org_id(org);
         req.set_login(absl::StrCat("DISTRICT\\u", (i * 7919) % n));
@@ -91,14 +98,17 @@ int Main() {
     });
   }
   const absl::Time start = absl::Now();
-  std::this_thread::sleep_for(std::chrono::seconds(absl::GetFlag(FLAGS_seconds)));
+  std::this_thread::sleep_for(
+      std::chrono::seconds(absl::GetFlag(FLAGS_seconds)));
   stop = true;
   for (auto& t : clients) t.join();
   const double secs = absl::ToDoubleSeconds(absl::Now() - start);
-  std::printf("ResolveLogin: %.0f calls/s with %d clients over %d accounts (%llu calls, %llu errors)\n",
-              calls.load() / secs, absl::GetFlag(FLAGS_clients), n,
-              static_cast<unsigned long long>(calls.load()),
-              static_cast<unsigned long long>(errors.load()));
+  std::printf(
+      "ResolveLogin: %.0f calls/s with %d clients over %d accounts (%llu "
+      "calls, %llu errors)\n",
+      calls.load() / secs, absl::GetFlag(FLAGS_clients), n,
+      static_cast<unsigned long long>(calls.load()),
+      static_cast<unsigned long long>(errors.load()));
   (*server)->Shutdown();
   std::filesystem::remove_all(dir);
   return errors.load() == 0 ? 0 : 1;

@@ -44,15 +44,16 @@ absl::StatusOr<std::vector<ReplAttributeMeta>> ParseReplPropertyMetaData(
 // One cursor of a DC's replUpToDateVector (on its naming-context head): how
 // far this DC has applied the changes that originated on another DC.
 struct UpToDateCursor {
-  std::string invocation_id;  // the source DC's invocationId, 16 bytes
-  int64_t usn = 0;            // highest of its USNs applied here
+  std::string invocation_id;     // the source DC's invocationId, 16 bytes
+  int64_t usn = 0;               // highest of its USNs applied here
   int64_t last_sync_nttime = 0;  // 100 ns units since 1601; may be unset
 };
 
 // Parses a version-2 replUpToDateVector blob: uint32 version (=2), uint32
 // reserved, uint32 count, uint32 reserved, then 32-byte cursors
 // (invocationId, USN int64, NTTIME int64).
-absl::StatusOr<std::vector<UpToDateCursor>> ParseUpToDateVector(absl::string_view blob);
+absl::StatusOr<std::vector<UpToDateCursor>> ParseUpToDateVector(
+    absl::string_view blob);
 
 // Inverse of the parser; used by tests and the synthetic benchmark agent.
 std::string EncodeReplPropertyMetaData(

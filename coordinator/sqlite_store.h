@@ -64,9 +64,9 @@ class SqliteStore : public Store {
                                 const std::string& controller) override;
   absl::StatusOr<WatermarkState> GetWatermark(
       const std::string& sync_id) override;
-  absl::Status RecordControllerPosition(const std::string& sync_id,
-                                        const std::string& invocation_id,
-                                        const adsync::v1::Heartbeat& position) override;
+  absl::Status RecordControllerPosition(
+      const std::string& sync_id, const std::string& invocation_id,
+      const adsync::v1::Heartbeat& position) override;
   absl::StatusOr<LeaseGrant> AcquireLease(const SyncRecord& sync,
                                           int64_t now_ms, int64_t ttl_ms,
                                           const std::string& reason) override;

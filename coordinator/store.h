@@ -108,9 +108,9 @@ class Store {
       const std::string& sync_id) = 0;
   // Where the AD Sync's DC stands: its invocationId (empty = unchanged),
   // highestCommittedUSN and replUpToDateVector, for replication lag.
-  virtual absl::Status RecordControllerPosition(const std::string& sync_id,
-                                                const std::string& invocation_id,
-                                                const adsync::v1::Heartbeat& position) = 0;
+  virtual absl::Status RecordControllerPosition(
+      const std::string& sync_id, const std::string& invocation_id,
+      const adsync::v1::Heartbeat& position) = 0;
 
   // --- Leases: one primary per (org, domain) ---
   // Grants `sync` the lease when it is free, expired or already its own
