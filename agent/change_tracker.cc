@@ -20,29 +20,21 @@ absl::StatusOr<ControllerState> ChangeTracker::ReadController() {
   for (const auto& c : dse.supported_controls) {
     if (c == "1.2.840.113556.1.4.528") dc.offers_change_notification = true;
   }
-  SearchRequest req;
-  req.base = dse.ds_service_name;
-  req.filter = "(objectClass=*)";
-  req.subtree = false;
-  req.page_size = 0;
-  req.attributes = {"invocationId"};
-  RETURN_IF_ERROR(directory_->Search(req, [&](const LdapEntry& e) {
-    dc.invocation_id = e.First("invocationid");
-    return absl::OkStatus();
-  }));
-  SearchRequest head;
-  head.base = dc.naming_context;
-  head.filter = "(objectClass=*)";
-  head.subtree = false;
-  head.page_size = 0;
-  head.attributes = {"replUpToDateVector"};
-  RETURN_IF_ERROR(directory_->Search(head, [&](const LdapEntry& e) {
-    const std::string& vector = e.First("repluptodatevector");
-    if (vector.empty()) return absl::OkStatus();  // a lone DC may have none
-    auto cursors = ParseUpToDateVector(vector);
-    if (cursors.ok()) dc.replication = *std::move(cursors);
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      directory_->Search(BaseObject(dse.ds_service_name, {"invocationId"}),
+                         [&](const LdapEntry& e) {
+                           dc.invocation_id = e.First("invocationid");
+                           return absl::OkStatus();
+                         }));
+  RETURN_IF_ERROR(directory_->Search(
+      BaseObject(dc.naming_context, {"replUpToDateVector"}),
+      [&](const LdapEntry& e) {
+        const std::string& vector = e.First("repluptodatevector");
+        if (vector.empty()) return absl::OkStatus();  // a lone DC may have none
+        auto cursors = ParseUpToDateVector(vector);
+        if (cursors.ok()) dc.replication = *std::move(cursors);
+        return absl::OkStatus();
+      }));
   if (dc.invocation_id.size() != 16) {
     return absl::DataLossError(absl::StrCat(
         "could not read the DC's invocationId from ", dse.ds_service_name,

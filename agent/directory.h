@@ -45,6 +45,18 @@ struct SearchRequest {
   uint32_t page_size = 1000;  // paged-results control; 0 = no paging
 };
 
+// A read of one object's attributes (base scope, no paging).
+inline SearchRequest BaseObject(std::string dn,
+                                std::vector<std::string> attributes) {
+  SearchRequest r;
+  r.base = std::move(dn);
+  r.filter = "(objectClass=*)";
+  r.subtree = false;
+  r.page_size = 0;
+  r.attributes = std::move(attributes);
+  return r;
+}
+
 // Called for each entry; returning an error stops the search with it.
 using EntryCallback = std::function<absl::Status(const LdapEntry&)>;
 

@@ -218,13 +218,9 @@ absl::Status OpenLdapDirectory::Connect() {
 
 absl::StatusOr<RootDse> OpenLdapDirectory::ReadRootDse() {
   RootDse dse;
-  SearchRequest req;
-  req.base = "";
-  req.filter = "(objectClass=*)";
-  req.subtree = false;
-  req.page_size = 0;
-  req.attributes = {"defaultNamingContext", "dsServiceName", "dnsHostName",
-                    "highestCommittedUSN", "supportedControl"};
+  const SearchRequest req =
+      BaseObject("", {"defaultNamingContext", "dsServiceName", "dnsHostName",
+                      "highestCommittedUSN", "supportedControl"});
   bool found = false;
   absl::Status s = Search(req, [&](const LdapEntry& e) {
     found = true;
