@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/guid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -267,6 +268,36 @@ TEST_F(AgentE2eTest, NewInvocationIdForcesAFullSync) {
   EXPECT_NE(status.syncs(0).watermark_invocation_id(), before);
   EXPECT_EQ(status.syncs(0).watermark_invocation_id(), new_invocation);
   EXPECT_EQ(status.counts().profiles(), 2u);
+}
+
+// Secrets (AD Sync key, LDAP password, admin token) never reach logs or
+// status output, on success or on any failure.
+TEST_F(AgentE2eTest, SecretsNeverAppearInLogsOrStatus) {
+  dc_->AddUsers(ou_, {{Sam("secret1"), ""}});
+  const std::string password = *ReadFile(dc_->password_file());
+  std::string output;
+  RunResult ok = RunAgentOnce(WriteAgentConfig(AgentConfigForTest()));
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  output += ok.output;
+  AgentSetup wrong_key = AgentConfigForTest();
+  wrong_key.key = "5e1c3d4a-0000-4000-8000-00000000beef";
+  output += RunAgentOnce(WriteAgentConfig(wrong_key)).output;
+  AgentSetup wrong_password = AgentConfigForTest();
+  WriteFile(dir_.File("wrong.pw"), "Wrong-Secret-Password-1");
+  wrong_password.password_file = dir_.File("wrong.pw");
+  output += RunAgentOnce(WriteAgentConfig(wrong_password)).output;
+  output += ReadFile(dir_.File("coordinator.log")).value_or("");
+  output += coordinator_->Status(org_).DebugString();
+  ASSERT_THAT(
+      output,
+      HasSubstr("does not match any AD Sync"));  // the failures happened
+  ASSERT_THAT(output, HasSubstr("Invalid credentials"));
+  for (const std::string& secret :
+       {key_, wrong_key.key, password, std::string("Wrong-Secret-Password-1"),
+        std::string("e2e-admin-token")}) {
+    EXPECT_THAT(output, ::testing::Not(HasSubstr(secret)))
+        << "leaked: " << secret;
+  }
 }
 
 }  // namespace
