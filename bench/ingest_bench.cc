@@ -17,8 +17,8 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/bench_setup.h"
 #include "common/sqlite.h"
-#include "coordinator/coordinator_server.h"
 #include "tests/test_util.h"
 #include "tests/wire_agent.h"
 
@@ -132,38 +132,18 @@ int Main() {
   const std::string dir = absl::GetFlag(FLAGS_dir) + "/adsync-ingest-bench";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  testing::WriteFile(dir + "/token", "bench-token");
 
   const double raw = RawUpsert(dir + "/raw.db", n);
   std::printf("raw SQLite upsert:        %9.0f rows/s   (%d rows, %.1f s)\n",
               n / raw, n, raw);
 
-  adsync::v1::CoordinatorConfig config;
-  config.set_agent_listen("127.0.0.1:0");
-  config.set_admin_listen("127.0.0.1:0");
-  config.set_database_path(dir + "/coordinator.db");
-  config.set_admin_token_file(dir + "/token");
-  auto server = CoordinatorServer::Start(config);
-  if (!server.ok()) {
-    std::fprintf(stderr, "%s\n",
-                 std::string(server.status().message()).c_str());
-    return 1;
-  }
-  Store* store = (*server)->store();
-  adsync::v1::CreateOrgRequest org_req;
-  org_req.set_name("Bench USD");
-  auto org = store->CreateOrg(org_req);
-  adsync::v1::AddSyncRequest sync_req;
-  sync_req.set_org_id(org->org_id());
-  sync_req.set_domain("DISTRICT");
-  sync_req.add_allowed_ips("127.0.0.1");
-  auto sync = store->AddSync(sync_req);
+  BenchCoordinator bench = StartBenchCoordinator(dir);
   // One set of batches per pass, built before the clock starts.
   std::vector<adsync::v1::Batch> first_pass = MakeBatches(n);
   std::vector<adsync::v1::Batch> second_pass = MakeBatches(n);
-  testing::WireAgent agent(absl::StrCat("127.0.0.1:", (*server)->agent_port()),
-                           absl::Hours(1));
-  agent.Hello(org->org_id(), sync->sync_key(), testing::TestGuid(1));
+  testing::WireAgent agent(
+      absl::StrCat("127.0.0.1:", bench.server->agent_port()), absl::Hours(1));
+  agent.Hello(bench.org_id, bench.sync_key, testing::TestGuid(1));
   uint64_t seq = 0;
   const double fresh = StreamAll(agent, std::move(first_pass), n, &seq);
   std::printf(
@@ -174,8 +154,8 @@ int Main() {
   std::printf("ingest, unchanged resend: %9.0f deltas/s (%.1f s)\n", n / again,
               again);
   (void)agent.Close();
-  (*server)->Shutdown();
-  server->reset();
+  bench.server->Shutdown();
+  bench.server.reset();
   std::printf(
       "coordinator database:     %9.0f bytes/profile (%lld bytes incl. WAL)\n",
       static_cast<double>(FileBytes(dir + "/coordinator.db")) / n,

@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "adsync/v1/admin.grpc.pb.h"
-#include "coordinator/coordinator_server.h"
+#include "bench/bench_setup.h"
 #include "tests/test_util.h"
 
 ABSL_FLAG(int, accounts, 100000, "accounts in the store");
@@ -29,24 +29,10 @@ int Main() {
   const int n = absl::GetFlag(FLAGS_accounts);
   const std::string dir = "/tmp/adsync-resolve-bench";
   std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  testing::WriteFile(dir + "/token", "bench-token");
-  adsync::v1::CoordinatorConfig config;
-  config.set_agent_listen("127.0.0.1:0");
-  config.set_admin_listen("127.0.0.1:0");
-  config.set_database_path(dir + "/coordinator.db");
-  config.set_admin_token_file(dir + "/token");
-  auto server = CoordinatorServer::Start(config);
-  if (!server.ok()) return 1;
-  Store* store = (*server)->store();
-  adsync::v1::CreateOrgRequest org_req;
-  org_req.set_name("Bench");
-  const std::string org = store->CreateOrg(org_req)->org_id();
-  adsync::v1::AddSyncRequest sync_req;
-  sync_req.set_org_id(org);
-  sync_req.set_domain("DISTRICT");
-  sync_req.add_allowed_ips("127.0.0.1");
-  const std::string key = store->AddSync(sync_req)->sync_key();
+  BenchCoordinator bench = StartBenchCoordinator(dir);
+  Store* store = bench.server->store();
+  const std::string& org = bench.org_id;
+  const std::string& key = bench.sync_key;
   SyncRecord sync = *store->Authenticate(org, key);
   std::vector<Person> people;
   for (int i = 0; i < n; ++i) {
@@ -71,9 +57,9 @@ int Main() {
     }
     (void)store->ApplyBatch(sync, b, nullptr);
   }
-  auto channel =
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->admin_port()),
-                          grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", bench.server->admin_port()),
+      grpc::InsecureChannelCredentials());
   std::atomic<uint64_t> calls{0}, errors{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> clients;
@@ -109,7 +95,7 @@ int Main() {
       calls.load() / secs, absl::GetFlag(FLAGS_clients), n,
       static_cast<unsigned long long>(calls.load()),
       static_cast<unsigned long long>(errors.load()));
-  (*server)->Shutdown();
+  bench.server->Shutdown();
   std::filesystem::remove_all(dir);
   return errors.load() == 0 ? 0 : 1;
 }

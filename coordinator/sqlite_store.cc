@@ -777,19 +777,30 @@ absl::StatusOr<PushBatch> SqliteStore::NextPushBatch(const std::string& org_id,
   return batch;
 }
 
+absl::Status SqliteStore::ForEachOutboxItemLocked(int64_t org_key,
+                                                  const PushBatch& batch,
+                                                  const char* sql,
+                                                  const std::string& extra) {
+  for (const auto& u : batch.updates) {
+    ASSIGN_OR_RETURN(ScopedStatement q, writer_->Cached(sql));
+    q->Bind(1, org_key)
+        .Bind(2, u.person_id())
+        .Bind(3, u.version())
+        .Bind(4, extra);
+    RETURN_IF_ERROR(q->Run());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SqliteStore::CompletePush(const PushBatch& batch) {
   std::lock_guard<std::mutex> lock(write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), batch.org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
-  for (const auto& u : batch.updates) {
-    ASSIGN_OR_RETURN(
-        ScopedStatement q,
-        writer_->Cached("DELETE FROM outbox WHERE org_key=?1 AND person_id=?2 "
-                        "AND version=?3"));
-    q->Bind(1, org.key).Bind(2, u.person_id()).Bind(3, u.version());
-    RETURN_IF_ERROR(q->Run());
-  }
+  RETURN_IF_ERROR(ForEachOutboxItemLocked(
+      org.key, batch,
+      "DELETE FROM outbox WHERE org_key=?1 AND person_id=?2 AND version=?3",
+      ""));
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached(
@@ -829,17 +840,11 @@ absl::Status SqliteStore::ParkPush(const PushBatch& batch,
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), batch.org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
-  for (const auto& u : batch.updates) {
-    ASSIGN_OR_RETURN(
-        ScopedStatement q,
-        writer_->Cached("UPDATE outbox SET parked=1, error=?4 WHERE org_key=?1 "
-                        "AND person_id=?2 AND version=?3"));
-    q->Bind(1, org.key)
-        .Bind(2, u.person_id())
-        .Bind(3, u.version())
-        .Bind(4, error);
-    RETURN_IF_ERROR(q->Run());
-  }
+  RETURN_IF_ERROR(
+      ForEachOutboxItemLocked(org.key, batch,
+                              "UPDATE outbox SET parked=1, error=?4 WHERE "
+                              "org_key=?1 AND person_id=?2 AND version=?3",
+                              error));
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached(

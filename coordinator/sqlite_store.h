@@ -144,6 +144,11 @@ class SqliteStore : public Store {
                                        const std::string& domain,
                                        const SeenAccounts& seen,
                                        ChangeSet* changes);
+  // Runs `sql` once per update of `batch`, binding ?1 org key, ?2 person,
+  // ?3 version and ?4 `extra` (ignored by statements without ?4).
+  absl::Status ForEachOutboxItemLocked(int64_t org_key, const PushBatch& batch,
+                                       const char* sql,
+                                       const std::string& extra);
   absl::StatusOr<adsync::v1::PushStatus> PushStatusLocked(Database* db,
                                                           int64_t org_key);
   absl::StatusOr<adsync::v1::AddSyncResponse> IssueKeyLocked(
