@@ -54,9 +54,10 @@ std::vector<adsync::v1::Batch> MakeBatches(int n) {
   return batches;
 }
 
+// Takes the batches by value so that sending moves them (a const vector
+// would silently copy every batch on the clock).
 double StreamAll(testing::WireAgent& agent,
-                 const std::vector<adsync::v1::Batch>& batches, int n,
-                 uint64_t* seq) {
+                 std::vector<adsync::v1::Batch> batches, int n, uint64_t* seq) {
   const absl::Time start = absl::Now();
   const int kWindow = 8;
   int acked = 0;
@@ -88,12 +89,22 @@ double RawUpsert(const std::string& path, int n) {
   auto store = SqliteStore::Open(options);  // same schema and pragmas
   if (!store.ok()) std::exit(1);
   auto db = Database::Open(path);
+  // The rows are built before the clock starts, as the agent's batches are.
+  std::vector<adsync::v1::ProfileDelta> rows;
+  std::vector<std::string> sids;  // the store keeps the SID's text form
+  rows.reserve(n);
+  sids.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    rows.push_back(testing::MakeDelta(Profile(i)));
+    sids.push_back(absl::StrCat("S-1-5-21-1-2-3-", i));
+  }
+  const std::string stamps(224, '\x01');
   const absl::Time start = absl::Now();
   for (int first = 0; first < n; first += 1000) {
     Transaction txn(db->get());
     (void)txn.Begin();
     for (int i = first; i < std::min(n, first + 1000); ++i) {
-      auto d = testing::MakeDelta(Profile(i));
+      const adsync::v1::ProfileDelta& d = rows[i];
       auto q = (*db)->Cached(
           "INSERT INTO profiles(org_key, object_guid, domain, sid, sam, upn, "
           "mail, proxy, "
@@ -104,13 +115,13 @@ double RawUpsert(const std::string& path, int n) {
           "ON CONFLICT(org_key, object_guid) DO UPDATE SET sam=?3, upn=?4, "
           "mail=?5");
       (*q)->BindBlob(1, d.object_guid())
-          .Bind(2, absl::StrCat("S-1-5-21-1-2-3-", i))
+          .Bind(2, sids[i])
           .Bind(3, d.sam_account_name())
           .Bind(4, d.user_principal_name())
           .Bind(5, d.mail())
           .Bind(6, d.proxy_addresses(0))
           .Bind(7, d.display_name())
-          .BindBlob(8, std::string(224, '\x01'));
+          .BindBlob(8, stamps);
       (void)(*q)->Run();
     }
     (void)txn.Commit();

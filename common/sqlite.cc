@@ -53,10 +53,14 @@ std::string Statement::ColumnText(int i) const {
 }
 
 std::string Statement::ColumnBlob(int i) const {
+  return std::string(ColumnBlobView(i));
+}
+
+absl::string_view Statement::ColumnBlobView(int i) const {
   const void* p = sqlite3_column_blob(stmt_, i);
-  return p ? std::string(static_cast<const char*>(p),
-                         sqlite3_column_bytes(stmt_, i))
-           : std::string();
+  return p ? absl::string_view(static_cast<const char*>(p),
+                               sqlite3_column_bytes(stmt_, i))
+           : absl::string_view();
 }
 
 bool Statement::ColumnIsNull(int i) const {

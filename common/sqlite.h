@@ -44,6 +44,8 @@ class Statement {
   int64_t ColumnInt(int i) const;
   std::string ColumnText(int i) const;
   std::string ColumnBlob(int i) const;
+  // The blob without a copy; valid until the next Step or Reset.
+  absl::string_view ColumnBlobView(int i) const;
   bool ColumnIsNull(int i) const;
 
   void Reset();

@@ -11,6 +11,7 @@
 #include "common/guid.h"
 #include "common/log.h"
 #include "coordinator/metrics.h"
+#include "google/protobuf/arena.h"
 
 namespace adsync {
 
@@ -53,6 +54,23 @@ ResumePoint DecideResume(const WatermarkState& w,
   return r;
 }
 
+// One message read from an agent, parsed into its own arena: a batch of
+// 1000 deltas then costs a few block allocations instead of ~15,000 small
+// ones, and is freed in one go once the storage thread has committed it.
+struct IncomingMessage {
+  static google::protobuf::ArenaOptions Options() {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 4 << 10;
+    options.max_block_size = 256 << 10;
+    return options;
+  }
+  IncomingMessage()
+      : arena(Options()),
+        message(google::protobuf::Arena::CreateMessage<AgentMessage>(&arena)) {}
+  google::protobuf::Arena arena;
+  AgentMessage* const message;
+};
+
 }  // namespace
 
 class AgentGateway::Session
@@ -63,7 +81,7 @@ class AgentGateway::Session
     Metrics::Global().StreamOpened();
     auto ip = PeerAddress(context->peer());
     peer_ip_ = ip.ok() ? *ip : context->peer();
-    StartRead(&in_);
+    ContinueReading();
   }
 
   void OnReadDone(bool ok) override {
@@ -74,17 +92,17 @@ class AgentGateway::Session
       TryFinishLocked();
       return;
     }
-    switch (in_.msg_case()) {
+    switch (in_->message->msg_case()) {
       case AgentMessage::kHello:
         return OnHello();
       case AgentMessage::kBatch:
         return OnBatch();
       case AgentMessage::kHeartbeat: {
         CoordinatorMessage echo;
-        *echo.mutable_heartbeat() = in_.heartbeat();
+        *echo.mutable_heartbeat() = in_->message->heartbeat();
         Write(std::move(echo));
         if (IsPrimary()) Post([this] { RenewLease(); });
-        Post([this, position = in_.heartbeat()] {
+        Post([this, position = in_->message->heartbeat()] {
           gateway_->store_
               ->RecordControllerPosition(sync_.sync_id, "", position)
               .IgnoreError();
@@ -149,7 +167,7 @@ class AgentGateway::Session
           absl::FailedPreconditionError("Hello sent twice on one stream"));
     }
     hello_seen_ = true;
-    adsync::v1::Hello hello = in_.hello();
+    adsync::v1::Hello hello = in_->message->hello();
     controller_ = hello.controller();
     Post([this, hello = std::move(hello)] { Authenticate(hello); });
   }
@@ -159,20 +177,21 @@ class AgentGateway::Session
       return Fail(absl::FailedPreconditionError(
           "a batch arrived before the Hello was accepted; send Hello first"));
     }
-    const uint64_t seq = in_.batch().sequence();
+    const uint64_t seq = in_->message->batch().sequence();
     if (seq != next_sequence_) {
       return Fail(absl::InvalidArgumentError(absl::StrCat(
           "batch sequence ", seq, " out of order; expected ", next_sequence_)));
     }
     ++next_sequence_;
     const uint32_t max_deltas = gateway_->options_.max_deltas_per_batch;
-    if (in_.batch().deltas_size() > static_cast<int>(max_deltas)) {
-      return Fail(absl::InvalidArgumentError(
-          absl::StrCat("batch ", seq, " has ", in_.batch().deltas_size(),
-                       " deltas; this coordinator accepts at most ", max_deltas,
-                       " (HelloResult.max_deltas_per_batch)")));
+    if (in_->message->batch().deltas_size() > static_cast<int>(max_deltas)) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          "batch ", seq, " has ", in_->message->batch().deltas_size(),
+          " deltas; this coordinator accepts at most ", max_deltas,
+          " (HelloResult.max_deltas_per_batch)")));
     }
-    adsync::v1::Batch batch = std::move(*in_.mutable_batch());
+    // The batch stays in its arena; the storage thread frees both.
+    std::shared_ptr<const IncomingMessage> batch = std::move(in_);
     bool keep_reading;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -180,11 +199,16 @@ class AgentGateway::Session
       keep_reading = batches_waiting_ < gateway_->options_.max_unacked_batches;
       if (!keep_reading) read_paused_ = true;
     }
-    Post([this, batch = std::move(batch)] { Commit(batch); });
+    Post([this, batch = std::move(batch)] { Commit(batch->message->batch()); });
     if (keep_reading) ContinueReading();
   }
 
-  void ContinueReading() { StartRead(&in_); }
+  // REQUIRES: no read in flight; nothing refers to the previous message
+  // (hellos and heartbeats are copied out, batches take their arena along).
+  void ContinueReading() {
+    in_ = std::make_shared<IncomingMessage>();
+    StartRead(in_->message);
+  }
 
   // --- storage thread ---
 
@@ -471,7 +495,7 @@ class AgentGateway::Session
 
   AgentGateway* const gateway_;
   std::string peer_ip_;
-  AgentMessage in_;
+  std::shared_ptr<IncomingMessage> in_;  // the read in flight
 
   // Reactor-thread state (one read in flight at a time).
   bool hello_seen_ = false;

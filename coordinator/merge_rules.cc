@@ -9,6 +9,12 @@ namespace adsync {
 
 using adsync::v1::Attribute;
 
+DsaId DsaIdFromBytes(absl::string_view bytes) {
+  DsaId id{};
+  std::copy_n(bytes.begin(), std::min(bytes.size(), id.size()), id.begin());
+  return id;
+}
+
 bool AttrStamp::operator<(const AttrStamp& o) const {
   return std::tie(version, time, invocation) <
          std::tie(o.version, o.time, o.invocation);
@@ -25,7 +31,7 @@ void PutLe(std::string* out, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i)
     out->push_back(static_cast<char>(v >> (8 * i)));
 }
-uint64_t GetLe(const std::string& b, size_t pos, int bytes) {
+uint64_t GetLe(absl::string_view b, size_t pos, int bytes) {
   uint64_t v = 0;
   for (int i = bytes - 1; i >= 0; --i)
     v = v << 8 | static_cast<uint8_t>(b[pos + i]);
@@ -39,23 +45,19 @@ std::string EncodeStamps(const Stamps& stamps) {
   for (const AttrStamp& s : stamps) {
     PutLe(&out, s.version, 4);
     PutLe(&out, static_cast<uint64_t>(s.time), 8);
-    std::string id = s.invocation;
-    id.resize(16, '\0');
-    out += id;
+    out.append(s.invocation.begin(), s.invocation.end());
   }
   return out;
 }
 
-Stamps DecodeStamps(const std::string& blob) {
+Stamps DecodeStamps(absl::string_view blob) {
   Stamps stamps;
   if (blob.size() != kStampBytes * kNumStampedAttributes) return stamps;
   for (int i = 0; i < kNumStampedAttributes; ++i) {
     const size_t p = i * kStampBytes;
     stamps[i].version = static_cast<uint32_t>(GetLe(blob, p, 4));
     stamps[i].time = static_cast<int64_t>(GetLe(blob, p + 4, 8));
-    stamps[i].invocation = blob.substr(p + 12, 16);
-    if (stamps[i].invocation == std::string(16, '\0'))
-      stamps[i].invocation.clear();
+    stamps[i].invocation = DsaIdFromBytes(blob.substr(p + 12, 16));
   }
   return stamps;
 }
@@ -73,13 +75,19 @@ AccountState StateFromDelta(const adsync::v1::ProfileDelta& d,
   s.display_name = d.display_name();
   s.user_account_control = d.user_account_control();
   s.deleted = d.deleted();
+  s.stamps = StampsFromDelta(d);
+  return s;
+}
+
+Stamps StampsFromDelta(const adsync::v1::ProfileDelta& d) {
+  Stamps stamps;
   for (const auto& st : d.stamps()) {
     const int a = st.attribute();
     if (a <= 0 || a >= kNumStampedAttributes) continue;
-    s.stamps[a] = AttrStamp{st.version(), st.originating_time(),
-                            st.originating_invocation_id()};
+    stamps[a] = AttrStamp{st.version(), st.originating_time(),
+                          DsaIdFromBytes(st.originating_invocation_id())};
   }
-  return s;
+  return stamps;
 }
 
 bool NothingNewer(const Stamps& stored, const Stamps& incoming) {

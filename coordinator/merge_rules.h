@@ -13,15 +13,23 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "adsync/v1/agent.pb.h"
 
 namespace adsync {
 
+// A DC's invocationId, raw. All zeros = none. Fixed-size so that stamps
+// cost no heap allocation (millions are compared during a full sync).
+using DsaId = std::array<uint8_t, 16>;
+// The first 16 bytes of `bytes`, zero-padded (REQUIRES: validated input,
+// 16 bytes or empty).
+DsaId DsaIdFromBytes(absl::string_view bytes);
+
 // One attribute's replication stamp. Default-constructed = never written.
 struct AttrStamp {
   uint32_t version = 0;
-  int64_t time = 0;        // seconds since 1601
-  std::string invocation;  // 16 bytes or empty
+  int64_t time = 0;  // seconds since 1601
+  DsaId invocation{};
 
   // AD's conflict order: higher version, then later time, then larger id.
   bool operator<(const AttrStamp& o) const;
@@ -34,7 +42,10 @@ using Stamps = std::array<AttrStamp, kNumStampedAttributes>;
 
 // Compact fixed-size encoding for storage (28 bytes per attribute).
 std::string EncodeStamps(const Stamps& stamps);
-Stamps DecodeStamps(const std::string& blob);
+Stamps DecodeStamps(absl::string_view blob);
+
+// The stamps a wire delta carries (REQUIRES: a validated delta).
+Stamps StampsFromDelta(const adsync::v1::ProfileDelta& delta);
 
 // The state of one account as the coordinator stores it.
 struct AccountState {

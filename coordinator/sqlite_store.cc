@@ -201,7 +201,7 @@ void ReadAccountColumns(const Statement& q, AccountState* s,
   s->user_account_control = static_cast<uint32_t>(q.ColumnInt(7));
   s->deleted = q.ColumnInt(8) != 0;
   s->absent = q.ColumnInt(9) != 0;
-  s->stamps = DecodeStamps(q.ColumnBlob(10));
+  s->stamps = DecodeStamps(q.ColumnBlobView(10));
   match->outcome = static_cast<Outcome>(q.ColumnInt(11));
   match->person_id = q.ColumnText(12);
   match->matched_email = q.ColumnText(13);
@@ -1230,22 +1230,25 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
     RETURN_IF_ERROR(q->Run());
   }
   for (int i = 0; i < batch.deltas_size(); ++i) {
-    AccountState incoming = StateFromDelta(batch.deltas(i), std::move(sids[i]));
+    const adsync::v1::ProfileDelta& delta = batch.deltas(i);
     bool exists = false;
     {
-      // Fast path for re-sent accounts: compare stamps only, write nothing.
+      // Fast path for re-sent accounts: compare stamps only, copy and
+      // write nothing.
       ASSIGN_OR_RETURN(
           ScopedStatement q,
           writer_->Cached("SELECT stamps, absent FROM profiles WHERE "
                           "org_key=?1 AND object_guid=?2"));
-      q->Bind(1, org.key).BindBlob(2, incoming.object_guid);
+      q->Bind(1, org.key).BindBlob(2, delta.object_guid());
       ASSIGN_OR_RETURN(exists, q->Step());
       if (exists && q->ColumnInt(1) == 0 &&
-          NothingNewer(DecodeStamps(q->ColumnBlob(0)), incoming.stamps)) {
+          NothingNewer(DecodeStamps(q->ColumnBlobView(0)),
+                       StampsFromDelta(delta))) {
         ++outcome.unchanged;
         continue;
       }
     }
+    AccountState incoming = StateFromDelta(delta, std::move(sids[i]));
     StoredAccount stored;
     if (exists) {
       ASSIGN_OR_RETURN(

@@ -16,16 +16,21 @@ AccountState State(const DeltaSpec& spec) {
   return StateFromDelta(MakeDelta(spec), "S-1-5-21-1-2-3-1001");
 }
 
+DsaId Dsa(char c) { return DsaIdFromBytes(std::string(16, c)); }
+
 TEST(Stamps, OrderAsAdDoes) {
-  AttrStamp low{1, 500, std::string(16, 'a')};
-  EXPECT_LT(low, (AttrStamp{2, 100, std::string(16, 'a')}));  // version first
-  EXPECT_LT(low, (AttrStamp{1, 600, std::string(16, 'a')}));  // then time
-  EXPECT_LT(low, (AttrStamp{1, 500, std::string(16, 'b')}));  // then DSA id
+  AttrStamp low{1, 500, Dsa('a')};
+  EXPECT_LT(low, (AttrStamp{2, 100, Dsa('a')}));  // version first
+  EXPECT_LT(low, (AttrStamp{1, 600, Dsa('a')}));  // then time
+  EXPECT_LT(low, (AttrStamp{1, 500, Dsa('b')}));  // then DSA id
   EXPECT_FALSE(low < low);
   Stamps s;
-  s[3] = AttrStamp{7, 123, std::string(16, 'z')};
+  s[3] = AttrStamp{7, 123, Dsa('z')};
   EXPECT_EQ(DecodeStamps(EncodeStamps(s))[3], s[3]);
   EXPECT_EQ(DecodeStamps(EncodeStamps(s))[1], AttrStamp());
+  // Ids compare as unsigned bytes, as AD orders GUIDs' raw bytes here.
+  EXPECT_LT((AttrStamp{1, 500, Dsa('\x01')}), (AttrStamp{1, 500, Dsa('\xf0')}));
+  EXPECT_LT(AttrStamp{}, (AttrStamp{0, 0, Dsa('\x01')}));
 }
 
 TEST(Merge, NewerAttributesWinOlderAreIgnored) {
