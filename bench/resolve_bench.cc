@@ -55,7 +55,7 @@ int Main() {
       s.mail = absl::StrCat("u", i, "@d.org");
       *b.add_deltas() = testing::MakeDelta(s);
     }
-    (void)store->ApplyBatch(sync, b, nullptr);
+    (void)store->PrepareAndApply(sync, b, nullptr);
   }
   auto channel = grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", bench.server->admin_port()),

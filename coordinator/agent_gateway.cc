@@ -55,8 +55,8 @@ ResumePoint DecideResume(const WatermarkState& w,
 }
 
 // One message read from an agent, parsed into its own arena: a batch of
-// 1000 deltas then costs a few block allocations instead of ~15,000 small
-// ones, and is freed in one go once the storage thread has committed it.
+// 1000 deltas then costs a few block allocations instead of thousands of
+// small ones, and is freed in one go once it has been converted.
 struct IncomingMessage {
   static google::protobuf::ArenaOptions Options() {
     google::protobuf::ArenaOptions options;
@@ -183,15 +183,18 @@ class AgentGateway::Session
           "batch sequence ", seq, " out of order; expected ", next_sequence_)));
     }
     ++next_sequence_;
-    const uint32_t max_deltas = gateway_->options_.max_deltas_per_batch;
-    if (in_->message->batch().deltas_size() > static_cast<int>(max_deltas)) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat(
-          "batch ", seq, " has ", in_->message->batch().deltas_size(),
-          " deltas; this coordinator accepts at most ", max_deltas,
-          " (HelloResult.max_deltas_per_batch)")));
+    // Checked and converted here, on the gRPC thread, so that the storage
+    // thread only merges and writes; the wire message is freed right away.
+    BatchLimits limits;
+    limits.max_deltas = gateway_->options_.max_deltas_per_batch;
+    absl::StatusOr<PreparedBatch> prepared =
+        PrepareBatch(in_->message->batch(), limits);
+    if (!prepared.ok()) {
+      Post([this, seq, status = prepared.status()] {
+        RejectBatch(seq, status);
+      });
+      return;  // no more reads: the stream ends with the rejection
     }
-    // The batch stays in its arena; the storage thread frees both.
-    std::shared_ptr<const IncomingMessage> batch = std::move(in_);
     bool keep_reading;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -199,14 +202,15 @@ class AgentGateway::Session
       keep_reading = batches_waiting_ < gateway_->options_.max_unacked_batches;
       if (!keep_reading) read_paused_ = true;
     }
-    Post([this, batch = std::move(batch)] { Commit(batch->message->batch()); });
+    auto batch = std::make_shared<PreparedBatch>(*std::move(prepared));
+    Post([this, batch] { Commit(std::move(*batch)); });
     if (keep_reading) ContinueReading();
   }
 
   // REQUIRES: no read in flight; nothing refers to the previous message
-  // (hellos and heartbeats are copied out, batches take their arena along).
+  // (hellos, heartbeats and batches are copied or converted out of it).
   void ContinueReading() {
-    in_ = std::make_shared<IncomingMessage>();
+    in_ = std::make_unique<IncomingMessage>();
     StartRead(in_->message);
   }
 
@@ -369,39 +373,43 @@ class AgentGateway::Session
   int64_t connected_at_ms() const { return connected_at_ms_; }
 
  private:
-  void Commit(const adsync::v1::Batch& batch) {
-    if (batch.full_sync_begin()) {
+  void Commit(PreparedBatch batch) {
+    const uint64_t sequence = batch.sequence;
+    const uint64_t lease_epoch = batch.lease_epoch;
+    const bool full_sync_end = batch.full_sync_end;
+    if (batch.full_sync_begin) {
       seen_.clear();
       in_full_sync_ = true;
     }
-    if (batch.full_sync_end() && !in_full_sync_) {
-      return RejectBatch(batch, absl::FailedPreconditionError(
-                                    "full_sync_end without full_sync_begin on "
-                                    "this stream; restart the full sync"));
+    if (full_sync_end && !in_full_sync_) {
+      return RejectBatch(sequence,
+                         absl::FailedPreconditionError(
+                             "full_sync_end without full_sync_begin "
+                             "on this stream; restart the full sync"));
     }
     if (in_full_sync_) {
-      for (const auto& d : batch.deltas()) seen_.insert(d.object_guid());
+      for (const AccountState& a : batch.accounts) seen_.insert(a.object_guid);
     }
     const absl::Time commit_start = absl::Now();
     auto outcome = gateway_->store_->ApplyBatch(
-        sync_, batch, batch.full_sync_end() ? &seen_ : nullptr);
-    if (!outcome.ok()) return RejectBatch(batch, outcome.status());
+        sync_, std::move(batch), full_sync_end ? &seen_ : nullptr);
+    if (!outcome.ok()) return RejectBatch(sequence, outcome.status());
     Metrics::Global().BatchCommitted(
         outcome->applied, outcome->unchanged,
         absl::ToDoubleSeconds(absl::Now() - commit_start));
     // A primary streaming a long full sync sends batches, not heartbeats:
     // each committed batch keeps its lease alive too.
     gateway_->store_
-        ->RenewLease(sync_, batch.lease_epoch(), NowMs(),
+        ->RenewLease(sync_, lease_epoch, NowMs(),
                      gateway_->options_.lease_ttl_ms)
         .IgnoreError();
-    if (batch.full_sync_end()) {
+    if (full_sync_end) {
       in_full_sync_ = false;
       seen_ = SeenAccounts();
     }
     CoordinatorMessage out;
     adsync::v1::Ack* ack = out.mutable_ack();
-    ack->set_sequence(batch.sequence());
+    ack->set_sequence(sequence);
     ack->set_applied(outcome->applied);
     ack->set_unchanged(outcome->unchanged);
     ack->set_removed(outcome->removed);
@@ -420,9 +428,9 @@ class AgentGateway::Session
     if (resume_reading) ContinueReading();
   }
 
-  void RejectBatch(const adsync::v1::Batch& batch, const absl::Status& status) {
-    const std::string reason = absl::StrCat("batch ", batch.sequence(),
-                                            " rejected: ", status.message());
+  void RejectBatch(uint64_t sequence, const absl::Status& status) {
+    const std::string reason =
+        absl::StrCat("batch ", sequence, " rejected: ", status.message());
     Metrics::Global().Rejected(
         absl::StrContains(status.message(), "fenced") ? "fenced" : "bad_batch");
     gateway_->store_
@@ -495,7 +503,7 @@ class AgentGateway::Session
 
   AgentGateway* const gateway_;
   std::string peer_ip_;
-  std::shared_ptr<IncomingMessage> in_;  // the read in flight
+  std::unique_ptr<IncomingMessage> in_;  // the read in flight
 
   // Reactor-thread state (one read in flight at a time).
   bool hello_seen_ = false;

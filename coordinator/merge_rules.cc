@@ -75,19 +75,13 @@ AccountState StateFromDelta(const adsync::v1::ProfileDelta& d,
   s.display_name = d.display_name();
   s.user_account_control = d.user_account_control();
   s.deleted = d.deleted();
-  s.stamps = StampsFromDelta(d);
-  return s;
-}
-
-Stamps StampsFromDelta(const adsync::v1::ProfileDelta& d) {
-  Stamps stamps;
   for (const auto& st : d.stamps()) {
     const int a = st.attribute();
     if (a <= 0 || a >= kNumStampedAttributes) continue;
-    stamps[a] = AttrStamp{st.version(), st.originating_time(),
-                          DsaIdFromBytes(st.originating_invocation_id())};
+    s.stamps[a] = AttrStamp{st.version(), st.originating_time(),
+                            DsaIdFromBytes(st.originating_invocation_id())};
   }
-  return stamps;
+  return s;
 }
 
 bool NothingNewer(const Stamps& stored, const Stamps& incoming) {

@@ -44,9 +44,6 @@ using Stamps = std::array<AttrStamp, kNumStampedAttributes>;
 std::string EncodeStamps(const Stamps& stamps);
 Stamps DecodeStamps(absl::string_view blob);
 
-// The stamps a wire delta carries (REQUIRES: a validated delta).
-Stamps StampsFromDelta(const adsync::v1::ProfileDelta& delta);
-
 // The state of one account as the coordinator stores it.
 struct AccountState {
   std::string object_guid;  // 16-byte binary

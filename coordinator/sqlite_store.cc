@@ -1193,11 +1193,9 @@ absl::StatusOr<LeaseGrant> SqliteStore::GetLease(const std::string& org_id,
   return g;
 }
 
-absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
-    const SyncRecord& sync, const adsync::v1::Batch& batch,
-    const SeenAccounts* seen) {
-  ASSIGN_OR_RETURN(std::vector<std::string> sids,
-                   ValidateBatch(batch, BatchLimits{}));
+absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
+                                                     PreparedBatch batch,
+                                                     const SeenAccounts* seen) {
   std::lock_guard<std::mutex> lock(write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   Transaction txn(writer_.get());
@@ -1208,10 +1206,10 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
     ASSIGN_OR_RETURN(LeaseRow lease,
                      ReadLease(writer_.get(), org.key, sync.domain));
     if (!lease.exists || lease.holder != sync.sync_id ||
-        lease.epoch != batch.lease_epoch()) {
+        lease.epoch != batch.lease_epoch) {
       return absl::FailedPreconditionError(absl::StrCat(
           "fenced: AD Sync ", sync.sync_id, " wrote at lease epoch ",
-          batch.lease_epoch(), " but ",
+          batch.lease_epoch, " but ",
           lease.exists ? absl::StrCat("AD Sync ", lease.holder, " holds epoch ",
                                       lease.epoch)
                        : std::string("no agent holds the lease"),
@@ -1220,7 +1218,7 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
   }
   BatchOutcome outcome;
   ChangeSet changes;
-  if (batch.full_sync_begin()) {
+  if (batch.full_sync_begin) {
     ASSIGN_OR_RETURN(
         ScopedStatement q,
         writer_->Cached("UPDATE syncs SET full_sync_in_progress=1, "
@@ -1229,26 +1227,22 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
     q->Bind(1, sync.sync_id);
     RETURN_IF_ERROR(q->Run());
   }
-  for (int i = 0; i < batch.deltas_size(); ++i) {
-    const adsync::v1::ProfileDelta& delta = batch.deltas(i);
+  for (AccountState& incoming : batch.accounts) {
     bool exists = false;
     {
-      // Fast path for re-sent accounts: compare stamps only, copy and
-      // write nothing.
+      // Fast path for re-sent accounts: compare stamps only, write nothing.
       ASSIGN_OR_RETURN(
           ScopedStatement q,
           writer_->Cached("SELECT stamps, absent FROM profiles WHERE "
                           "org_key=?1 AND object_guid=?2"));
-      q->Bind(1, org.key).BindBlob(2, delta.object_guid());
+      q->Bind(1, org.key).BindBlob(2, incoming.object_guid);
       ASSIGN_OR_RETURN(exists, q->Step());
       if (exists && q->ColumnInt(1) == 0 &&
-          NothingNewer(DecodeStamps(q->ColumnBlobView(0)),
-                       StampsFromDelta(delta))) {
+          NothingNewer(DecodeStamps(q->ColumnBlobView(0)), incoming.stamps)) {
         ++outcome.unchanged;
         continue;
       }
     }
-    AccountState incoming = StateFromDelta(delta, std::move(sids[i]));
     StoredAccount stored;
     if (exists) {
       ASSIGN_OR_RETURN(
@@ -1275,7 +1269,7 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
                                        stored.state, match, &changes));
     ++outcome.applied;
   }
-  if (batch.full_sync_end()) {
+  if (batch.full_sync_end) {
     if (seen == nullptr) {
       return absl::FailedPreconditionError(
           "full sync end without the accounts it saw");
@@ -1289,24 +1283,26 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(
     q->Bind(1, sync.sync_id).Bind(2, NowUnix());
     RETURN_IF_ERROR(q->Run());
   }
-  if (batch.has_watermark()) {
+  if (batch.has_watermark) {
     ASSIGN_OR_RETURN(ScopedStatement q,
                      writer_->Cached("UPDATE syncs SET wm_invocation=?2, "
                                      "wm_usn=?3 WHERE sync_id=?1"));
     q->Bind(1, sync.sync_id)
-        .BindBlob(2, batch.watermark().invocation_id())
-        .Bind(3, batch.watermark().usn());
+        .BindBlob(2, batch.watermark.invocation_id())
+        .Bind(3, batch.watermark.usn());
     RETURN_IF_ERROR(q->Run());
   }
   ASSIGN_OR_RETURN(ScopedStatement q,
                    writer_->Cached("UPDATE syncs SET batches=batches+1, "
                                    "deltas=deltas+?2, last_contact=?3 "
                                    "WHERE sync_id=?1"));
-  q->Bind(1, sync.sync_id).Bind(2, batch.deltas_size()).Bind(3, NowUnix());
+  q->Bind(1, sync.sync_id)
+      .Bind(2, static_cast<int64_t>(batch.accounts.size()))
+      .Bind(3, NowUnix());
   RETURN_IF_ERROR(q->Run());
   RETURN_IF_ERROR(FinishChangesLocked(
       org, changes,
-      batch.full_sync_end()
+      batch.full_sync_end
           ? absl::StrCat("the full sync of domain ", sync.domain)
           : absl::StrCat("changes from domain ", sync.domain, " (AD Sync ",
                          sync.sync_id.substr(0, 8), ")")));

@@ -77,7 +77,7 @@ class SqliteStore : public Store {
                                       const std::string& domain,
                                       int64_t now_ms) override;
   absl::StatusOr<BatchOutcome> ApplyBatch(const SyncRecord& sync,
-                                          const adsync::v1::Batch& batch,
+                                          PreparedBatch batch,
                                           const SeenAccounts* seen) override;
   absl::StatusOr<std::vector<std::string>> OrgsReadyToPush(
       int64_t now_ms) override;

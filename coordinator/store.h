@@ -20,6 +20,7 @@
 #include "adsync/v1/panel.pb.h"
 #include "common/net.h"
 #include "coordinator/merge_rules.h"
+#include "coordinator/validation.h"
 
 namespace adsync {
 
@@ -129,14 +130,22 @@ class Store {
   virtual absl::StatusOr<LeaseGrant> GetLease(const std::string& org_id,
                                               const std::string& domain,
                                               int64_t now_ms) = 0;
-  // Applies a validated batch and its watermark in one transaction; returns
+  // Applies a prepared batch and its watermark in one transaction; returns
   // only after it is durable. Fenced (FailedPrecondition) unless `sync`
-  // holds its domain's lease at batch.lease_epoch(). `seen` must be non-null
-  // when the batch ends a full sync: the sync's domain's accounts not in it are
-  // removed.
-  virtual absl::StatusOr<BatchOutcome> ApplyBatch(
-      const SyncRecord& sync, const adsync::v1::Batch& batch,
-      const SeenAccounts* seen) = 0;
+  // holds its domain's lease at batch.lease_epoch. `seen` must be non-null
+  // when the batch ends a full sync: the sync's domain's accounts not in it
+  // are removed.
+  virtual absl::StatusOr<BatchOutcome> ApplyBatch(const SyncRecord& sync,
+                                                  PreparedBatch batch,
+                                                  const SeenAccounts* seen) = 0;
+  // PrepareBatch (default limits) then ApplyBatch, on the caller's thread.
+  absl::StatusOr<BatchOutcome> PrepareAndApply(const SyncRecord& sync,
+                                               const adsync::v1::Batch& batch,
+                                               const SeenAccounts* seen) {
+    absl::StatusOr<PreparedBatch> prepared = PrepareBatch(batch, BatchLimits{});
+    if (!prepared.ok()) return prepared.status();
+    return ApplyBatch(sync, *std::move(prepared), seen);
+  }
 
   // --- Push to K12Panel (outbox written with the changes that cause it) ---
   // Orgs with deliverable updates whose next attempt is due at `now_ms`.

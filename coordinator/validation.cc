@@ -59,8 +59,8 @@ absl::Status CheckText(int index, absl::string_view field,
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> ValidateBatch(
-    const adsync::v1::Batch& batch, const BatchLimits& limits) {
+absl::StatusOr<PreparedBatch> PrepareBatch(const adsync::v1::Batch& batch,
+                                           const BatchLimits& limits) {
   if (batch.deltas_size() > static_cast<int>(limits.max_deltas)) {
     return absl::InvalidArgumentError(
         absl::StrCat("batch ", batch.sequence(), " has ", batch.deltas_size(),
@@ -72,8 +72,14 @@ absl::StatusOr<std::vector<std::string>> ValidateBatch(
         absl::StrCat("batch ", batch.sequence(),
                      ": watermark invocationId must be 16 bytes"));
   }
-  std::vector<std::string> sids;
-  sids.reserve(batch.deltas_size());
+  PreparedBatch prepared;
+  prepared.sequence = batch.sequence();
+  prepared.lease_epoch = batch.lease_epoch();
+  prepared.full_sync_begin = batch.full_sync_begin();
+  prepared.full_sync_end = batch.full_sync_end();
+  prepared.has_watermark = batch.has_watermark();
+  prepared.watermark = batch.watermark();
+  prepared.accounts.reserve(batch.deltas_size());
   for (int i = 0; i < batch.deltas_size(); ++i) {
     const adsync::v1::ProfileDelta& d = batch.deltas(i);
     if (d.object_guid().size() != 16) {
@@ -135,9 +141,9 @@ absl::StatusOr<std::vector<std::string>> ValidateBatch(
           ": replication metadata for sAMAccountName is missing; "
           "the agent must read replPropertyMetaData (upgrade the agent)"));
     }
-    sids.push_back(std::move(sid));
+    prepared.accounts.push_back(StateFromDelta(d, std::move(sid)));
   }
-  return sids;
+  return prepared;
 }
 
 }  // namespace adsync

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "adsync/v1/agent.pb.h"
+#include "coordinator/merge_rules.h"
 
 namespace adsync {
 
@@ -23,12 +24,25 @@ struct BatchLimits {
   uint32_t max_proxy_addresses = 256;  // per account
 };
 
+// A batch from an agent that passed every check, its deltas converted to
+// account states. Built by PrepareBatch on the gRPC thread that read it, so
+// that the storage thread only merges and writes.
+struct PreparedBatch {
+  uint64_t sequence = 0;
+  uint64_t lease_epoch = 0;
+  bool full_sync_begin = false;
+  bool full_sync_end = false;
+  bool has_watermark = false;
+  adsync::v1::Watermark watermark;
+  std::vector<AccountState> accounts;  // in the order the agent sent them
+};
+
 // Checks every delta of a batch: 16-byte objectGUID, a well-formed SID,
 // UTF-8 text within limits, stamps for known attributes with 16-byte
-// invocationIds. On success returns each delta's SID in text form.
-// Errors name the delta's index and field ("delta 3: objectGUID ...").
-absl::StatusOr<std::vector<std::string>> ValidateBatch(
-    const adsync::v1::Batch& batch, const BatchLimits& limits);
+// invocationIds, and converts it. Errors name the delta's index and field
+// ("delta 3: objectGUID ...").
+absl::StatusOr<PreparedBatch> PrepareBatch(const adsync::v1::Batch& batch,
+                                           const BatchLimits& limits);
 
 }  // namespace adsync
 

@@ -58,7 +58,7 @@ class StoreTest : public ::testing::Test {
     batch.set_full_sync_begin(begin);
     batch.set_full_sync_end(end);
     for (const auto& s : specs) *batch.add_deltas() = MakeDelta(s);
-    auto outcome = store_->ApplyBatch(sync, batch, seen);
+    auto outcome = store_->PrepareAndApply(sync, batch, seen);
     EXPECT_TRUE(outcome.ok()) << outcome.status();
     return outcome.ok() ? *outcome : BatchOutcome{};
   }
@@ -304,7 +304,7 @@ TEST_F(StoreTest, WatermarkCommitsWithBatchAndFullSyncClearsIt) {
   *batch.add_deltas() = MakeDelta({.guid = 1, .sam = "a"});
   batch.mutable_watermark()->set_invocation_id(testing::TestGuid(77));
   batch.mutable_watermark()->set_usn(4242);
-  ASSERT_TRUE(store_->ApplyBatch(sync_a_, batch, nullptr).ok());
+  ASSERT_TRUE(store_->PrepareAndApply(sync_a_, batch, nullptr).ok());
   WatermarkState w = *store_->GetWatermark(sync_a_.sync_id);
   EXPECT_TRUE(w.has_watermark);
   EXPECT_EQ(w.usn, 4242);
@@ -323,7 +323,7 @@ TEST_F(StoreTest, InvalidDeltaRejectsWholeBatch) {
   auto bad_sid = MakeDelta({.guid = 2, .sam = "badsid"});
   bad_sid.set_object_sid("\x01\x05garbage");
   *batch.add_deltas() = bad_sid;
-  auto result = store_->ApplyBatch(sync_a_, batch, nullptr);
+  auto result = store_->PrepareAndApply(sync_a_, batch, nullptr);
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("delta 1"));
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("objectSid"));
@@ -331,19 +331,19 @@ TEST_F(StoreTest, InvalidDeltaRejectsWholeBatch) {
   batch.mutable_deltas(1)->set_object_guid("short");
   EXPECT_THAT(
       std::string(
-          store_->ApplyBatch(sync_a_, batch, nullptr).status().message()),
+          store_->PrepareAndApply(sync_a_, batch, nullptr).status().message()),
       HasSubstr("objectGUID must be 16 bytes, got 5"));
   batch.mutable_deltas(1)->set_object_guid(testing::TestGuid(2));
   batch.mutable_deltas(1)->set_mail("bad\xff");
   EXPECT_THAT(
       std::string(
-          store_->ApplyBatch(sync_a_, batch, nullptr).status().message()),
+          store_->PrepareAndApply(sync_a_, batch, nullptr).status().message()),
       HasSubstr("mail is not valid UTF-8"));
   batch.mutable_deltas(1)->set_mail("");
   batch.mutable_deltas(1)->clear_stamps();
   EXPECT_THAT(
       std::string(
-          store_->ApplyBatch(sync_a_, batch, nullptr).status().message()),
+          store_->PrepareAndApply(sync_a_, batch, nullptr).status().message()),
       HasSubstr("replication metadata"));
   EXPECT_EQ(Counts().profiles(), 0u);  // nothing from the good delta either
 }
@@ -372,7 +372,7 @@ TEST_F(StoreTest, CrashBeforeCommitLosesOnlyTheUncommittedBatch) {
     batch.set_sequence(2);
     batch.set_lease_epoch(1);  // sync_a_ took epoch 1 in Apply() above
     *batch.add_deltas() = MakeDelta({.guid = 2, .sam = "lost"});
-    crashing->ApplyBatch(sync_a_, batch, nullptr).IgnoreError();
+    crashing->PrepareAndApply(sync_a_, batch, nullptr).IgnoreError();
     _exit(0);  // not reached: the hook exits with 42 before COMMIT
   }
   int status = 0;
@@ -463,13 +463,13 @@ TEST_F(StoreTest, OnlyTheLeaseHolderAtItsEpochMayWrite) {
   zombie.set_sequence(1);
   zombie.set_lease_epoch(a_lease->epoch);
   *zombie.add_deltas() = MakeDelta({.guid = 1, .sam = "zombie"});
-  auto fenced = store_->ApplyBatch(sync_a_, zombie, nullptr);
+  auto fenced = store_->PrepareAndApply(sync_a_, zombie, nullptr);
   ASSERT_FALSE(fenced.ok());
   EXPECT_EQ(fenced.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(fenced.status().message()), HasSubstr("fenced"));
   EXPECT_FALSE(Resolve("DISTRICT\\zombie").found());
   zombie.set_lease_epoch(takeover->epoch);  // right epoch, wrong holder
-  EXPECT_FALSE(store_->ApplyBatch(sync_a_, zombie, nullptr).ok());
+  EXPECT_FALSE(store_->PrepareAndApply(sync_a_, zombie, nullptr).ok());
   auto status = store_->GetStatus(org_id_);
   ASSERT_TRUE(status.ok());
 }
