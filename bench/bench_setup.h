@@ -29,6 +29,9 @@ inline BenchCoordinator StartBenchCoordinator(const std::string& dir) {
   config.set_admin_listen("127.0.0.1:0");
   config.set_database_path(dir + "/coordinator.db");
   config.set_admin_token_file(dir + "/token");
+  // The synthetic agent sends no heartbeats while it prepares its batches
+  // (seconds, for a million profiles): its lease must outlast that.
+  config.set_lease_ttl_ms(3600 * 1000);
   auto server = CoordinatorServer::Start(config);
   if (!server.ok()) {
     std::fprintf(stderr, "%s\n",

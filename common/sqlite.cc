@@ -23,6 +23,18 @@ Statement& Statement::BindBlob(int i, absl::string_view blob) {
   return *this;
 }
 
+Statement& Statement::BindTextNoCopy(int i, absl::string_view text) {
+  sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()),
+                    SQLITE_STATIC);
+  return *this;
+}
+
+Statement& Statement::BindBlobNoCopy(int i, absl::string_view blob) {
+  sqlite3_bind_blob(stmt_, i, blob.data(), static_cast<int>(blob.size()),
+                    SQLITE_STATIC);
+  return *this;
+}
+
 Statement& Statement::BindNull(int i) {
   sqlite3_bind_null(stmt_, i);
   return *this;

@@ -34,6 +34,10 @@ class Statement {
   Statement& Bind(int i, int64_t v);
   Statement& Bind(int i, absl::string_view text);
   Statement& BindBlob(int i, absl::string_view blob);
+  // Without a copy, for hot paths.
+  // REQUIRES: the bytes outlive the next Step, Run or Reset.
+  Statement& BindTextNoCopy(int i, absl::string_view text);
+  Statement& BindBlobNoCopy(int i, absl::string_view blob);
   Statement& BindNull(int i);
 
   // Steps once. Returns true when a row is available, false when done.

@@ -188,7 +188,7 @@ class AgentGateway::Session
     BatchLimits limits;
     limits.max_deltas = gateway_->options_.max_deltas_per_batch;
     absl::StatusOr<PreparedBatch> prepared =
-        PrepareBatch(in_->message->batch(), limits);
+        PrepareBatch(in_->message->mutable_batch(), limits);
     if (!prepared.ok()) {
       Post([this, seq, status = prepared.status()] {
         RejectBatch(seq, status);
@@ -375,7 +375,6 @@ class AgentGateway::Session
  private:
   void Commit(PreparedBatch batch) {
     const uint64_t sequence = batch.sequence;
-    const uint64_t lease_epoch = batch.lease_epoch;
     const bool full_sync_end = batch.full_sync_end;
     if (batch.full_sync_begin) {
       seen_.clear();
@@ -391,18 +390,15 @@ class AgentGateway::Session
       for (const AccountState& a : batch.accounts) seen_.insert(a.object_guid);
     }
     const absl::Time commit_start = absl::Now();
+    // A primary streaming a long full sync sends batches, not heartbeats:
+    // each committed batch keeps its lease alive too.
     auto outcome = gateway_->store_->ApplyBatch(
-        sync_, std::move(batch), full_sync_end ? &seen_ : nullptr);
+        sync_, std::move(batch), full_sync_end ? &seen_ : nullptr,
+        NowMs() + gateway_->options_.lease_ttl_ms);
     if (!outcome.ok()) return RejectBatch(sequence, outcome.status());
     Metrics::Global().BatchCommitted(
         outcome->applied, outcome->unchanged,
         absl::ToDoubleSeconds(absl::Now() - commit_start));
-    // A primary streaming a long full sync sends batches, not heartbeats:
-    // each committed batch keeps its lease alive too.
-    gateway_->store_
-        ->RenewLease(sync_, lease_epoch, NowMs(),
-                     gateway_->options_.lease_ttl_ms)
-        .IgnoreError();
     if (full_sync_end) {
       in_full_sync_ = false;
       seen_ = SeenAccounts();

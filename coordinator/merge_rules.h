@@ -63,8 +63,10 @@ struct AccountState {
   bool removed() const { return deleted || absent; }
 };
 
-// Converts a validated wire delta (GUID/SID already checked) into state.
-AccountState StateFromDelta(const adsync::v1::ProfileDelta& delta,
+// Converts a validated wire delta (GUID/SID already checked) into state,
+// moving its strings out rather than copying them; `delta` is left with
+// empty strings.
+AccountState StateFromDelta(adsync::v1::ProfileDelta* delta,
                             std::string sid_text);
 
 // True when `incoming` has no attribute newer than `stored`: merging it

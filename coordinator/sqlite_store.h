@@ -78,7 +78,8 @@ class SqliteStore : public Store {
                                       int64_t now_ms) override;
   absl::StatusOr<BatchOutcome> ApplyBatch(const SyncRecord& sync,
                                           PreparedBatch batch,
-                                          const SeenAccounts* seen) override;
+                                          const SeenAccounts* seen,
+                                          int64_t lease_expires_ms) override;
   absl::StatusOr<std::vector<std::string>> OrgsReadyToPush(
       int64_t now_ms) override;
   absl::StatusOr<PushBatch> NextPushBatch(const std::string& org_id,
@@ -140,6 +141,9 @@ class SqliteStore : public Store {
   // what happened for the status page.
   absl::Status FinishChangesLocked(const OrgRow& org, const ChangeSet& changes,
                                    const std::string& cause);
+  // REQUIRES: write_mu_ held. True when `sync` held the lease at `epoch`.
+  absl::StatusOr<bool> RenewLeaseLocked(int64_t org_key, const SyncRecord& sync,
+                                        uint64_t epoch, int64_t expires_ms);
   absl::StatusOr<uint32_t> SweepLocked(const OrgRow& org,
                                        const std::string& domain,
                                        const SeenAccounts& seen,

@@ -134,17 +134,22 @@ class Store {
   // only after it is durable. Fenced (FailedPrecondition) unless `sync`
   // holds its domain's lease at batch.lease_epoch. `seen` must be non-null
   // when the batch ends a full sync: the sync's domain's accounts not in it
-  // are removed.
+  // are removed. With `lease_expires_ms` > 0 the same transaction renews the
+  // lease until then: a primary streaming a long full sync sends batches,
+  // not heartbeats, and one commit per batch is all the disk should see.
   virtual absl::StatusOr<BatchOutcome> ApplyBatch(const SyncRecord& sync,
                                                   PreparedBatch batch,
-                                                  const SeenAccounts* seen) = 0;
+                                                  const SeenAccounts* seen,
+                                                  int64_t lease_expires_ms) = 0;
   // PrepareBatch (default limits) then ApplyBatch, on the caller's thread.
   absl::StatusOr<BatchOutcome> PrepareAndApply(const SyncRecord& sync,
                                                const adsync::v1::Batch& batch,
                                                const SeenAccounts* seen) {
-    absl::StatusOr<PreparedBatch> prepared = PrepareBatch(batch, BatchLimits{});
+    adsync::v1::Batch copy = batch;
+    absl::StatusOr<PreparedBatch> prepared = PrepareBatch(&copy, BatchLimits{});
     if (!prepared.ok()) return prepared.status();
-    return ApplyBatch(sync, *std::move(prepared), seen);
+    return ApplyBatch(sync, *std::move(prepared), seen,
+                      /*lease_expires_ms=*/0);
   }
 
   // --- Push to K12Panel (outbox written with the changes that cause it) ---

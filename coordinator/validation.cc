@@ -59,8 +59,9 @@ absl::Status CheckText(int index, absl::string_view field,
 
 }  // namespace
 
-absl::StatusOr<PreparedBatch> PrepareBatch(const adsync::v1::Batch& batch,
+absl::StatusOr<PreparedBatch> PrepareBatch(adsync::v1::Batch* wire,
                                            const BatchLimits& limits) {
+  const adsync::v1::Batch& batch = *wire;
   if (batch.deltas_size() > static_cast<int>(limits.max_deltas)) {
     return absl::InvalidArgumentError(
         absl::StrCat("batch ", batch.sequence(), " has ", batch.deltas_size(),
@@ -141,7 +142,8 @@ absl::StatusOr<PreparedBatch> PrepareBatch(const adsync::v1::Batch& batch,
           ": replication metadata for sAMAccountName is missing; "
           "the agent must read replPropertyMetaData (upgrade the agent)"));
     }
-    prepared.accounts.push_back(StateFromDelta(d, std::move(sid)));
+    prepared.accounts.push_back(
+        StateFromDelta(wire->mutable_deltas(i), std::move(sid)));
   }
   return prepared;
 }

@@ -39,9 +39,9 @@ struct PreparedBatch {
 
 // Checks every delta of a batch: 16-byte objectGUID, a well-formed SID,
 // UTF-8 text within limits, stamps for known attributes with 16-byte
-// invocationIds, and converts it. Errors name the delta's index and field
-// ("delta 3: objectGUID ...").
-absl::StatusOr<PreparedBatch> PrepareBatch(const adsync::v1::Batch& batch,
+// invocationIds, and converts it, moving the strings out of `batch`.
+// Errors name the delta's index and field ("delta 3: objectGUID ...").
+absl::StatusOr<PreparedBatch> PrepareBatch(adsync::v1::Batch* batch,
                                            const BatchLimits& limits);
 
 }  // namespace adsync

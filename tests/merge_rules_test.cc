@@ -13,7 +13,8 @@ using testing::DeltaSpec;
 using testing::MakeDelta;
 
 AccountState State(const DeltaSpec& spec) {
-  return StateFromDelta(MakeDelta(spec), "S-1-5-21-1-2-3-1001");
+  adsync::v1::ProfileDelta delta = MakeDelta(spec);
+  return StateFromDelta(&delta, "S-1-5-21-1-2-3-1001");
 }
 
 DsaId Dsa(char c) { return DsaIdFromBytes(std::string(16, c)); }

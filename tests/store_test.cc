@@ -445,6 +445,25 @@ TEST_F(OutboxTest, QueuesPeopleWhoseIdentitiesChangeAndOnlyThem) {
 namespace adsync {
 namespace {
 
+TEST_F(StoreTest, ABatchRenewsItsWritersLeaseInItsOwnTransaction) {
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  auto lease = store_->AcquireLease(sync_a_, now, 6000, "first");
+  ASSERT_TRUE(lease->primary);
+  adsync::v1::Batch batch;
+  batch.set_sequence(1);
+  batch.set_lease_epoch(lease->epoch);
+  *batch.add_deltas() = MakeDelta({.guid = 1, .sam = "jdoe"});
+  auto prepared = PrepareBatch(&batch, BatchLimits{});
+  ASSERT_TRUE(prepared.ok());
+  ASSERT_TRUE(
+      store_->ApplyBatch(sync_a_, *std::move(prepared), nullptr, now + 60000)
+          .ok());
+  // Without the renewal the lease would have lapsed at now + 6 s.
+  auto later = store_->GetLease(org_id_, "DISTRICT", now + 30000);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->holder_sync_id, sync_a_.sync_id);
+}
+
 TEST_F(StoreTest, OnlyTheLeaseHolderAtItsEpochMayWrite) {
   SyncRecord b = AddSync("DISTRICT", "127.0.0.22");
   const int64_t now = absl::ToUnixMillis(absl::Now());
