@@ -540,9 +540,39 @@ absl::StatusOr<SqliteStore::StoredAccount> SqliteStore::LoadAccount(
   return a;
 }
 
+absl::StatusOr<AccountFilter*> SqliteStore::KnownAccountsLocked(
+    int64_t org_key) {
+  std::unique_ptr<AccountFilter>& filter = known_accounts_[org_key];
+  if (filter != nullptr && !filter->full()) return filter.get();
+  ASSIGN_OR_RETURN(ScopedStatement count,
+                   writer_->Cached("SELECT count(*) FROM profiles "
+                                   "WHERE org_key=?1"));
+  count->Bind(1, org_key);
+  RETURN_IF_ERROR(count->Step().status());
+  const size_t rows = static_cast<size_t>(count->ColumnInt(0));
+  auto rebuilt = std::make_unique<AccountFilter>(
+      std::max<size_t>(rows, filter ? filter->capacity() : 0) * 4);
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached("SELECT object_guid FROM profiles "
+                                   "WHERE org_key=?1"));
+  q->Bind(1, org_key);
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    rebuilt->Add(q->ColumnBlobView(0));
+  }
+  filter = std::move(rebuilt);
+  return filter.get();
+}
+
 absl::Status SqliteStore::WriteAccountLocked(
     int64_t org_key, const std::string& domain, const StoredAccount& before,
     const AccountState& s, const MatchResult& m, ChangeSet* changes) {
+  if (!before.exists) {
+    // Before the row: the filter may claim too much, never too little.
+    ASSIGN_OR_RETURN(AccountFilter * known, KnownAccountsLocked(org_key));
+    known->Add(s.object_guid);
+  }
   const std::string old_person =
       before.exists && before.match.outcome == Outcome::kMatched
           ? before.match.person_id
@@ -1246,7 +1276,9 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
   }
   for (AccountState& incoming : batch.accounts) {
     bool exists = false;
-    {
+    // An account the filter has never seen is new: no lookup needed.
+    ASSIGN_OR_RETURN(AccountFilter * known, KnownAccountsLocked(org.key));
+    if (known->MayContain(incoming.object_guid)) {
       // Fast path for re-sent accounts: compare stamps only, write nothing.
       ASSIGN_OR_RETURN(
           ScopedStatement q,

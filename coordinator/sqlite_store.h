@@ -12,7 +12,9 @@
 #include <set>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/sqlite.h"
+#include "coordinator/account_filter.h"
 #include "coordinator/store.h"
 
 namespace adsync {
@@ -160,9 +162,15 @@ class SqliteStore : public Store {
   static absl::StatusOr<adsync::v1::AccountView> ViewAccount(
       Database* db, const OrgRow& org, const StoredAccount& account);
 
+  // The org's filter of known objectGUIDs, built from the table on first
+  // use and rebuilt 4x larger when full. REQUIRES: write_mu_ held.
+  absl::StatusOr<AccountFilter*> KnownAccountsLocked(int64_t org_key);
+
   const SqliteStoreOptions options_;
   std::mutex write_mu_;
   std::unique_ptr<Database> writer_;  // guarded by write_mu_
+  // Guarded by write_mu_; by org key.
+  absl::flat_hash_map<int64_t, std::unique_ptr<AccountFilter>> known_accounts_;
   std::mutex read_mu_;
   std::unique_ptr<Database> reader_;  // guarded by read_mu_
 };

@@ -188,6 +188,31 @@ TEST_F(StoreTest, SameAccountFromTwoControllersIsStoredOnce) {
               HasSubstr("jane@d.org is an email of that Person"));
 }
 
+TEST_F(StoreTest, KnownAccountsSurviveARestartAndManyNewOnes) {
+  Apply(sync_a_, {{.guid = 1, .sam = "jane.doe", .version = 2}});
+  // After a restart the store must still know account 1 (its filter of
+  // known accounts is rebuilt from the table): an older version re-sent by
+  // a lagging DC must not overwrite the newer one.
+  store_.reset();
+  store_ = Open();
+  BatchOutcome stale = Apply(sync_a_, {{.guid = 1, .sam = "jdoe"}});
+  EXPECT_EQ(stale.unchanged, 1u);
+  EXPECT_TRUE(Resolve("DISTRICT\\jane.doe").found());
+  EXPECT_FALSE(Resolve("DISTRICT\\jdoe").found());
+  // Past the filter's first size (it grows by rebuilding): still exact.
+  std::vector<DeltaSpec> many;
+  for (uint32_t i = 2; i < 6000; ++i)
+    many.push_back({.guid = i, .sam = absl::StrCat("u", i)});
+  for (size_t first = 0; first < many.size(); first += 1000) {
+    Apply(sync_a_, std::vector<DeltaSpec>(
+                       many.begin() + first,
+                       many.begin() + std::min(many.size(), first + 1000)));
+  }
+  EXPECT_EQ(Apply(sync_a_, {{.guid = 1, .sam = "jdoe"}}).unchanged, 1u);
+  EXPECT_EQ(Apply(sync_a_, {{.guid = 5999, .sam = "u5999"}}).unchanged, 1u);
+  EXPECT_EQ(Counts().profiles(), 5999u);
+}
+
 TEST_F(StoreTest, RenamesUpdateTheSameProfile) {
   ImportPeople(
       {{"p-jane", "Jane", {"jane@d.org"}}, {"p-jd", "JD", {"jd@d.org"}}});
