@@ -26,6 +26,8 @@
 
 ABSL_FLAG(int, profiles, 1000000, "profiles to stream");
 ABSL_FLAG(std::string, dir, "/tmp", "directory for the benchmark databases");
+ABSL_FLAG(bool, store_only, false,
+          "only the raw upsert and the store alone (for profiling them)");
 ABSL_FLAG(int, rounds, 3,
           "rounds of (raw upsert, coordinator ingest, unchanged re-send); "
           "medians are reported because this machine's speed varies");
@@ -203,6 +205,7 @@ Round RunRound(const std::string& dir, int n) {
   const double raw = RawUpsert(dir + "/raw.db", n);
   r.raw_rows_per_s = n / raw;
   r.store_ratio = StoreOnly(dir + "/store.db", n) / raw;
+  if (absl::GetFlag(FLAGS_store_only)) return r;
 
   BenchCoordinator bench = StartBenchCoordinator(dir);
   testing::RawStream agent(
