@@ -88,7 +88,7 @@ absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
   hello.set_domain_netbios_name(config_.domain());
   LinkOptions link_options;
   link_options.target = config_.coordinator();
-  link_options.ca_file = config_.coordinator_ca_file();
+  link_options.credentials = secrets_.coordinator_credentials;
   ASSIGN_OR_RETURN(std::unique_ptr<CoordinatorLink> link,
                    CoordinatorLink::Open(link_options, hello));
   sink.link = link.get();

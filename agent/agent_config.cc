@@ -5,6 +5,7 @@
 #include "common/files.h"
 #include "common/guid.h"
 #include "common/status_macros.h"
+#include "common/tls.h"
 
 namespace adsync {
 
@@ -65,6 +66,19 @@ absl::StatusOr<adsync::v1::AgentConfig> ResolveAgentConfig(
     return absl::InvalidArgumentError(
         "backoff_max_ms must be at least backoff_initial_ms");
   }
+  if (c.coordinator_client_cert_file().empty() !=
+      c.coordinator_client_key_file().empty()) {
+    return absl::InvalidArgumentError(
+        "coordinator_client_cert_file and coordinator_client_key_file go "
+        "together: set both (the coordinator requires client certificates) "
+        "or neither");
+  }
+  if (!c.coordinator_client_cert_file().empty() &&
+      c.coordinator_ca_file().empty()) {
+    return absl::InvalidArgumentError(
+        "coordinator_client_cert_file needs coordinator_ca_file: a client "
+        "certificate is only sent over TLS");
+  }
   if (c.log_format().empty()) c.set_log_format("text");
   if (c.log_format() != "text" && c.log_format() != "json") {
     return absl::InvalidArgumentError("log_format must be text or json");
@@ -77,6 +91,14 @@ absl::StatusOr<AgentSecrets> LoadAgentSecrets(
   AgentSecrets secrets;
   ASSIGN_OR_RETURN(secrets.sync_key,
                    ReadSecretFile(c.sync_key_file(), "AD Sync key file"));
+  if (c.coordinator_ca_file().empty()) {
+    secrets.coordinator_credentials = grpc::InsecureChannelCredentials();
+  } else {
+    ASSIGN_OR_RETURN(
+        secrets.coordinator_credentials,
+        LoadClientTls(c.coordinator_ca_file(), c.coordinator_client_cert_file(),
+                      c.coordinator_client_key_file()));
+  }
   if (c.ldap().bind_method() == "simple") {
     ASSIGN_OR_RETURN(
         secrets.ldap_password,

@@ -4,6 +4,9 @@
 #ifndef ADSYNC_AGENT_AGENT_CONFIG_H_
 #define ADSYNC_AGENT_AGENT_CONFIG_H_
 
+#include <grpcpp/security/credentials.h>
+
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -18,9 +21,12 @@ absl::StatusOr<adsync::v1::AgentConfig> ResolveAgentConfig(
 struct AgentSecrets {
   std::string sync_key;
   std::string ldap_password;  // simple bind only
+  // TLS to the coordinator (plaintext without coordinator_ca_file).
+  std::shared_ptr<grpc::ChannelCredentials> coordinator_credentials;
 };
 
-// Reads the key and password files, refusing files others can read.
+// Reads the key and password files, refusing files others can read, and
+// the coordinator's CA (and the agent's certificate and key).
 absl::StatusOr<AgentSecrets> LoadAgentSecrets(
     const adsync::v1::AgentConfig& config);
 

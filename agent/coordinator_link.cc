@@ -1,5 +1,6 @@
 #include "agent/coordinator_link.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 
@@ -16,14 +17,8 @@ CoordinatorLink::~CoordinatorLink() {
 absl::StatusOr<std::unique_ptr<CoordinatorLink>> CoordinatorLink::Open(
     const LinkOptions& options, const adsync::v1::Hello& hello) {
   std::shared_ptr<grpc::ChannelCredentials> creds =
-      grpc::InsecureChannelCredentials();
-  if (!options.ca_file.empty()) {
-    auto ca = ReadFile(options.ca_file);
-    if (!ca.ok()) return ca.status();
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = *ca;
-    creds = grpc::SslCredentials(ssl);
-  }
+      options.credentials ? options.credentials
+                          : grpc::InsecureChannelCredentials();
   std::unique_ptr<CoordinatorLink> link(new CoordinatorLink(options));
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
@@ -104,7 +99,18 @@ void CoordinatorLink::ReadLoop() {
     FailLocked(absl::UnavailableError("the coordinator closed the stream"));
   } else {
     std::string message = s.error_message();
-    if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    const bool tls_failed = absl::StrContains(message, "andshake") ||
+                            absl::StrContains(message, "SSL") ||
+                            absl::StrContains(message, "ssl");
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE && tls_failed) {
+      message = absl::StrCat(
+          "TLS with the coordinator at ", options_.target, " failed: ", message,
+          "; check that coordinator_ca_file is the CA that signed the "
+          "coordinator's certificate, that the certificate names the host "
+          "in `coordinator`, that the coordinator has agent_tls configured, "
+          "and, if it requires client certificates, "
+          "coordinator_client_cert_file");
+    } else if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
       message = absl::StrCat("cannot reach the coordinator at ",
                              options_.target, ": ", message,
                              "; check that it is running and reachable");

@@ -26,8 +26,9 @@
 namespace adsync {
 
 struct LinkOptions {
-  std::string target;   // host:port
-  std::string ca_file;  // PEM CA to verify the coordinator; empty = plaintext
+  std::string target;  // host:port
+  // From LoadClientTls, or grpc::InsecureChannelCredentials().
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   absl::Duration hello_timeout = absl::Seconds(15);
   absl::Duration ack_timeout = absl::Seconds(120);
   // Streams are re-established after this long (a deadline on every call).

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/match.h"
@@ -62,6 +63,24 @@ absl::StatusOr<IpRange> ParseIpRange(absl::string_view text) {
   range.text =
       prefix == max_prefix ? std::string(buf) : absl::StrCat(buf, "/", prefix);
   return range;
+}
+
+bool IsLoopbackListenAddress(absl::string_view listen) {
+  if (absl::StartsWith(listen, "unix:")) return true;
+  absl::string_view host = listen;
+  if (absl::ConsumePrefix(&host, "[")) {
+    host = host.substr(0, host.find(']'));
+  } else {
+    host = host.substr(0, host.rfind(':'));
+  }
+  if (host == "localhost") return true;
+  int family;
+  unsigned char addr[16];
+  if (!ParseAddress(std::string(host), &family, addr)) return false;
+  if (family == AF_INET) return addr[0] == 127;
+  static const unsigned char kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                               0, 0, 0, 0, 0, 0, 0, 1};
+  return std::equal(addr, addr + 16, kLoopback6);
 }
 
 absl::StatusOr<std::string> PeerAddress(absl::string_view peer) {

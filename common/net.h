@@ -26,6 +26,11 @@ absl::StatusOr<IpRange> ParseIpRange(absl::string_view text);
 // Returns InvalidArgument for other transports (unix sockets).
 absl::StatusOr<std::string> PeerAddress(absl::string_view grpc_peer);
 
+// True when a listen address ("127.0.0.1:7443", "[::1]:7443",
+// "localhost:7443", "unix:/path") accepts connections only from this host.
+// "0.0.0.0:7443" and "[::]:7443" are not.
+bool IsLoopbackListenAddress(absl::string_view listen);
+
 // True when `address` (a literal) lies in any of `ranges`.
 bool AddressInRanges(absl::string_view address,
                      const std::vector<IpRange>& ranges);

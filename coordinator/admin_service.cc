@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "coordinator/people_import.h"
 
 namespace adsync {
@@ -149,8 +151,22 @@ grpc::Status AdminService::ResolveQuarantine(
 grpc::Status StatusService::GetStatus(
     grpc::ServerContext* context, const adsync::v1::GetStatusRequest* request,
     adsync::v1::GetStatusResponse* response) {
-  return Handle(*context, token_, [&] {
-    return Assign(store_->GetStatus(request->org_id()), response);
+  return Handle(*context, token_, [&]() -> absl::Status {
+    RETURN_IF_ERROR(Assign(store_->GetStatus(request->org_id()), response));
+    if (hello_limiter_ == nullptr) return absl::OkStatus();
+    const std::vector<BlockedSource> sources =
+        hello_limiter_->Sources(absl::ToUnixMillis(absl::Now()));
+    for (adsync::v1::OrgStatus& org : *response->mutable_orgs()) {
+      for (const BlockedSource& b : sources) {
+        if (b.org_id != org.org().org_id()) continue;
+        adsync::v1::FailingSource* f = org.add_failing_sources();
+        f->set_ip(b.ip);
+        f->set_failed_hellos_last_minute(b.failures);
+        f->set_refused_while_blocked(b.refused);
+        f->set_blocked_until_unix_ms(b.blocked_until_ms);
+      }
+    }
+    return absl::OkStatus();
   });
 }
 

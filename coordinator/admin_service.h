@@ -10,6 +10,7 @@
 #include <string>
 
 #include "adsync/v1/admin.grpc.pb.h"
+#include "coordinator/hello_limiter.h"
 #include "coordinator/panel_sync.h"
 #include "coordinator/store.h"
 
@@ -64,8 +65,12 @@ class AdminService final : public adsync::v1::Admin::Service {
 
 class StatusService final : public adsync::v1::Status::Service {
  public:
-  StatusService(Store* store, std::string admin_token)
-      : store_(store), token_(std::move(admin_token)) {}
+  // REQUIRES: `store` and `hello_limiter` (may be null) outlive the service.
+  StatusService(Store* store, HelloLimiter* hello_limiter,
+                std::string admin_token)
+      : store_(store),
+        hello_limiter_(hello_limiter),
+        token_(std::move(admin_token)) {}
 
   grpc::Status GetStatus(grpc::ServerContext* context,
                          const adsync::v1::GetStatusRequest* request,
@@ -81,6 +86,7 @@ class StatusService final : public adsync::v1::Status::Service {
 
  private:
   Store* const store_;
+  HelloLimiter* const hello_limiter_;
   const std::string token_;
 };
 

@@ -77,8 +77,12 @@ class AgentGateway::Session
     : public grpc::ServerBidiReactor<AgentMessage, CoordinatorMessage> {
  public:
   Session(AgentGateway* gateway, grpc::CallbackServerContext* context)
-      : gateway_(gateway) {
+      : gateway_(gateway), context_(context) {
     Metrics::Global().StreamOpened();
+    {
+      std::lock_guard<std::mutex> lock(gateway_->sessions_mu_);
+      gateway_->open_streams_.insert(this);
+    }
     auto ip = PeerAddress(context->peer());
     peer_ip_ = ip.ok() ? *ip : context->peer();
     ContinueReading();
@@ -98,6 +102,17 @@ class AgentGateway::Session
       case AgentMessage::kBatch:
         return OnBatch();
       case AgentMessage::kHeartbeat: {
+        if (QueuedWrites() > kMaxQueuedWrites) {
+          // Heartbeats keep coming but their echoes are not read: stop
+          // before the queue grows without bound.
+          Metrics::Global().Rejected("stalled_stream");
+          Log(LogLevel::kWarning, "agent stream cancelled",
+              {{"ip", peer_ip_},
+               {"reason",
+                "the agent is not reading the coordinator's messages"}});
+          context_->TryCancel();
+          return;
+        }
         CoordinatorMessage echo;
         *echo.mutable_heartbeat() = in_->message->heartbeat();
         Write(std::move(echo));
@@ -133,6 +148,10 @@ class AgentGateway::Session
 
   void OnDone() override {
     Metrics::Global().StreamClosed();
+    {
+      std::lock_guard<std::mutex> lock(gateway_->sessions_mu_);
+      gateway_->open_streams_.erase(this);
+    }
     if (authenticated_) {
       gateway_->Unregister(this);
       Store* store = gateway_->store_;
@@ -167,6 +186,12 @@ class AgentGateway::Session
           absl::FailedPreconditionError("Hello sent twice on one stream"));
     }
     hello_seen_ = true;
+    // A blocked address costs neither a key check nor a store write.
+    absl::Status admitted = gateway_->hello_limiter_.Admit(peer_ip_, NowMs());
+    if (!admitted.ok()) {
+      Metrics::Global().Rejected("rate_limited");
+      return Fail(admitted);
+    }
     adsync::v1::Hello hello = in_->message->hello();
     controller_ = hello.controller();
     Post([this, hello = std::move(hello)] { Authenticate(hello); });
@@ -229,6 +254,11 @@ class AgentGateway::Session
           .IgnoreError();
       Log(LogLevel::kWarning, "agent rejected",
           {{"org", hello.org_id()}, {"ip", peer_ip_}, {"reason", reason}});
+      if (!absl::IsUnavailable(sync.status()) &&
+          !absl::IsInternal(sync.status())) {
+        gateway_->hello_limiter_.RecordFailure(peer_ip_, hello.org_id(),
+                                               NowMs());
+      }
       return Done(absl::UnauthenticatedError(reason));
     }
     if (!AddressInRanges(peer_ip_, sync->allowed_ips)) {
@@ -245,6 +275,7 @@ class AgentGateway::Session
           .IgnoreError();
       Log(LogLevel::kWarning, "agent rejected",
           {{"sync", sync->sync_id}, {"ip", peer_ip_}, {"reason", reason}});
+      gateway_->hello_limiter_.RecordFailure(peer_ip_, sync->org_id, NowMs());
       return Done(absl::PermissionDeniedError(reason));
     }
     if (hello.invocation_id().size() != 16) {
@@ -369,7 +400,32 @@ class AgentGateway::Session
     std::lock_guard<std::mutex> lock(mu_);
     return primary_;
   }
+
+  size_t QueuedWrites() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return writes_.size();
+  }
+
+  // Any thread. Cancels the stream when its agent sent no accepted Hello,
+  // or left a message unread, for `limit_ms`; returns why, or "".
+  std::string CancelIfStalled(int64_t now_ms, int64_t limit_ms) {
+    std::string why;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finish_called_) return "";
+      if (!authenticated_ && now_ms - connected_at_ms_ > limit_ms) {
+        why = "no Hello accepted";
+      } else if (writing_ && now_ms - write_started_ms_ > limit_ms) {
+        why = "the agent stopped reading the coordinator's messages";
+      } else if (writes_.size() > kMaxQueuedWrites) {
+        why = "the agent is not reading the coordinator's messages";
+      }
+    }
+    if (!why.empty()) context_->TryCancel();
+    return why;
+  }
   const SyncRecord& sync() const { return sync_; }
+  const std::string& peer_ip() const { return peer_ip_; }
   int64_t connected_at_ms() const { return connected_at_ms_; }
 
  private:
@@ -484,6 +540,7 @@ class AgentGateway::Session
 
   void StartNextWriteLocked() {
     writing_ = true;
+    write_started_ms_ = NowMs();
     current_write_ = std::move(writes_.front());
     writes_.pop_front();
     StartWrite(&current_write_);
@@ -497,7 +554,12 @@ class AgentGateway::Session
     Finish(final_status_);
   }
 
+  // Acks and heartbeat echoes waiting behind an unread one; beyond this the
+  // agent is not reading and the stream is cancelled.
+  static constexpr size_t kMaxQueuedWrites = 256;
+
   AgentGateway* const gateway_;
+  grpc::CallbackServerContext* const context_;
   std::string peer_ip_;
   std::unique_ptr<IncomingMessage> in_;  // the read in flight
 
@@ -523,6 +585,7 @@ class AgentGateway::Session
   bool read_paused_ = false;
   bool reading_ = true;
   bool writing_ = false;
+  int64_t write_started_ms_ = 0;
   std::deque<CoordinatorMessage> writes_;
   CoordinatorMessage current_write_;
   bool finish_wanted_ = false;
@@ -531,7 +594,9 @@ class AgentGateway::Session
 };
 
 AgentGateway::AgentGateway(Store* store, const GatewayOptions& options)
-    : store_(store), options_(options) {
+    : store_(store),
+      options_(options),
+      hello_limiter_(options.failed_hellos_per_minute) {
   monitor_ = std::thread([this] { MonitorLoop(); });
 }
 
@@ -569,6 +634,7 @@ void AgentGateway::MonitorLoop() {
     if (stopping_) return;
     lock.unlock();
     PromoteWhereNeeded();
+    CancelStalledStreams();
     lock.lock();
   }
 }
@@ -602,6 +668,20 @@ void AgentGateway::PromoteWhereNeeded() {
                        " disconnected or stopped heartbeating (lease epoch ",
                        lease->epoch, " ended)"));
     }
+  }
+}
+
+void AgentGateway::CancelStalledStreams() {
+  const int64_t now = NowMs();
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  for (Session* s : open_streams_) {
+    const std::string why = s->CancelIfStalled(now, options_.stalled_stream_ms);
+    if (why.empty()) continue;
+    Metrics::Global().Rejected("stalled_stream");
+    Log(LogLevel::kWarning, "agent stream cancelled",
+        {{"ip", s->peer_ip()},
+         {"reason",
+          absl::StrCat(why, " for ", options_.stalled_stream_ms, " ms")}});
   }
 }
 

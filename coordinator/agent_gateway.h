@@ -17,11 +17,13 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "adsync/v1/agent.grpc.pb.h"
+#include "coordinator/hello_limiter.h"
 #include "coordinator/store.h"
 #include "coordinator/work_queue.h"
 
@@ -35,6 +37,13 @@ struct GatewayOptions {
   uint32_t lease_ttl_ms = 6000;
   // How often the lease monitor looks for domains without a live primary.
   uint32_t lease_check_ms = 250;
+  // Failed Hellos per source address per minute before it is refused
+  // unchecked for a minute.
+  uint32_t failed_hellos_per_minute = 10;
+  // A stream is closed when it sends no Hello for this long, or when a
+  // message to the agent stays unsent this long (the agent stopped
+  // reading).
+  uint32_t stalled_stream_ms = 30000;
 };
 
 // Failover: every (org, domain) has at most one primary, the holder of a
@@ -55,6 +64,9 @@ class AgentGateway final : public adsync::v1::AgentGateway::CallbackService {
   // Stops the lease monitor. Call before shutting the server down.
   void StopMonitor();
 
+  // Failed-Hello counts per source address (for status).
+  HelloLimiter* hello_limiter() { return &hello_limiter_; }
+
  private:
   class Session;
   using DomainKey = std::pair<std::string, std::string>;  // org, domain
@@ -63,13 +75,18 @@ class AgentGateway final : public adsync::v1::AgentGateway::CallbackService {
   void Unregister(Session* session);
   void MonitorLoop();
   void PromoteWhereNeeded();
+  // Cancels streams that sent no Hello, or stopped reading, for
+  // stalled_stream_ms.
+  void CancelStalledStreams();
 
   Store* const store_;
   const GatewayOptions options_;
+  HelloLimiter hello_limiter_;
 
   std::mutex sessions_mu_;
   std::map<DomainKey, std::vector<Session*>>
-      sessions_;  // guarded by sessions_mu_
+      sessions_;                     // authenticated; guarded by sessions_mu_
+  std::set<Session*> open_streams_;  // all; guarded by sessions_mu_
   std::condition_variable monitor_cv_;
   bool stopping_ = false;  // guarded by sessions_mu_
   std::thread monitor_;

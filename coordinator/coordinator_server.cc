@@ -9,7 +9,9 @@
 #include "common/files.h"
 #include "common/http_client.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "common/status_macros.h"
+#include "common/tls.h"
 #include "coordinator/metrics.h"
 
 namespace adsync {
@@ -43,6 +45,17 @@ absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
         "primary "
         "that is merely slow loses its lease");
   }
+  if (c.agent_tls().cert_file().empty() && !c.allow_plaintext_agents() &&
+      !IsLoopbackListenAddress(c.agent_listen())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "agent_listen \"", c.agent_listen(),
+        "\" is reachable from the network but agent_tls is not configured: "
+        "agents' sync keys would cross it in the clear. Set agent_tls "
+        "{ cert_file key_file } (scripts/make_certs.sh makes a private CA), "
+        "or listen on a loopback address"));
+  }
+  if (c.failed_hellos_per_minute() == 0) c.set_failed_hellos_per_minute(10);
+  if (c.stalled_stream_ms() == 0) c.set_stalled_stream_ms(30000);
   if (c.rejections_kept() == 0) c.set_rejections_kept(50);
   if (c.log_format().empty()) c.set_log_format("text");
   adsync::v1::PanelConfig* panel = c.mutable_panel();
@@ -107,18 +120,29 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   gateway_options.max_deltas_per_batch = config.max_deltas_per_batch();
   gateway_options.heartbeat_interval_ms = config.heartbeat_interval_ms();
   gateway_options.lease_ttl_ms = config.lease_ttl_ms();
+  gateway_options.failed_hellos_per_minute = config.failed_hellos_per_minute();
+  gateway_options.stalled_stream_ms = config.stalled_stream_ms();
   server->gateway_ =
       std::make_unique<AgentGateway>(server->store_.get(), gateway_options);
   server->admin_ = std::make_unique<AdminService>(server->store_.get(),
                                                   server->panel_.get(), token);
-  server->status_ =
-      std::make_unique<StatusService>(server->store_.get(), token);
+  server->status_ = std::make_unique<StatusService>(
+      server->store_.get(), server->gateway_->hello_limiter(), token);
 
   grpc::EnableDefaultHealthCheckService(true);
   {
+    std::shared_ptr<grpc::ServerCredentials> credentials =
+        grpc::InsecureServerCredentials();
+    if (!config.agent_tls().cert_file().empty()) {
+      ASSIGN_OR_RETURN(credentials, LoadServerTls(config.agent_tls()));
+    } else if (config.allow_plaintext_agents()) {
+      Log(LogLevel::kWarning,
+          "agent gateway is plaintext (allow_plaintext_agents): sync keys "
+          "cross the network in the clear; configure agent_tls",
+          {{"agent_listen", config.agent_listen()}});
+    }
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(config.agent_listen(),
-                             grpc::InsecureServerCredentials(),
+    builder.AddListeningPort(config.agent_listen(), credentials,
                              &server->agent_port_);
     builder.SetMaxReceiveMessageSize(
         static_cast<int>(config.max_message_bytes()));

@@ -98,11 +98,17 @@ umask 077
 printf 'demo-panel-token' > "$DEMO/panel.token"
 printf 'demo-admin-token' > "$DEMO/admin.token"
 umask 022
+# The gateway speaks TLS with the demo's own CA; every agent verifies it.
+"$ROOT/scripts/make_certs.sh" "$DEMO/tls" 127.0.0.1 127.0.0.81 127.0.0.82 127.0.0.83 > /dev/null
 "$ROOT/build/panel/panel-sim" --listen=127.0.0.1:18480 --db="$DEMO/panel.db" \
   --token_file="$DEMO/panel.token" > "$DEMO/panel-sim.log" 2>&1 &
 PIDS+=($!)
 cat > "$DEMO/coordinator.textproto" <<CONF
 agent_listen: "0.0.0.0:17443"
+agent_tls {
+  cert_file: "$DEMO/tls/server.pem"
+  key_file: "$DEMO/tls/server.key"
+}
 admin_listen: "127.0.0.1:17444"
 database_path: "$DEMO/coordinator.db"
 admin_token_file: "$DEMO/admin.token"
@@ -136,6 +142,7 @@ start_agent() {  # name dc-dir domain ip priority
   local dcip; dcip=$(. "$dc/env"; echo "$IP")
   cat > "$DEMO/$name.textproto" <<CONF
 coordinator: "$ip:17443"
+coordinator_ca_file: "$DEMO/tls/ca.pem"
 org_id: "$ORG"
 sync_key_file: "$DEMO/$name.key"
 domain: "$domain"

@@ -212,6 +212,16 @@ TEST_F(AgentE2eTest, TlsFailureWithAnUntrustedCertificate) {
   EXPECT_THAT(r.output, HasSubstr("TLS handshake failed"));
 }
 
+TEST_F(AgentE2eTest, CoordinatorTlsFailureSaysWhatToCheck) {
+  AgentSetup s = AgentConfigForTest();
+  s.coordinator_ca_file = E2eCertDir() + "/other-ca.pem";
+  RunResult r = RunAgentOnce(WriteAgentConfig(s));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("TLS with the coordinator"));
+  EXPECT_THAT(r.output, HasSubstr("coordinator_ca_file"));
+  EXPECT_EQ(coordinator_->Status(org_).counts().profiles(), 0u);
+}
+
 TEST_F(AgentE2eTest, RefusesAKeyFileOthersCanRead) {
   const std::string config = WriteAgentConfig(AgentConfigForTest());
   chmod(dir_.File("sync.key").c_str(), 0644);

@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/http_client.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -18,10 +19,6 @@ namespace adsync::testing {
 std::string BinaryPath(const std::string& relative) {
   return absl::StrCat(ADSYNC_BINARY_DIR, "/", relative);
 }
-std::string SourcePath(const std::string& relative) {
-  return absl::StrCat(ADSYNC_SOURCE_DIR, "/", relative);
-}
-
 Dc::Dc(std::string dir) : dir_(std::move(dir)) {
   std::ifstream in(dir_ + "/env");
   std::string line;
@@ -162,17 +159,34 @@ std::vector<adsync::v1::PanelIdentity> PanelSimProcess::Identities(
   return {};
 }
 
+std::string E2eCertDir() {
+  static const std::string dir = [] {
+    const std::string d = absl::StrCat(ADSYNC_BINARY_DIR, "/e2e/tls");
+    MakeTestCertificates(d);
+    return d;
+  }();
+  return dir;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> E2eAgentCredentials() {
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = *ReadFile(E2eCertDir() + "/ca.pem");
+  return grpc::SslCredentials(options);
+}
+
 Coordinator::Coordinator(const std::string& dir,
                          const std::string& extra_config)
     : dir_(dir), agent_port_(FreePort()), admin_port_(FreePort()) {
   WriteFile(dir_ + "/token", "e2e-admin-token");
-  WriteFile(
-      dir_ + "/coordinator.textproto",
-      absl::StrCat("agent_listen: \"0.0.0.0:", agent_port_, "\"\n",
-                   "admin_listen: \"127.0.0.1:", admin_port_, "\"\n",
-                   "database_path: \"", dir_, "/coordinator.db\"\n",
-                   "admin_token_file: \"", dir_, "/token\"\n", extra_config),
-      0644);
+  WriteFile(dir_ + "/coordinator.textproto",
+            absl::StrCat(
+                "agent_listen: \"0.0.0.0:", agent_port_, "\"\n",
+                "agent_tls { cert_file: \"", E2eCertDir(),
+                "/server.pem\" key_file: \"", E2eCertDir(), "/server.key\" }\n",
+                "admin_listen: \"127.0.0.1:", admin_port_, "\"\n",
+                "database_path: \"", dir_, "/coordinator.db\"\n",
+                "admin_token_file: \"", dir_, "/token\"\n", extra_config),
+            0644);
 }
 
 void Coordinator::Start() {
@@ -284,9 +298,11 @@ grpc::Status Coordinator::ResolveQuarantine(const std::string& org,
 std::string WriteAgentConfig(const AgentSetup& s) {
   WriteFile(s.dir + "/sync.key", s.key);
   std::string config = absl::StrCat(
-      "coordinator: \"", s.coordinator, "\"\norg_id: \"", s.org,
-      "\"\nsync_key_file: \"", s.dir, "/sync.key\"\ndomain: \"", s.domain,
-      "\"\npoll_interval_seconds: 1\n",
+      "coordinator: \"", s.coordinator, "\"\ncoordinator_ca_file: \"",
+      s.coordinator_ca_file.empty() ? E2eCertDir() + "/ca.pem"
+                                    : s.coordinator_ca_file,
+      "\"\norg_id: \"", s.org, "\"\nsync_key_file: \"", s.dir,
+      "/sync.key\"\ndomain: \"", s.domain, "\"\npoll_interval_seconds: 1\n",
       "backoff_initial_ms: 200\nbackoff_max_ms: 1000\nldap {\n  uri: \"",
       s.ldap_uri, "\"\n  ca_file: \"", s.ca_file, "\"\n  bind_dn: \"",
       s.bind_dn, "\"\n  password_file: \"", s.password_file,

@@ -4,6 +4,8 @@
 #ifndef ADSYNC_TESTS_E2E_HARNESS_H_
 #define ADSYNC_TESTS_E2E_HARNESS_H_
 
+#include <grpcpp/security/credentials.h>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -17,7 +19,12 @@
 namespace adsync::testing {
 
 std::string BinaryPath(const std::string& relative);  // under the build dir
-std::string SourcePath(const std::string& relative);
+
+// The end-to-end tests' private CA and certificates (MakeTestCertificates):
+// every test coordinator serves agents over TLS with them.
+std::string E2eCertDir();
+// Agent credentials trusting that CA (for scripted WireAgents).
+std::shared_ptr<grpc::ChannelCredentials> E2eAgentCredentials();
 
 // A provisioned, running DC directory (see scripts/samba_dc.sh).
 class Dc {
@@ -121,7 +128,9 @@ struct AgentSetup {
   std::string key;
   std::string domain = "DISTRICT";
   std::string ldap_uri;
-  std::string ca_file;
+  std::string ca_file;  // the DC's CA
+  // Trusted for the coordinator; empty = the e2e CA (E2eCertDir()).
+  std::string coordinator_ca_file;
   std::string bind_dn;
   std::string password_file;
   std::vector<std::string> base_dns;

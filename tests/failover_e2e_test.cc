@@ -245,7 +245,8 @@ TEST_F(FailoverE2eTest,
   }
 
   // A zombie of the old primary writes with its old epoch: refused.
-  WireAgent zombie(coordinator_->agent_target("127.0.0.41"));
+  WireAgent zombie(coordinator_->agent_target("127.0.0.41"), absl::Seconds(30),
+                   E2eAgentCredentials());
   auto hello = zombie.Hello(org_, key_a1_, TestGuid(1));
   ASSERT_TRUE(hello.has_hello_result());
   EXPECT_EQ(hello.hello_result().role(), adsync::v1::ROLE_STANDBY);
@@ -314,7 +315,8 @@ TEST_F(FailoverE2eTest, GssapiBindWithAKeytabSealedByKerberos) {
   WriteFile(dir_.File("sync.key"), key_a1_);
   const std::string config = absl::StrCat(
       "coordinator: \"", coordinator_->agent_target("127.0.0.41"),
-      "\"\norg_id: \"", org_, "\"\nsync_key_file: \"", dir_.File("sync.key"),
+      "\"\ncoordinator_ca_file: \"", E2eCertDir(), "/ca.pem\"\norg_id: \"",
+      org_, "\"\nsync_key_file: \"", dir_.File("sync.key"),
       "\"\ndomain: \"DISTRICT\"\n", "ldap {\n  uri: \"ldap://",
       a1_->Env("HOST"), "\"\n  bind_method: \"gssapi\"\n", "  keytab_file: \"",
       keytab, "\"\n  base_dn: \"", ou, "\"\n}\n");

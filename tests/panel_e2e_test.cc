@@ -52,7 +52,8 @@ class PanelE2eTest : public ::testing::Test {
   // Sends accounts u{first}..u{first+n-1} (guid = i+1) as one batch.
   void SendAccounts(int first, int n, uint32_t version = 1,
                     bool full_sync = false) {
-    WireAgent agent(coordinator_->agent_target());
+    WireAgent agent(coordinator_->agent_target(), absl::Seconds(30),
+                    E2eAgentCredentials());
     ASSERT_TRUE(agent.Hello(org_, key_, TestGuid(900)).has_hello_result());
     std::vector<DeltaSpec> specs;
     for (int i = first; i < first + n; ++i) {

@@ -1,6 +1,5 @@
 #include "tests/raw_stream.h"
 
-
 namespace adsync::testing {
 
 grpc::ByteBuffer Serialize(const google::protobuf::MessageLite& message) {

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/sid.h"
+#include "tests/process.h"
 
 namespace adsync::testing {
 
@@ -75,6 +77,21 @@ void EnsureLoopbackSource(const std::string& ip) {
   const std::string cmd = absl::StrCat("ip route replace local ", ip,
                                        "/32 dev lo src ", ip, " table local");
   if (std::system(cmd.c_str()) != 0) std::abort();
+}
+
+std::string SourcePath(const std::string& relative) {
+  return absl::StrCat(ADSYNC_SOURCE_DIR, "/", relative);
+}
+
+void MakeTestCertificates(const std::string& dir) {
+  std::vector<std::string> argv = {SourcePath("scripts/make_certs.sh"), dir,
+                                   "127.0.0.1", "::1", "localhost"};
+  for (int i = 2; i < 64; ++i) argv.push_back(absl::StrCat("127.0.0.", i));
+  RunResult r = RunCommand(argv);
+  if (r.exit_code != 0) {
+    std::fprintf(stderr, "make_certs.sh failed: %s\n", r.output.c_str());
+    std::abort();
+  }
 }
 
 }  // namespace adsync::testing

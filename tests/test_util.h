@@ -59,6 +59,14 @@ std::string SambaTombstoneBlob();
 // present a chosen source address. Needs root; idempotent.
 void EnsureLoopbackSource(const std::string& ip);
 
+// A file of the source tree, e.g. SourcePath("scripts/samba_dc.sh").
+std::string SourcePath(const std::string& relative);
+
+// A private CA and certificates in `dir` (scripts/make_certs.sh): ca.pem,
+// server.pem/.key naming 127.0.0.1, ::1 and the agents' test addresses
+// 127.0.0.2-127.0.0.63, client.pem/.key, other-ca.pem. Idempotent.
+void MakeTestCertificates(const std::string& dir);
+
 }  // namespace adsync::testing
 
 #endif  // ADSYNC_TESTS_TEST_UTIL_H_

@@ -4,8 +4,10 @@
 
 namespace adsync::testing {
 
-WireAgent::WireAgent(const std::string& target, absl::Duration deadline) {
-  channel_ = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+WireAgent::WireAgent(const std::string& target, absl::Duration deadline,
+                     std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  channel_ = grpc::CreateChannel(
+      target, credentials ? credentials : grpc::InsecureChannelCredentials());
   stub_ = adsync::v1::AgentGateway::NewStub(channel_);
   context_.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
   stream_ = stub_->Sync(&context_);

@@ -18,8 +18,10 @@ namespace adsync::testing {
 class WireAgent {
  public:
   // `deadline`: the whole stream's (a deadline on every call).
-  explicit WireAgent(const std::string& target,
-                     absl::Duration deadline = absl::Seconds(30));
+  // `credentials`: plaintext when null.
+  explicit WireAgent(
+      const std::string& target, absl::Duration deadline = absl::Seconds(30),
+      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
   adsync::v1::CoordinatorMessage Hello(const std::string& org,
                                        const std::string& key,
                                        const std::string& invocation);

@@ -1,0 +1,114 @@
+// TLS on the agent gateway: agents verify the coordinator against its CA;
+// with client_ca_file the coordinator verifies agents too. Real gRPC over
+// loopback with certificates from scripts/make_certs.sh.
+#include <sys/stat.h>
+
+#include "common/files.h"
+#include "tests/gateway_fixture.h"
+
+namespace adsync {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::WireAgent;
+
+std::shared_ptr<grpc::ChannelCredentials> TrustingCa(
+    const std::string& ca_file, const std::string& cert_file = "",
+    const std::string& key_file = "") {
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = *ReadFile(ca_file);
+  if (!cert_file.empty()) {
+    options.pem_cert_chain = *ReadFile(cert_file);
+    options.pem_private_key = *ReadFile(key_file);
+  }
+  return grpc::SslCredentials(options);
+}
+
+class TlsGatewayTest : public GatewayTest {
+ protected:
+  static void SetUpTestSuite() {
+    GatewayTest::SetUpTestSuite();
+    testing::MakeTestCertificates(CertDir());
+  }
+  static std::string CertDir() {
+    return ::testing::TempDir() + "/adsync-gateway-tls-certs";
+  }
+  static std::string Cert(const std::string& name) {
+    return CertDir() + "/" + name;
+  }
+  void Configure(adsync::v1::CoordinatorConfig* config) override {
+    config->mutable_agent_tls()->set_cert_file(Cert("server.pem"));
+    config->mutable_agent_tls()->set_key_file(Cert("server.key"));
+    if (require_client_certificates_)
+      config->mutable_agent_tls()->set_client_ca_file(Cert("ca.pem"));
+  }
+  // True when an agent with `credentials` completes its Hello.
+  bool HelloAccepted(std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    WireAgent agent(Target(kAgentIp), absl::Seconds(10), credentials);
+    const bool accepted =
+        agent.Hello(org_id_, key_, invocation_).has_hello_result();
+    agent.Close();
+    return accepted;
+  }
+
+  bool require_client_certificates_ = false;
+};
+
+TEST_F(TlsGatewayTest, AgentsThatTrustTheCaConnectOthersDoNot) {
+  EXPECT_TRUE(HelloAccepted(TrustingCa(Cert("ca.pem"))));
+  // Plaintext to a TLS gateway, and TLS trusting another CA: no Hello, and
+  // nothing reaches the store (no connection, no rejection to record).
+  EXPECT_FALSE(HelloAccepted(grpc::InsecureChannelCredentials()));
+  EXPECT_FALSE(HelloAccepted(TrustingCa(Cert("other-ca.pem"))));
+  EXPECT_EQ(Status().recent_rejections_size(), 0);
+}
+
+class MutualTlsGatewayTest : public TlsGatewayTest {
+ protected:
+  void SetUp() override {
+    require_client_certificates_ = true;
+    TlsGatewayTest::SetUp();
+  }
+};
+
+TEST_F(MutualTlsGatewayTest, AgentsMustPresentACertificateFromTheClientCa) {
+  EXPECT_FALSE(HelloAccepted(TrustingCa(Cert("ca.pem"))));
+  EXPECT_TRUE(HelloAccepted(
+      TrustingCa(Cert("ca.pem"), Cert("client.pem"), Cert("client.key"))));
+}
+
+TEST_F(TlsGatewayTest, BadTlsConfigurationIsRefusedWithTheFileNamed) {
+  adsync::v1::CoordinatorConfig config = config_;
+  config.set_agent_listen("127.0.0.1:0");
+  config.set_database_path(dir_.File("other.db"));
+  config.set_metrics_listen("");
+  config.set_admin_listen("127.0.0.1:0");
+  auto start = [&] { return CoordinatorServer::Start(config).status(); };
+
+  // A key that is not the certificate's.
+  config.mutable_agent_tls()->set_key_file(Cert("client.key"));
+  absl::Status s = start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("does not belong to the certificate"));
+  // A key others can read.
+  const std::string readable_key = dir_.File("readable.key");
+  testing::WriteFile(readable_key, *ReadFile(Cert("server.key")), 0644);
+  config.mutable_agent_tls()->set_key_file(readable_key);
+  EXPECT_THAT(std::string(start().message()), HasSubstr("chmod 600"));
+  // Not a certificate at all.
+  config.mutable_agent_tls()->set_key_file(Cert("server.key"));
+  config.mutable_agent_tls()->set_cert_file(Cert("server.key"));
+  EXPECT_THAT(std::string(start().message()),
+              HasSubstr("holds no PEM certificate"));
+  // A network address without TLS.
+  config.clear_agent_tls();
+  config.set_agent_listen("0.0.0.0:0");
+  s = start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("agent_tls is not configured"));
+}
+
+}  // namespace
+}  // namespace adsync
