@@ -89,9 +89,23 @@ class AgentGateway::Session
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {  // the agent closed its side, or the call was cancelled
+    if (!ok) {
+      // The agent closed its side, the call was cancelled, or a message
+      // failed to parse (gRPC reports all three alike; a parse failure
+      // leaves part of a message behind, or comes before any Hello).
+      const bool partial = in_->message->ByteSizeLong() > 0;
       std::lock_guard<std::mutex> lock(mu_);
       reading_ = false;
+      if (partial || !hello_seen_) {
+        Metrics::Global().Rejected("malformed");
+        FailLocked(absl::InvalidArgumentError(
+            partial ? "a message from the agent could not be parsed (not a "
+                      "valid AgentMessage, or text that is not UTF-8); "
+                      "upgrade or reinstall the agent"
+                    : "the stream ended before a Hello: the agent sent "
+                      "nothing, or bytes that are not an AgentMessage"));
+        return;
+      }
       finish_wanted_ = true;
       TryFinishLocked();
       return;
