@@ -135,6 +135,17 @@ std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
                         r.source_ip(), ": ", r.reason(), "\n");
       }
     }
+    for (const auto& f : org.failing_sources()) {
+      absl::StrAppend(
+          &out, "  ", f.ip(), ": ", f.failed_hellos_last_minute(),
+          " failed Hellos in the last minute",
+          f.blocked_until_unix_ms() > 0
+              ? absl::StrCat("; BLOCKED until ",
+                             FormatTime(f.blocked_until_unix_ms() / 1000), " (",
+                             f.refused_while_blocked(), " refused unchecked)")
+              : "",
+          "\n");
+    }
     out += "\n";
   }
   if (status.orgs().empty())

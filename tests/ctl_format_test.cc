@@ -55,6 +55,11 @@ adsync::v1::GetStatusResponse SampleStatus() {
   rej->set_source_ip("127.0.0.23");
   rej->set_reason(
       "sync came from 127.0.0.23; registered external IP is 127.0.0.21");
+  auto* failing = org->add_failing_sources();
+  failing->set_ip("127.0.0.52");
+  failing->set_failed_hellos_last_minute(10);
+  failing->set_refused_while_blocked(240);
+  failing->set_blocked_until_unix_ms(1060 * 1000);
   return r;
 }
 
@@ -78,6 +83,9 @@ TEST(FormatStatus, ShowsEverythingAnAdminChecks) {
   EXPECT_THAT(out, HasSubstr("REPL LAG"));
   EXPECT_THAT(out, HasSubstr("42 usn"));  // the standby's DC is behind
   EXPECT_THAT(out, HasSubstr("from 127.0.0.23: sync came from 127.0.0.23"));
+  EXPECT_THAT(out, HasSubstr("127.0.0.52: 10 failed Hellos in the last minute; "
+                             "BLOCKED until"));
+  EXPECT_THAT(out, HasSubstr("(240 refused unchecked)"));
   EXPECT_EQ(FormatStatus({}, 0),
             "no orgs yet; create one with `adsyncctl org create`\n");
 }
