@@ -28,6 +28,30 @@ std::string Snippet(const std::string& body) {
 
 }  // namespace
 
+absl::Status ParsePanelJson(absl::string_view body,
+                            google::protobuf::Message* out) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // K12Panel may add fields
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(body.data(), body.size()), out, options);
+  if (status.ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(std::string(status.message()));
+}
+
+std::vector<Person> PeopleOfPage(const adsync::v1::ListPeopleResponse& page) {
+  std::vector<Person> people;
+  for (const auto& p : page.people()) {
+    if (p.id().empty()) continue;
+    Person person{p.id(), p.name(), {}};
+    for (const auto& e : p.emails()) {
+      std::string email = NormalizeEmail(e);
+      if (!email.empty()) person.emails.push_back(std::move(email));
+    }
+    people.push_back(std::move(person));
+  }
+  return people;
+}
+
 absl::StatusOr<std::vector<Person>> PanelClient::ListPeople(
     const std::string& org_id) {
   std::vector<Person> people;
@@ -51,23 +75,13 @@ absl::StatusOr<std::vector<Person>> PanelClient::ListPeople(
                        " listing People: ", Snippet(resp->body)));
     }
     adsync::v1::ListPeopleResponse list;
-    google::protobuf::util::JsonParseOptions options;
-    options.ignore_unknown_fields = true;  // K12Panel may add fields
-    if (!google::protobuf::util::JsonStringToMessage(resp->body, &list, options)
-             .ok()) {
+    if (!ParsePanelJson(resp->body, &list).ok()) {
       return absl::DataLossError(
           absl::StrCat("K12Panel's People page is not the expected JSON: ",
                        Snippet(resp->body)));
     }
-    for (const auto& p : list.people()) {
-      if (p.id().empty()) continue;
-      Person person{p.id(), p.name(), {}};
-      for (const auto& e : p.emails()) {
-        std::string email = NormalizeEmail(e);
-        if (!email.empty()) person.emails.push_back(std::move(email));
-      }
+    for (Person& person : PeopleOfPage(list))
       people.push_back(std::move(person));
-    }
     if (list.next_page_token().empty()) return people;
     token = list.next_page_token();
   }
@@ -107,11 +121,7 @@ PanelClient::Delivery PanelClient::BatchUpdate(const PushBatch& batch) {
   }
   d.http_status = resp->status;
   if (resp->status == 200) {
-    google::protobuf::util::JsonParseOptions options;
-    options.ignore_unknown_fields = true;
-    if (!google::protobuf::util::JsonStringToMessage(resp->body, &d.response,
-                                                     options)
-             .ok()) {
+    if (!ParsePanelJson(resp->body, &d.response).ok()) {
       d.error = absl::StrCat("K12Panel's answer is not the expected JSON: ",
                              Snippet(resp->body));
     }

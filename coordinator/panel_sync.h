@@ -29,6 +29,14 @@
 
 namespace adsync {
 
+// K12Panel's JSON answers, parsed leniently: unknown fields are ignored
+// (K12Panel may add some). Pure; fuzzed (tests/fuzz/).
+absl::Status ParsePanelJson(absl::string_view body,
+                            google::protobuf::Message* out);
+// The People of one listing page: entries without an id are skipped,
+// emails normalized, empty ones dropped.
+std::vector<Person> PeopleOfPage(const adsync::v1::ListPeopleResponse& page);
+
 class PanelClient {
  public:
   PanelClient(std::string base_url, std::string token, absl::Duration timeout)

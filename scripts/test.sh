@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: installs dependencies, builds, runs the whole suite with
 # ctest (unit, in-process gRPC integration, and end-to-end tests against real
-# Samba AD DCs), then runs the suite again built with ASan/UBSan.
-# Safe to run repeatedly. Set ADSYNC_SKIP_SANITIZERS=1 for a quick local pass.
+# Samba AD DCs), runs the suite again built with ASan/UBSan, then runs each
+# libFuzzer target briefly (scripts/fuzz.sh; ADSYNC_FUZZ_SECONDS, default 20).
+# Safe to run repeatedly. Set ADSYNC_SKIP_SANITIZERS=1 for a quick local pass
+# (skips the ASan/UBSan suite and the fuzzers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
@@ -16,4 +18,5 @@ if [[ "${ADSYNC_SKIP_SANITIZERS:-0}" != 1 ]]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd build-asan && ctest --output-on-failure -j "$jobs")
+  scripts/fuzz.sh "${ADSYNC_FUZZ_SECONDS:-20}"
 fi
