@@ -76,6 +76,7 @@ std::optional<HttpServerResponse> PanelSim::InjectFault() {
     std::lock_guard<std::mutex> lock(mu_);
     f = faults_;
     roll = std::uniform_real_distribution<double>(0, 1)(rng_);
+    stats_.set_received(stats_.received() + 1);
   }
   if (f.delay_ms())
     std::this_thread::sleep_for(std::chrono::milliseconds(f.delay_ms()));

@@ -11,7 +11,7 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   samba samba-ad-dc winbind krb5-user ldb-tools
-  iproute2 util-linux procps python3 clang-format curl bc time xxd
+  iproute2 util-linux procps python3 clang-format curl bc time
   clang libclang-rt-14-dev
 )
 

@@ -225,6 +225,33 @@ TEST_F(PanelE2eTest, RestartedCoordinatorDeliversItsOutbox) {
   EXPECT_EQ(panel_->Stats().applied(), 8u);
 }
 
+TEST_F(PanelE2eTest, CrashDuringADeliveryDeliversEveryMappingOnceInEffect) {
+  SeedPeople(20);
+  // K12Panel takes 1.5 s to answer: the coordinator dies with a batchUpdate
+  // in flight, which K12Panel still applies.
+  panel_->SetFaults(R"({"delay_ms": 1500})");
+  SendAccounts(0, 20);
+  ASSERT_TRUE(
+      WaitFor([&] { return panel_->Stats().received() >= 1; }, kDelivery));
+  coordinator_->Kill9();
+  ASSERT_EQ(panel_->Stats().applied(), 0u);  // still in flight
+  panel_->SetFaults("{}");
+  coordinator_->Start();
+  ASSERT_TRUE(WaitFor([&] { return PanelHolds(20); }, kDelivery));
+  ASSERT_TRUE(WaitFor([&] { return Push().queue_depth() == 0; }, kDelivery));
+  // Give the crashed attempt time to finish at K12Panel (its 1.5 s delay)
+  // whether it is applied late or dropped with its connection. The re-send
+  // carried the same Idempotency-Key and versions: every (person, version)
+  // took effect exactly once.
+  EXPECT_GE(panel_->Stats().received(), 2u);
+  absl::SleepFor(absl::Seconds(2));
+  const adsync::v1::SimStats stats = panel_->Stats();
+  EXPECT_EQ(stats.applied(), 20u);
+  const adsync::v1::SimOrgState state = panel_->State(org_);
+  for (const auto& person : state.people())
+    EXPECT_EQ(person.version(), 1u) << person.person_id();
+}
+
 TEST_F(PanelE2eTest, PullingPeopleRematchesAndPushesTheNewMapping) {
   SeedPeople(2);
   SendAccounts(0, 3);  // u2 has no Person yet
