@@ -85,7 +85,7 @@ void Statement::Reset() {
 }
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(
-    const std::string& path, bool read_only) {
+    const std::string& path, bool read_only, int busy_timeout_ms) {
   sqlite3* raw = nullptr;
   const int flags = (read_only ? SQLITE_OPEN_READONLY
                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -99,7 +99,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
                      "; check that the directory exists and is writable"));
   }
   std::unique_ptr<Database> db(new Database(raw));
-  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
   sqlite3_extended_result_codes(raw, 1);
   if (!read_only) {
     // WAL: readers never block the single writer. synchronous=FULL: a

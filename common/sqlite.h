@@ -88,8 +88,11 @@ class ScopedStatement {
 class Database {
  public:
   // Opens (creating if needed) `path` in WAL mode with a busy timeout.
-  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
-                                                        bool read_only = false);
+  // `busy_timeout_ms`: how long a statement waits for another process's
+  // lock before failing with Unavailable.
+  static absl::StatusOr<std::unique_ptr<Database>> Open(
+      const std::string& path, bool read_only = false,
+      int busy_timeout_ms = 5000);
   ~Database();
 
   // Runs one or more statements without results.

@@ -1,11 +1,15 @@
 #include "coordinator/sqlite_store.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -220,13 +224,41 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     return absl::InvalidArgumentError(
         "database_path is required in the coordinator config");
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> writer,
-                   Database::Open(options.path));
+  const std::string lock_path = options.path + ".lock";
+  const int lock_fd =
+      open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot create ", lock_path, ": ", strerror(errno),
+        "; check that the database directory exists and is writable"));
+  }
+  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    close(lock_fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat("database ", options.path,
+                     " is in use by another coordinator (", lock_path,
+                     " is locked); stop that one, or give this one its own "
+                     "database_path"));
+  }
+  auto writer = Database::Open(options.path, /*read_only=*/false,
+                               static_cast<int>(options.busy_timeout_ms));
+  if (!writer.ok()) {
+    close(lock_fd);
+    return writer.status();
+  }
   std::unique_ptr<SqliteStore> store(
-      new SqliteStore(options, std::move(writer), nullptr));
+      new SqliteStore(options, lock_fd, *std::move(writer)));
   RETURN_IF_ERROR(store->Migrate());
-  ASSIGN_OR_RETURN(store->reader_, Database::Open(options.path));
+  ASSIGN_OR_RETURN(store->reader_,
+                   Database::Open(options.path, /*read_only=*/false,
+                                  static_cast<int>(options.busy_timeout_ms)));
   return store;
+}
+
+SqliteStore::~SqliteStore() {
+  writer_.reset();
+  reader_.reset();
+  if (lock_fd_ >= 0) close(lock_fd_);  // releases the lock
 }
 
 absl::StatusOr<int> SqliteStore::SchemaVersion() {

@@ -30,6 +30,9 @@ struct SqliteStoreOptions {
   // Test hook: the process _exit()s after a batch is written but before it
   // commits, to prove a crash loses nothing acknowledged.
   bool crash_before_commit_for_testing = false;
+  // How long a write waits for another process's lock on the database
+  // before the batch fails with Unavailable (and the agent retries).
+  uint32_t busy_timeout_ms = 5000;
 };
 
 class SqliteStore : public Store {
@@ -37,6 +40,7 @@ class SqliteStore : public Store {
   // Opens the database and migrates its schema to the current version.
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
       const SqliteStoreOptions& options);
+  ~SqliteStore() override;
 
   // The schema version this build writes.
   static int CurrentSchemaVersion();
@@ -118,11 +122,11 @@ class SqliteStore : public Store {
     std::set<std::string> losing;  // lost an identity (deletion safety)
   };
 
-  SqliteStore(SqliteStoreOptions options, std::unique_ptr<Database> writer,
-              std::unique_ptr<Database> reader)
+  SqliteStore(SqliteStoreOptions options, int lock_fd,
+              std::unique_ptr<Database> writer)
       : options_(std::move(options)),
-        writer_(std::move(writer)),
-        reader_(std::move(reader)) {}
+        lock_fd_(lock_fd),
+        writer_(std::move(writer)) {}
 
   absl::Status Migrate();
   static absl::StatusOr<OrgRow> LoadOrg(Database* db,
@@ -167,6 +171,10 @@ class SqliteStore : public Store {
   absl::StatusOr<AccountFilter*> KnownAccountsLocked(int64_t org_key);
 
   const SqliteStoreOptions options_;
+  // flock()ed "<path>.lock": one store (one coordinator) per database file,
+  // since the store keeps state beside the file (the known-accounts
+  // filters) that another writer would make stale.
+  int lock_fd_ = -1;
   std::mutex write_mu_;
   std::unique_ptr<Database> writer_;  // guarded by write_mu_
   // Guarded by write_mu_; by org key.

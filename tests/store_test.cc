@@ -387,8 +387,48 @@ TEST_F(StoreTest, KeepsRecentRejectionsPerOrg) {
   EXPECT_EQ(rejections[0].source_ip(), "127.0.0.23");
 }
 
+TEST_F(StoreTest, OneStorePerDatabaseFile) {
+  SqliteStoreOptions options;
+  options.path = dir_.File("coordinator.db");
+  auto second = SqliteStore::Open(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(second.status().message()),
+              HasSubstr("in use by another coordinator"));
+  store_.reset();  // released with the store
+  EXPECT_TRUE(SqliteStore::Open(options).ok());
+}
+
+TEST_F(StoreTest, ALockedDatabaseFailsTheBatchClearlyAndChangesNothing) {
+  store_.reset();
+  SqliteStoreOptions options;
+  options.path = dir_.File("coordinator.db");
+  options.busy_timeout_ms = 100;
+  store_ = *SqliteStore::Open(options);
+  adsync::v1::Batch batch;
+  batch.set_sequence(1);
+  batch.set_lease_epoch(TakeLease(sync_a_));
+  *batch.add_deltas() = MakeDelta({.guid = 1, .sam = "jdoe"});
+  // Another process (here: another connection) holds the write lock, as a
+  // backup tool or a stray sqlite3 shell might.
+  auto other = Database::Open(options.path);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Execute("BEGIN EXCLUSIVE").ok());
+  auto locked = store_->PrepareAndApply(sync_a_, batch, nullptr);
+  ASSERT_FALSE(locked.ok());
+  EXPECT_EQ(locked.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(locked.status().message()),
+              HasSubstr("another process holds the database lock"));
+  ASSERT_TRUE((*other)->Execute("ROLLBACK").ok());
+  EXPECT_FALSE(Resolve("DISTRICT\\jdoe").found());
+  // Once the lock is gone the same batch goes through.
+  EXPECT_TRUE(store_->PrepareAndApply(sync_a_, batch, nullptr).ok());
+  EXPECT_TRUE(Resolve("DISTRICT\\jdoe").found());
+}
+
 TEST_F(StoreTest, CrashBeforeCommitLosesOnlyTheUncommittedBatch) {
   Apply(sync_a_, {{.guid = 1, .sam = "committed"}});
+  store_.reset();  // one store per database file: the child opens it
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
@@ -404,7 +444,6 @@ TEST_F(StoreTest, CrashBeforeCommitLosesOnlyTheUncommittedBatch) {
   waitpid(child, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   ASSERT_EQ(WEXITSTATUS(status), 42);
-  store_.reset();
   store_ = Open();
   EXPECT_TRUE(Resolve("DISTRICT\\committed").found());
   EXPECT_FALSE(Resolve("DISTRICT\\lost").found());
