@@ -190,10 +190,13 @@ Coordinator::Coordinator(const std::string& dir,
 }
 
 void Coordinator::Start() {
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{BinaryPath("coordinator/adsync-coordinator"),
-                               "--config", dir_ + "/coordinator.textproto"},
-      dir_ + "/coordinator.log");
+  std::vector<std::string> argv = launch_prefix_;
+  for (const std::string& a :
+       {BinaryPath("coordinator/adsync-coordinator"), std::string("--config"),
+        dir_ + "/coordinator.textproto"}) {
+    argv.push_back(a);
+  }
+  process_ = std::make_unique<Process>(argv, dir_ + "/coordinator.log");
   // Wait for the port before the first RPC: a refused connection would put
   // the channel into reconnect backoff.
   const bool up =

@@ -95,6 +95,13 @@ class Coordinator {
   void Start();
   void Kill9();  // a crash: no clean shutdown
   void Stop();
+  // Runs the coordinator through `prefix` (e.g. unshare ... sh -c SCRIPT,
+  // which then execs "$0" "$@"). Call before Start().
+  void set_launch_prefix(std::vector<std::string> prefix) {
+    launch_prefix_ = std::move(prefix);
+  }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
+  std::string Log() const { return process_ ? process_->Log() : ""; }
   int agent_port() const { return agent_port_; }
   std::string agent_target(const std::string& ip = "127.0.0.1") const;
 
@@ -115,6 +122,7 @@ class Coordinator {
   std::string dir_;
   int agent_port_;
   int admin_port_;
+  std::vector<std::string> launch_prefix_;
   std::unique_ptr<Process> process_;
   std::unique_ptr<adsync::v1::Admin::Stub> admin_;
   std::unique_ptr<adsync::v1::Status::Stub> status_;
