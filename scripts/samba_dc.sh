@@ -22,7 +22,7 @@
 # env (REALM, NETBIOS, IP, HOST, BASE_DN, ADMIN_DN) and samba.log.
 set -euo pipefail
 
-cmd=${1:?usage: samba_dc.sh provision|start|stop|join|replicate|restore-invocation-id|ldap|ns-start|ns-stop DIR ...}
+cmd=${1:?usage: samba_dc.sh provision|start|stop|join|replicate|inbound-replication|restore-invocation-id|ldap|ns-start|ns-stop DIR ...}
 dir=$(realpath -m "${2:?DIR is required}")
 ns=${SAMBA_NS:+$(realpath -m "$SAMBA_NS")}
 
@@ -210,6 +210,20 @@ replicate() {
   return 1
 }
 
+# inbound-replication DIR on|off: whether this DC pulls changes from its
+# partners (tests hold a standby's DC behind to observe replication lag).
+inbound_replication() {
+  load_env
+  local option
+  case "${3:?on|off}" in
+    on) option=-DISABLE_INBOUND_REPL ;;
+    off) option=+DISABLE_INBOUND_REPL ;;
+    *) echo "samba_dc.sh: inbound-replication takes on or off" >&2; exit 2 ;;
+  esac
+  inns samba-tool drs options "$HOST" --dsa-option="$option" \
+    -s "$dir/etc/smb.conf" -U "Administrator%$(cat "$dir/admin.password")" > /dev/null
+}
+
 pid_of() {
   local f=$dir/pid/samba.pid
   [[ -f "$f" ]] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"
@@ -284,6 +298,7 @@ case "$cmd" in
   ns-stop) ns_stop ;;
   join) join "$@" ;;
   replicate) replicate "$@" ;;
+  inbound-replication) inbound_replication "$@" ;;
   provision) provision "$@" ;;
   start) start ;;
   stop) stop ;;
