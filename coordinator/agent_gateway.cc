@@ -130,15 +130,24 @@ class AgentGateway::Session
         CoordinatorMessage echo;
         *echo.mutable_heartbeat() = in_->message->heartbeat();
         Write(std::move(echo));
-        if (IsPrimary()) Post([this] { RenewLease(); });
-        Post([this, position = in_->message->heartbeat()] {
-          gateway_->store_
-              ->RecordControllerPosition(sync_.sync_id, "", position)
-              .IgnoreError();
-          std::lock_guard<std::mutex> lock(mu_);
-          --pending_;
-          TryFinishLocked();
-        });
+        // Store work (lease renewal, the DC's position) at most twice per
+        // heartbeat interval: an agent sending faster must not become a
+        // stream of writes that delays everyone else's.
+        const int64_t now = NowMs();
+        if (IsAuthenticated() &&
+            now - last_heartbeat_stored_ms_ >=
+                gateway_->options_.heartbeat_interval_ms / 2) {
+          last_heartbeat_stored_ms_ = now;
+          if (IsPrimary()) Post([this] { RenewLease(); });
+          Post([this, position = in_->message->heartbeat()] {
+            gateway_->store_
+                ->RecordControllerPosition(sync_.sync_id, "", position)
+                .IgnoreError();
+            std::lock_guard<std::mutex> lock(mu_);
+            --pending_;
+            TryFinishLocked();
+          });
+        }
         ContinueReading();
         return;
       }
@@ -200,6 +209,10 @@ class AgentGateway::Session
           absl::FailedPreconditionError("Hello sent twice on one stream"));
     }
     hello_seen_ = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      hello_received_ = true;
+    }
     // A blocked address costs neither a key check nor a store write.
     absl::Status admitted = gateway_->hello_limiter_.Admit(peer_ip_, NowMs());
     if (!admitted.ok()) {
@@ -414,6 +427,10 @@ class AgentGateway::Session
     std::lock_guard<std::mutex> lock(mu_);
     return primary_;
   }
+  bool IsAuthenticated() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return authenticated_;
+  }
 
   size_t QueuedWrites() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -427,8 +444,9 @@ class AgentGateway::Session
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (finish_called_) return "";
-      if (!authenticated_ && now_ms - connected_at_ms_ > limit_ms) {
-        why = "no Hello accepted";
+      // A Hello waiting for the storage thread is not the agent's fault.
+      if (!hello_received_ && now_ms - connected_at_ms_ > limit_ms) {
+        why = "no Hello";
       } else if (writing_ && now_ms - write_started_ms_ > limit_ms) {
         why = "the agent stopped reading the coordinator's messages";
       } else if (writes_.size() > kMaxQueuedWrites) {
@@ -580,6 +598,7 @@ class AgentGateway::Session
   // Reactor-thread state (one read in flight at a time).
   bool hello_seen_ = false;
   uint64_t next_sequence_ = 1;
+  int64_t last_heartbeat_stored_ms_ = 0;
   std::string controller_;
 
   const int64_t connected_at_ms_ = NowMs();
@@ -592,7 +611,8 @@ class AgentGateway::Session
 
   std::mutex mu_;
   bool authenticated_ = false;  // written under mu_ once
-  bool primary_ = false;        // holds the domain's lease
+  bool hello_received_ = false;
+  bool primary_ = false;  // holds the domain's lease
   uint64_t epoch_ = 0;
   int pending_ = 0;  // storage tasks not yet finished
   uint32_t batches_waiting_ = 0;

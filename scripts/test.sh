@@ -10,13 +10,21 @@ cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 jobs=$(nproc)
 
+summary=()
 scripts/build.sh build
-(cd build && ctest --output-on-failure -j "$jobs")
+(cd build && ctest --output-on-failure -j "$jobs") | tee build/ctest.log
+summary+=("build/:      $(grep -m1 'tests passed' build/ctest.log)")
 
 if [[ "${ADSYNC_SKIP_SANITIZERS:-0}" != 1 ]]; then
   scripts/build.sh build-asan -DADSYNC_SANITIZE=ON
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  (cd build-asan && ctest --output-on-failure -j "$jobs")
-  scripts/fuzz.sh "${ADSYNC_FUZZ_SECONDS:-20}"
+  (cd build-asan && ctest --output-on-failure -j "$jobs") | tee build-asan/ctest.log
+  summary+=("build-asan/: $(grep -m1 'tests passed' build-asan/ctest.log) (ASan/UBSan)")
+  mkdir -p build-fuzz
+  scripts/fuzz.sh "${ADSYNC_FUZZ_SECONDS:-20}" | tee build-fuzz/fuzz.log
+  summary+=("fuzzers:     $(tail -n1 build-fuzz/fuzz.log)")
 fi
+echo
+echo "== summary"
+printf '%s\n' "${summary[@]}"
