@@ -9,8 +9,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/files.h"
 #include "common/http_client.h"
+#include "common/tls.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
@@ -169,9 +169,9 @@ std::string E2eCertDir() {
 }
 
 std::shared_ptr<grpc::ChannelCredentials> E2eAgentCredentials() {
-  grpc::SslCredentialsOptions options;
-  options.pem_root_certs = *ReadFile(E2eCertDir() + "/ca.pem");
-  return grpc::SslCredentials(options);
+  auto credentials = LoadClientTls(E2eCertDir() + "/ca.pem", "", "");
+  EXPECT_TRUE(credentials.ok()) << credentials.status();
+  return *credentials;
 }
 
 Coordinator::Coordinator(const std::string& dir,

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "common/files.h"
+#include "common/tls.h"
 #include "tests/gateway_fixture.h"
 
 namespace adsync {
@@ -12,16 +13,13 @@ namespace {
 using ::testing::HasSubstr;
 using testing::WireAgent;
 
+// The agent's own credentials loader (common/tls.h).
 std::shared_ptr<grpc::ChannelCredentials> TrustingCa(
     const std::string& ca_file, const std::string& cert_file = "",
     const std::string& key_file = "") {
-  grpc::SslCredentialsOptions options;
-  options.pem_root_certs = *ReadFile(ca_file);
-  if (!cert_file.empty()) {
-    options.pem_cert_chain = *ReadFile(cert_file);
-    options.pem_private_key = *ReadFile(key_file);
-  }
-  return grpc::SslCredentials(options);
+  auto credentials = LoadClientTls(ca_file, cert_file, key_file);
+  EXPECT_TRUE(credentials.ok()) << credentials.status();
+  return credentials.ok() ? *credentials : grpc::InsecureChannelCredentials();
 }
 
 class TlsGatewayTest : public GatewayTest {
