@@ -3,6 +3,12 @@
 # nothing (not even `apt-get update`) when every package is already present.
 set -euo pipefail
 
+if [[ $(id -u) != 0 ]]; then
+  echo "adsync's scripts install Debian packages and start DCs in private namespaces: run them as root" >&2
+  echo "(e.g. 'sudo $0', or 'su -' first on a machine without sudo)." >&2
+  exit 1
+fi
+
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
@@ -10,7 +16,7 @@ PACKAGES=(
   libsasl2-dev libsasl2-modules-gssapi-mit
   libcurl4-openssl-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
-  samba samba-ad-dc winbind krb5-user ldb-tools
+  samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
   iproute2 util-linux procps python3 clang-format curl bc time
   clang libclang-rt-14-dev
 )
