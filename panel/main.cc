@@ -1,4 +1,5 @@
-// panel-sim --listen 127.0.0.1:8480 --db FILE --token-file FILE
+// panel-sim --listen=127.0.0.1:8480 --db=FILE --token_file=FILE
+//           [--max_body_bytes=N] [--max_connections=N]
 #include <pthread.h>
 
 #include <csignal>
@@ -16,6 +17,15 @@ ABSL_FLAG(std::string, db, "", "SQLite file for the simulated Panel's data");
 ABSL_FLAG(std::string, token_file, "",
           "file holding the bearer token clients must send");
 ABSL_FLAG(uint64_t, seed, 1, "random seed for fault injection");
+// A batchUpdate of 100 People (the coordinator's default panel.batch_size)
+// is typically ~100 KB of JSON; 8 MiB leaves room for People with many
+// identities at the coordinator's 2048-byte field limit and for large seeds.
+ABSL_FLAG(uint64_t, max_body_bytes, 8 << 20,
+          "largest request body accepted (413 beyond); raise it for larger "
+          "panel.batch_size or seeds");
+ABSL_FLAG(int, max_connections, 16,
+          "requests served at once (one worker thread each); as many more "
+          "wait, any beyond get 503");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -51,8 +61,13 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  adsync::HttpServerOptions options;
+  options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  options.max_waiting = options.max_connections;
   adsync::HttpServer server(
-      [&](const adsync::HttpServerRequest& r) { return (*sim)->Handle(r); });
+      [&](const adsync::HttpServerRequest& r) { return (*sim)->Handle(r); },
+      options);
   auto bound = server.Start(listen.substr(0, colon), port);
   if (!bound.ok()) {
     std::fprintf(stderr, "error: %s\n",
