@@ -1,5 +1,6 @@
 #include "common/files.h"
 
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -57,6 +58,11 @@ absl::StatusOr<std::string> ReadSecretFile(absl::string_view path,
         absl::StrCat(what, " ", path, " is empty; write the secret into it"));
   }
   return secret;
+}
+
+bool SecretsEqual(absl::string_view presented, absl::string_view expected) {
+  return presented.size() == expected.size() &&
+         CRYPTO_memcmp(presented.data(), expected.data(), expected.size()) == 0;
 }
 
 namespace {

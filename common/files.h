@@ -1,5 +1,6 @@
 // Reading the operator's files: secrets (keys, passwords, tokens) that must
-// be private, and text-format proto configuration. Thread-safe.
+// be private and comparing them, and text-format proto configuration.
+// Thread-safe.
 #ifndef ADSYNC_COMMON_FILES_H_
 #define ADSYNC_COMMON_FILES_H_
 
@@ -20,6 +21,11 @@ absl::StatusOr<std::string> ReadFile(absl::string_view path);
 // empty file. `what` names the secret ("AD Sync key file").
 absl::StatusOr<std::string> ReadSecretFile(absl::string_view path,
                                            absl::string_view what);
+
+// True when a presented secret (a bearer token) equals the expected one.
+// The comparison reads every byte whatever differs, so answer times do not
+// tell a client how much of its guess was right; only the length can leak.
+bool SecretsEqual(absl::string_view presented, absl::string_view expected);
 
 // Parses text-format proto `text` into `message`. Errors carry
 // "<source>:<line>:<column>: <problem>" and unknown fields are errors.

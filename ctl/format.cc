@@ -174,8 +174,16 @@ std::string FormatResolve(const adsync::v1::ResolveLoginResponse& r) {
 }
 
 namespace {
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+// Account fields come from AD, where anyone who can edit a user controls
+// them, and spreadsheets evaluate a cell starting with = + - @ (or a tab or
+// CR before one) as a formula (OWASP "CSV Injection"). Such cells get a
+// leading ' so they are shown as text, and are quoted.
+std::string CsvField(const std::string& raw) {
+  const bool formula =
+      !raw.empty() &&
+      absl::string_view("=+-@\t\r").find(raw[0]) != absl::string_view::npos;
+  const std::string s = formula ? "'" + raw : raw;
+  if (!formula && s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) {
     if (c == '"') out += '"';

