@@ -159,7 +159,7 @@ double StoreOnly(const std::string& path, int n) {
   const SyncRecord sync = *(*store)->Authenticate(org_id, key);
   const int64_t now = absl::ToUnixMillis(absl::Now());
   const uint64_t epoch =
-      (*store)->AcquireLease(sync, now, 3600 * 1000, "bench")->epoch;
+      (*store)->AcquireLease(sync, now, 3600 * 1000, "bench", 0)->epoch;
   std::vector<PreparedBatch> batches;
   uint64_t sequence = 0;
   for (int first = 0; first < n; first += 1000) {

@@ -43,7 +43,7 @@ int Main() {
   const uint64_t epoch =
       store
           ->AcquireLease(sync, absl::ToUnixMillis(absl::Now()), 3600000,
-                         "bench")
+                         "bench", 0)
           ->epoch;
   for (int first = 0; first < n; first += 1000) {
     adsync::v1::Batch b;

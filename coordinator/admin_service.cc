@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "common/guid.h"
 #include "common/status_macros.h"
 #include "coordinator/people_import.h"
 
@@ -91,17 +92,32 @@ grpc::Status AdminService::RotateSyncKey(
     grpc::ServerContext* context,
     const adsync::v1::RotateSyncKeyRequest* request,
     adsync::v1::AddSyncResponse* response) {
-  return Handle(*context, token_, [&] {
-    return Assign(store_->RotateSyncKey(request->org_id(), request->sync_id()),
-                  response);
+  return Handle(*context, token_, [&]() -> absl::Status {
+    absl::Status s = Assign(
+        store_->RotateSyncKey(request->org_id(), request->sync_id()), response);
+    if (s.ok()) {
+      sync_revoked_(response->sync().sync_id(),
+                    "the AD Sync's key was rotated; put the new key (shown by "
+                    "`adsyncctl sync rotate-key`) into the agent's key file");
+    }
+    return s;
   });
 }
 
 grpc::Status AdminService::RemoveSync(
     grpc::ServerContext* context, const adsync::v1::RemoveSyncRequest* request,
     adsync::v1::RemoveSyncResponse*) {
-  return Handle(*context, token_, [&] {
-    return store_->RemoveSync(request->org_id(), request->sync_id());
+  return Handle(*context, token_, [&]() -> absl::Status {
+    absl::Status s = store_->RemoveSync(request->org_id(), request->sync_id());
+    if (s.ok()) {
+      auto sync_id = CanonicalGuid(request->sync_id(), "AD Sync ID");
+      if (sync_id.ok()) {
+        sync_revoked_(*sync_id,
+                      "the AD Sync was removed; stop this agent, or register "
+                      "it again with `adsyncctl sync add`");
+      }
+    }
+    return s;
   });
 }
 

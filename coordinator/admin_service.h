@@ -7,6 +7,7 @@
 #ifndef ADSYNC_COORDINATOR_ADMIN_SERVICE_H_
 #define ADSYNC_COORDINATOR_ADMIN_SERVICE_H_
 
+#include <functional>
 #include <string>
 
 #include "adsync/v1/admin.grpc.pb.h"
@@ -24,8 +25,17 @@ class AdminService final : public adsync::v1::Admin::Service {
  public:
   // REQUIRES: `store` (and `panel`, which may be null when no K12Panel is
   // configured) outlive the service.
-  AdminService(Store* store, PanelSync* panel, std::string admin_token)
-      : store_(store), panel_(panel), token_(std::move(admin_token)) {}
+  // Called after an AD Sync was removed or its key rotated, with the sync
+  // and why, so that its open streams end at once.
+  using SyncRevokedFn =
+      std::function<void(const std::string& sync_id, const std::string& why)>;
+
+  AdminService(Store* store, PanelSync* panel, std::string admin_token,
+               SyncRevokedFn sync_revoked)
+      : store_(store),
+        panel_(panel),
+        token_(std::move(admin_token)),
+        sync_revoked_(std::move(sync_revoked)) {}
 
   grpc::Status CreateOrg(grpc::ServerContext* context,
                          const adsync::v1::CreateOrgRequest* request,
@@ -61,6 +71,7 @@ class AdminService final : public adsync::v1::Admin::Service {
   Store* const store_;
   PanelSync* const panel_;
   const std::string token_;
+  const SyncRevokedFn sync_revoked_;
 };
 
 class StatusService final : public adsync::v1::Status::Service {

@@ -54,6 +54,45 @@ ResumePoint DecideResume(const WatermarkState& w,
   return r;
 }
 
+// Checks the size of every Hello field before any other work: a Hello is
+// unauthenticated input, and nothing of it may be stored, logged or
+// hashed at a size the agent chose. Messages name the field and the
+// limit, never the value.
+absl::Status CheckHelloSizes(const adsync::v1::Hello& hello) {
+  struct Field {
+    const char* name;
+    size_t size;
+    size_t max;
+    const char* what;
+  };
+  const Field fields[] = {
+      {"org_id", hello.org_id().size(), 64, "an Org ID is a 36-character GUID"},
+      {"sync_key", hello.sync_key().size(), 64,
+       "an AD Sync key is a 36-character GUID"},
+      {"agent_version", hello.agent_version().size(), 64,
+       "upgrade or reinstall the agent"},
+      {"controller", hello.controller().size(), 255,
+       "a DC host name has at most 255 characters"},
+      {"domain_dns_name", hello.domain_dns_name().size(), 255,
+       "a DNS name has at most 255 characters"},
+      {"domain_netbios_name", hello.domain_netbios_name().size(), 15,
+       "a NetBIOS domain name has at most 15 characters"},
+  };
+  for (const Field& f : fields) {
+    if (f.size > f.max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Hello.", f.name, " is ", f.size, " bytes, more than ",
+                       f.max, " allowed (", f.what, ")"));
+    }
+  }
+  if (hello.invocation_id().size() != 16) {
+    return absl::InvalidArgumentError(
+        "Hello.invocation_id must be the DC's 16-byte invocationId; upgrade "
+        "or reinstall the agent");
+  }
+  return absl::OkStatus();
+}
+
 // One message read from an agent, parsed into its own arena: a batch of
 // 1000 deltas then costs a few block allocations instead of thousands of
 // small ones, and is freed in one go once it has been converted.
@@ -89,13 +128,13 @@ class AgentGateway::Session
   }
 
   void OnReadDone(bool ok) override {
+    last_read_ms_.store(NowMs(), std::memory_order_relaxed);
     if (!ok) {
       // The agent closed its side, the call was cancelled, or a message
       // failed to parse (gRPC reports all three alike; a parse failure
       // leaves part of a message behind, or comes before any Hello).
       const bool partial = in_->message->ByteSizeLong() > 0;
       std::lock_guard<std::mutex> lock(mu_);
-      reading_ = false;
       if (partial || !hello_seen_) {
         Metrics::Global().Rejected("malformed");
         FailLocked(absl::InvalidArgumentError(
@@ -220,6 +259,14 @@ class AgentGateway::Session
       return Fail(admitted);
     }
     adsync::v1::Hello hello = in_->message->hello();
+    absl::Status sizes = CheckHelloSizes(hello);
+    if (!sizes.ok()) {
+      Metrics::Global().Rejected("bad_hello");
+      gateway_->hello_limiter_.RecordFailure(peer_ip_, "", NowMs());
+      Log(LogLevel::kWarning, "agent rejected",
+          {{"ip", peer_ip_}, {"reason", std::string(sizes.message())}});
+      return Fail(sizes);
+    }
     controller_ = hello.controller();
     Post([this, hello = std::move(hello)] { Authenticate(hello); });
   }
@@ -230,11 +277,12 @@ class AgentGateway::Session
           "a batch arrived before the Hello was accepted; send Hello first"));
     }
     const uint64_t seq = in_->message->batch().sequence();
-    if (seq != next_sequence_) {
+    const uint64_t expected = next_sequence_.load(std::memory_order_relaxed);
+    if (seq != expected) {
       return Fail(absl::InvalidArgumentError(absl::StrCat(
-          "batch sequence ", seq, " out of order; expected ", next_sequence_)));
+          "batch sequence ", seq, " out of order; expected ", expected)));
     }
-    ++next_sequence_;
+    next_sequence_.store(seq + 1, std::memory_order_relaxed);
     // Checked and converted here, on the gRPC thread, so that the storage
     // thread only merges and writes; the wire message is freed right away.
     BatchLimits limits;
@@ -273,9 +321,8 @@ class AgentGateway::Session
     auto sync = store->Authenticate(hello.org_id(), hello.sync_key());
     if (!sync.ok()) {
       const std::string reason = std::string(sync.status().message());
-      Metrics::Global().Rejected(absl::IsNotFound(sync.status()) ? "unknown_org"
-                                 : absl::IsPermissionDenied(sync.status())
-                                     ? "wrong_key"
+      Metrics::Global().Rejected(absl::IsPermissionDenied(sync.status())
+                                     ? "bad_credentials"
                                      : "bad_hello");
       store->RecordRejection(hello.org_id(), "", peer_ip_, reason)
           .IgnoreError();
@@ -305,10 +352,6 @@ class AgentGateway::Session
       gateway_->hello_limiter_.RecordFailure(peer_ip_, sync->org_id, NowMs());
       return Done(absl::PermissionDeniedError(reason));
     }
-    if (hello.invocation_id().size() != 16) {
-      return Done(absl::InvalidArgumentError(
-          "Hello.invocation_id must be the DC's 16-byte invocationId"));
-    }
     auto watermark = store->GetWatermark(sync->sync_id);
     if (!watermark.ok()) return Done(watermark.status());
     absl::Status recorded = store->RecordConnection(
@@ -319,9 +362,16 @@ class AgentGateway::Session
     }
     if (!recorded.ok()) return Done(recorded);
 
+    // One stream per AD Sync: this Hello replaces any earlier stream of
+    // the same sync (a reconnect after a network cut, or a second copy of
+    // the agent), and the new lease epoch fences whatever it still sends.
+    gateway_->EndStreamsOf(
+        sync->sync_id, this,
+        "a new connection of the same AD Sync replaced this stream");
     auto lease =
         store->AcquireLease(*sync, NowMs(), gateway_->options_.lease_ttl_ms,
-                            "connected while the domain had no live primary");
+                            "connected while the domain had no live primary",
+                            /*last_sequence=*/0);
     if (!lease.ok()) return Done(lease.status());
 
     CoordinatorMessage out;
@@ -350,17 +400,20 @@ class AgentGateway::Session
          {"role", lease->primary ? "primary" : "standby"},
          {"full_sync",
           result->full_sync_required() ? result->full_sync_reason() : "no"}});
+    // Registered and reading before this task lets go of `pending_`: until
+    // then the stream cannot finish (and delete this) under our feet.
+    gateway_->Register(this);
     {
       std::lock_guard<std::mutex> lock(mu_);
       authenticated_ = true;
       primary_ = lease->primary;
       epoch_ = lease->epoch;
-      --pending_;
       WriteLocked(std::move(out));
-      TryFinishLocked();
     }
-    gateway_->Register(this);
     ContinueReading();
+    std::lock_guard<std::mutex> lock(mu_);
+    --pending_;
+    TryFinishLocked();
   }
 
   // Storage thread: keeps the lease alive; tells the agent when it was lost.
@@ -372,6 +425,9 @@ class AgentGateway::Session
     }
     auto renewed = gateway_->store_->RenewLease(
         sync_, epoch, NowMs(), gateway_->options_.lease_ttl_ms);
+    if (absl::IsPermissionDenied(renewed.status())) {
+      return Done(renewed.status());  // removed, or its key rotated
+    }
     std::lock_guard<std::mutex> lock(mu_);
     --pending_;
     if (renewed.ok() && !*renewed && primary_) {
@@ -394,8 +450,12 @@ class AgentGateway::Session
   void TryPromote(const std::string& reason) {
     Post([this, reason] {
       Store* store = gateway_->store_;
-      auto lease = store->AcquireLease(sync_, NowMs(),
-                                       gateway_->options_.lease_ttl_ms, reason);
+      auto lease = store->AcquireLease(
+          sync_, NowMs(), gateway_->options_.lease_ttl_ms, reason,
+          next_sequence_.load(std::memory_order_relaxed) - 1);
+      if (absl::IsPermissionDenied(lease.status())) {
+        return Done(lease.status());  // removed, or its key rotated
+      }
       auto watermark = store->GetWatermark(sync_.sync_id);
       std::lock_guard<std::mutex> lock(mu_);
       --pending_;
@@ -456,12 +516,39 @@ class AgentGateway::Session
     if (!why.empty()) context_->TryCancel();
     return why;
   }
+  // Any thread: ends the stream with `status` (its sync was removed, its
+  // key rotated, or a newer stream of the same sync replaced it).
+  void End(const absl::Status& status) {
+    bool finished;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      FailLocked(status);
+      finished = finish_called_;
+    }
+    // A write stuck on an agent that stopped reading would hold the finish
+    // back: cancel. Otherwise the agent reads `status` and its reason.
+    if (!finished) context_->TryCancel();
+  }
   const SyncRecord& sync() const { return sync_; }
   const std::string& peer_ip() const { return peer_ip_; }
   int64_t connected_at_ms() const { return connected_at_ms_; }
+  // When the agent last sent anything (a heartbeat, a batch).
+  int64_t last_read_ms() const {
+    return last_read_ms_.load(std::memory_order_relaxed);
+  }
 
  private:
   void Commit(PreparedBatch batch) {
+    if (batch_failed_) {
+      // An earlier batch of this stream failed: committing this one would
+      // let its watermark move past changes that were never stored. The
+      // stream is ending; the agent resends both after it reconnects.
+      std::lock_guard<std::mutex> lock(mu_);
+      --pending_;
+      --batches_waiting_;
+      TryFinishLocked();
+      return;
+    }
     const uint64_t sequence = batch.sequence;
     const bool full_sync_end = batch.full_sync_end;
     if (batch.full_sync_begin) {
@@ -513,6 +600,7 @@ class AgentGateway::Session
   }
 
   void RejectBatch(uint64_t sequence, const absl::Status& status) {
+    batch_failed_ = true;
     const std::string reason =
         absl::StrCat("batch ", sequence, " rejected: ", status.message());
     Metrics::Global().Rejected(
@@ -522,11 +610,12 @@ class AgentGateway::Session
         .IgnoreError();
     Log(LogLevel::kWarning, "batch rejected",
         {{"sync", sync_.sync_id}, {"reason", reason}});
-    absl::Status out =
-        absl::IsInvalidArgument(status) || absl::IsFailedPrecondition(status)
-            ? absl::Status(status.code(), reason)
-            : absl::UnavailableError(
-                  absl::StrCat(reason, "; the agent will retry"));
+    const bool final = absl::IsInvalidArgument(status) ||
+                       absl::IsFailedPrecondition(status) ||
+                       absl::IsPermissionDenied(status);
+    absl::Status out = final ? absl::Status(status.code(), reason)
+                             : absl::UnavailableError(absl::StrCat(
+                                   reason, "; the agent will retry"));
     Done(out);
   }
 
@@ -597,7 +686,10 @@ class AgentGateway::Session
 
   // Reactor-thread state (one read in flight at a time).
   bool hello_seen_ = false;
-  uint64_t next_sequence_ = 1;
+  // Written by the reactor; read by the storage thread when a promotion
+  // tells the store where this stream's batches stand.
+  std::atomic<uint64_t> next_sequence_{1};
+  std::atomic<int64_t> last_read_ms_{NowMs()};
   int64_t last_heartbeat_stored_ms_ = 0;
   std::string controller_;
 
@@ -606,6 +698,7 @@ class AgentGateway::Session
 
   // Storage-thread state (set before authenticated_ is published).
   SyncRecord sync_;
+  bool batch_failed_ = false;  // nothing after a failed batch commits
   bool in_full_sync_ = false;
   SeenAccounts seen_;
 
@@ -617,7 +710,6 @@ class AgentGateway::Session
   int pending_ = 0;  // storage tasks not yet finished
   uint32_t batches_waiting_ = 0;
   bool read_paused_ = false;
-  bool reading_ = true;
   bool writing_ = false;
   int64_t write_started_ms_ = 0;
   std::deque<CoordinatorMessage> writes_;
@@ -660,6 +752,30 @@ void AgentGateway::Unregister(Session* session) {
   if (list.empty()) sessions_.erase(it);
 }
 
+void AgentGateway::EndStreamsOf(const std::string& sync_id,
+                                const Session* except,
+                                const std::string& reason) {
+  std::vector<Session*> ended;
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  for (auto& [key, list] : sessions_) {
+    for (Session* s : list) {
+      if (s != except && s->sync().sync_id == sync_id) ended.push_back(s);
+    }
+  }
+  // Under sessions_mu_: OnDone unregisters under it, so none is deleted.
+  for (Session* s : ended) {
+    Log(LogLevel::kWarning, "agent stream ended",
+        {{"sync", sync_id}, {"ip", s->peer_ip()}, {"reason", reason}});
+    s->End(absl::PermissionDeniedError(reason));
+  }
+  if (!ended.empty()) monitor_cv_.notify_all();  // promote a standby now
+}
+
+void AgentGateway::SyncRevoked(const std::string& sync_id,
+                               const std::string& reason) {
+  EndStreamsOf(sync_id, nullptr, reason);
+}
+
 void AgentGateway::MonitorLoop() {
   std::unique_lock<std::mutex> lock(sessions_mu_);
   while (!stopping_) {
@@ -688,8 +804,15 @@ void AgentGateway::PromoteWhereNeeded() {
     std::lock_guard<std::mutex> lock(sessions_mu_);
     auto it = sessions_.find(key);
     if (it == sessions_.end()) continue;
+    // Only a standby that is alive takes over, and never the agent whose
+    // lease lapsed: it is hung or cut off, and its stream is fenced.
+    const int64_t alive_since = NowMs() - options_.lease_ttl_ms;
     Session* best = nullptr;
     for (Session* s : it->second) {
+      if (s->sync().sync_id == lease->last_holder_sync_id ||
+          s->last_read_ms() < alive_since) {
+        continue;
+      }
       if (best == nullptr || s->sync().priority > best->sync().priority ||
           (s->sync().priority == best->sync().priority &&
            s->connected_at_ms() < best->connected_at_ms())) {

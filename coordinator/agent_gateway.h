@@ -13,6 +13,7 @@
 #ifndef ADSYNC_COORDINATOR_AGENT_GATEWAY_H_
 #define ADSYNC_COORDINATOR_AGENT_GATEWAY_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -64,6 +65,11 @@ class AgentGateway final : public adsync::v1::AgentGateway::CallbackService {
   // Stops the lease monitor. Call before shutting the server down.
   void StopMonitor();
 
+  // Ends every open stream of AD Sync `sync_id` at once (PermissionDenied,
+  // with `reason`) and lets a standby take over: called after the sync was
+  // removed or its key rotated.
+  void SyncRevoked(const std::string& sync_id, const std::string& reason);
+
   // Failed-Hello counts per source address (for status).
   HelloLimiter* hello_limiter() { return &hello_limiter_; }
 
@@ -71,6 +77,9 @@ class AgentGateway final : public adsync::v1::AgentGateway::CallbackService {
   class Session;
   using DomainKey = std::pair<std::string, std::string>;  // org, domain
 
+  // Ends the streams of `sync_id` other than `except`.
+  void EndStreamsOf(const std::string& sync_id, const Session* except,
+                    const std::string& reason);
   void Register(Session* session);
   void Unregister(Session* session);
   void MonitorLoop();

@@ -94,7 +94,8 @@ absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
 }
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
-    const adsync::v1::CoordinatorConfig& raw) {
+    const adsync::v1::CoordinatorConfig& raw,
+    const StoreTestHooks& store_hooks) {
   ASSIGN_OR_RETURN(adsync::v1::CoordinatorConfig config,
                    ResolveCoordinatorConfig(raw));
   ASSIGN_OR_RETURN(std::string token, ReadSecretFile(config.admin_token_file(),
@@ -102,6 +103,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer());
   SqliteStoreOptions store_options;
   store_options.path = config.database_path();
+  store_options.test_hooks = store_hooks;
   store_options.rejections_kept = config.rejections_kept();
   store_options.quarantine_min_people = config.panel().quarantine_min_people();
   store_options.quarantine_fraction = config.panel().quarantine_fraction();
@@ -124,8 +126,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   gateway_options.stalled_stream_ms = config.stalled_stream_ms();
   server->gateway_ =
       std::make_unique<AgentGateway>(server->store_.get(), gateway_options);
-  server->admin_ = std::make_unique<AdminService>(server->store_.get(),
-                                                  server->panel_.get(), token);
+  AgentGateway* gateway = server->gateway_.get();
+  server->admin_ = std::make_unique<AdminService>(
+      server->store_.get(), server->panel_.get(), token,
+      [gateway](const std::string& sync_id, const std::string& why) {
+        gateway->SyncRevoked(sync_id, why);
+      });
   server->status_ = std::make_unique<StatusService>(
       server->store_.get(), server->gateway_->hello_limiter(), token);
 

@@ -25,8 +25,11 @@ absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
 
 class CoordinatorServer {
  public:
+  // `store_hooks`: test hooks of the store (fault injection); a real
+  // coordinator passes none.
   static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(
-      const adsync::v1::CoordinatorConfig& config);
+      const adsync::v1::CoordinatorConfig& config,
+      const StoreTestHooks& store_hooks = {});
   ~CoordinatorServer();
 
   int agent_port() const { return agent_port_; }

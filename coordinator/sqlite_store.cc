@@ -161,6 +161,12 @@ ALTER TABLE syncs ADD COLUMN dc_invocation BLOB;
 ALTER TABLE syncs ADD COLUMN dc_usn INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE syncs ADD COLUMN dc_position BLOB;
 )sql",
+    // 4 -> 5: the last batch committed under the current lease epoch, so a
+    // batch that failed can never be skipped over by the ones behind it.
+    R"sql(
+ALTER TABLE leases ADD COLUMN last_sequence INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX rejections_by_time ON rejections(id);
+)sql",
 };
 
 int64_t NowUnix() { return absl::ToUnixSeconds(absl::Now()); }
@@ -518,7 +524,46 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::RotateSyncKey(
   ASSIGN_OR_RETURN(
       std::string sync_id,
       CheckSyncOfOrg(writer_.get(), org.key, org.org.org_id(), sync_id_raw));
-  return IssueKeyLocked(org.org.org_id(), sync_id);
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
+  ASSIGN_OR_RETURN(adsync::v1::AddSyncResponse response,
+                   IssueKeyLocked(org.org.org_id(), sync_id));
+  RETURN_IF_ERROR(EndLeasesOfLocked(sync_id));
+  RETURN_IF_ERROR(txn.Commit());
+  return response;
+}
+
+absl::Status SqliteStore::EndLeasesOfLocked(const std::string& sync_id) {
+  // The holder stays named (status and the failover record say who held
+  // it); the lapsed lease goes to a standby at a new epoch.
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached("UPDATE leases SET expires_ms=0 "
+                                   "WHERE holder_sync_id=?1"));
+  q->Bind(1, sync_id);
+  return q->Run();
+}
+
+absl::Status SqliteStore::CheckCredentialLocked(const SyncRecord& sync) {
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached("SELECT key_hash FROM syncs "
+                                   "WHERE sync_id=?1"));
+  q->Bind(1, sync.sync_id);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  if (!row) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "AD Sync ", sync.sync_id,
+        " was removed; stop this agent, or register it again with `adsyncctl "
+        "sync add` and put the new key into its key file"));
+  }
+  const std::string stored = q->ColumnBlob(0);
+  if (stored.size() != sync.key_hash.size() ||
+      CRYPTO_memcmp(stored.data(), sync.key_hash.data(), stored.size()) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the key of AD Sync ", sync.sync_id,
+        " was rotated; put the new key (shown by `adsyncctl sync rotate-key`) "
+        "into the agent's key file"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SqliteStore::RemoveSync(const std::string& org_id,
@@ -528,10 +573,14 @@ absl::Status SqliteStore::RemoveSync(const std::string& org_id,
   ASSIGN_OR_RETURN(
       std::string sync_id,
       CheckSyncOfOrg(writer_.get(), org.key, org.org.org_id(), sync_id_raw));
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
   ASSIGN_OR_RETURN(ScopedStatement q,
                    writer_->Cached("DELETE FROM syncs WHERE sync_id=?1"));
   q->Bind(1, sync_id);
-  return q->Run();
+  RETURN_IF_ERROR(q->Run());
+  RETURN_IF_ERROR(EndLeasesOfLocked(sync_id));
+  return txn.Commit();
 }
 
 absl::StatusOr<MatchResult> SqliteStore::Match(Database* db, const OrgRow& org,
@@ -1001,17 +1050,28 @@ absl::StatusOr<adsync::v1::PushStatus> SqliteStore::PushStatusLocked(
 
 absl::StatusOr<SyncRecord> SqliteStore::Authenticate(
     const std::string& org_id, const std::string& key_raw) {
-  std::lock_guard<std::mutex> lock(read_mu_);
-  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  // One answer for an unknown org and a wrong key: an unauthenticated
+  // caller must not learn which Org IDs exist.
+  const absl::Status denied = absl::PermissionDeniedError(
+      "the Org ID and AD Sync key do not match any AD Sync; check both in "
+      "the agent's config against `adsyncctl sync list --org ORG` (a key is "
+      "shown once, by `adsyncctl sync add` or `sync rotate-key`)");
   // Hash whatever was sent (even a malformed key) so timing does not say
   // how far the check got.
   const std::string key(
       absl::AsciiStrToLower(absl::StripAsciiWhitespace(key_raw)));
+  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::StatusOr<OrgRow> org = LoadOrg(reader_.get(), org_id);
+  if (absl::IsNotFound(org.status())) {
+    HashKey(std::string(16, '\0'), key);
+    return denied;
+  }
+  if (!org.ok()) return org.status();
   ASSIGN_OR_RETURN(ScopedStatement q,
                    reader_->Cached("SELECT sync_id, domain, allowed_ips, "
                                    "priority, key_salt, key_hash FROM syncs "
                                    "WHERE org_key=?1"));
-  q->Bind(1, org.key);
+  q->Bind(1, org->key);
   std::optional<SyncRecord> found;
   while (true) {
     ASSIGN_OR_RETURN(bool row, q->Step());
@@ -1024,7 +1084,7 @@ absl::StatusOr<SyncRecord> SqliteStore::Authenticate(
     if (equal && !found) {
       SyncRecord r;
       r.sync_id = q->ColumnText(0);
-      r.org_id = org.org.org_id();
+      r.org_id = org->org.org_id();
       r.domain = q->ColumnText(1);
       for (absl::string_view ip :
            absl::StrSplit(q->ColumnText(2), ',', absl::SkipEmpty())) {
@@ -1032,15 +1092,11 @@ absl::StatusOr<SyncRecord> SqliteStore::Authenticate(
         if (range.ok()) r.allowed_ips.push_back(*range);
       }
       r.priority = static_cast<int>(q->ColumnInt(3));
+      r.key_hash = stored;
       found = std::move(r);
     }
   }
-  if (!found) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the AD Sync key does not match any AD Sync of org ", org.org.org_id(),
-        "; put the key shown by `adsyncctl sync add` (or `sync rotate-key`) "
-        "into the agent's key file"));
-  }
+  if (!found) return denied;
   return *found;
 }
 
@@ -1048,8 +1104,10 @@ absl::Status SqliteStore::RecordRejection(const std::string& org_id,
                                           const std::string& sync_id,
                                           const std::string& source_ip,
                                           const std::string& reason) {
-  auto canonical = CanonicalGuid(org_id, "Org ID");
-  const std::string org = canonical.ok() ? *canonical : org_id.substr(0, 64);
+  // Only a well-formed Org ID is kept: whatever else an unauthenticated
+  // agent claimed is never stored.
+  auto canonical = CanonicalGuid(org_id.substr(0, 64), "Org ID");
+  const std::string org = canonical.ok() ? *canonical : "";
   std::lock_guard<std::mutex> lock(write_mu_);
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
@@ -1070,6 +1128,13 @@ absl::Status SqliteStore::RecordRejection(const std::string& org_id,
                       "org_id=?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"));
   trim->Bind(1, org).Bind(2, options_.rejections_kept);
   RETURN_IF_ERROR(trim->Run());
+  // Random Org IDs each start a list of their own: bound the table too.
+  ASSIGN_OR_RETURN(
+      ScopedStatement trim_all,
+      writer_->Cached("DELETE FROM rejections WHERE id <= (SELECT id FROM "
+                      "rejections ORDER BY id DESC LIMIT 1 OFFSET ?1)"));
+  trim_all->Bind(1, options_.rejections_kept_total);
+  RETURN_IF_ERROR(trim_all->Run());
   return txn.Commit();
 }
 
@@ -1119,14 +1184,15 @@ struct LeaseRow {
   std::string holder;
   uint64_t epoch = 0;
   int64_t expires_ms = 0;
+  uint64_t last_sequence = 0;  // of the last batch committed at `epoch`
 };
 
 absl::StatusOr<LeaseRow> ReadLease(Database* db, int64_t org_key,
                                    const std::string& domain) {
   ASSIGN_OR_RETURN(
       ScopedStatement q,
-      db->Cached("SELECT holder_sync_id, epoch, expires_ms FROM leases "
-                 "WHERE org_key=?1 AND domain=?2"));
+      db->Cached("SELECT holder_sync_id, epoch, expires_ms, last_sequence "
+                 "FROM leases WHERE org_key=?1 AND domain=?2"));
   q->Bind(1, org_key).Bind(2, domain);
   ASSIGN_OR_RETURN(bool row, q->Step());
   LeaseRow lease;
@@ -1135,6 +1201,7 @@ absl::StatusOr<LeaseRow> ReadLease(Database* db, int64_t org_key,
     lease.holder = q->ColumnText(0);
     lease.epoch = q->ColumnInt(1);
     lease.expires_ms = q->ColumnInt(2);
+    lease.last_sequence = static_cast<uint64_t>(q->ColumnInt(3));
   }
   return lease;
 }
@@ -1162,25 +1229,30 @@ absl::Status SqliteStore::RecordControllerPosition(
   return q->Run();
 }
 
-absl::StatusOr<LeaseGrant> SqliteStore::AcquireLease(
-    const SyncRecord& sync, int64_t now_ms, int64_t ttl_ms,
-    const std::string& reason) {
+absl::StatusOr<LeaseGrant> SqliteStore::AcquireLease(const SyncRecord& sync,
+                                                     int64_t now_ms,
+                                                     int64_t ttl_ms,
+                                                     const std::string& reason,
+                                                     uint64_t last_sequence) {
   std::lock_guard<std::mutex> lock(write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
+  RETURN_IF_ERROR(CheckCredentialLocked(sync));
   ASSIGN_OR_RETURN(LeaseRow lease,
                    ReadLease(writer_.get(), org.key, sync.domain));
   LeaseGrant grant;
-  std::string holder = lease.holder;
-  uint64_t epoch = lease.epoch;
+  const std::string& holder = lease.holder;
   if (!holder.empty() && holder != sync.sync_id && lease.expires_ms > now_ms) {
-    grant.epoch = epoch;
+    grant.epoch = lease.epoch;
     grant.holder_sync_id = holder;
+    grant.last_holder_sync_id = holder;
     return grant;  // someone else holds a live lease: standby
   }
+  // Every grant is a new epoch, even to the same AD Sync: its earlier
+  // stream (hung, or replaced by a new Hello) is fenced from now on.
+  const uint64_t epoch = lease.epoch + 1;
   if (holder != sync.sync_id || !lease.exists) {
-    ++epoch;
     ASSIGN_OR_RETURN(
         ScopedStatement f,
         writer_->Cached(
@@ -1199,19 +1271,21 @@ absl::StatusOr<LeaseGrant> SqliteStore::AcquireLease(
       ScopedStatement put,
       writer_->Cached(
           "INSERT INTO leases(org_key, domain, holder_sync_id, epoch, "
-          "expires_ms) VALUES(?1,?2,?3,?4,?5) ON CONFLICT(org_key, "
-          "domain) DO UPDATE SET holder_sync_id=?3, epoch=?4, "
-          "expires_ms=?5"));
+          "expires_ms, last_sequence) VALUES(?1,?2,?3,?4,?5,?6) ON "
+          "CONFLICT(org_key, domain) DO UPDATE SET holder_sync_id=?3, "
+          "epoch=?4, expires_ms=?5, last_sequence=?6"));
   put->Bind(1, org.key)
       .Bind(2, sync.domain)
       .Bind(3, sync.sync_id)
       .Bind(4, static_cast<int64_t>(epoch))
-      .Bind(5, now_ms + ttl_ms);
+      .Bind(5, now_ms + ttl_ms)
+      .Bind(6, static_cast<int64_t>(last_sequence));
   RETURN_IF_ERROR(put->Run());
   RETURN_IF_ERROR(txn.Commit());
   grant.primary = true;
   grant.epoch = epoch;
   grant.holder_sync_id = sync.sync_id;
+  grant.last_holder_sync_id = sync.sync_id;
   return grant;
 }
 
@@ -1237,6 +1311,7 @@ absl::StatusOr<bool> SqliteStore::RenewLease(const SyncRecord& sync,
                                              int64_t ttl_ms) {
   std::lock_guard<std::mutex> lock(write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
+  RETURN_IF_ERROR(CheckCredentialLocked(sync));
   return RenewLeaseLocked(org.key, sync, epoch, now_ms + ttl_ms);
 }
 
@@ -1262,6 +1337,7 @@ absl::StatusOr<LeaseGrant> SqliteStore::GetLease(const std::string& org_id,
   ASSIGN_OR_RETURN(LeaseRow lease, ReadLease(reader_.get(), org.key, domain));
   LeaseGrant g;
   g.epoch = lease.epoch;
+  g.last_holder_sync_id = lease.holder;
   if (lease.expires_ms > now_ms) g.holder_sync_id = lease.holder;
   return g;
 }
@@ -1274,6 +1350,10 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
+  if (options_.test_hooks.before_apply) {
+    RETURN_IF_ERROR(options_.test_hooks.before_apply(batch));
+  }
+  RETURN_IF_ERROR(CheckCredentialLocked(sync));
   {
     // Fencing (rule 6): only the current lease holder, at the current
     // epoch, writes. Checked inside the batch's own transaction.
@@ -1289,11 +1369,26 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
                        : std::string("no agent holds the lease"),
           " for domain ", sync.domain, "; the agent reconnects as a standby"));
     }
-  }
-  if (lease_expires_ms > 0) {
-    RETURN_IF_ERROR(
-        RenewLeaseLocked(org.key, sync, batch.lease_epoch, lease_expires_ms)
-            .status());
+    // A batch that failed is never skipped: the agent's watermark must not
+    // move past changes that were not stored.
+    if (batch.sequence != lease.last_sequence + 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "fenced: batch ", batch.sequence, " does not follow batch ",
+          lease.last_sequence,
+          ", the last one stored at this lease epoch; the agent reconnects "
+          "and resends from its last acknowledged batch"));
+    }
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("UPDATE leases SET last_sequence=?3, expires_ms="
+                        "max(expires_ms, ?4) WHERE org_key=?1 AND domain=?2"));
+    // A primary streaming a long full sync sends batches, not heartbeats:
+    // the same write renews its lease.
+    q->Bind(1, org.key)
+        .Bind(2, sync.domain)
+        .Bind(3, static_cast<int64_t>(batch.sequence))
+        .Bind(4, lease_expires_ms);
+    RETURN_IF_ERROR(q->Run());
   }
   BatchOutcome outcome;
   ChangeSet changes;

@@ -7,6 +7,7 @@
 #ifndef ADSYNC_COORDINATOR_SQLITE_STORE_H_
 #define ADSYNC_COORDINATOR_SQLITE_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -19,9 +20,17 @@
 
 namespace adsync {
 
+// Fault injection for tests; empty in a real coordinator.
+struct StoreTestHooks {
+  // Called in ApplyBatch's transaction before anything is written; an
+  // error fails the batch as a failing disk or a busy database would.
+  std::function<absl::Status(const PreparedBatch&)> before_apply;
+};
+
 struct SqliteStoreOptions {
   std::string path;               // required
   uint32_t rejections_kept = 50;  // per org
+  uint32_t rejections_kept_total = 10000;
   // Deletion safety: a change that removes identities from more than
   // `quarantine_min_people` People AND more than `quarantine_fraction` of
   // the org's mapped People quarantines the org's push.
@@ -30,6 +39,7 @@ struct SqliteStoreOptions {
   // Test hook: the process _exit()s after a batch is written but before it
   // commits, to prove a crash loses nothing acknowledged.
   bool crash_before_commit_for_testing = false;
+  StoreTestHooks test_hooks;
   // How long a write waits for another process's lock on the database
   // before the batch fails with Unavailable (and the agent retries).
   uint32_t busy_timeout_ms = 5000;
@@ -75,7 +85,8 @@ class SqliteStore : public Store {
       const adsync::v1::Heartbeat& position) override;
   absl::StatusOr<LeaseGrant> AcquireLease(const SyncRecord& sync,
                                           int64_t now_ms, int64_t ttl_ms,
-                                          const std::string& reason) override;
+                                          const std::string& reason,
+                                          uint64_t last_sequence) override;
   absl::StatusOr<bool> RenewLease(const SyncRecord& sync, uint64_t epoch,
                                   int64_t now_ms, int64_t ttl_ms) override;
   absl::Status ReleaseLease(const SyncRecord& sync, uint64_t epoch) override;
@@ -161,6 +172,12 @@ class SqliteStore : public Store {
                                        const std::string& extra);
   absl::StatusOr<adsync::v1::PushStatus> PushStatusLocked(Database* db,
                                                           int64_t org_key);
+  // OK when `sync` still exists with the key it authenticated with;
+  // PermissionDenied (saying what to do) when it was removed or its key
+  // rotated. REQUIRES: write_mu_ held.
+  absl::Status CheckCredentialLocked(const SyncRecord& sync);
+  // Lets the leases `sync_id` holds lapse. REQUIRES: write_mu_ held.
+  absl::Status EndLeasesOfLocked(const std::string& sync_id);
   absl::StatusOr<adsync::v1::AddSyncResponse> IssueKeyLocked(
       const std::string& org_id, const std::string& sync_id);
   static absl::StatusOr<adsync::v1::AccountView> ViewAccount(

@@ -31,6 +31,10 @@ struct SyncRecord {
   std::string domain;
   std::vector<IpRange> allowed_ips;
   int priority = 0;
+  // The stored hash of the key the agent authenticated with. Every write
+  // checks that the AD Sync still exists with this key, so a removed sync
+  // or a rotated key stops writing at once, whatever streams are open.
+  std::string key_hash;
 };
 
 struct WatermarkState {
@@ -51,7 +55,10 @@ struct BatchOutcome {
 struct LeaseGrant {
   bool primary = false;
   uint64_t epoch = 0;
-  std::string holder_sync_id;
+  std::string holder_sync_id;  // empty when the lease is free or lapsed
+  // The last holder, even when its lease lapsed: the lease monitor never
+  // hands a lapsed lease back to the (hung) agent that let it lapse.
+  std::string last_holder_sync_id;
 };
 
 struct Person {
@@ -92,11 +99,14 @@ class Store {
       const std::string& org_id, const std::vector<Person>& people) = 0;
 
   // --- Agents ---
-  // NotFound for an unknown org; PermissionDenied when the key matches no
-  // AD Sync of the org. Keys are compared in constant time.
+  // PermissionDenied, with one message for an unknown org and for a key
+  // that matches no AD Sync of the org (an unauthenticated caller learns
+  // nothing about which orgs exist). Keys are compared in constant time.
   virtual absl::StatusOr<SyncRecord> Authenticate(const std::string& org_id,
                                                   const std::string& key) = 0;
-  // `org_id` may be unknown (it is what the agent claimed).
+  // `org_id` may be unknown (it is what the agent claimed): it is kept only
+  // when it is a well-formed Org ID. `reason` must be the coordinator's own
+  // text, never raw input. Rows are trimmed per org and in total.
   virtual absl::Status RecordRejection(const std::string& org_id,
                                        const std::string& sync_id,
                                        const std::string& source_ip,
@@ -114,13 +124,21 @@ class Store {
       const adsync::v1::Heartbeat& position) = 0;
 
   // --- Leases: one primary per (org, domain) ---
-  // Grants `sync` the lease when it is free, expired or already its own
-  // (a new holder gets epoch + 1, and the failover is recorded with
-  // `reason`); otherwise reports the current holder.
-  virtual absl::StatusOr<LeaseGrant> AcquireLease(
-      const SyncRecord& sync, int64_t now_ms, int64_t ttl_ms,
-      const std::string& reason) = 0;
-  // Extends the lease if `sync` still holds it at `epoch`.
+  // Grants `sync` the lease when it is free, expired or already its own,
+  // always at a new epoch (epoch + 1): each stream that becomes primary
+  // has an epoch of its own, so fencing tells an old stream of the same
+  // AD Sync from a new one. A change of holder is recorded with `reason`.
+  // `last_sequence` is the sequence of the stream's last batch before the
+  // grant; the first batch written under the new epoch must follow it.
+  // Otherwise reports the current holder. PermissionDenied when the sync
+  // was removed or its key rotated since it authenticated.
+  virtual absl::StatusOr<LeaseGrant> AcquireLease(const SyncRecord& sync,
+                                                  int64_t now_ms,
+                                                  int64_t ttl_ms,
+                                                  const std::string& reason,
+                                                  uint64_t last_sequence) = 0;
+  // Extends the lease if `sync` still holds it at `epoch` (and still exists
+  // with the key it authenticated with).
   virtual absl::StatusOr<bool> RenewLease(const SyncRecord& sync,
                                           uint64_t epoch, int64_t now_ms,
                                           int64_t ttl_ms) = 0;
@@ -132,7 +150,10 @@ class Store {
                                               int64_t now_ms) = 0;
   // Applies a prepared batch and its watermark in one transaction; returns
   // only after it is durable. Fenced (FailedPrecondition) unless `sync`
-  // holds its domain's lease at batch.lease_epoch. `seen` must be non-null
+  // holds its domain's lease at batch.lease_epoch and batch.sequence is the
+  // next after the last batch committed under that epoch (a batch that
+  // failed is never skipped over); PermissionDenied when the sync was
+  // removed or its key rotated since it authenticated. `seen` must be non-null
   // when the batch ends a full sync: the sync's domain's accounts not in it
   // are removed. With `lease_expires_ms` > 0 the same transaction renews the
   // lease until then: a primary streaming a long full sync sends batches,

@@ -35,6 +35,9 @@ class GatewayTest : public ::testing::Test {
     config->set_allow_plaintext_agents(true);
   }
 
+  // Derived fixtures inject store faults here.
+  virtual StoreTestHooks Hooks() { return {}; }
+
   void SetUp() override {
     testing::WriteFile(dir_.File("token"), kToken);
     config_.set_agent_listen("0.0.0.0:0");
@@ -44,7 +47,7 @@ class GatewayTest : public ::testing::Test {
     config_.set_max_unacked_batches(4);
     config_.set_metrics_listen("127.0.0.1:0");
     Configure(&config_);
-    auto server = CoordinatorServer::Start(config_);
+    auto server = CoordinatorServer::Start(config_, Hooks());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     auto channel =

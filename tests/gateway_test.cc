@@ -18,6 +18,7 @@ namespace {
 
 using testing::DeltaSpec;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::MakeBatch;
 using testing::MakeDelta;
 using testing::WireAgent;
@@ -36,7 +37,7 @@ TEST_F(GatewayTest, WrongKeyIsRejectedAndRecorded) {
   EXPECT_FALSE(reply.has_hello_result());
   grpc::Status s = agent.Close();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_THAT(s.error_message(), HasSubstr("does not match any AD Sync"));
+  EXPECT_THAT(s.error_message(), HasSubstr("do not match any AD Sync"));
   auto status = Status();
   ASSERT_EQ(status.recent_rejections_size(), 1);
   EXPECT_EQ(status.recent_rejections(0).source_ip(), kAgentIp);
@@ -47,7 +48,13 @@ TEST_F(GatewayTest, UnknownOrgIsRejected) {
   agent.Hello("5e1c3d4a-0000-4000-8000-0000000000ff", key_, invocation_);
   grpc::Status s = agent.Close();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_THAT(s.error_message(), HasSubstr("unknown Org ID"));
+  // The same answer as a wrong key: an unauthenticated caller learns
+  // nothing about which orgs exist.
+  EXPECT_THAT(s.error_message(), HasSubstr("do not match any AD Sync"));
+  EXPECT_THAT(s.error_message(), Not(HasSubstr("unknown")));
+  WireAgent wrong_key(Target(kAgentIp));
+  wrong_key.Hello(org_id_, "5e1c3d4a-0000-4000-8000-000000000001", invocation_);
+  EXPECT_EQ(wrong_key.Close().error_message(), s.error_message());
 }
 
 TEST_F(GatewayTest, WrongSourceIpIsRejectedNamingBothAddresses) {

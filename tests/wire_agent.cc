@@ -16,15 +16,28 @@ WireAgent::WireAgent(const std::string& target, absl::Duration deadline,
 adsync::v1::CoordinatorMessage WireAgent::Hello(const std::string& org,
                                                 const std::string& key,
                                                 const std::string& invocation) {
+  adsync::v1::Hello hello;
+  hello.set_org_id(org);
+  hello.set_sync_key(key);
+  hello.set_controller("dc1.district.test");
+  hello.set_invocation_id(invocation);
+  return SendHello(hello);
+}
+
+adsync::v1::CoordinatorMessage WireAgent::SendHello(
+    const adsync::v1::Hello& hello) {
   adsync::v1::AgentMessage m;
-  m.mutable_hello()->set_org_id(org);
-  m.mutable_hello()->set_sync_key(key);
-  m.mutable_hello()->set_controller("dc1.district.test");
-  m.mutable_hello()->set_invocation_id(invocation);
+  *m.mutable_hello() = hello;
   stream_->Write(m);
   adsync::v1::CoordinatorMessage reply = Read();
   epoch_ = reply.hello_result().lease_epoch();
   return reply;
+}
+
+void WireAgent::Heartbeat() {
+  adsync::v1::AgentMessage m;
+  m.mutable_heartbeat()->set_sent_unix_ms(absl::ToUnixMillis(absl::Now()));
+  stream_->Write(m);
 }
 
 void WireAgent::Send(adsync::v1::Batch batch) {

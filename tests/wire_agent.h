@@ -25,6 +25,10 @@ class WireAgent {
   adsync::v1::CoordinatorMessage Hello(const std::string& org,
                                        const std::string& key,
                                        const std::string& invocation);
+  // Sends `hello` as it is and returns the reply (empty when the stream
+  // ended instead).
+  adsync::v1::CoordinatorMessage SendHello(const adsync::v1::Hello& hello);
+  void Heartbeat();
   // Stamps the lease epoch from the Hello (or the last RoleChange) unless
   // the batch sets one.
   void Send(adsync::v1::Batch batch);
