@@ -1,6 +1,8 @@
 // Hostile input on the agent gateway: each gets a clear error, the store is
 // unchanged, and a well-behaved agent next to it is unaffected. Real gRPC
 // over loopback from real source addresses (fixture: gateway_fixture.h).
+#include "absl/strings/str_cat.h"
+#include "common/sqlite.h"
 #include "tests/gateway_fixture.h"
 #include "tests/raw_stream.h"
 
@@ -66,6 +68,40 @@ TEST_F(HardenedGatewayTest, FloodOfFailedHellosIsRateLimitedAndVisible) {
   EXPECT_EQ(status.failing_sources(0).refused_while_blocked(), 5u);
   EXPECT_GT(status.failing_sources(0).blocked_until_unix_ms(), 0);
   // Another address is unaffected.
+  GoodAgentStillWorks(1, "jdoe");
+}
+
+// Audit finding 4: an oversized Hello field is refused before any other
+// work, by size, without echoing it into the reply, the log or the store.
+TEST_F(HardenedGatewayTest, OversizedHelloFieldsAreRefusedBeforeAnyWork) {
+  for (const char* field : {"org_id", "sync_key", "controller"}) {
+    adsync::v1::AgentMessage m = HelloMessage(key_);
+    const std::string huge(60000, 'A');
+    if (std::string(field) == "org_id") m.mutable_hello()->set_org_id(huge);
+    if (std::string(field) == "sync_key") m.mutable_hello()->set_sync_key(huge);
+    if (std::string(field) == "controller") {
+      m.mutable_hello()->set_controller(huge);
+    }
+    WireAgent agent(Target(kOtherIp));
+    EXPECT_FALSE(agent.SendHello(m.hello()).has_hello_result());
+    grpc::Status s = agent.Close();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_THAT(s.error_message(),
+                HasSubstr(absl::StrCat("Hello.", field, " is 60000 bytes")));
+    EXPECT_LT(s.error_message().size(), 200u);
+  }
+  auto db = Database::Open(dir_.File("coordinator.db"), /*read_only=*/true);
+  ASSERT_TRUE(db.ok());
+  auto q = (*db)->Cached(
+      "SELECT count(*), coalesce(max(length(org_id) + length(reason)), 0) "
+      "FROM rejections");
+  ASSERT_TRUE(q.ok());
+  ASSERT_TRUE(*(*q)->Step());
+  EXPECT_LT((*q)->ColumnInt(1), 500);  // nothing of the 60 kB was kept
+  // They count as failed Hellos: the address is now blocked.
+  WireAgent blocked(Target(kOtherIp));
+  EXPECT_FALSE(blocked.Hello(org_id_, key_, invocation_).has_hello_result());
+  EXPECT_EQ(blocked.Close().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   GoodAgentStillWorks(1, "jdoe");
 }
 

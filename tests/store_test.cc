@@ -3,6 +3,7 @@
 
 #include <map>
 
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "coordinator/sqlite_store.h"
 #include "gmock/gmock.h"
@@ -556,6 +557,110 @@ TEST_F(StoreTest, OnlyTheLeaseHolderAtItsEpochMayWrite) {
   EXPECT_FALSE(store_->PrepareAndApply(sync_a_, zombie, nullptr).ok());
   auto status = store_->GetStatus(org_id_);
   ASSERT_TRUE(status.ok());
+}
+
+}  // namespace
+}  // namespace adsync
+
+namespace adsync {
+namespace {
+
+// Audit finding 1, in the store: under one lease epoch, batch N+1 commits
+// only after batch N did; a gap is refused and changes nothing.
+TEST_F(StoreTest, ABatchThatDoesNotFollowTheLastCommittedIsRefused) {
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  auto lease = store_->AcquireLease(sync_a_, now, 60000, "first", 0);
+  ASSERT_TRUE(lease.ok() && lease->primary);
+  auto batch = [&](uint64_t seq, const std::string& sam) {
+    adsync::v1::Batch b;
+    b.set_sequence(seq);
+    b.set_lease_epoch(lease->epoch);
+    *b.add_deltas() =
+        MakeDelta({.guid = static_cast<uint32_t>(seq), .sam = sam});
+    return b;
+  };
+  ASSERT_TRUE(store_->PrepareAndApply(sync_a_, batch(1, "one"), nullptr).ok());
+  auto gap = store_->PrepareAndApply(sync_a_, batch(3, "three"), nullptr);
+  ASSERT_FALSE(gap.ok());
+  EXPECT_EQ(gap.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(gap.status().message()),
+              HasSubstr("batch 3 does not follow batch 1"));
+  EXPECT_FALSE(Resolve("DISTRICT\\three").found());
+  auto again = store_->PrepareAndApply(sync_a_, batch(1, "one"), nullptr);
+  EXPECT_FALSE(again.ok());  // a replay is no "next" either
+  EXPECT_TRUE(store_->PrepareAndApply(sync_a_, batch(2, "two"), nullptr).ok());
+  EXPECT_TRUE(Resolve("DISTRICT\\two").found());
+  // A promotion in the middle of a stream names where the stream stands.
+  auto next = store_->AcquireLease(sync_a_, now, 60000, "again", 41);
+  ASSERT_TRUE(next.ok() && next->primary);
+  EXPECT_GT(next->epoch, lease->epoch);
+  lease = next;
+  EXPECT_FALSE(store_->PrepareAndApply(sync_a_, batch(3, "x"), nullptr).ok());
+  EXPECT_TRUE(store_->PrepareAndApply(sync_a_, batch(42, "y"), nullptr).ok());
+}
+
+// Audit finding 2, in the store: once a sync is removed or its key rotated,
+// the record it authenticated with can neither write, renew nor acquire.
+TEST_F(StoreTest, ARemovedOrReKeyedSyncCannotWrite) {
+  std::string key;
+  SyncRecord b = AddSync("STAFF", "127.0.0.22", &key);
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  auto lease = store_->AcquireLease(b, now, 60000, "first", 0);
+  ASSERT_TRUE(lease.ok() && lease->primary);
+  ASSERT_TRUE(store_->RotateSyncKey(org_id_, b.sync_id).ok());
+  adsync::v1::Batch batch;
+  batch.set_sequence(1);
+  batch.set_lease_epoch(lease->epoch);
+  *batch.add_deltas() = MakeDelta({.guid = 5, .sam = "stale"});
+  auto write = store_->PrepareAndApply(b, batch, nullptr);
+  ASSERT_FALSE(write.ok());
+  EXPECT_EQ(write.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(write.status().message()),
+              HasSubstr("was rotated"));
+  EXPECT_FALSE(store_->RenewLease(b, lease->epoch, now, 60000).ok());
+  EXPECT_FALSE(store_->AcquireLease(b, now, 60000, "again", 0).ok());
+  // Its lease lapsed at the rotation: the domain is free for a standby.
+  EXPECT_TRUE(store_->GetLease(org_id_, "STAFF", now)->holder_sync_id.empty());
+  EXPECT_FALSE(Resolve("STAFF\\stale").found());
+
+  SyncRecord c = AddSync("STAFF", "127.0.0.22");
+  ASSERT_TRUE(store_->AcquireLease(c, now, 60000, "c", 0)->primary);
+  ASSERT_TRUE(store_->RemoveSync(org_id_, c.sync_id).ok());
+  auto removed = store_->RenewLease(c, 2, now, 60000);
+  ASSERT_FALSE(removed.ok());
+  EXPECT_THAT(std::string(removed.status().message()),
+              HasSubstr("was removed"));
+  EXPECT_TRUE(store_->GetLease(org_id_, "STAFF", now)->holder_sync_id.empty());
+}
+
+// Audit finding 4: rejections keep no raw input and are bounded in total,
+// not only per claimed org (random Org IDs each start a list of their own).
+TEST_F(StoreTest, RejectionsAreBoundedInTotalAndKeepNoRawInput) {
+  store_.reset();
+  SqliteStoreOptions options;
+  options.path = dir_.File("coordinator.db");
+  options.rejections_kept_total = 20;
+  store_ = *SqliteStore::Open(options);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(store_
+                    ->RecordRejection(
+                        absl::StrFormat("5e1c3d4a-0000-4000-8000-%012d", i), "",
+                        "127.0.0.9", "bad credentials")
+                    .ok());
+  }
+  ASSERT_TRUE(store_
+                  ->RecordRejection(std::string(1 << 20, 'x'), "", "127.0.0.9",
+                                    "bad credentials")
+                  .ok());
+  store_.reset();
+  auto db = Database::Open(options.path);
+  ASSERT_TRUE(db.ok());
+  auto q =
+      (*db)->Cached("SELECT count(*), max(length(org_id)) FROM rejections");
+  ASSERT_TRUE(q.ok());
+  ASSERT_TRUE(*(*q)->Step());
+  EXPECT_LE((*q)->ColumnInt(0), 21);
+  EXPECT_LE((*q)->ColumnInt(1), 36);  // a canonical GUID, or nothing
 }
 
 }  // namespace
