@@ -106,6 +106,9 @@ absl::StatusOr<CycleStats> ChangeTracker::FullSync(const ControllerState& dc) {
     RETURN_IF_ERROR(Stream(req, &stats));
   }
   pending_.set_full_sync_end(true);
+  // The coordinator holds the sweep when entries could not be read: they
+  // exist in AD, and must not count as gone.
+  pending_.set_skipped_entries(stats.skipped);
   RETURN_IF_ERROR(FlushBatch(true, &dc));
   return stats;
 }

@@ -153,6 +153,19 @@ grpc::Status AdminService::PullPeople(
   });
 }
 
+grpc::Status AdminService::ResolveSweep(
+    grpc::ServerContext* context,
+    const adsync::v1::ResolveSweepRequest* request,
+    adsync::v1::ResolveSweepResponse* response) {
+  return Handle(*context, token_, [&]() -> absl::Status {
+    auto removed = store_->ResolveSweep(request->org_id(), request->domain(),
+                                        request->approve());
+    if (!removed.ok()) return removed.status();
+    response->set_removed(*removed);
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status AdminService::ResolveQuarantine(
     grpc::ServerContext* context,
     const adsync::v1::ResolveQuarantineRequest* request,

@@ -62,6 +62,10 @@ class AdminService final : public adsync::v1::Admin::Service {
   grpc::Status PullPeople(grpc::ServerContext* context,
                           const adsync::v1::PullPeopleRequest* request,
                           adsync::v1::ImportPeopleResponse* response) override;
+  grpc::Status ResolveSweep(
+      grpc::ServerContext* context,
+      const adsync::v1::ResolveSweepRequest* request,
+      adsync::v1::ResolveSweepResponse* response) override;
   grpc::Status ResolveQuarantine(
       grpc::ServerContext* context,
       const adsync::v1::ResolveQuarantineRequest* request,

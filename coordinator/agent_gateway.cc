@@ -563,6 +563,8 @@ class AgentGateway::Session
     }
     if (in_full_sync_) {
       for (const AccountState& a : batch.accounts) seen_.insert(a.object_guid);
+      // Left out for oversized values, but present in AD: not gone.
+      for (const SkippedAccount& a : batch.skipped) seen_.insert(a.object_guid);
     }
     const absl::Time commit_start = absl::Now();
     // A primary streaming a long full sync sends batches, not heartbeats:

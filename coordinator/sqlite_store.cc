@@ -167,6 +167,33 @@ ALTER TABLE syncs ADD COLUMN dc_position BLOB;
 ALTER TABLE leases ADD COLUMN last_sequence INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX rejections_by_time ON rejections(id);
 )sql",
+    // 5 -> 6: accounts left out for oversized values, and full-sync sweeps
+    // held for an operator instead of removing accounts.
+    R"sql(
+CREATE TABLE skipped_accounts(
+  org_key INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  object_guid BLOB NOT NULL,
+  sam TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY(org_key, domain, object_guid)) WITHOUT ROWID;
+CREATE TABLE held_sweeps(
+  org_key INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  sync_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  seen INTEGER NOT NULL,
+  domain_accounts INTEGER NOT NULL,
+  skipped_entries INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  PRIMARY KEY(org_key, domain)) WITHOUT ROWID;
+CREATE TABLE held_sweep_accounts(
+  org_key INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  object_guid BLOB NOT NULL,
+  PRIMARY KEY(org_key, domain, object_guid)) WITHOUT ROWID;
+)sql",
 };
 
 int64_t NowUnix() { return absl::ToUnixSeconds(absl::Now()); }
@@ -705,10 +732,15 @@ absl::Status SqliteStore::WriteAccountLocked(
 }
 
 absl::StatusOr<uint32_t> SqliteStore::SweepLocked(const OrgRow& org,
-                                                  const std::string& domain,
+                                                  const SyncRecord& sync,
                                                   const SeenAccounts& seen,
+                                                  uint32_t skipped_entries,
                                                   ChangeSet* changes) {
+  const std::string& domain = sync.domain;
+  // A newer full sync decides afresh.
+  RETURN_IF_ERROR(DropHeldSweepLocked(org.key, domain));
   std::vector<std::string> gone;
+  uint64_t active = 0;
   {
     ASSIGN_OR_RETURN(ScopedStatement q,
                      writer_->Cached("SELECT object_guid FROM profiles WHERE "
@@ -719,31 +751,154 @@ absl::StatusOr<uint32_t> SqliteStore::SweepLocked(const OrgRow& org,
       ASSIGN_OR_RETURN(bool row, q->Step());
       if (!row) break;
       std::string guid = q->ColumnBlob(0);
+      ++active;
       if (!seen.contains(guid)) gone.push_back(std::move(guid));
     }
   }
+  if (gone.empty()) return 0;
+  // Removing is where a mistake costs most (an empty OU, a wrong base DN, a
+  // filter that matches nothing, entries the agent could not read): hold
+  // such a sweep here, in the store, until an operator decides.
+  std::string hold;
+  if (seen.empty()) {
+    hold = "the full sync reported no accounts at all";
+  } else if (skipped_entries > 0) {
+    hold = absl::StrCat("the agent could not read ", skipped_entries,
+                        " entries (see its log); they may be among those "
+                        "that would be removed");
+  } else if (gone.size() > options_.sweep_hold_min_accounts &&
+             gone.size() > options_.sweep_hold_fraction * active) {
+    hold = absl::StrCat("it would remove ", gone.size(), " of ", active,
+                        " accounts of the domain (",
+                        static_cast<int>(100.0 * gone.size() / active + 0.5),
+                        "%)");
+  }
+  if (!hold.empty()) {
+    const std::string reason = absl::StrCat(
+        "full sync of domain ", domain, " by AD Sync ", sync.sync_id,
+        " removed nothing: ", hold,
+        ". Check the agent's base DN, filter and log, then run `adsyncctl "
+        "sweep approve --org ",
+        org.org.org_id(), " --domain ", domain,
+        "` to remove them or `adsyncctl sweep reject ...` to keep them");
+    ASSIGN_OR_RETURN(
+        ScopedStatement h,
+        writer_->Cached("INSERT INTO held_sweeps(org_key, domain, sync_id, "
+                        "at, seen, domain_accounts, skipped_entries, reason) "
+                        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"));
+    h->Bind(1, org.key)
+        .Bind(2, domain)
+        .Bind(3, sync.sync_id)
+        .Bind(4, NowUnix())
+        .Bind(5, static_cast<int64_t>(seen.size()))
+        .Bind(6, static_cast<int64_t>(active))
+        .Bind(7, static_cast<int64_t>(skipped_entries))
+        .Bind(8, reason);
+    RETURN_IF_ERROR(h->Run());
+    for (const std::string& guid : gone) {
+      ASSIGN_OR_RETURN(
+          ScopedStatement a,
+          writer_->Cached("INSERT OR IGNORE INTO held_sweep_accounts(org_key, "
+                          "domain, object_guid) VALUES(?1,?2,?3)"));
+      a->Bind(1, org.key).Bind(2, domain).BindBlob(3, guid);
+      RETURN_IF_ERROR(a->Run());
+    }
+    return 0;
+  }
+  return RemoveAccountsLocked(org, gone, changes);
+}
+
+absl::StatusOr<uint32_t> SqliteStore::RemoveAccountsLocked(
+    const OrgRow& org, const std::vector<std::string>& gone,
+    ChangeSet* changes) {
+  uint32_t removed = 0;
   for (const std::string& guid : gone) {
     ASSIGN_OR_RETURN(StoredAccount a,
                      LoadAccount(writer_.get(), org.key, guid));
+    if (!a.exists || a.state.removed()) continue;
     AccountState gone_state = a.state;
     gone_state.absent = true;
-    MatchResult removed;
-    removed.outcome = Outcome::kRemoved;
-    RETURN_IF_ERROR(
-        WriteAccountLocked(org.key, a.domain, a, gone_state, removed, changes));
+    MatchResult gone_match;
+    gone_match.outcome = Outcome::kRemoved;
+    RETURN_IF_ERROR(WriteAccountLocked(org.key, a.domain, a, gone_state,
+                                       gone_match, changes));
+    ++removed;
   }
-  return static_cast<uint32_t>(gone.size());
+  return removed;
+}
+
+absl::Status SqliteStore::DropHeldSweepLocked(int64_t org_key,
+                                              const std::string& domain) {
+  for (const char* sql :
+       {"DELETE FROM held_sweeps WHERE org_key=?1 AND domain=?2",
+        "DELETE FROM held_sweep_accounts WHERE org_key=?1 AND domain=?2"}) {
+    ASSIGN_OR_RETURN(ScopedStatement q, writer_->Cached(sql));
+    q->Bind(1, org_key).Bind(2, domain);
+    RETURN_IF_ERROR(q->Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> SqliteStore::ResolveSweep(
+    const std::string& org_id, const std::string& domain_raw, bool approve) {
+  ASSIGN_OR_RETURN(std::string domain, ValidateDomainName(domain_raw));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
+  int64_t held_at = 0;
+  {
+    ASSIGN_OR_RETURN(ScopedStatement q,
+                     writer_->Cached("SELECT at FROM held_sweeps WHERE "
+                                     "org_key=?1 AND domain=?2"));
+    q->Bind(1, org.key).Bind(2, domain);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("domain ", domain, " of org ", org.org.org_id(),
+                       " has no held sweep; `adsyncctl status --org ",
+                       org.org.org_id(), "` shows held sweeps"));
+    }
+    held_at = q->ColumnInt(0);
+  }
+  uint64_t removed = 0;
+  if (approve) {
+    // Accounts written since the hold were seen again: they stay.
+    std::vector<std::string> gone;
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("SELECT h.object_guid FROM held_sweep_accounts h JOIN "
+                        "profiles p ON p.org_key=h.org_key AND "
+                        "p.object_guid=h.object_guid WHERE h.org_key=?1 AND "
+                        "h.domain=?2 AND p.updated<=?3"));
+    q->Bind(1, org.key).Bind(2, domain).Bind(3, held_at);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      gone.push_back(q->ColumnBlob(0));
+    }
+    ChangeSet changes;
+    ASSIGN_OR_RETURN(removed, RemoveAccountsLocked(org, gone, &changes));
+    RETURN_IF_ERROR(FinishChangesLocked(
+        org, changes, absl::StrCat("the approved sweep of domain ", domain),
+        /*operator_approved=*/true));
+  }
+  RETURN_IF_ERROR(DropHeldSweepLocked(org.key, domain));
+  RETURN_IF_ERROR(txn.Commit());
+  return removed;
 }
 
 absl::Status SqliteStore::FinishChangesLocked(const OrgRow& org,
                                               const ChangeSet& changes,
-                                              const std::string& cause) {
+                                              const std::string& cause,
+                                              bool operator_approved) {
   if (changes.dirty.empty()) return absl::OkStatus();
   // Deletion safety (rule 7): many People losing identities at once is more
   // likely a wrong base DN than a real event; hold the push for an operator.
   bool quarantine = false;
   std::string reason;
-  if (changes.losing.size() > options_.quarantine_min_people) {
+  if (!operator_approved &&
+      changes.losing.size() > options_.quarantine_min_people) {
     ASSIGN_OR_RETURN(
         ScopedStatement q,
         writer_->Cached("SELECT count(DISTINCT person_id) FROM profiles "
@@ -1401,6 +1556,7 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
     q->Bind(1, sync.sync_id);
     RETURN_IF_ERROR(q->Run());
   }
+  RETURN_IF_ERROR(RecordSkippedLocked(org.key, sync.domain, batch));
   for (AccountState& incoming : batch.accounts) {
     bool exists = false;
     // An account the filter has never seen is new: no lookup needed.
@@ -1450,8 +1606,9 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
       return absl::FailedPreconditionError(
           "full sync end without the accounts it saw");
     }
-    ASSIGN_OR_RETURN(outcome.removed,
-                     SweepLocked(org, sync.domain, *seen, &changes));
+    ASSIGN_OR_RETURN(
+        outcome.removed,
+        SweepLocked(org, sync, *seen, batch.skipped_entries, &changes));
     ASSIGN_OR_RETURN(
         ScopedStatement q,
         writer_->Cached("UPDATE syncs SET full_sync_in_progress=0, "
@@ -1485,6 +1642,46 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
   if (options_.crash_before_commit_for_testing) _exit(42);
   RETURN_IF_ERROR(txn.Commit());
   return outcome;
+}
+
+absl::Status SqliteStore::RecordSkippedLocked(int64_t org_key,
+                                              const std::string& domain,
+                                              const PreparedBatch& batch) {
+  const int64_t now = NowUnix();
+  for (const SkippedAccount& skipped : batch.skipped) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("INSERT INTO skipped_accounts(org_key, domain, "
+                        "object_guid, sam, reason, at) VALUES(?1,?2,?3,?4,?5,"
+                        "?6) ON CONFLICT(org_key, domain, object_guid) DO "
+                        "UPDATE SET sam=?4, reason=?5, at=?6"));
+    q->Bind(1, org_key)
+        .Bind(2, domain)
+        .BindBlob(3, skipped.object_guid)
+        .Bind(4, skipped.sam_account_name)
+        .Bind(5, skipped.reason)
+        .Bind(6, now);
+    RETURN_IF_ERROR(q->Run());
+  }
+  // An account that arrives within the limits again is no longer skipped.
+  // One lookup per batch; a lookup per account only while the domain has
+  // skipped accounts at all.
+  ASSIGN_OR_RETURN(
+      ScopedStatement any,
+      writer_->Cached("SELECT 1 FROM skipped_accounts WHERE org_key=?1 AND "
+                      "domain=?2 LIMIT 1"));
+  any->Bind(1, org_key).Bind(2, domain);
+  ASSIGN_OR_RETURN(bool has_skipped, any->Step());
+  if (!has_skipped) return absl::OkStatus();
+  for (const AccountState& account : batch.accounts) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("DELETE FROM skipped_accounts WHERE org_key=?1 AND "
+                        "domain=?2 AND object_guid=?3"));
+    q->Bind(1, org_key).Bind(2, domain).BindBlobNoCopy(3, account.object_guid);
+    RETURN_IF_ERROR(q->Run());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<adsync::v1::ImportPeopleResponse> SqliteStore::ReplacePeople(
@@ -1662,6 +1859,44 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
         fo->set_to_sync_id(f->ColumnText(2));
         fo->set_epoch(f->ColumnInt(3));
         fo->set_reason(f->ColumnText(4));
+      }
+      ASSIGN_OR_RETURN(
+          ScopedStatement h,
+          reader_->Cached(
+              "SELECT at, sync_id, seen, domain_accounts, skipped_entries, "
+              "reason, (SELECT count(*) FROM held_sweep_accounts a WHERE "
+              "a.org_key=?1 AND a.domain=?2) FROM held_sweeps WHERE "
+              "org_key=?1 AND domain=?2"));
+      h->Bind(1, org.key).Bind(2, domain);
+      ASSIGN_OR_RETURN(bool held, h->Step());
+      if (held) {
+        adsync::v1::HeldSweep* hs = d->mutable_held_sweep();
+        hs->set_at_unix(h->ColumnInt(0));
+        hs->set_sync_id(h->ColumnText(1));
+        hs->set_seen(h->ColumnInt(2));
+        hs->set_domain_accounts(h->ColumnInt(3));
+        hs->set_skipped_entries(static_cast<uint32_t>(h->ColumnInt(4)));
+        hs->set_reason(h->ColumnText(5));
+        hs->set_would_remove(h->ColumnInt(6));
+      }
+    }
+    {
+      ASSIGN_OR_RETURN(
+          ScopedStatement q,
+          reader_->Cached("SELECT domain, object_guid, sam, reason, at FROM "
+                          "skipped_accounts WHERE org_key=?1 ORDER BY at "
+                          "DESC LIMIT 100"));
+      q->Bind(1, org.key);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q->Step());
+        if (!row) break;
+        adsync::v1::SkippedAccount* sa = os->add_skipped_accounts();
+        sa->set_domain(q->ColumnText(0));
+        auto guid = GuidBinaryToString(q->ColumnBlob(1));
+        if (guid.ok()) sa->set_object_guid(*guid);
+        sa->set_sam_account_name(q->ColumnText(2));
+        sa->set_reason(q->ColumnText(3));
+        sa->set_at_unix(q->ColumnInt(4));
       }
     }
     {

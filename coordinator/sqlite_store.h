@@ -36,6 +36,12 @@ struct SqliteStoreOptions {
   // the org's mapped People quarantines the org's push.
   uint32_t quarantine_min_people = 20;
   double quarantine_fraction = 0.05;
+  // A full-sync sweep that would remove more than `sweep_hold_min_accounts`
+  // AND more than `sweep_hold_fraction` of the domain's active accounts is
+  // held for an operator (as is one that saw nothing, or after which the
+  // agent reported unreadable entries).
+  uint32_t sweep_hold_min_accounts = 20;
+  double sweep_hold_fraction = 0.10;
   // Test hook: the process _exit()s after a batch is written but before it
   // commits, to prove a crash loses nothing acknowledged.
   bool crash_before_commit_for_testing = false;
@@ -108,6 +114,9 @@ class SqliteStore : public Store {
                         const std::string& error) override;
   absl::StatusOr<adsync::v1::PushStatus> ResolveQuarantine(
       const std::string& org_id, bool approve) override;
+  absl::StatusOr<uint64_t> ResolveSweep(const std::string& org_id,
+                                        const std::string& domain,
+                                        bool approve) override;
   absl::StatusOr<adsync::v1::GetStatusResponse> GetStatus(
       const std::string& org_id) override;
   absl::StatusOr<adsync::v1::ResolveLoginResponse> ResolveLogin(
@@ -156,15 +165,29 @@ class SqliteStore : public Store {
   // Bumps versions and queues the changed People in the outbox; quarantines
   // the org's push when the removals look like a mistake. `cause` names
   // what happened for the status page.
+  // `operator_approved`: an operator already confirmed these removals (an
+  // approved sweep): no quarantine.
   absl::Status FinishChangesLocked(const OrgRow& org, const ChangeSet& changes,
-                                   const std::string& cause);
+                                   const std::string& cause,
+                                   bool operator_approved = false);
   // REQUIRES: write_mu_ held. True when `sync` held the lease at `epoch`.
   absl::StatusOr<bool> RenewLeaseLocked(int64_t org_key, const SyncRecord& sync,
                                         uint64_t epoch, int64_t expires_ms);
+  // Marks the domain's accounts that a completed full sync did not report
+  // as gone, or holds them for an operator when that looks like a mistake.
   absl::StatusOr<uint32_t> SweepLocked(const OrgRow& org,
-                                       const std::string& domain,
+                                       const SyncRecord& sync,
                                        const SeenAccounts& seen,
+                                       uint32_t skipped_entries,
                                        ChangeSet* changes);
+  // Marks the accounts (objectGUIDs) gone; returns how many were active.
+  absl::StatusOr<uint32_t> RemoveAccountsLocked(
+      const OrgRow& org, const std::vector<std::string>& gone,
+      ChangeSet* changes);
+  absl::Status DropHeldSweepLocked(int64_t org_key, const std::string& domain);
+  // Records the batch's oversized accounts; clears those it now carries.
+  absl::Status RecordSkippedLocked(int64_t org_key, const std::string& domain,
+                                   const PreparedBatch& batch);
   // Runs `sql` once per update of `batch`, binding ?1 org key, ?2 person,
   // ?3 version and ?4 `extra` (ignored by statements without ?4).
   absl::Status ForEachOutboxItemLocked(int64_t org_key, const PushBatch& batch,

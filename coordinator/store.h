@@ -190,6 +190,12 @@ class Store {
   // K12Panel refused the batch permanently: park it with the error.
   virtual absl::Status ParkPush(const PushBatch& batch,
                                 const std::string& error) = 0;
+  // approve: marks the accounts of the domain's held full-sync sweep gone
+  // (those written since the hold stay); reject: keeps them. Returns how
+  // many were removed. FailedPrecondition when nothing is held.
+  virtual absl::StatusOr<uint64_t> ResolveSweep(const std::string& org_id,
+                                                const std::string& domain,
+                                                bool approve) = 0;
   // approve: release the quarantined updates; reject: drop them.
   virtual absl::StatusOr<adsync::v1::PushStatus> ResolveQuarantine(
       const std::string& org_id, bool approve) = 0;

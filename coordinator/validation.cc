@@ -43,18 +43,47 @@ absl::StatusOr<std::string> ValidateDomainName(absl::string_view raw) {
 
 namespace {
 
-absl::Status CheckText(int index, absl::string_view field,
-                       absl::string_view value, const BatchLimits& limits) {
-  if (value.size() > limits.max_string_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("delta ", index, ": ", field, " is ", value.size(),
-                     " bytes; the limit is ", limits.max_string_bytes));
-  }
+absl::Status CheckUtf8(int index, absl::string_view field,
+                       absl::string_view value) {
   if (!IsValidUtf8(value)) {
     return absl::InvalidArgumentError(
         absl::StrCat("delta ", index, ": ", field, " is not valid UTF-8"));
   }
   return absl::OkStatus();
+}
+
+// Why an account's values are over the limits (what to change in AD), or
+// "" when they are within them.
+std::string OversizedReason(const adsync::v1::ProfileDelta& d,
+                            const BatchLimits& limits) {
+  struct Field {
+    const char* name;
+    const std::string& value;
+  };
+  for (const Field& f :
+       {Field{"sAMAccountName", d.sam_account_name()},
+        Field{"userPrincipalName", d.user_principal_name()},
+        Field{"mail", d.mail()}, Field{"displayName", d.display_name()}}) {
+    if (f.value.size() > limits.max_string_bytes) {
+      return absl::StrCat(f.name, " is ", f.value.size(),
+                          " bytes, over the limit of ", limits.max_string_bytes,
+                          "; shorten it in AD");
+    }
+  }
+  if (d.proxy_addresses_size() > static_cast<int>(limits.max_proxy_addresses)) {
+    return absl::StrCat("it has ", d.proxy_addresses_size(),
+                        " proxyAddresses, over the limit of ",
+                        limits.max_proxy_addresses,
+                        "; remove addresses no longer used in AD");
+  }
+  for (const std::string& p : d.proxy_addresses()) {
+    if (p.size() > limits.max_string_bytes) {
+      return absl::StrCat("a proxyAddresses value is ", p.size(),
+                          " bytes, over the limit of ", limits.max_string_bytes,
+                          "; shorten or remove it in AD");
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -80,6 +109,7 @@ absl::StatusOr<PreparedBatch> PrepareBatch(adsync::v1::Batch* wire,
   prepared.full_sync_end = batch.full_sync_end();
   prepared.has_watermark = batch.has_watermark();
   prepared.watermark = batch.watermark();
+  prepared.skipped_entries = batch.skipped_entries();
   prepared.accounts.reserve(batch.deltas_size());
   for (int i = 0; i < batch.deltas_size(); ++i) {
     const adsync::v1::ProfileDelta& d = batch.deltas(i);
@@ -106,18 +136,22 @@ absl::StatusOr<PreparedBatch> PrepareBatch(adsync::v1::Batch* wire,
          {Field{"sAMAccountName", d.sam_account_name()},
           Field{"userPrincipalName", d.user_principal_name()},
           Field{"mail", d.mail()}, Field{"displayName", d.display_name()}}) {
-      absl::Status s = CheckText(i, f.name, f.value, limits);
+      absl::Status s = CheckUtf8(i, f.name, f.value);
       if (!s.ok()) return s;
-    }
-    if (d.proxy_addresses_size() >
-        static_cast<int>(limits.max_proxy_addresses)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "delta ", i, ": ", d.proxy_addresses_size(),
-          " proxyAddresses; the limit is ", limits.max_proxy_addresses));
     }
     for (const std::string& p : d.proxy_addresses()) {
-      absl::Status s = CheckText(i, "proxyAddresses", p, limits);
+      absl::Status s = CheckUtf8(i, "proxyAddresses", p);
       if (!s.ok()) return s;
+    }
+    std::string oversized = OversizedReason(d, limits);
+    if (!oversized.empty()) {
+      SkippedAccount& skipped = prepared.skipped.emplace_back();
+      skipped.object_guid = d.object_guid();
+      if (d.sam_account_name().size() <= 256) {
+        skipped.sam_account_name = d.sam_account_name();
+      }
+      skipped.reason = std::move(oversized);
+      continue;
     }
     if (!d.deleted() && d.sam_account_name().empty()) {
       return absl::InvalidArgumentError(

@@ -27,6 +27,15 @@ struct BatchLimits {
 // A batch from an agent that passed every check, its deltas converted to
 // account states. Built by PrepareBatch on the gRPC thread that read it, so
 // that the storage thread only merges and writes.
+// An account left out of its batch because a value is over the limits:
+// one account must not stall its domain. Reported in status with what to
+// fix in AD.
+struct SkippedAccount {
+  std::string object_guid;       // 16-byte binary
+  std::string sam_account_name;  // empty when it is itself too long
+  std::string reason;
+};
+
 struct PreparedBatch {
   uint64_t sequence = 0;
   uint64_t lease_epoch = 0;
@@ -35,12 +44,15 @@ struct PreparedBatch {
   bool has_watermark = false;
   adsync::v1::Watermark watermark;
   std::vector<AccountState> accounts;  // in the order the agent sent them
+  std::vector<SkippedAccount> skipped;
+  uint32_t skipped_entries = 0;  // entries the agent itself could not read
 };
 
 // Checks every delta of a batch: 16-byte objectGUID, a well-formed SID,
-// UTF-8 text within limits, stamps for known attributes with 16-byte
-// invocationIds, and converts it, moving the strings out of `batch`.
-// Errors name the delta's index and field ("delta 3: objectGUID ...").
+// UTF-8 text, stamps for known attributes with 16-byte invocationIds, and
+// converts it, moving the strings out of `batch`. Errors name the delta's
+// index and field ("delta 3: objectGUID ..."). An account whose values are
+// over the size limits is not an error: it goes to `skipped`.
 absl::StatusOr<PreparedBatch> PrepareBatch(adsync::v1::Batch* batch,
                                            const BatchLimits& limits);
 

@@ -135,6 +135,21 @@ std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
                         r.source_ip(), ": ", r.reason(), "\n");
       }
     }
+    for (const auto& d : org.domains()) {
+      if (!d.has_held_sweep()) continue;
+      absl::StrAppend(&out, "  HELD SWEEP of ", d.domain(), " (",
+                      d.held_sweep().would_remove(),
+                      " accounts): ", d.held_sweep().reason(), "\n");
+    }
+    if (!org.skipped_accounts().empty()) {
+      out += "  accounts not stored (fix them in AD):\n";
+      for (const auto& a : org.skipped_accounts()) {
+        absl::StrAppend(&out, "    ", a.domain(), "\\",
+                        a.sam_account_name().empty() ? a.object_guid()
+                                                     : a.sam_account_name(),
+                        ": ", a.reason(), "\n");
+      }
+    }
     for (const auto& f : org.failing_sources()) {
       absl::StrAppend(
           &out, "  ", f.ip(), ": ", f.failed_hellos_last_minute(),

@@ -193,3 +193,75 @@ TEST_F(HardenedGatewayTest, AgentThatNeverReadsIsCutOff) {
 
 }  // namespace
 }  // namespace adsync
+
+namespace adsync {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MakeBatch;
+using testing::MakeDelta;
+using testing::WireAgent;
+
+// Audit finding 8, over the wire: an account over the limits is skipped and
+// shown in status; the batch and the stream carry on.
+TEST_F(HardenedGatewayTest, AnOversizedAccountDoesNotStallItsDomain) {
+  WireAgent agent(Target(kAgentIp));
+  ASSERT_TRUE(agent.Hello(org_id_, key_, invocation_).has_hello_result());
+  adsync::v1::Batch batch = MakeBatch(1, {{.guid = 1, .sam = "fine"}});
+  *batch.add_deltas() = MakeDelta(
+      {.guid = 2, .sam = "essay", .display_name = std::string(3000, 'x')});
+  agent.Send(batch);
+  adsync::v1::CoordinatorMessage ack = agent.Read();
+  ASSERT_TRUE(ack.has_ack());
+  EXPECT_EQ(ack.ack().applied(), 1u);
+  agent.Send(MakeBatch(2, {{.guid = 3, .sam = "next"}}));
+  EXPECT_TRUE(agent.Read().has_ack());
+  EXPECT_TRUE(agent.Close().ok());
+  EXPECT_TRUE(Resolve("DISTRICT\\fine").found());
+  EXPECT_TRUE(Resolve("DISTRICT\\next").found());
+  adsync::v1::OrgStatus status = Status();
+  ASSERT_EQ(status.skipped_accounts_size(), 1);
+  EXPECT_EQ(status.skipped_accounts(0).sam_account_name(), "essay");
+  EXPECT_THAT(status.skipped_accounts(0).reason(),
+              HasSubstr("displayName is 3000 bytes"));
+}
+
+// Audit finding 5, over the wire: a full sync that reports nothing (an
+// empty OU, a wrong base DN) removes nothing; the operator approves.
+TEST_F(HardenedGatewayTest, AnEmptyFullSyncIsHeldUntilAnOperatorApproves) {
+  auto full_sync = [&](std::vector<testing::DeltaSpec> specs) {
+    WireAgent agent(Target(kAgentIp));
+    agent.Hello(org_id_, key_, invocation_);
+    adsync::v1::Batch batch = MakeBatch(1, specs);
+    batch.set_full_sync_begin(true);
+    batch.set_full_sync_end(true);
+    batch.mutable_watermark()->set_invocation_id(invocation_);
+    batch.mutable_watermark()->set_usn(10);
+    agent.Send(batch);
+    adsync::v1::CoordinatorMessage ack = agent.Read();
+    EXPECT_TRUE(agent.Close().ok());
+    return ack.ack();
+  };
+  full_sync({{.guid = 1, .sam = "a"}, {.guid = 2, .sam = "b"}});
+  EXPECT_EQ(full_sync({}).removed(), 0u);
+  EXPECT_EQ(Resolve("DISTRICT\\a").account().outcome(), "no-email");
+  adsync::v1::OrgStatus status = Status();
+  ASSERT_EQ(status.domains_size(), 1);
+  EXPECT_EQ(status.domains(0).held_sweep().would_remove(), 2u);
+
+  adsync::v1::ResolveSweepRequest req;
+  req.set_org_id(org_id_);
+  req.set_domain("DISTRICT");
+  req.set_approve(true);
+  adsync::v1::ResolveSweepResponse resp;
+  ASSERT_TRUE(
+      admin_->ResolveSweep(Ctx("wrong-token").get(), req, &resp).error_code() ==
+      grpc::StatusCode::UNAUTHENTICATED);
+  ASSERT_TRUE(admin_->ResolveSweep(Ctx().get(), req, &resp).ok());
+  EXPECT_EQ(resp.removed(), 2u);
+  EXPECT_EQ(Resolve("DISTRICT\\a").account().outcome(), "removed");
+  EXPECT_FALSE(Status().domains(0).has_held_sweep());
+}
+
+}  // namespace
+}  // namespace adsync

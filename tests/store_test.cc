@@ -615,8 +615,7 @@ TEST_F(StoreTest, ARemovedOrReKeyedSyncCannotWrite) {
   auto write = store_->PrepareAndApply(b, batch, nullptr);
   ASSERT_FALSE(write.ok());
   EXPECT_EQ(write.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(std::string(write.status().message()),
-              HasSubstr("was rotated"));
+  EXPECT_THAT(std::string(write.status().message()), HasSubstr("was rotated"));
   EXPECT_FALSE(store_->RenewLease(b, lease->epoch, now, 60000).ok());
   EXPECT_FALSE(store_->AcquireLease(b, now, 60000, "again", 0).ok());
   // Its lease lapsed at the rotation: the domain is free for a standby.
@@ -661,6 +660,146 @@ TEST_F(StoreTest, RejectionsAreBoundedInTotalAndKeepNoRawInput) {
   ASSERT_TRUE(*(*q)->Step());
   EXPECT_LE((*q)->ColumnInt(0), 21);
   EXPECT_LE((*q)->ColumnInt(1), 36);  // a canonical GUID, or nothing
+}
+
+}  // namespace
+}  // namespace adsync
+
+namespace adsync {
+namespace {
+
+class SweepHoldTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    StoreTest::SetUp();
+    std::vector<DeltaSpec> accounts;
+    for (uint32_t i = 1; i <= 30; ++i) {
+      accounts.push_back({.guid = i, .sam = absl::StrCat("u", i)});
+    }
+    Apply(sync_a_, accounts);
+  }
+
+  // A full sync of DISTRICT that reports `seen_guids` (and
+  // `skipped_entries` unreadable entries).
+  BatchOutcome FullSync(std::vector<uint32_t> seen_guids,
+                        uint32_t skipped_entries = 0) {
+    SeenAccounts seen;
+    for (uint32_t g : seen_guids) seen.insert(testing::TestGuid(g));
+    adsync::v1::Batch batch;
+    batch.set_lease_epoch(TakeLease(sync_a_));
+    batch.set_sequence(++sequence_);
+    batch.set_full_sync_begin(true);
+    batch.set_full_sync_end(true);
+    batch.set_skipped_entries(skipped_entries);
+    auto outcome = store_->PrepareAndApply(sync_a_, batch, &seen);
+    EXPECT_TRUE(outcome.ok()) << outcome.status();
+    return outcome.ok() ? *outcome : BatchOutcome{};
+  }
+
+  adsync::v1::HeldSweep Held() {
+    const adsync::v1::OrgStatus status = store_->GetStatus(org_id_)->orgs(0);
+    for (const auto& d : status.domains()) {
+      if (d.domain() == "DISTRICT") return d.held_sweep();
+    }
+    return {};
+  }
+
+  int Active() {
+    int active = 0;
+    for (uint32_t i = 1; i <= 30; ++i) {
+      if (Resolve(absl::StrCat("DISTRICT\\u", i)).account().outcome() !=
+          "removed") {
+        ++active;
+      }
+    }
+    return active;
+  }
+};
+
+// Audit finding 5: a full sync that saw nothing removes nothing; the sweep
+// waits in the store, visible in status, until an operator approves it.
+TEST_F(SweepHoldTest, AFullSyncThatSawNothingIsHeldUntilApproved) {
+  EXPECT_EQ(FullSync({}).removed, 0u);
+  EXPECT_EQ(Active(), 30);
+  adsync::v1::HeldSweep held = Held();
+  EXPECT_EQ(held.would_remove(), 30u);
+  EXPECT_EQ(held.seen(), 0u);
+  EXPECT_EQ(held.sync_id(), sync_a_.sync_id);
+  EXPECT_THAT(held.reason(), HasSubstr("reported no accounts at all"));
+  EXPECT_THAT(held.reason(), HasSubstr("adsyncctl sweep approve"));
+  auto removed = store_->ResolveSweep(org_id_, "district", /*approve=*/true);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, 30u);
+  EXPECT_EQ(Active(), 0);
+  EXPECT_EQ(Held().would_remove(), 0u);
+  EXPECT_EQ(store_->ResolveSweep(org_id_, "DISTRICT", true).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SweepHoldTest, RejectingAHeldSweepKeepsTheAccounts) {
+  FullSync({1, 2, 3}, /*skipped_entries=*/2);
+  adsync::v1::HeldSweep held = Held();
+  EXPECT_EQ(held.would_remove(), 27u);
+  EXPECT_EQ(held.skipped_entries(), 2u);
+  EXPECT_THAT(held.reason(), HasSubstr("could not read 2 entries"));
+  ASSERT_TRUE(store_->ResolveSweep(org_id_, "DISTRICT", false).ok());
+  EXPECT_EQ(Active(), 30);
+  EXPECT_EQ(Held().would_remove(), 0u);
+}
+
+TEST_F(SweepHoldTest, ALargeShareOfTheDomainIsHeldASmallOneIsNot) {
+  std::vector<uint32_t> most;
+  for (uint32_t i = 1; i <= 29; ++i) most.push_back(i);
+  EXPECT_EQ(FullSync(most).removed, 1u);  // one leaver: a normal day
+  EXPECT_EQ(Held().would_remove(), 0u);
+  EXPECT_EQ(FullSync({1, 2, 3, 4, 5}).removed, 0u);  // 24 of 29: held
+  EXPECT_EQ(Held().would_remove(), 24u);
+  EXPECT_THAT(Held().reason(), HasSubstr("would remove 24 of 29"));
+  // An account written again after the hold was seen: approval keeps it.
+  absl::SleepFor(absl::Seconds(1));  // `updated` has one-second resolution
+  Apply(sync_a_, {{.guid = 6, .sam = "u6", .version = 2}});
+  ASSERT_TRUE(store_->ResolveSweep(org_id_, "DISTRICT", true).ok());
+  EXPECT_EQ(Active(), 6);
+  EXPECT_NE(Resolve("DISTRICT\\u6").account().outcome(), "removed");
+}
+
+// Audit finding 8: an account with a value over the limits is left out of
+// its batch and reported; the rest of the batch is stored, and once the
+// account is fixed in AD it is stored and no longer reported.
+TEST_F(StoreTest, AnOversizedAccountIsSkippedAndReportedNotTheBatch) {
+  adsync::v1::Batch batch;
+  batch.set_lease_epoch(TakeLease(sync_a_));
+  batch.set_sequence(++sequence_);
+  *batch.add_deltas() = MakeDelta({.guid = 1, .sam = "fine"});
+  *batch.add_deltas() = MakeDelta(
+      {.guid = 2, .sam = "essay", .display_name = std::string(3000, 'x')});
+  auto proxies = MakeDelta({.guid = 3, .sam = "hoarder"});
+  for (int i = 0; i < 300; ++i) {
+    proxies.add_proxy_addresses(absl::StrCat("smtp:a", i, "@d.org"));
+  }
+  *batch.add_deltas() = proxies;
+  auto outcome = store_->PrepareAndApply(sync_a_, batch, nullptr);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->applied, 1u);
+  EXPECT_TRUE(Resolve("DISTRICT\\fine").found());
+  EXPECT_FALSE(Resolve("DISTRICT\\essay").found());
+  auto status = store_->GetStatus(org_id_)->orgs(0);
+  ASSERT_EQ(status.skipped_accounts_size(), 2);
+  std::map<std::string, std::string> reasons;
+  for (const auto& s : status.skipped_accounts()) {
+    EXPECT_EQ(s.domain(), "DISTRICT");
+    reasons[s.sam_account_name()] = s.reason();
+  }
+  EXPECT_THAT(reasons["essay"],
+              HasSubstr("displayName is 3000 bytes, over the limit of 2048; "
+                        "shorten it in AD"));
+  EXPECT_THAT(reasons["hoarder"], HasSubstr("300 proxyAddresses"));
+  // Fixed in AD: stored, and no longer reported.
+  Apply(sync_a_, {{.guid = 2, .sam = "essay", .display_name = "Short"}});
+  EXPECT_TRUE(Resolve("DISTRICT\\essay").found());
+  status = store_->GetStatus(org_id_)->orgs(0);
+  ASSERT_EQ(status.skipped_accounts_size(), 1);
+  EXPECT_EQ(status.skipped_accounts(0).sam_account_name(), "hoarder");
 }
 
 }  // namespace
