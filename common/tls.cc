@@ -30,7 +30,7 @@ std::unique_ptr<BIO, BioFree> MemoryBio(const std::string& pem) {
 // Reads a PEM file holding at least one certificate; returns its text and
 // (through `first`) the first certificate.
 absl::StatusOr<std::string> ReadCertificates(
-    const std::string& path, const char* what,
+    const std::string& path, const std::string& what,
     std::unique_ptr<X509, X509Free>* first = nullptr) {
   if (path.empty()) {
     return absl::InvalidArgumentError(
@@ -52,7 +52,7 @@ absl::StatusOr<std::string> ReadCertificates(
 
 // Reads the private key for `cert` (mode-checked like every secret).
 absl::StatusOr<std::string> ReadKeyFor(const std::string& path, X509* cert,
-                                       const char* what) {
+                                       const std::string& what) {
   ASSIGN_OR_RETURN(std::string pem, ReadSecretFile(path, what));
   auto bio = MemoryBio(pem);
   std::unique_ptr<EVP_PKEY, KeyFree> key(
@@ -75,24 +75,26 @@ absl::StatusOr<std::string> ReadKeyFor(const std::string& path, X509* cert,
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> LoadServerTls(
-    const adsync::v1::AgentTls& tls) {
+    const adsync::v1::AgentTls& tls, absl::string_view field) {
+  const std::string cert_field = absl::StrCat(field, ".cert_file");
+  const std::string key_field = absl::StrCat(field, ".key_file");
   std::unique_ptr<X509, X509Free> cert;
-  ASSIGN_OR_RETURN(
-      std::string cert_pem,
-      ReadCertificates(tls.cert_file(), "agent_tls.cert_file", &cert));
+  ASSIGN_OR_RETURN(std::string cert_pem,
+                   ReadCertificates(tls.cert_file(), cert_field, &cert));
   if (tls.key_file().empty()) {
     return absl::InvalidArgumentError(
-        "agent_tls.key_file is required with agent_tls.cert_file");
+        absl::StrCat(key_field, " is required with ", cert_field,
+                     ": the private key of that certificate (mode 600)"));
   }
-  ASSIGN_OR_RETURN(std::string key_pem, ReadKeyFor(tls.key_file(), cert.get(),
-                                                   "agent_tls.key_file"));
+  ASSIGN_OR_RETURN(std::string key_pem,
+                   ReadKeyFor(tls.key_file(), cert.get(), key_field));
   grpc::SslServerCredentialsOptions options(
       GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   options.pem_key_cert_pairs.push_back({key_pem, cert_pem});
   if (!tls.client_ca_file().empty()) {
-    ASSIGN_OR_RETURN(
-        options.pem_root_certs,
-        ReadCertificates(tls.client_ca_file(), "agent_tls.client_ca_file"));
+    ASSIGN_OR_RETURN(options.pem_root_certs,
+                     ReadCertificates(tls.client_ca_file(),
+                                      absl::StrCat(field, ".client_ca_file")));
     options.client_certificate_request =
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
@@ -101,18 +103,16 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> LoadServerTls(
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> LoadClientTls(
     const std::string& ca_file, const std::string& cert_file,
-    const std::string& key_file) {
+    const std::string& key_file, const ClientTlsNames& names) {
   grpc::SslCredentialsOptions options;
   ASSIGN_OR_RETURN(options.pem_root_certs,
-                   ReadCertificates(ca_file, "coordinator_ca_file"));
+                   ReadCertificates(ca_file, names.ca_file));
   if (!cert_file.empty()) {
     std::unique_ptr<X509, X509Free> cert;
-    ASSIGN_OR_RETURN(
-        options.pem_cert_chain,
-        ReadCertificates(cert_file, "coordinator_client_cert_file", &cert));
-    ASSIGN_OR_RETURN(
-        options.pem_private_key,
-        ReadKeyFor(key_file, cert.get(), "coordinator_client_key_file"));
+    ASSIGN_OR_RETURN(options.pem_cert_chain,
+                     ReadCertificates(cert_file, names.cert_file, &cert));
+    ASSIGN_OR_RETURN(options.pem_private_key,
+                     ReadKeyFor(key_file, cert.get(), names.key_file));
   }
   return grpc::SslCredentials(options);
 }

@@ -30,6 +30,30 @@ absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
   }
   if (c.agent_listen().empty()) c.set_agent_listen("0.0.0.0:7443");
   if (c.admin_listen().empty()) c.set_admin_listen("127.0.0.1:7444");
+  const adsync::v1::AgentTls& admin_tls = c.admin_tls();
+  if (admin_tls.cert_file().empty() &&
+      (!admin_tls.key_file().empty() || !admin_tls.client_ca_file().empty())) {
+    return absl::InvalidArgumentError(
+        "admin_tls.cert_file is required when admin_tls is set: the PEM "
+        "certificate adsyncctl verifies with --ca-file");
+  }
+  if (admin_tls.cert_file().empty() &&
+      !IsLoopbackListenAddress(c.admin_listen())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "admin_listen \"", c.admin_listen(),
+        "\" is reachable from the network but admin_tls is not configured: "
+        "the admin token and every org's data would cross it in the clear. "
+        "Listen on loopback (admin_listen: \"127.0.0.1:7444\") or a unix "
+        "socket (admin_listen: \"unix:/run/adsync/admin.sock\"), or set "
+        "admin_tls { cert_file key_file } and run adsyncctl with --ca-file"));
+  }
+  if (!c.metrics_token_file().empty() && c.metrics_listen().empty()) {
+    return absl::InvalidArgumentError(
+        "metrics_token_file is set but metrics_listen is empty; set "
+        "metrics_listen (e.g. \"127.0.0.1:9464\") or remove "
+        "metrics_token_file");
+  }
+  if (c.metrics_refresh_ms() == 0) c.set_metrics_refresh_ms(5000);
   if (c.max_unacked_batches() == 0) c.set_max_unacked_batches(8);
   if (c.max_deltas_per_batch() == 0) c.set_max_deltas_per_batch(1000);
   if (c.max_deltas_per_batch() > 1000) {
@@ -167,10 +191,15 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     }
   }
   {
+    std::shared_ptr<grpc::ServerCredentials> credentials =
+        grpc::InsecureServerCredentials();
+    if (!config.admin_tls().cert_file().empty()) {
+      ASSIGN_OR_RETURN(credentials,
+                       LoadServerTls(config.admin_tls(), "admin_tls"));
+    }
     grpc::ServerBuilder builder;
     const bool unix_socket = absl::StartsWith(config.admin_listen(), "unix:");
-    builder.AddListeningPort(config.admin_listen(),
-                             grpc::InsecureServerCredentials(),
+    builder.AddListeningPort(config.admin_listen(), credentials,
                              unix_socket ? nullptr : &server->admin_port_);
     builder.RegisterService(server->admin_.get());
     builder.RegisterService(server->status_.get());
@@ -191,21 +220,32 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
           absl::StrCat("metrics_listen \"", listen,
                        "\" must be address:port, e.g. 127.0.0.1:9464"));
     }
-    Store* store = server->store_.get();
-    server->metrics_server_ =
-        std::make_unique<HttpServer>([store](const HttpServerRequest& r) {
-          HttpServerResponse resp;
-          if (r.path == "/metrics") {
-            resp.headers["Content-Type"] = "text/plain; version=0.0.4";
-            resp.body = Metrics::Global().Render(store);
-          } else if (r.path == "/healthz") {
-            resp.body = "{\"status\":\"SERVING\"}";
-          } else {
-            resp.status = 404;
-            resp.body = "{\"error\":\"try /metrics or /healthz\"}";
-          }
-          return resp;
-        });
+    std::string metrics_token;
+    if (!config.metrics_token_file().empty()) {
+      ASSIGN_OR_RETURN(metrics_token,
+                       ReadSecretFile(config.metrics_token_file(),
+                                      "metrics token file"));
+      if (!IsLoopbackListenAddress(listen)) {
+        Log(LogLevel::kWarning,
+            "the metrics token crosses the network in the clear "
+            "(metrics_listen is plain HTTP); scrape over loopback or a "
+            "private network",
+            {{"metrics_listen", listen}});
+      }
+    }
+    server->store_gauges_ = std::make_unique<StoreGauges>(
+        server->store_.get(), absl::Milliseconds(config.metrics_refresh_ms()));
+    // Scrapers are one or two Prometheus servers; a few workers are plenty
+    // and keep a flood of connections from costing the coordinator threads.
+    HttpServerOptions http;
+    http.max_connections = 4;
+    http.max_waiting = 8;
+    StoreGauges* gauges = server->store_gauges_.get();
+    server->metrics_server_ = std::make_unique<HttpServer>(
+        [gauges, metrics_token](const HttpServerRequest& r) {
+          return ServeMetrics(r, *gauges, metrics_token);
+        },
+        http);
     ASSIGN_OR_RETURN(server->metrics_port_, server->metrics_server_->Start(
                                                 listen.substr(0, colon), port));
   }
@@ -229,6 +269,7 @@ void CoordinatorServer::Shutdown() {
       std::chrono::system_clock::now() + std::chrono::seconds(2);
   if (agent_server_) agent_server_->Shutdown(deadline);
   if (admin_server_) admin_server_->Shutdown(deadline);
+  if (metrics_server_) metrics_server_->Stop();
 }
 
 }  // namespace adsync

@@ -1,6 +1,7 @@
 // Builds a running coordinator from its config: the store, the agent
-// gateway on its own listener, and the admin/status services on a separate
-// (loopback or unix-socket) listener. Used by main() and by in-process
+// gateway on its own listener, the admin/status services on a separate
+// listener (loopback or unix socket, or any address with admin_tls) and
+// the optional /metrics listener. Used by main() and by in-process
 // integration tests.
 //
 // Thread-safety: Start() and Shutdown() from one thread.
@@ -14,6 +15,7 @@
 #include "common/http_server.h"
 #include "coordinator/admin_service.h"
 #include "coordinator/agent_gateway.h"
+#include "coordinator/metrics.h"
 #include "coordinator/panel_sync.h"
 #include "coordinator/sqlite_store.h"
 
@@ -51,6 +53,10 @@ class CoordinatorServer {
   std::unique_ptr<StatusService> status_;
   std::unique_ptr<grpc::Server> agent_server_;
   std::unique_ptr<grpc::Server> admin_server_;
+  // Declared after store_ and before metrics_server_: destroyed in the
+  // reverse order, so the listener stops before the gauges it reads, and
+  // those before the store they query.
+  std::unique_ptr<StoreGauges> store_gauges_;
   std::unique_ptr<HttpServer> metrics_server_;
   int metrics_port_ = 0;
   int agent_port_ = 0;

@@ -2,8 +2,68 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/files.h"
+#include "common/log.h"
 
 namespace adsync {
+
+StoreGauges::StoreGauges(Store* store, absl::Duration refresh)
+    : store_(store),
+      refresh_(refresh),
+      current_(std::make_shared<StoreGaugeSnapshot>()) {
+  Refresh();
+  thread_ = std::thread([this] { Loop(); });
+}
+
+StoreGauges::~StoreGauges() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+std::shared_ptr<const StoreGaugeSnapshot> StoreGauges::Get() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+void StoreGauges::Refresh() {
+  auto status = store_->GetStatus("");
+  if (!status.ok()) {
+    Log(LogLevel::kWarning,
+        "cannot read the store for /metrics; it keeps serving the previous "
+        "values (see adsync_store_snapshot_age_seconds) and retries",
+        {{"error", std::string(status.status().message())}});
+    return;
+  }
+  auto snapshot = std::make_shared<StoreGaugeSnapshot>();
+  for (const auto& org : status->orgs()) {
+    const auto& c = org.counts();
+    snapshot->orgs.push_back({org.org().org_id(),
+                              {{"matched", c.matched()},
+                               {"unmatched", c.unmatched()},
+                               {"ambiguous", c.ambiguous()},
+                               {"no-email", c.no_email()},
+                               {"removed", c.deleted()}},
+                              org.push().queue_depth(),
+                              org.push().quarantined()});
+  }
+  snapshot->taken = absl::Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  current_ = std::move(snapshot);
+}
+
+void StoreGauges::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!wake_.wait_for(lock, absl::ToChronoMilliseconds(refresh_),
+                         [&] { return stopping_; })) {
+    lock.unlock();
+    Refresh();
+    lock.lock();
+  }
+}
 
 Metrics& Metrics::Global() {
   static Metrics* metrics = new Metrics();
@@ -27,7 +87,8 @@ void Metrics::Rejected(const std::string& reason) {
   ++rejections_[reason];
 }
 
-std::string Metrics::Render(Store* store) {
+std::string Metrics::Render(const StoreGaugeSnapshot& gauges, bool per_org,
+                            absl::Time now) {
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help) {
     absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ",
@@ -73,37 +134,102 @@ std::string Metrics::Render(Store* store) {
                     absl::StrFormat("%.6f", commit_seconds_sum_), "\n",
                     "adsync_batch_commit_seconds_count ", cumulative, "\n");
   }
-  auto status = store->GetStatus("");
-  if (status.ok()) {
-    metric("adsync_accounts", "gauge", "Accounts by match outcome.");
-    for (const auto& org : status->orgs()) {
-      const auto& c = org.counts();
-      const std::string l = absl::StrCat("org=\"", org.org().org_id(), "\"");
-      for (const auto& [outcome, n] :
-           std::map<std::string, uint64_t>{{"matched", c.matched()},
-                                           {"unmatched", c.unmatched()},
-                                           {"ambiguous", c.ambiguous()},
-                                           {"no-email", c.no_email()},
-                                           {"removed", c.deleted()}}) {
-        absl::StrAppend(&out, "adsync_accounts{", l, ",outcome=\"", outcome,
-                        "\"} ", n, "\n");
+  if (gauges.taken == absl::InfinitePast()) return out;
+
+  metric("adsync_store_snapshot_age_seconds", "gauge",
+         "Seconds since the store gauges below were read (every "
+         "metrics_refresh_ms).");
+  absl::StrAppend(
+      &out, "adsync_store_snapshot_age_seconds ",
+      absl::StrFormat("%.3f", absl::ToDoubleSeconds(now - gauges.taken)), "\n");
+  metric("adsync_orgs", "gauge", "Orgs served by this coordinator.");
+  absl::StrAppend(&out, "adsync_orgs ", gauges.orgs.size(), "\n");
+  if (per_org) {
+    metric("adsync_accounts", "gauge", "Accounts by org and match outcome.");
+    for (const auto& org : gauges.orgs) {
+      for (const auto& [outcome, n] : org.accounts) {
+        absl::StrAppend(&out, "adsync_accounts{org=\"", org.org_id,
+                        "\",outcome=\"", outcome, "\"} ", n, "\n");
       }
     }
     metric("adsync_push_queue", "gauge",
-           "People with undelivered K12Panel updates.");
-    for (const auto& org : status->orgs()) {
-      absl::StrAppend(&out, "adsync_push_queue{org=\"", org.org().org_id(),
-                      "\"} ", org.push().queue_depth(), "\n");
+           "People with undelivered K12Panel updates, by org.");
+    for (const auto& org : gauges.orgs) {
+      absl::StrAppend(&out, "adsync_push_queue{org=\"", org.org_id, "\"} ",
+                      org.push_queue, "\n");
     }
     metric("adsync_push_quarantined", "gauge",
            "1 when the org's push is quarantined.");
-    for (const auto& org : status->orgs()) {
-      absl::StrAppend(&out, "adsync_push_quarantined{org=\"",
-                      org.org().org_id(), "\"} ",
-                      org.push().quarantined() ? 1 : 0, "\n");
+    for (const auto& org : gauges.orgs) {
+      absl::StrAppend(&out, "adsync_push_quarantined{org=\"", org.org_id,
+                      "\"} ", org.quarantined ? 1 : 0, "\n");
     }
+    return out;
   }
+  // Without the metrics token: the same series summed over orgs, so no
+  // tenant identifier leaves the coordinator.
+  std::map<std::string, uint64_t> accounts = {{"ambiguous", 0},
+                                              {"matched", 0},
+                                              {"no-email", 0},
+                                              {"removed", 0},
+                                              {"unmatched", 0}};
+  uint64_t queue = 0, quarantined = 0;
+  for (const auto& org : gauges.orgs) {
+    for (const auto& [outcome, n] : org.accounts) accounts[outcome] += n;
+    queue += org.push_queue;
+    quarantined += org.quarantined ? 1 : 0;
+  }
+  metric("adsync_accounts", "gauge",
+         "Accounts by match outcome, summed over orgs (per org with the "
+         "metrics token).");
+  for (const auto& [outcome, n] : accounts) {
+    absl::StrAppend(&out, "adsync_accounts{outcome=\"", outcome, "\"} ", n,
+                    "\n");
+  }
+  metric("adsync_push_queue", "gauge",
+         "People with undelivered K12Panel updates, summed over orgs.");
+  absl::StrAppend(&out, "adsync_push_queue ", queue, "\n");
+  metric("adsync_push_quarantined", "gauge", "Orgs whose push is quarantined.");
+  absl::StrAppend(&out, "adsync_push_quarantined ", quarantined, "\n");
   return out;
+}
+
+HttpServerResponse ServeMetrics(const HttpServerRequest& request,
+                                const StoreGauges& gauges,
+                                const std::string& token) {
+  HttpServerResponse resp;
+  if (request.path == "/healthz") {
+    resp.body = "{\"status\":\"SERVING\"}";
+    return resp;
+  }
+  if (request.path != "/metrics") {
+    resp.status = 404;
+    resp.body = "{\"error\":\"try /metrics or /healthz\"}";
+    return resp;
+  }
+  bool per_org = false;
+  if (auto it = request.headers.find("authorization");
+      it != request.headers.end()) {
+    // A scraper sending a token expects per-org series; answering with
+    // totals instead would hide its misconfiguration.
+    if (token.empty() || !SecretsEqual(it->second, "Bearer " + token)) {
+      resp.status = 401;
+      resp.headers["WWW-Authenticate"] = "Bearer realm=\"adsync-metrics\"";
+      resp.body =
+          token.empty()
+              ? "{\"error\":\"this coordinator has no metrics_token_file, so "
+                "/metrics has no per-org series; scrape without an "
+                "Authorization header, or set metrics_token_file\"}"
+              : "{\"error\":\"wrong metrics token: send Authorization: Bearer "
+                "and the content of the coordinator's metrics_token_file, or "
+                "no Authorization header for totals over all orgs\"}";
+      return resp;
+    }
+    per_org = true;
+  }
+  resp.headers["Content-Type"] = "text/plain; version=0.0.4";
+  resp.body = Metrics::Global().Render(*gauges.Get(), per_org);
+  return resp;
 }
 
 }  // namespace adsync

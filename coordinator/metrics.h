@@ -1,7 +1,14 @@
-// Prometheus metrics for the coordinator. Counters and histograms are
-// updated by the gateway and the push loop; per-org gauges (accounts by
-// outcome, push queue) are read from the store at scrape time so they are
-// right after a restart. Served as text at /metrics.
+// Prometheus metrics for the coordinator, served as text at /metrics.
+// Counters and histograms are updated by the gateway and the push loop.
+// The store-derived gauges (accounts by outcome, push queue, quarantine)
+// come from StoreGauges, a snapshot re-read in the background: a scrape
+// never queries the store, so scraping cannot compete with agents'
+// authentication for the store's lock however often it happens.
+//
+// Org ids are tenant identifiers: a scrape without the metrics token gets
+// those gauges summed over every org; only one presenting
+// `Authorization: Bearer <metrics_token_file>` gets them per org
+// (ServeMetrics).
 //
 // Thread-safety: all methods are safe from any thread.
 #ifndef ADSYNC_COORDINATOR_METRICS_H_
@@ -9,14 +16,58 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/time/time.h"
+#include "common/http_server.h"
 #include "coordinator/store.h"
 
 namespace adsync {
+
+// The store's per-org gauges as of one reading.
+struct StoreGaugeSnapshot {
+  struct Org {
+    std::string org_id;
+    std::map<std::string, uint64_t> accounts;  // by outcome label
+    uint64_t push_queue = 0;
+    bool quarantined = false;
+  };
+  std::vector<Org> orgs;
+  absl::Time taken = absl::InfinitePast();  // never read successfully
+};
+
+// Re-reads the store's status every `refresh` on its own thread. The
+// first reading happens in the constructor, so /metrics has values from
+// the start. A failed reading keeps the previous snapshot (its age shows
+// in adsync_store_snapshot_age_seconds) and is logged.
+class StoreGauges {
+ public:
+  StoreGauges(Store* store, absl::Duration refresh);
+  ~StoreGauges();  // stops and joins the thread; `store` must outlive it
+  StoreGauges(const StoreGauges&) = delete;
+  StoreGauges& operator=(const StoreGauges&) = delete;
+
+  std::shared_ptr<const StoreGaugeSnapshot> Get() const;
+
+ private:
+  void Refresh();
+  void Loop();
+
+  Store* const store_;
+  const absl::Duration refresh_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;                              // guarded by mu_
+  std::shared_ptr<const StoreGaugeSnapshot> current_;  // guarded by mu_
+  std::thread thread_;
+};
 
 class Metrics {
  public:
@@ -30,8 +81,10 @@ class Metrics {
   void PushDelivered(uint64_t people) { pushed_ += people; }
   void PushFailed() { ++push_failures_; }
 
-  // Prometheus text exposition format (version 0.0.4).
-  std::string Render(Store* store);
+  // Prometheus text exposition format (version 0.0.4). The store gauges
+  // carry an org label only with `per_org`; otherwise they are sums.
+  std::string Render(const StoreGaugeSnapshot& gauges, bool per_org,
+                     absl::Time now = absl::Now());
 
  private:
   static constexpr std::array<double, 10> kBuckets = {
@@ -49,6 +102,13 @@ class Metrics {
       commit_buckets_{};           // guarded by mu_
   double commit_seconds_sum_ = 0;  // guarded by mu_
 };
+
+// The metrics listener's handler: /metrics (aggregate without a token, per
+// org with `token`; a wrong or unexpected token gets 401) and /healthz.
+// `token` empty = per-org series are off.
+HttpServerResponse ServeMetrics(const HttpServerRequest& request,
+                                const StoreGauges& gauges,
+                                const std::string& token);
 
 }  // namespace adsync
 

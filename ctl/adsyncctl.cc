@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "adsync/v1/admin.grpc.pb.h"
 #include "common/files.h"
+#include "common/tls.h"
 #include "ctl/format.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -23,12 +24,16 @@ namespace adsync {
 namespace {
 
 constexpr char kUsage[] =
-    R"(usage: adsyncctl [--admin ADDR] [--token-file FILE] COMMAND ...
+    R"(usage: adsyncctl [--admin ADDR] [--token-file FILE] [--ca-file FILE] COMMAND ...
 
 Connection (defaults: --admin 127.0.0.1:7444, token from $ADSYNC_ADMIN_TOKEN
 or --token-file):
   --admin ADDR          coordinator admin endpoint (host:port or unix:/path)
   --token-file FILE     file holding the admin token (mode 600)
+  --ca-file FILE        connect over TLS, verifying the coordinator against
+                        this CA (PEM); needed when it sets admin_tls
+  --cert-file FILE      with --key-file: adsyncctl's certificate, when
+  --key-file FILE       admin_tls.client_ca_file requires one (key mode 600)
 
 Commands:
   org create --name NAME [--id GUID] [--match-upn] [--match-proxy-addresses]
@@ -79,9 +84,11 @@ int Usage(const std::string& message) {
 
 int FailRpc(const grpc::Status& s) {
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    return Fail(absl::StrCat("cannot reach the coordinator (",
-                             s.error_message(),
-                             "); is it running, and is --admin right?"));
+    return Fail(absl::StrCat(
+        "cannot reach the coordinator (", s.error_message(),
+        "); is it running, and is --admin right? If its admin listener "
+        "uses TLS (admin_tls), pass --ca-file with the CA that signed its "
+        "certificate (and --cert-file/--key-file if it requires one)"));
   }
   return Fail(s.error_message());
 }
@@ -403,8 +410,25 @@ int main(int argc, char** argv) {
     return adsync::Usage(
         "no admin token: pass --token-file FILE or set ADSYNC_ADMIN_TOKEN");
   }
-  auto channel = grpc::CreateChannel(args.Get("admin", "127.0.0.1:7444"),
-                                     grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (args.Has("cert-file") != args.Has("key-file")) {
+    return adsync::Usage("pass --cert-file and --key-file together");
+  }
+  if (args.Has("cert-file") && !args.Has("ca-file")) {
+    return adsync::Usage(
+        "--cert-file needs --ca-file: a client certificate is only sent over "
+        "TLS");
+  }
+  if (args.Has("ca-file")) {
+    auto tls = adsync::LoadClientTls(
+        args.Get("ca-file"), args.Get("cert-file"), args.Get("key-file"),
+        {"--ca-file", "--cert-file", "--key-file"});
+    if (!tls.ok()) return adsync::Fail(std::string(tls.status().message()));
+    credentials = *tls;
+  }
+  auto channel =
+      grpc::CreateChannel(args.Get("admin", "127.0.0.1:7444"), credentials);
   adsync::Client client(channel, token);
   return adsync::Run(client, args);
 }

@@ -68,6 +68,20 @@ TEST(Configs, CoordinatorConfigErrorsNameTheField) {
   c.set_admin_token_file("/t");
   c.set_log_format("xml");
   EXPECT_FALSE(ResolveCoordinatorConfig(c).ok());
+  c.set_log_format("text");
+  c.set_agent_listen("127.0.0.1:7443");
+  // The admin listener is plaintext unless admin_tls is set: only loopback
+  // or a unix socket.
+  c.set_admin_listen("0.0.0.0:7444");
+  const absl::Status network = ResolveCoordinatorConfig(c).status();
+  EXPECT_TRUE(absl::StrContains(network.message(), "admin_listen")) << network;
+  EXPECT_TRUE(absl::StrContains(network.message(), "admin_tls")) << network;
+  c.mutable_admin_tls()->set_cert_file("/etc/adsync/tls/server.pem");
+  c.mutable_admin_tls()->set_key_file("/etc/adsync/tls/server.key");
+  EXPECT_TRUE(ResolveCoordinatorConfig(c).ok());
+  c.set_metrics_token_file("/etc/adsync/metrics.token");
+  EXPECT_TRUE(absl::StrContains(ResolveCoordinatorConfig(c).status().message(),
+                                "metrics_listen"));
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include "absl/strings/str_cat.h"
 #include "adsync/v1/admin.grpc.pb.h"
 #include "adsync/v1/agent.grpc.pb.h"
-#include "common/http_client.h"
 #include "common/sqlite.h"
 #include "coordinator/coordinator_server.h"
 #include "gmock/gmock.h"
@@ -217,42 +216,6 @@ TEST_F(GatewayTest, StatusShowsConnectionWhileStreaming) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_FALSE(Status().syncs(0).connected());
-}
-
-TEST_F(GatewayTest, MetricsEndpointServesPrometheusText) {
-  {
-    WireAgent agent(Target(kAgentIp));
-    agent.Hello(org_id_, key_, invocation_);
-    agent.Send(
-        MakeBatch(1, {{.guid = 1, .sam = "a"}, {.guid = 2, .sam = "b"}}));
-    ASSERT_TRUE(agent.Read().has_ack());
-    EXPECT_TRUE(agent.Close().ok());
-  }
-  {
-    WireAgent intruder(Target(kOtherIp));
-    intruder.Hello(org_id_, key_, invocation_);
-    intruder.Close();
-  }
-  InitHttpClient();
-  HttpRequest req;
-  req.url =
-      absl::StrCat("http://127.0.0.1:", server_->metrics_port(), "/metrics");
-  auto resp = SendHttp(req);
-  ASSERT_TRUE(resp.ok()) << resp.status();
-  ASSERT_EQ(resp->status, 200);
-  const std::string& text = resp->body;
-  EXPECT_THAT(text, HasSubstr("# TYPE adsync_deltas_total counter"));
-  EXPECT_THAT(text,
-              HasSubstr("adsync_rejections_total{reason=\"wrong_source_ip\"}"));
-  EXPECT_THAT(text,
-              HasSubstr("adsync_batch_commit_seconds_bucket{le=\"+Inf\"}"));
-  EXPECT_THAT(text, HasSubstr(absl::StrCat("adsync_accounts{org=\"", org_id_,
-                                           "\",outcome=\"no-email\"} 2")));
-  EXPECT_THAT(text, HasSubstr(absl::StrCat("adsync_push_queue{org=\"", org_id_,
-                                           "\"} 0")));
-  req.url =
-      absl::StrCat("http://127.0.0.1:", server_->metrics_port(), "/healthz");
-  EXPECT_EQ(SendHttp(req)->status, 200);
 }
 
 // A primary busy streaming a long full sync sends batches, not heartbeats;
