@@ -85,7 +85,13 @@ absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
   hello.set_agent_version("adsync-agent 0.1");
   hello.set_controller(dc.host);
   hello.set_invocation_id(dc.invocation_id);
-  hello.set_domain_netbios_name(config_.domain());
+  // What the DC says, so the coordinator can refuse a key copied onto an
+  // agent of another domain; the configured name when the DC has no
+  // readable crossRef.
+  hello.set_domain_netbios_name(dc.netbios_name.empty() ? config_.domain()
+                                                        : dc.netbios_name);
+  hello.set_domain_dns_name(dc.domain_dns_name);
+  hello.set_domain_sid(dc.domain_sid);
   LinkOptions link_options;
   link_options.target = config_.coordinator();
   link_options.credentials = secrets_.coordinator_credentials;

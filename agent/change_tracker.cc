@@ -1,11 +1,52 @@
 #include "agent/change_tracker.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "agent/account_reader.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 
 namespace adsync {
+
+std::string DnsNameOfNamingContext(absl::string_view naming_context) {
+  std::vector<std::string> labels;
+  for (absl::string_view rdn : absl::StrSplit(naming_context, ',')) {
+    rdn = absl::StripAsciiWhitespace(rdn);
+    if (rdn.size() > 3 && absl::EqualsIgnoreCase(rdn.substr(0, 3), "DC=")) {
+      labels.push_back(absl::AsciiStrToLower(rdn.substr(3)));
+    }
+  }
+  return absl::StrJoin(labels, ".");
+}
+
+std::string EscapeFilterValue(absl::string_view value) {
+  std::string out;
+  for (char c : value) {
+    switch (c) {
+      case '*':
+        out += "\\2a";
+        break;
+      case '(':
+        out += "\\28";
+        break;
+      case ')':
+        out += "\\29";
+        break;
+      case '\\':
+        out += "\\5c";
+        break;
+      case '\0':
+        out += "\\00";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
 
 ChangeTracker::ChangeTracker(Directory* directory, BatchSink* sink,
                              TrackerOptions options)
@@ -26,9 +67,25 @@ absl::StatusOr<ControllerState> ChangeTracker::ReadController() {
                            dc.invocation_id = e.First("invocationid");
                            return absl::OkStatus();
                          }));
+  dc.domain_dns_name = DnsNameOfNamingContext(dc.naming_context);
+  if (!dse.configuration_naming_context.empty()) {
+    SearchRequest partitions;
+    partitions.base =
+        absl::StrCat("CN=Partitions,", dse.configuration_naming_context);
+    partitions.filter =
+        absl::StrCat("(&(objectClass=crossRef)(nCName=",
+                     EscapeFilterValue(dc.naming_context), "))");
+    partitions.attributes = {"nETBIOSName"};
+    partitions.page_size = 0;
+    RETURN_IF_ERROR(directory_->Search(partitions, [&](const LdapEntry& e) {
+      dc.netbios_name = e.First("netbiosname");
+      return absl::OkStatus();
+    }));
+  }
   RETURN_IF_ERROR(directory_->Search(
-      BaseObject(dc.naming_context, {"replUpToDateVector"}),
+      BaseObject(dc.naming_context, {"replUpToDateVector", "objectSid"}),
       [&](const LdapEntry& e) {
+        dc.domain_sid = e.First("objectsid");
         const std::string& vector = e.First("repluptodatevector");
         if (vector.empty()) return absl::OkStatus();  // a lone DC may have none
         auto cursors = ParseUpToDateVector(vector);

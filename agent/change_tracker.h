@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "adsync/v1/agent.pb.h"
 #include "agent/directory.h"
 #include "common/repl_metadata.h"
@@ -28,10 +29,20 @@ class BatchSink {
   virtual absl::Status Send(adsync::v1::Batch batch) = 0;
 };
 
+// "DC=district,DC=test" -> "district.test".
+std::string DnsNameOfNamingContext(absl::string_view naming_context);
+// Escapes a value for an LDAP filter (RFC 4515).
+std::string EscapeFilterValue(absl::string_view value);
+
 struct ControllerState {
   std::string host;
   std::string naming_context;
   std::string invocation_id;  // 16 bytes
+  // The domain the DC serves, as the DC says: the coordinator refuses an
+  // agent whose domain is not its AD Sync's.
+  std::string domain_sid;       // binary objectSid of the domain object
+  std::string netbios_name;     // from the domain's crossRef; may be empty
+  std::string domain_dns_name;  // from the naming context: DC=a,DC=b -> a.b
   int64_t highest_committed_usn = 0;
   bool offers_change_notification = false;
   // The DC's replUpToDateVector: how far it has applied other DCs' changes.

@@ -30,6 +30,7 @@ struct LdapEntry {
 
 struct RootDse {
   std::string default_naming_context;
+  std::string configuration_naming_context;
   std::string ds_service_name;  // the DC's NTDS Settings object
   std::string dns_host_name;
   int64_t highest_committed_usn = 0;

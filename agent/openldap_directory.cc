@@ -219,12 +219,14 @@ absl::Status OpenLdapDirectory::Connect() {
 absl::StatusOr<RootDse> OpenLdapDirectory::ReadRootDse() {
   RootDse dse;
   const SearchRequest req =
-      BaseObject("", {"defaultNamingContext", "dsServiceName", "dnsHostName",
-                      "highestCommittedUSN", "supportedControl"});
+      BaseObject("", {"defaultNamingContext", "configurationNamingContext",
+                      "dsServiceName", "dnsHostName", "highestCommittedUSN",
+                      "supportedControl"});
   bool found = false;
   absl::Status s = Search(req, [&](const LdapEntry& e) {
     found = true;
     dse.default_naming_context = e.First("defaultnamingcontext");
+    dse.configuration_naming_context = e.First("configurationnamingcontext");
     dse.ds_service_name = e.First("dsservicename");
     dse.dns_host_name = e.First("dnshostname");
     if (!absl::SimpleAtoi(e.First("highestcommittedusn"),

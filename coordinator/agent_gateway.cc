@@ -4,13 +4,16 @@
 #include <deque>
 #include <mutex>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/guid.h"
 #include "common/log.h"
+#include "common/sid.h"
 #include "coordinator/metrics.h"
+#include "coordinator/validation.h"
 #include "google/protobuf/arena.h"
 
 namespace adsync {
@@ -91,6 +94,56 @@ absl::Status CheckHelloSizes(const adsync::v1::Hello& hello) {
         "or reinstall the agent");
   }
   return absl::OkStatus();
+}
+
+// The Hello's domain must be the AD Sync's: a key copied onto an agent of
+// another domain would otherwise write (and at its first full sync,
+// remove) the registered domain's accounts. Returns the domain SID in text
+// form ("" when the agent sent none).
+absl::StatusOr<std::string> CheckHelloDomain(const SyncRecord& sync,
+                                             const adsync::v1::Hello& hello) {
+  const std::string& netbios = hello.domain_netbios_name();
+  const std::string& dns = hello.domain_dns_name();
+  if (!netbios.empty()) {
+    if (!ValidateDomainName(netbios).ok()) {
+      return absl::InvalidArgumentError(
+          "Hello.domain_netbios_name is not a NetBIOS domain name; upgrade "
+          "or reinstall the agent");
+    }
+    if (!absl::EqualsIgnoreCase(netbios, sync.domain)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "this agent's DC serves domain ", absl::AsciiStrToUpper(netbios),
+          " but AD Sync ", sync.sync_id, " is registered for domain ",
+          sync.domain, "; give this agent the key of an AD Sync of ",
+          absl::AsciiStrToUpper(netbios), " (`adsyncctl sync add --domain ",
+          absl::AsciiStrToUpper(netbios), "`), or point it at a DC of ",
+          sync.domain));
+    }
+  }
+  if (!dns.empty()) {
+    for (char c : dns) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
+          c != '-') {
+        return absl::InvalidArgumentError(
+            "Hello.domain_dns_name is not a DNS name; upgrade or reinstall "
+            "the agent");
+      }
+    }
+    if (!sync.dns_name.empty() && !absl::EqualsIgnoreCase(dns, sync.dns_name)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "this agent's DC serves ", dns, " but AD Sync ", sync.sync_id,
+          " is registered for ", sync.dns_name, " (", sync.domain,
+          "); point the agent at a DC of ", sync.dns_name,
+          ", or use the key of an AD Sync of ", dns));
+    }
+  }
+  if (hello.domain_sid().empty()) return std::string();
+  absl::StatusOr<std::string> sid = SidBinaryToString(hello.domain_sid());
+  if (!sid.ok()) {
+    return absl::InvalidArgumentError(
+        "Hello.domain_sid is not a SID; upgrade or reinstall the agent");
+  }
+  return sid;
 }
 
 // One message read from an agent, parsed into its own arena: a batch of
@@ -287,6 +340,7 @@ class AgentGateway::Session
     // thread only merges and writes; the wire message is freed right away.
     BatchLimits limits;
     limits.max_deltas = gateway_->options_.max_deltas_per_batch;
+    limits.domain_sid = domain_sid_;
     absl::StatusOr<PreparedBatch> prepared =
         PrepareBatch(in_->message->mutable_batch(), limits);
     if (!prepared.ok()) {
@@ -352,6 +406,21 @@ class AgentGateway::Session
       gateway_->hello_limiter_.RecordFailure(peer_ip_, sync->org_id, NowMs());
       return Done(absl::PermissionDeniedError(reason));
     }
+    absl::StatusOr<std::string> domain_sid = CheckHelloDomain(*sync, hello);
+    if (domain_sid.ok() && !domain_sid->empty()) {
+      absl::Status pinned = store->PinDomainSid(*sync, *domain_sid);
+      if (!pinned.ok()) domain_sid = pinned;
+    }
+    if (!domain_sid.ok()) {
+      const std::string reason(domain_sid.status().message());
+      Metrics::Global().Rejected("wrong_domain");
+      store->RecordRejection(sync->org_id, sync->sync_id, peer_ip_, reason)
+          .IgnoreError();
+      Log(LogLevel::kWarning, "agent rejected",
+          {{"sync", sync->sync_id}, {"ip", peer_ip_}, {"reason", reason}});
+      return Done(domain_sid.status());
+    }
+    domain_sid_ = *std::move(domain_sid);
     auto watermark = store->GetWatermark(sync->sync_id);
     if (!watermark.ok()) return Done(watermark.status());
     absl::Status recorded = store->RecordConnection(
@@ -700,6 +769,7 @@ class AgentGateway::Session
 
   // Storage-thread state (set before authenticated_ is published).
   SyncRecord sync_;
+  std::string domain_sid_;     // text form; "" when the agent sent none
   bool batch_failed_ = false;  // nothing after a failed batch commits
   bool in_full_sync_ = false;
   SeenAccounts seen_;

@@ -194,6 +194,18 @@ CREATE TABLE held_sweep_accounts(
   object_guid BLOB NOT NULL,
   PRIMARY KEY(org_key, domain, object_guid)) WITHOUT ROWID;
 )sql",
+    // 6 -> 7: each domain's SID as its DCs report it (pinned on first use),
+    // and the authoritative re-sync owed after a key rotation.
+    R"sql(
+CREATE TABLE domains(
+  org_key INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  domain_sid TEXT NOT NULL,
+  pinned_by TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY(org_key, domain)) WITHOUT ROWID;
+ALTER TABLE syncs ADD COLUMN authoritative_resync INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 int64_t NowUnix() { return absl::ToUnixSeconds(absl::Now()); }
@@ -556,6 +568,15 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::RotateSyncKey(
   ASSIGN_OR_RETURN(adsync::v1::AddSyncResponse response,
                    IssueKeyLocked(org.org.org_id(), sync_id));
   RETURN_IF_ERROR(EndLeasesOfLocked(sync_id));
+  // Whoever held the old key may have written forged values with forged
+  // stamps: the domain's next full sync replaces them with what AD holds.
+  ASSIGN_OR_RETURN(
+      ScopedStatement resync,
+      writer_->Cached("UPDATE syncs SET authoritative_resync=1, "
+                      "wm_invocation=NULL, wm_usn=NULL WHERE org_key=?1 AND "
+                      "domain=(SELECT domain FROM syncs WHERE sync_id=?2)"));
+  resync->Bind(1, org.key).Bind(2, sync_id);
+  RETURN_IF_ERROR(resync->Run());
   RETURN_IF_ERROR(txn.Commit());
   return response;
 }
@@ -1224,8 +1245,8 @@ absl::StatusOr<SyncRecord> SqliteStore::Authenticate(
   if (!org.ok()) return org.status();
   ASSIGN_OR_RETURN(ScopedStatement q,
                    reader_->Cached("SELECT sync_id, domain, allowed_ips, "
-                                   "priority, key_salt, key_hash FROM syncs "
-                                   "WHERE org_key=?1"));
+                                   "priority, key_salt, key_hash, dns_name "
+                                   "FROM syncs WHERE org_key=?1"));
   q->Bind(1, org->key);
   std::optional<SyncRecord> found;
   while (true) {
@@ -1248,6 +1269,7 @@ absl::StatusOr<SyncRecord> SqliteStore::Authenticate(
       }
       r.priority = static_cast<int>(q->ColumnInt(3));
       r.key_hash = stored;
+      r.dns_name = q->ColumnText(6);
       found = std::move(r);
     }
   }
@@ -1329,6 +1351,36 @@ absl::StatusOr<WatermarkState> SqliteStore::GetWatermark(
   w.usn = q->ColumnInt(1);
   w.full_sync_in_progress = q->ColumnInt(2) != 0;
   return w;
+}
+
+absl::Status SqliteStore::PinDomainSid(const SyncRecord& sync,
+                                       const std::string& domain_sid) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached("SELECT domain_sid, pinned_by FROM domains "
+                                   "WHERE org_key=?1 AND domain=?2"));
+  q->Bind(1, org.key).Bind(2, sync.domain);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  if (row) {
+    if (q->ColumnText(0) == domain_sid) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this agent's DC serves the domain with SID ", domain_sid,
+        ", but domain ", sync.domain, " of this org has SID ", q->ColumnText(0),
+        " (first reported by AD Sync ", q->ColumnText(1),
+        "); point the agent at a DC of ", sync.domain,
+        ", or register its own domain with `adsyncctl sync add`"));
+  }
+  ASSIGN_OR_RETURN(
+      ScopedStatement put,
+      writer_->Cached("INSERT INTO domains(org_key, domain, domain_sid, "
+                      "pinned_by, at) VALUES(?1,?2,?3,?4,?5)"));
+  put->Bind(1, org.key)
+      .Bind(2, sync.domain)
+      .Bind(3, domain_sid)
+      .Bind(4, sync.sync_id)
+      .Bind(5, NowUnix());
+  return put->Run();
 }
 
 namespace {
@@ -1557,6 +1609,20 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
     RETURN_IF_ERROR(q->Run());
   }
   RETURN_IF_ERROR(RecordSkippedLocked(org.key, sync.domain, batch));
+  // After a key rotation the domain's next full sync is authoritative: what
+  // the DC reports replaces what is stored, whatever stamps a holder of
+  // the old key wrote (a version of 0xFFFFFFFF would otherwise pin a
+  // forged value forever).
+  bool authoritative = false;
+  {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("SELECT authoritative_resync AND "
+                        "full_sync_in_progress FROM syncs WHERE sync_id=?1"));
+    q->Bind(1, sync.sync_id);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    authoritative = row && q->ColumnInt(0) != 0;
+  }
   for (AccountState& incoming : batch.accounts) {
     bool exists = false;
     // An account the filter has never seen is new: no lookup needed.
@@ -1565,11 +1631,12 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
       // Fast path for re-sent accounts: compare stamps only, write nothing.
       ASSIGN_OR_RETURN(
           ScopedStatement q,
-          writer_->Cached("SELECT stamps, absent FROM profiles WHERE "
+          writer_->Cached("SELECT stamps, absent, domain FROM profiles WHERE "
                           "org_key=?1 AND object_guid=?2"));
       q->Bind(1, org.key).BindBlobNoCopy(2, incoming.object_guid);
       ASSIGN_OR_RETURN(exists, q->Step());
-      if (exists && q->ColumnInt(1) == 0 &&
+      if (exists && !authoritative && q->ColumnInt(1) == 0 &&
+          q->ColumnBlobView(2) == sync.domain &&
           NothingNewer(DecodeStamps(q->ColumnBlobView(0)), incoming.stamps)) {
         ++outcome.unchanged;
         continue;
@@ -1581,7 +1648,27 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
           stored, LoadAccount(writer_.get(), org.key, incoming.object_guid));
     }
     const StoredAccount before = stored;
-    if (stored.exists) {
+    const bool other_domain = stored.exists && stored.domain != sync.domain;
+    if (other_domain && !stored.state.removed()) {
+      // A sync writes only its own domain's accounts. (An account moved
+      // between domains keeps its objectGUID: it is taken over once its
+      // old domain reports it gone.)
+      SkippedAccount refused;
+      refused.object_guid = incoming.object_guid;
+      refused.sam_account_name = incoming.sam_account_name;
+      refused.reason = absl::StrCat(
+          "its objectGUID belongs to ", stored.domain, "\\",
+          stored.state.sam_account_name,
+          ", an active account of another domain; it is stored here once ",
+          stored.domain, " reports that account gone");
+      RETURN_IF_ERROR(SkipAccountLocked(org.key, sync.domain, refused));
+      ++outcome.unchanged;
+      continue;
+    }
+    if (stored.exists && (authoritative || other_domain)) {
+      stored.state = std::move(incoming);
+      stored.domain = sync.domain;
+    } else if (stored.exists) {
       if (!MergeAccount(incoming, &stored.state)) {
         ++outcome.unchanged;
         continue;
@@ -1615,6 +1702,14 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
                         "last_full_sync=?2 WHERE sync_id=?1"));
     q->Bind(1, sync.sync_id).Bind(2, NowUnix());
     RETURN_IF_ERROR(q->Run());
+    if (authoritative) {
+      ASSIGN_OR_RETURN(
+          ScopedStatement done,
+          writer_->Cached("UPDATE syncs SET authoritative_resync=0 WHERE "
+                          "org_key=?1 AND domain=?2"));
+      done->Bind(1, org.key).Bind(2, sync.domain);
+      RETURN_IF_ERROR(done->Run());
+    }
   }
   if (batch.has_watermark) {
     ASSIGN_OR_RETURN(ScopedStatement q,
@@ -1644,24 +1739,29 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
   return outcome;
 }
 
+absl::Status SqliteStore::SkipAccountLocked(int64_t org_key,
+                                            const std::string& domain,
+                                            const SkippedAccount& skipped) {
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached("INSERT INTO skipped_accounts(org_key, domain, "
+                      "object_guid, sam, reason, at) VALUES(?1,?2,?3,?4,?5,"
+                      "?6) ON CONFLICT(org_key, domain, object_guid) DO "
+                      "UPDATE SET sam=?4, reason=?5, at=?6"));
+  q->Bind(1, org_key)
+      .Bind(2, domain)
+      .BindBlob(3, skipped.object_guid)
+      .Bind(4, skipped.sam_account_name)
+      .Bind(5, skipped.reason)
+      .Bind(6, NowUnix());
+  return q->Run();
+}
+
 absl::Status SqliteStore::RecordSkippedLocked(int64_t org_key,
                                               const std::string& domain,
                                               const PreparedBatch& batch) {
-  const int64_t now = NowUnix();
   for (const SkippedAccount& skipped : batch.skipped) {
-    ASSIGN_OR_RETURN(
-        ScopedStatement q,
-        writer_->Cached("INSERT INTO skipped_accounts(org_key, domain, "
-                        "object_guid, sam, reason, at) VALUES(?1,?2,?3,?4,?5,"
-                        "?6) ON CONFLICT(org_key, domain, object_guid) DO "
-                        "UPDATE SET sam=?4, reason=?5, at=?6"));
-    q->Bind(1, org_key)
-        .Bind(2, domain)
-        .BindBlob(3, skipped.object_guid)
-        .Bind(4, skipped.sam_account_name)
-        .Bind(5, skipped.reason)
-        .Bind(6, now);
-    RETURN_IF_ERROR(q->Run());
+    RETURN_IF_ERROR(SkipAccountLocked(org_key, domain, skipped));
   }
   // An account that arrives within the limits again is no longer skipped.
   // One lookup per batch; a lookup per account only while the domain has

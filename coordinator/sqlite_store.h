@@ -86,6 +86,8 @@ class SqliteStore : public Store {
                                 const std::string& controller) override;
   absl::StatusOr<WatermarkState> GetWatermark(
       const std::string& sync_id) override;
+  absl::Status PinDomainSid(const SyncRecord& sync,
+                            const std::string& domain_sid) override;
   absl::Status RecordControllerPosition(
       const std::string& sync_id, const std::string& invocation_id,
       const adsync::v1::Heartbeat& position) override;
@@ -185,6 +187,8 @@ class SqliteStore : public Store {
       const OrgRow& org, const std::vector<std::string>& gone,
       ChangeSet* changes);
   absl::Status DropHeldSweepLocked(int64_t org_key, const std::string& domain);
+  absl::Status SkipAccountLocked(int64_t org_key, const std::string& domain,
+                                 const SkippedAccount& skipped);
   // Records the batch's oversized accounts; clears those it now carries.
   absl::Status RecordSkippedLocked(int64_t org_key, const std::string& domain,
                                    const PreparedBatch& batch);

@@ -29,6 +29,7 @@ struct SyncRecord {
   std::string sync_id;
   std::string org_id;
   std::string domain;
+  std::string dns_name;  // empty when the AD Sync was added without one
   std::vector<IpRange> allowed_ips;
   int priority = 0;
   // The stored hash of the key the agent authenticated with. Every write
@@ -117,6 +118,12 @@ class Store {
                                         const std::string& controller) = 0;
   virtual absl::StatusOr<WatermarkState> GetWatermark(
       const std::string& sync_id) = 0;
+  // Pins the domain SID the sync's agents report (text form): the first
+  // one reported for the org's domain is kept, and a different one is
+  // refused (FailedPrecondition, naming both) — an agent reading another
+  // domain under this domain's name.
+  virtual absl::Status PinDomainSid(const SyncRecord& sync,
+                                    const std::string& domain_sid) = 0;
   // Where the AD Sync's DC stands: its invocationId (empty = unchanged),
   // highestCommittedUSN and replUpToDateVector, for replication lag.
   virtual absl::Status RecordControllerPosition(

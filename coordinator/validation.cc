@@ -1,6 +1,7 @@
 #include "coordinator/validation.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/guid.h"
 #include "common/sid.h"
@@ -42,6 +43,18 @@ absl::StatusOr<std::string> ValidateDomainName(absl::string_view raw) {
 }
 
 namespace {
+
+// An account of domain D has the SID D-RID.
+bool SidInDomain(absl::string_view sid, absl::string_view domain_sid) {
+  if (sid.size() <= domain_sid.size() + 1 ||
+      !absl::StartsWith(sid, domain_sid) || sid[domain_sid.size()] != '-') {
+    return false;
+  }
+  for (char c : sid.substr(domain_sid.size() + 1)) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
 
 absl::Status CheckUtf8(int index, absl::string_view field,
                        absl::string_view value) {
@@ -127,6 +140,12 @@ absl::StatusOr<PreparedBatch> PrepareBatch(adsync::v1::Batch* wire,
             "): objectSid: ", parsed.status().message()));
       }
       sid = *std::move(parsed);
+      if (!limits.domain_sid.empty() && !SidInDomain(sid, limits.domain_sid)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "delta ", i, " (objectGUID ", *GuidBinaryToString(d.object_guid()),
+            "): objectSid ", sid, " is not in the agent's domain ",
+            limits.domain_sid, "; the agent must read only its own domain"));
+      }
     }
     struct Field {
       const char* name;

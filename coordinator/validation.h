@@ -22,6 +22,9 @@ struct BatchLimits {
   uint32_t max_deltas = 1000;
   uint32_t max_string_bytes = 2048;    // one attribute value
   uint32_t max_proxy_addresses = 256;  // per account
+  // When set (text form), every account SID must be this domain's SID plus
+  // one RID: an agent writes only its own domain's accounts.
+  std::string domain_sid;
 };
 
 // A batch from an agent that passed every check, its deltas converted to

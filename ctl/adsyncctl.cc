@@ -46,6 +46,8 @@ Commands:
   people pull --org ORG                fetch People from K12Panel now
   push approve --org ORG               release a quarantined push
   push reject --org ORG                drop the quarantined removals
+  sweep approve --org ORG --domain D   remove the accounts a held full-sync sweep would remove
+  sweep reject --org ORG --domain D    keep them (drop the held sweep)
   status [--org ORG] [--json] [--watch SECONDS]
   resolve --org ORG LOGIN [--json]     LOGIN: DOMAIN\user, user@upn or S-1-5-...
   accounts --org ORG [--outcome unmatched,ambiguous,...] [--csv|--json] [--limit N]
@@ -295,6 +297,25 @@ int Run(Client& c, const Args& a) {
             ? "quarantine released: the held updates will be delivered"
             : "quarantined removals dropped: K12Panel keeps those identities",
         static_cast<unsigned long long>(resp.queue_depth()));
+    return 0;
+  }
+  if (cmd == "sweep" && (sub == "approve" || sub == "reject")) {
+    if (!need("org") || !need("domain")) {
+      return Usage(absl::StrCat("sweep ", sub, " needs --org and --domain"));
+    }
+    adsync::v1::ResolveSweepRequest req;
+    req.set_org_id(RequireOrg(a));
+    req.set_domain(a.Get("domain"));
+    req.set_approve(sub == "approve");
+    adsync::v1::ResolveSweepResponse resp;
+    grpc::Status s = c.admin().ResolveSweep(c.Context().get(), req, &resp);
+    if (!s.ok()) return FailRpc(s);
+    if (sub == "approve") {
+      std::printf("sweep applied: %llu accounts marked gone\n",
+                  static_cast<unsigned long long>(resp.removed()));
+    } else {
+      std::printf("held sweep dropped: the accounts stay\n");
+    }
     return 0;
   }
   if (cmd == "status") {

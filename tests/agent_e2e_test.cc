@@ -298,9 +298,8 @@ TEST_F(AgentE2eTest, SecretsNeverAppearInLogsOrStatus) {
   output += RunAgentOnce(WriteAgentConfig(wrong_password)).output;
   output += ReadFile(dir_.File("coordinator.log")).value_or("");
   output += coordinator_->Status(org_).DebugString();
-  ASSERT_THAT(
-      output,
-      HasSubstr("does not match any AD Sync"));  // the failures happened
+  ASSERT_THAT(output,
+              HasSubstr("do not match any AD Sync"));  // the failures happened
   ASSERT_THAT(output, HasSubstr("Invalid credentials"));
   for (const std::string& secret :
        {key_, wrong_key.key, password, std::string("Wrong-Secret-Password-1"),

@@ -246,3 +246,22 @@ TEST(AgentConfig, RequiredFieldsAndDefaults) {
 
 }  // namespace
 }  // namespace adsync
+
+namespace adsync {
+namespace {
+
+TEST(ControllerDomainTest, DnsNameComesFromTheNamingContext) {
+  EXPECT_EQ(DnsNameOfNamingContext("DC=District,DC=Test"), "district.test");
+  EXPECT_EQ(DnsNameOfNamingContext("dc=a, dc=b,DC=org"), "a.b.org");
+  EXPECT_EQ(DnsNameOfNamingContext("OU=x,DC=a"), "a");
+  EXPECT_EQ(DnsNameOfNamingContext(""), "");
+}
+
+TEST(ControllerDomainTest, FilterValuesAreEscaped) {
+  EXPECT_EQ(EscapeFilterValue("DC=a,DC=b"), "DC=a,DC=b");
+  EXPECT_EQ(EscapeFilterValue("a*(b)\\c"), "a\\2a\\28b\\29\\5cc");
+  EXPECT_EQ(EscapeFilterValue(std::string("a\0b", 3)), "a\\00b");
+}
+
+}  // namespace
+}  // namespace adsync

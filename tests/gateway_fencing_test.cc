@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/sid.h"
 #include "tests/gateway_fixture.h"
 
 namespace adsync {
@@ -281,6 +282,82 @@ TEST_F(FencingTest, ANewHelloOfTheSameSyncReplacesTheOldStream) {
   EXPECT_TRUE(second.Read().has_ack());
   EXPECT_TRUE(Resolve("DISTRICT\\second").found());
   EXPECT_TRUE(second.Close().ok());
+}
+
+}  // namespace
+}  // namespace adsync
+
+namespace adsync {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MakeBatch;
+using testing::WireAgent;
+
+class DomainCheckTest : public FencingTest {
+ protected:
+  adsync::v1::Hello HelloFor(const std::string& key, const std::string& netbios,
+                             const std::string& domain_sid_text) {
+    adsync::v1::Hello hello;
+    hello.set_org_id(org_id_);
+    hello.set_sync_key(key);
+    hello.set_controller("dc1.district.test");
+    hello.set_invocation_id(invocation_);
+    hello.set_domain_netbios_name(netbios);
+    hello.set_domain_dns_name("district.test");
+    if (!domain_sid_text.empty()) {
+      hello.set_domain_sid(*SidStringToBinary(domain_sid_text));
+    }
+    return hello;
+  }
+};
+
+// Audit finding 3: a key copied onto an agent of another domain is refused
+// with a message naming both domains; nothing is written.
+TEST_F(DomainCheckTest, AnAgentOfAnotherDomainIsRefusedNamingBoth) {
+  WireAgent agent(Target(kAgentIp));
+  EXPECT_FALSE(agent.SendHello(HelloFor(key_, "STAFF", "")).has_hello_result());
+  grpc::Status s = agent.Close();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("serves domain STAFF"));
+  EXPECT_THAT(s.error_message(), HasSubstr("registered for domain DISTRICT"));
+  adsync::v1::OrgStatus status = Status();
+  ASSERT_EQ(status.recent_rejections_size(), 1);
+  EXPECT_THAT(status.recent_rejections(0).reason(), HasSubstr("STAFF"));
+  EXPECT_FALSE(status.syncs(0).connected());
+}
+
+// Audit finding 3: the domain SID is pinned by the first agent; accounts
+// whose SID is not in it are refused; an agent reporting another domain
+// SID under the same name is refused.
+TEST_F(DomainCheckTest, AccountsOutsideThePinnedDomainSidAreRefused) {
+  {
+    WireAgent agent(Target(kAgentIp));
+    ASSERT_TRUE(agent.SendHello(HelloFor(key_, "district", "S-1-5-21-1-2-3"))
+                    .has_hello_result());
+    agent.Send(MakeBatch(1, {{.guid = 1, .sam = "mine"}}));  // S-1-5-21-1-2-3-1
+    ASSERT_TRUE(agent.Read().has_ack());
+    adsync::v1::Batch foreign = MakeBatch(2, {{.guid = 2, .sam = "theirs"}});
+    foreign.mutable_deltas(0)->set_object_sid(
+        *SidStringToBinary("S-1-5-21-7-8-9-1105"));
+    agent.Send(foreign);
+    EXPECT_FALSE(agent.Read().has_ack());
+    grpc::Status s = agent.Close();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(),
+                HasSubstr("S-1-5-21-7-8-9-1105 is not in the agent's domain "
+                          "S-1-5-21-1-2-3"));
+  }
+  EXPECT_TRUE(Resolve("DISTRICT\\mine").found());
+  EXPECT_FALSE(Resolve("DISTRICT\\theirs").found());
+  const std::string other_key = AddStandbySync();
+  WireAgent impostor(Target(kOtherIp));
+  EXPECT_FALSE(
+      impostor.SendHello(HelloFor(other_key, "DISTRICT", "S-1-5-21-7-8-9"))
+          .has_hello_result());
+  grpc::Status s = impostor.Close();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("has SID S-1-5-21-1-2-3"));
 }
 
 }  // namespace

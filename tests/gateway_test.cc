@@ -17,9 +17,9 @@ namespace {
 
 using testing::DeltaSpec;
 using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::MakeBatch;
 using testing::MakeDelta;
+using ::testing::Not;
 using testing::WireAgent;
 
 TEST_F(GatewayTest, AdminApiNeedsTheToken) {

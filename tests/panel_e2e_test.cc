@@ -51,7 +51,7 @@ class PanelE2eTest : public ::testing::Test {
 
   // Sends accounts u{first}..u{first+n-1} (guid = i+1) as one batch.
   void SendAccounts(int first, int n, uint32_t version = 1,
-                    bool full_sync = false) {
+                    bool full_sync = false, bool deleted = false) {
     WireAgent agent(coordinator_->agent_target(), absl::Seconds(30),
                     E2eAgentCredentials());
     ASSERT_TRUE(agent.Hello(org_, key_, TestGuid(900)).has_hello_result());
@@ -60,6 +60,7 @@ class PanelE2eTest : public ::testing::Test {
       specs.push_back({.guid = static_cast<uint32_t>(i + 1),
                        .sam = absl::StrCat("u", i),
                        .mail = absl::StrCat("u", i, "@d.org"),
+                       .deleted = deleted,
                        .version = version});
     }
     adsync::v1::Batch batch = MakeBatch(1, specs);
@@ -186,8 +187,15 @@ TEST_F(PanelE2eTest, MassRemovalIsQuarantinedUntilApproved) {
   SeedPeople(30);
   SendAccounts(0, 30, 1, /*full_sync=*/true);
   ASSERT_TRUE(WaitFor([&] { return PanelHolds(30); }, kDelivery));
-  // A full sync that sees only 4 accounts (say, a wrong base DN).
+  // A full sync that sees only 4 accounts (say, a wrong base DN) removes
+  // nothing: the store holds the sweep (audit finding 5).
   SendAccounts(0, 4, 1, /*full_sync=*/true);
+  EXPECT_EQ(coordinator_->Status(org_).domains(0).held_sweep().would_remove(),
+            26u);
+  EXPECT_FALSE(Push().quarantined());
+  // 26 accounts deleted in AD at once (say, a cleanup script run on the
+  // wrong OU): their removal from K12Panel waits for an operator.
+  SendAccounts(4, 26, 2, /*full_sync=*/false, /*deleted=*/true);
   ASSERT_TRUE(WaitFor([&] { return Push().quarantined(); }, kDelivery));
   EXPECT_THAT(Push().quarantine_reason(), HasSubstr("26 of 30 mapped People"));
   EXPECT_EQ(Push().quarantined_people(), 26u);
@@ -204,7 +212,7 @@ TEST_F(PanelE2eTest, RejectedQuarantineKeepsThePanelAsItWas) {
   SeedPeople(30);
   SendAccounts(0, 30, 1, /*full_sync=*/true);
   ASSERT_TRUE(WaitFor([&] { return PanelHolds(30); }, kDelivery));
-  SendAccounts(0, 4, 1, /*full_sync=*/true);
+  SendAccounts(4, 26, 2, /*full_sync=*/false, /*deleted=*/true);
   ASSERT_TRUE(WaitFor([&] { return Push().quarantined(); }, kDelivery));
   ASSERT_TRUE(coordinator_->ResolveQuarantine(org_, /*approve=*/false).ok());
   EXPECT_FALSE(Push().quarantined());

@@ -804,3 +804,71 @@ TEST_F(StoreTest, AnOversizedAccountIsSkippedAndReportedNotTheBatch) {
 
 }  // namespace
 }  // namespace adsync
+
+namespace adsync {
+namespace {
+
+// Audit finding 3: a sync writes only its own domain's accounts. (Before
+// the fix, the STAFF sync renamed a DISTRICT account.)
+TEST_F(StoreTest, ASyncCannotWriteAnotherDomainsAccount) {
+  SyncRecord staff = AddSync("STAFF", "127.0.0.31");
+  Apply(sync_a_, {{.guid = 1, .sam = "jdoe"}});
+  BatchOutcome outcome =
+      Apply(staff, {{.guid = 1, .sam = "hijacked", .version = 9}});
+  EXPECT_EQ(outcome.applied, 0u);
+  EXPECT_TRUE(Resolve("DISTRICT\\jdoe").found());
+  EXPECT_FALSE(Resolve("STAFF\\hijacked").found());
+  auto status = store_->GetStatus(org_id_)->orgs(0);
+  ASSERT_EQ(status.skipped_accounts_size(), 1);
+  EXPECT_EQ(status.skipped_accounts(0).domain(), "STAFF");
+  EXPECT_THAT(status.skipped_accounts(0).reason(),
+              HasSubstr("belongs to DISTRICT\\jdoe"));
+  // A real cross-domain move: once DISTRICT reports the account gone, the
+  // same objectGUID is stored under STAFF.
+  Apply(sync_a_, {{.guid = 1, .sam = "jdoe", .deleted = true, .version = 2}});
+  Apply(staff, {{.guid = 1, .sam = "jdoe2", .version = 1}});
+  EXPECT_TRUE(Resolve("STAFF\\jdoe2").found());
+  EXPECT_EQ(store_->GetStatus(org_id_)->orgs(0).skipped_accounts_size(), 0);
+}
+
+// Audit finding 3: stamps from a holder of a stolen key (version
+// 0xFFFFFFFF) would pin a forged value forever; after the key is rotated,
+// the domain's next full sync restores what AD holds.
+TEST_F(StoreTest, AfterAKeyRotationTheNextFullSyncIsAuthoritative) {
+  std::string key;
+  SyncRecord district = AddSync("DISTRICT", "127.0.0.22", &key);
+  Apply(district, {{.guid = 1, .sam = "jdoe"}});
+  Apply(district, {{.guid = 1, .sam = "hijacked", .version = 0xFFFFFFFF}});
+  EXPECT_TRUE(Resolve("DISTRICT\\hijacked").found());
+  auto rotated = store_->RotateSyncKey(org_id_, district.sync_id);
+  ASSERT_TRUE(rotated.ok());
+  // Every sync of the domain resumes with a full sync.
+  EXPECT_FALSE(store_->GetWatermark(district.sync_id)->has_watermark);
+  EXPECT_FALSE(store_->GetWatermark(sync_a_.sync_id)->has_watermark);
+  SyncRecord renewed = *store_->Authenticate(org_id_, rotated->sync_key());
+  SeenAccounts seen = {testing::TestGuid(1)};
+  Apply(renewed, {{.guid = 1, .sam = "jdoe", .version = 3}}, /*begin=*/true,
+        /*end=*/true, &seen);
+  EXPECT_TRUE(Resolve("DISTRICT\\jdoe").found());
+  EXPECT_FALSE(Resolve("DISTRICT\\hijacked").found());
+  // Only that one full sync: afterwards AD's own ordering applies again.
+  Apply(renewed, {{.guid = 1, .sam = "older", .version = 2}});
+  EXPECT_TRUE(Resolve("DISTRICT\\jdoe").found());
+}
+
+TEST_F(StoreTest, ADomainSidIsPinnedByItsFirstAgent) {
+  SyncRecord other = AddSync("DISTRICT", "127.0.0.22");
+  EXPECT_TRUE(store_->PinDomainSid(sync_a_, "S-1-5-21-1-2-3").ok());
+  EXPECT_TRUE(store_->PinDomainSid(other, "S-1-5-21-1-2-3").ok());
+  absl::Status wrong = store_->PinDomainSid(other, "S-1-5-21-7-8-9");
+  EXPECT_EQ(wrong.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(wrong.message()),
+              HasSubstr("has SID S-1-5-21-1-2-3"));
+  // Another domain of the org has its own.
+  EXPECT_TRUE(
+      store_->PinDomainSid(AddSync("STAFF", "127.0.0.31"), "S-1-5-21-7-8-9")
+          .ok());
+}
+
+}  // namespace
+}  // namespace adsync
