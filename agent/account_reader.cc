@@ -125,6 +125,7 @@ absl::StatusOr<adsync::v1::ProfileDelta> EntryToDelta(const LdapEntry& e) {
     st->set_version(m.version);
     st->set_originating_time(m.originating_time);
     st->set_originating_invocation_id(m.originating_invocation_id);
+    st->set_originating_usn(static_cast<int64_t>(m.originating_usn));
   }
   return d;
 }

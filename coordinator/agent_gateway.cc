@@ -407,10 +407,7 @@ class AgentGateway::Session
       return Done(absl::PermissionDeniedError(reason));
     }
     absl::StatusOr<std::string> domain_sid = CheckHelloDomain(*sync, hello);
-    if (domain_sid.ok() && !domain_sid->empty()) {
-      absl::Status pinned = store->PinDomainSid(*sync, *domain_sid);
-      if (!pinned.ok()) domain_sid = pinned;
-    }
+    if (domain_sid.ok()) domain_sid = store->PinDomainSid(*sync, *domain_sid);
     if (!domain_sid.ok()) {
       const std::string reason(domain_sid.status().message());
       Metrics::Global().Rejected("wrong_domain");
@@ -518,6 +515,16 @@ class AgentGateway::Session
   // the primary; on success tells the agent where to start.
   void TryPromote(const std::string& reason) {
     Post([this, reason] {
+      {
+        // The monitor may ask twice before the first promotion lands; a
+        // second grant would start a new epoch and fence the first.
+        std::lock_guard<std::mutex> lock(mu_);
+        if (primary_) {
+          --pending_;
+          TryFinishLocked();
+          return;
+        }
+      }
       Store* store = gateway_->store_;
       auto lease = store->AcquireLease(
           sync_, NowMs(), gateway_->options_.lease_ttl_ms, reason,

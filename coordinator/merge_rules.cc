@@ -25,7 +25,8 @@ bool AttrStamp::operator==(const AttrStamp& o) const {
 }
 
 namespace {
-constexpr size_t kStampBytes = 28;
+constexpr size_t kStampBytes = 36;
+constexpr size_t kStampBytesWithoutUsn = 28;  // schema versions before 7
 
 void PutLe(char* out, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out[i] = static_cast<char>(v >> (8 * i));
@@ -47,6 +48,7 @@ std::string EncodeStamps(const Stamps& stamps) {
     PutLe(p, s.version, 4);
     PutLe(p + 4, static_cast<uint64_t>(s.time), 8);
     std::copy(s.invocation.begin(), s.invocation.end(), p + 12);
+    PutLe(p + 28, static_cast<uint64_t>(s.usn), 8);
     p += kStampBytes;
   }
   return out;
@@ -54,12 +56,22 @@ std::string EncodeStamps(const Stamps& stamps) {
 
 Stamps DecodeStamps(absl::string_view blob) {
   Stamps stamps;
-  if (blob.size() != kStampBytes * kNumStampedAttributes) return stamps;
+  size_t width = 0;
+  if (blob.size() == kStampBytes * kNumStampedAttributes) {
+    width = kStampBytes;
+  } else if (blob.size() == kStampBytesWithoutUsn * kNumStampedAttributes) {
+    width = kStampBytesWithoutUsn;
+  } else {
+    return stamps;
+  }
   for (int i = 0; i < kNumStampedAttributes; ++i) {
-    const size_t p = i * kStampBytes;
+    const size_t p = i * width;
     stamps[i].version = static_cast<uint32_t>(GetLe(blob, p, 4));
     stamps[i].time = static_cast<int64_t>(GetLe(blob, p + 4, 8));
     stamps[i].invocation = DsaIdFromBytes(blob.substr(p + 12, 16));
+    if (width == kStampBytes) {
+      stamps[i].usn = static_cast<int64_t>(GetLe(blob, p + 28, 8));
+    }
   }
   return stamps;
 }
@@ -85,7 +97,8 @@ AccountState StateFromDelta(adsync::v1::ProfileDelta* delta,
     const int a = st.attribute();
     if (a <= 0 || a >= kNumStampedAttributes) continue;
     s.stamps[a] = AttrStamp{st.version(), st.originating_time(),
-                            DsaIdFromBytes(st.originating_invocation_id())};
+                            DsaIdFromBytes(st.originating_invocation_id()),
+                            st.originating_usn()};
   }
   return s;
 }

@@ -30,6 +30,10 @@ struct AttrStamp {
   uint32_t version = 0;
   int64_t time = 0;  // seconds since 1601
   DsaId invocation{};
+  // The originating DC's USN for the write (0 = not known). Not part of the
+  // conflict order: it says whether another DC has applied this write yet
+  // (its replUpToDateVector cursor for `invocation` is at least `usn`).
+  int64_t usn = 0;
 
   // AD's conflict order: higher version, then later time, then larger id.
   bool operator<(const AttrStamp& o) const;
@@ -40,7 +44,8 @@ struct AttrStamp {
 inline constexpr int kNumStampedAttributes = 8;
 using Stamps = std::array<AttrStamp, kNumStampedAttributes>;
 
-// Compact fixed-size encoding for storage (28 bytes per attribute).
+// Compact fixed-size encoding for storage (36 bytes per attribute; blobs
+// of the earlier 28-byte form, without the USN, still decode).
 std::string EncodeStamps(const Stamps& stamps);
 Stamps DecodeStamps(absl::string_view blob);
 

@@ -570,13 +570,7 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::RotateSyncKey(
   RETURN_IF_ERROR(EndLeasesOfLocked(sync_id));
   // Whoever held the old key may have written forged values with forged
   // stamps: the domain's next full sync replaces them with what AD holds.
-  ASSIGN_OR_RETURN(
-      ScopedStatement resync,
-      writer_->Cached("UPDATE syncs SET authoritative_resync=1, "
-                      "wm_invocation=NULL, wm_usn=NULL WHERE org_key=?1 AND "
-                      "domain=(SELECT domain FROM syncs WHERE sync_id=?2)"));
-  resync->Bind(1, org.key).Bind(2, sync_id);
-  RETURN_IF_ERROR(resync->Run());
+  RETURN_IF_ERROR(RequireAuthoritativeResyncLocked(org.key, sync_id));
   RETURN_IF_ERROR(txn.Commit());
   return response;
 }
@@ -623,12 +617,26 @@ absl::Status SqliteStore::RemoveSync(const std::string& org_id,
       CheckSyncOfOrg(writer_.get(), org.key, org.org.org_id(), sync_id_raw));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
+  // Removal is also how a leaked key is retired: what its holder wrote is
+  // replaced by the domain's next full sync, as after a rotation.
+  RETURN_IF_ERROR(RequireAuthoritativeResyncLocked(org.key, sync_id));
   ASSIGN_OR_RETURN(ScopedStatement q,
                    writer_->Cached("DELETE FROM syncs WHERE sync_id=?1"));
   q->Bind(1, sync_id);
   RETURN_IF_ERROR(q->Run());
   RETURN_IF_ERROR(EndLeasesOfLocked(sync_id));
   return txn.Commit();
+}
+
+absl::Status SqliteStore::RequireAuthoritativeResyncLocked(
+    int64_t org_key, const std::string& sync_id) {
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached("UPDATE syncs SET authoritative_resync=1, "
+                      "wm_invocation=NULL, wm_usn=NULL WHERE org_key=?1 AND "
+                      "domain=(SELECT domain FROM syncs WHERE sync_id=?2)"));
+  q->Bind(1, org_key).Bind(2, sync_id);
+  return q->Run();
 }
 
 absl::StatusOr<MatchResult> SqliteStore::Match(Database* db, const OrgRow& org,
@@ -776,6 +784,7 @@ absl::StatusOr<uint32_t> SqliteStore::SweepLocked(const OrgRow& org,
       if (!seen.contains(guid)) gone.push_back(std::move(guid));
     }
   }
+  ASSIGN_OR_RETURN(gone, CaughtUpLocked(org.key, sync, std::move(gone)));
   if (gone.empty()) return 0;
   // Removing is where a mistake costs most (an empty OU, a wrong base DN, a
   // filter that matches nothing, entries the agent could not read): hold
@@ -829,6 +838,44 @@ absl::StatusOr<uint32_t> SqliteStore::SweepLocked(const OrgRow& org,
   return RemoveAccountsLocked(org, gone, changes);
 }
 
+absl::StatusOr<std::vector<std::string>> SqliteStore::CaughtUpLocked(
+    int64_t org_key, const SyncRecord& sync, std::vector<std::string> gone) {
+  // Where the sweeping DC stands: its own invocationId and its
+  // replUpToDateVector (from its agent's last heartbeat).
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached("SELECT dc_invocation, dc_position FROM "
+                                   "syncs WHERE sync_id=?1"));
+  q->Bind(1, sync.sync_id);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  adsync::v1::Heartbeat position;
+  if (!row || !position.ParseFromString(q->ColumnBlob(1)) ||
+      position.cursors().empty()) {
+    return gone;  // nothing known about its replication: no filter
+  }
+  const DsaId own = DsaIdFromBytes(q->ColumnBlob(0).substr(0, 16));
+  absl::flat_hash_map<std::string, int64_t> applied;
+  for (const auto& c : position.cursors()) {
+    if (c.invocation_id().size() == 16) applied[c.invocation_id()] = c.usn();
+  }
+  std::vector<std::string> caught_up;
+  caught_up.reserve(gone.size());
+  for (std::string& guid : gone) {
+    ASSIGN_OR_RETURN(StoredAccount a,
+                     LoadAccount(writer_.get(), org_key, guid));
+    bool behind = false;
+    for (const AttrStamp& s : a.state.stamps) {
+      if (s.version == 0 || s.usn == 0 || s.invocation == own) continue;
+      const std::string from(s.invocation.begin(), s.invocation.end());
+      auto it = applied.find(from);
+      if (it == applied.end() || it->second < s.usn) behind = true;
+    }
+    // A DC that has not applied the account's writes yet (a new primary
+    // after a failover, still replicating) cannot say it is gone.
+    if (!behind) caught_up.push_back(std::move(guid));
+  }
+  return caught_up;
+}
+
 absl::StatusOr<uint32_t> SqliteStore::RemoveAccountsLocked(
     const OrgRow& org, const std::vector<std::string>& gone,
     ChangeSet* changes) {
@@ -867,10 +914,9 @@ absl::StatusOr<uint64_t> SqliteStore::ResolveSweep(
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
-  int64_t held_at = 0;
   {
     ASSIGN_OR_RETURN(ScopedStatement q,
-                     writer_->Cached("SELECT at FROM held_sweeps WHERE "
+                     writer_->Cached("SELECT 1 FROM held_sweeps WHERE "
                                      "org_key=?1 AND domain=?2"));
     q->Bind(1, org.key).Bind(2, domain);
     ASSIGN_OR_RETURN(bool row, q->Step());
@@ -880,19 +926,16 @@ absl::StatusOr<uint64_t> SqliteStore::ResolveSweep(
                        " has no held sweep; `adsyncctl status --org ",
                        org.org.org_id(), "` shows held sweeps"));
     }
-    held_at = q->ColumnInt(0);
   }
   uint64_t removed = 0;
   if (approve) {
-    // Accounts written since the hold were seen again: they stay.
+    // Accounts reported again since the hold have left it: they stay.
     std::vector<std::string> gone;
     ASSIGN_OR_RETURN(
         ScopedStatement q,
-        writer_->Cached("SELECT h.object_guid FROM held_sweep_accounts h JOIN "
-                        "profiles p ON p.org_key=h.org_key AND "
-                        "p.object_guid=h.object_guid WHERE h.org_key=?1 AND "
-                        "h.domain=?2 AND p.updated<=?3"));
-    q->Bind(1, org.key).Bind(2, domain).Bind(3, held_at);
+        writer_->Cached("SELECT object_guid FROM held_sweep_accounts "
+                        "WHERE org_key=?1 AND domain=?2"));
+    q->Bind(1, org.key).Bind(2, domain);
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
       if (!row) break;
@@ -1238,7 +1281,8 @@ absl::StatusOr<SyncRecord> SqliteStore::Authenticate(
       absl::AsciiStrToLower(absl::StripAsciiWhitespace(key_raw)));
   std::lock_guard<std::mutex> lock(read_mu_);
   absl::StatusOr<OrgRow> org = LoadOrg(reader_.get(), org_id);
-  if (absl::IsNotFound(org.status())) {
+  // A malformed Org ID is answered alike too: its error would echo it.
+  if (absl::IsNotFound(org.status()) || absl::IsInvalidArgument(org.status())) {
     HashKey(std::string(16, '\0'), key);
     return denied;
   }
@@ -1353,8 +1397,8 @@ absl::StatusOr<WatermarkState> SqliteStore::GetWatermark(
   return w;
 }
 
-absl::Status SqliteStore::PinDomainSid(const SyncRecord& sync,
-                                       const std::string& domain_sid) {
+absl::StatusOr<std::string> SqliteStore::PinDomainSid(
+    const SyncRecord& sync, const std::string& domain_sid) {
   std::lock_guard<std::mutex> lock(write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   ASSIGN_OR_RETURN(ScopedStatement q,
@@ -1363,7 +1407,8 @@ absl::Status SqliteStore::PinDomainSid(const SyncRecord& sync,
   q->Bind(1, org.key).Bind(2, sync.domain);
   ASSIGN_OR_RETURN(bool row, q->Step());
   if (row) {
-    if (q->ColumnText(0) == domain_sid) return absl::OkStatus();
+    std::string pinned = q->ColumnText(0);
+    if (domain_sid.empty() || pinned == domain_sid) return pinned;
     return absl::FailedPreconditionError(absl::StrCat(
         "this agent's DC serves the domain with SID ", domain_sid,
         ", but domain ", sync.domain, " of this org has SID ", q->ColumnText(0),
@@ -1371,6 +1416,7 @@ absl::Status SqliteStore::PinDomainSid(const SyncRecord& sync,
         "); point the agent at a DC of ", sync.domain,
         ", or register its own domain with `adsyncctl sync add`"));
   }
+  if (domain_sid.empty()) return std::string();
   ASSIGN_OR_RETURN(
       ScopedStatement put,
       writer_->Cached("INSERT INTO domains(org_key, domain, domain_sid, "
@@ -1380,7 +1426,8 @@ absl::Status SqliteStore::PinDomainSid(const SyncRecord& sync,
       .Bind(3, domain_sid)
       .Bind(4, sync.sync_id)
       .Bind(5, NowUnix());
-  return put->Run();
+  RETURN_IF_ERROR(put->Run());
+  return domain_sid;
 }
 
 namespace {
@@ -1608,7 +1655,7 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
     q->Bind(1, sync.sync_id);
     RETURN_IF_ERROR(q->Run());
   }
-  RETURN_IF_ERROR(RecordSkippedLocked(org.key, sync.domain, batch));
+  RETURN_IF_ERROR(NoteReportedAccountsLocked(org.key, sync.domain, batch));
   // After a key rotation the domain's next full sync is authoritative: what
   // the DC reports replaces what is stored, whatever stamps a holder of
   // the old key wrote (a version of 0xFFFFFFFF would otherwise pin a
@@ -1617,11 +1664,20 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
   {
     ASSIGN_OR_RETURN(
         ScopedStatement q,
-        writer_->Cached("SELECT authoritative_resync AND "
-                        "full_sync_in_progress FROM syncs WHERE sync_id=?1"));
+        writer_->Cached("SELECT authoritative_resync, full_sync_in_progress "
+                        "FROM syncs WHERE sync_id=?1"));
     q->Bind(1, sync.sync_id);
     ASSIGN_OR_RETURN(bool row, q->Step());
-    authoritative = row && q->ColumnInt(0) != 0;
+    const bool owed = row && q->ColumnInt(0) != 0;
+    authoritative = owed && q->ColumnInt(1) != 0;
+    if (owed && !authoritative) {
+      // A primary that was streaming changes when another sync's key was
+      // rotated: its watermark was cleared, and it must start over.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "domain ", sync.domain,
+          " needs a full sync first (an AD Sync key of the domain was rotated "
+          "or a sync removed); the agent reconnects and starts one"));
+    }
   }
   for (AccountState& incoming : batch.accounts) {
     bool exists = false;
@@ -1757,11 +1813,29 @@ absl::Status SqliteStore::SkipAccountLocked(int64_t org_key,
   return q->Run();
 }
 
-absl::Status SqliteStore::RecordSkippedLocked(int64_t org_key,
-                                              const std::string& domain,
-                                              const PreparedBatch& batch) {
+absl::Status SqliteStore::NoteReportedAccountsLocked(
+    int64_t org_key, const std::string& domain, const PreparedBatch& batch) {
   for (const SkippedAccount& skipped : batch.skipped) {
     RETURN_IF_ERROR(SkipAccountLocked(org_key, domain, skipped));
+  }
+  // An account reported again is not gone: it leaves a held sweep.
+  ASSIGN_OR_RETURN(
+      ScopedStatement held,
+      writer_->Cached("SELECT 1 FROM held_sweep_accounts WHERE org_key=?1 AND "
+                      "domain=?2 LIMIT 1"));
+  held->Bind(1, org_key).Bind(2, domain);
+  ASSIGN_OR_RETURN(bool has_held, held->Step());
+  if (has_held) {
+    for (const AccountState& account : batch.accounts) {
+      ASSIGN_OR_RETURN(
+          ScopedStatement q,
+          writer_->Cached("DELETE FROM held_sweep_accounts WHERE org_key=?1 "
+                          "AND domain=?2 AND object_guid=?3"));
+      q->Bind(1, org_key)
+          .Bind(2, domain)
+          .BindBlobNoCopy(3, account.object_guid);
+      RETURN_IF_ERROR(q->Run());
+    }
   }
   // An account that arrives within the limits again is no longer skipped.
   // One lookup per batch; a lookup per account only while the domain has

@@ -86,8 +86,8 @@ class SqliteStore : public Store {
                                 const std::string& controller) override;
   absl::StatusOr<WatermarkState> GetWatermark(
       const std::string& sync_id) override;
-  absl::Status PinDomainSid(const SyncRecord& sync,
-                            const std::string& domain_sid) override;
+  absl::StatusOr<std::string> PinDomainSid(
+      const SyncRecord& sync, const std::string& domain_sid) override;
   absl::Status RecordControllerPosition(
       const std::string& sync_id, const std::string& invocation_id,
       const adsync::v1::Heartbeat& position) override;
@@ -182,6 +182,11 @@ class SqliteStore : public Store {
                                        const SeenAccounts& seen,
                                        uint32_t skipped_entries,
                                        ChangeSet* changes);
+  // The accounts of `gone` whose every stored write the sweeping DC
+  // (`sync`'s) has applied, by its replUpToDateVector; all of them when
+  // its position is unknown. REQUIRES: write_mu_ held.
+  absl::StatusOr<std::vector<std::string>> CaughtUpLocked(
+      int64_t org_key, const SyncRecord& sync, std::vector<std::string> gone);
   // Marks the accounts (objectGUIDs) gone; returns how many were active.
   absl::StatusOr<uint32_t> RemoveAccountsLocked(
       const OrgRow& org, const std::vector<std::string>& gone,
@@ -189,9 +194,11 @@ class SqliteStore : public Store {
   absl::Status DropHeldSweepLocked(int64_t org_key, const std::string& domain);
   absl::Status SkipAccountLocked(int64_t org_key, const std::string& domain,
                                  const SkippedAccount& skipped);
-  // Records the batch's oversized accounts; clears those it now carries.
-  absl::Status RecordSkippedLocked(int64_t org_key, const std::string& domain,
-                                   const PreparedBatch& batch);
+  // Records the batch's oversized accounts; the accounts it carries leave
+  // the skipped list and the domain's held sweep (they exist in AD).
+  absl::Status NoteReportedAccountsLocked(int64_t org_key,
+                                          const std::string& domain,
+                                          const PreparedBatch& batch);
   // Runs `sql` once per update of `batch`, binding ?1 org key, ?2 person,
   // ?3 version and ?4 `extra` (ignored by statements without ?4).
   absl::Status ForEachOutboxItemLocked(int64_t org_key, const PushBatch& batch,
@@ -203,6 +210,10 @@ class SqliteStore : public Store {
   // PermissionDenied (saying what to do) when it was removed or its key
   // rotated. REQUIRES: write_mu_ held.
   absl::Status CheckCredentialLocked(const SyncRecord& sync);
+  // Clears the watermarks of every sync of `sync_id`'s domain and makes the
+  // domain's next full sync authoritative. REQUIRES: write_mu_ held.
+  absl::Status RequireAuthoritativeResyncLocked(int64_t org_key,
+                                                const std::string& sync_id);
   // Lets the leases `sync_id` holds lapse. REQUIRES: write_mu_ held.
   absl::Status EndLeasesOfLocked(const std::string& sync_id);
   absl::StatusOr<adsync::v1::AddSyncResponse> IssueKeyLocked(

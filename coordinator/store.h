@@ -121,9 +121,11 @@ class Store {
   // Pins the domain SID the sync's agents report (text form): the first
   // one reported for the org's domain is kept, and a different one is
   // refused (FailedPrecondition, naming both) — an agent reading another
-  // domain under this domain's name.
-  virtual absl::Status PinDomainSid(const SyncRecord& sync,
-                                    const std::string& domain_sid) = 0;
+  // domain under this domain's name. Returns the pinned SID ("" when none
+  // is pinned and `domain_sid` is empty): an agent that reports none is
+  // still held to it.
+  virtual absl::StatusOr<std::string> PinDomainSid(
+      const SyncRecord& sync, const std::string& domain_sid) = 0;
   // Where the AD Sync's DC stands: its invocationId (empty = unchanged),
   // highestCommittedUSN and replUpToDateVector, for replication lag.
   virtual absl::Status RecordControllerPosition(

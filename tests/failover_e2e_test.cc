@@ -264,6 +264,10 @@ TEST_F(FailoverE2eTest,
   EXPECT_EQ(hello.hello_result().role(), adsync::v1::ROLE_STANDBY);
   adsync::v1::Batch late = MakeBatch(1, {{.guid = 77, .sam = Sam("zombie")}});
   late.set_lease_epoch(hello.hello_result().lease_epoch() - 1);
+  // A tombstone without a SID: the test's SIDs are not in the DC's domain
+  // (pinned from the real agents), and this checks fencing, not SIDs.
+  late.mutable_deltas(0)->clear_object_sid();
+  late.mutable_deltas(0)->set_deleted(true);
   zombie.Send(late);
   grpc::Status fenced = zombie.Close();
   EXPECT_EQ(fenced.error_code(), grpc::StatusCode::FAILED_PRECONDITION);

@@ -173,7 +173,12 @@ TEST_F(FencingTest, RemovingTheSyncEndsItsStreamAndTheStandbyTakesOver) {
 
   adsync::v1::RoleChange promoted = AwaitRoleChange(&standby, absl::Seconds(5));
   ASSERT_EQ(promoted.role(), adsync::v1::ROLE_PRIMARY);
-  standby.Send(MakeBatch(1, {{.guid = 7, .sam = "afterwards"}}));
+  // What the removed sync wrote is replaced by an authoritative full sync.
+  EXPECT_TRUE(promoted.full_sync_required());
+  adsync::v1::Batch full = MakeBatch(1, {{.guid = 7, .sam = "afterwards"}});
+  full.set_full_sync_begin(true);
+  full.set_full_sync_end(true);
+  standby.Send(full);
   adsync::v1::CoordinatorMessage ack = standby.Read();
   while (ack.has_heartbeat()) ack = standby.Read();
   EXPECT_TRUE(ack.has_ack());

@@ -858,9 +858,12 @@ TEST_F(StoreTest, AfterAKeyRotationTheNextFullSyncIsAuthoritative) {
 
 TEST_F(StoreTest, ADomainSidIsPinnedByItsFirstAgent) {
   SyncRecord other = AddSync("DISTRICT", "127.0.0.22");
+  EXPECT_EQ(*store_->PinDomainSid(sync_a_, ""), "");  // nothing pinned yet
   EXPECT_TRUE(store_->PinDomainSid(sync_a_, "S-1-5-21-1-2-3").ok());
   EXPECT_TRUE(store_->PinDomainSid(other, "S-1-5-21-1-2-3").ok());
-  absl::Status wrong = store_->PinDomainSid(other, "S-1-5-21-7-8-9");
+  // An agent that reports no SID is held to the pinned one.
+  EXPECT_EQ(*store_->PinDomainSid(other, ""), "S-1-5-21-1-2-3");
+  absl::Status wrong = store_->PinDomainSid(other, "S-1-5-21-7-8-9").status();
   EXPECT_EQ(wrong.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(wrong.message()),
               HasSubstr("has SID S-1-5-21-1-2-3"));
@@ -868,6 +871,110 @@ TEST_F(StoreTest, ADomainSidIsPinnedByItsFirstAgent) {
   EXPECT_TRUE(
       store_->PinDomainSid(AddSync("STAFF", "127.0.0.31"), "S-1-5-21-7-8-9")
           .ok());
+}
+
+}  // namespace
+}  // namespace adsync
+
+namespace adsync {
+namespace {
+
+// Audit finding 5: after a failover the new primary's DC may not have
+// applied an account's writes yet; its full sync does not count that
+// account gone until its replUpToDateVector covers them.
+TEST_F(StoreTest, ASweepNeverRemovesWhatTheSweepingDcHasNotReplicated) {
+  SyncRecord b = AddSync("DISTRICT", "127.0.0.22");
+  Apply(sync_a_, {{.guid = 1, .sam = "old", .invocation = 100, .usn = 40},
+                  {.guid = 2, .sam = "fresh", .invocation = 100, .usn = 500}});
+  // B's DC has applied A's DC's writes up to USN 400.
+  auto position = [&](int64_t applied_usn) {
+    adsync::v1::Heartbeat hb;
+    adsync::v1::ReplicationCursor* c = hb.add_cursors();
+    c->set_invocation_id(testing::TestGuid(100));
+    c->set_usn(applied_usn);
+    ASSERT_TRUE(
+        store_->RecordControllerPosition(b.sync_id, testing::TestGuid(200), hb)
+            .ok());
+  };
+  position(400);
+  // B's full sync reports only its own new account.
+  SeenAccounts nothing_new = {testing::TestGuid(3)};
+  Apply(b, {{.guid = 3, .sam = "b3", .invocation = 200, .usn = 7}},
+        /*begin=*/true);
+  BatchOutcome end = Apply(b, {}, false, /*end=*/true, &nothing_new);
+  EXPECT_EQ(end.removed, 1u);  // "old" (USN 40 <= 400) is gone
+  EXPECT_EQ(Resolve("DISTRICT\\old").account().outcome(), "removed");
+  EXPECT_NE(Resolve("DISTRICT\\fresh").account().outcome(), "removed");
+  // Once B's DC has replicated USN 500, a full sync that still does not
+  // report it removes it.
+  position(600);
+  Apply(b, {}, /*begin=*/true);
+  EXPECT_EQ(Apply(b, {}, false, /*end=*/true, &nothing_new).removed, 1u);
+  EXPECT_EQ(Resolve("DISTRICT\\fresh").account().outcome(), "removed");
+}
+
+TEST(StampEncodingTest, OriginatingUsnRoundTripsAndOldBlobsStillDecode) {
+  Stamps stamps;
+  stamps[1] = AttrStamp{3, 13'300'000'000, DsaIdFromBytes(testing::TestGuid(5)),
+                        123456789};
+  const Stamps back = DecodeStamps(EncodeStamps(stamps));
+  EXPECT_EQ(back[1], stamps[1]);
+  EXPECT_EQ(back[1].usn, 123456789);
+  // The 28-byte form written before schema version 7.
+  std::string old(28 * kNumStampedAttributes, '\0');
+  old[28] = 3;  // attribute 1, version 3
+  const Stamps decoded = DecodeStamps(old);
+  EXPECT_EQ(decoded[1].version, 3u);
+  EXPECT_EQ(decoded[1].usn, 0);
+}
+
+}  // namespace
+}  // namespace adsync
+
+namespace adsync {
+namespace {
+
+// A rotation or a removal owes the domain an authoritative full sync: a
+// primary that keeps streaming changes is refused until it starts one.
+TEST_F(StoreTest, AfterARemovalTheDomainsPrimaryMustFullSyncFirst) {
+  SyncRecord leaked = AddSync("DISTRICT", "127.0.0.22");
+  Apply(sync_a_, {{.guid = 1, .sam = "jdoe"}});
+  ASSERT_TRUE(store_->RemoveSync(org_id_, leaked.sync_id).ok());
+  adsync::v1::Batch batch;
+  batch.set_lease_epoch(TakeLease(sync_a_));
+  batch.set_sequence(++sequence_);
+  *batch.add_deltas() = MakeDelta({.guid = 2, .sam = "later"});
+  auto refused = store_->PrepareAndApply(sync_a_, batch, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("needs a full sync first"));
+  EXPECT_FALSE(store_->GetWatermark(sync_a_.sync_id)->has_watermark);
+  SeenAccounts seen = {testing::TestGuid(1), testing::TestGuid(2)};
+  Apply(sync_a_, {{.guid = 1, .sam = "jdoe"}, {.guid = 2, .sam = "later"}},
+        /*begin=*/true, /*end=*/true, &seen);
+  EXPECT_TRUE(Resolve("DISTRICT\\later").found());
+  Apply(sync_a_, {{.guid = 3, .sam = "then"}});  // incremental again
+  EXPECT_TRUE(Resolve("DISTRICT\\then").found());
+}
+
+TEST_F(StoreTest, AMalformedOrgIdGetsTheWrongKeysAnswer) {
+  auto wrong_key =
+      store_->Authenticate(org_id_, "5e1c3d4a-0000-4000-8000-000000000001");
+  auto malformed = store_->Authenticate("not-a-guid-<script>", "x");
+  EXPECT_EQ(malformed.status(), wrong_key.status());
+  EXPECT_THAT(std::string(malformed.status().message()),
+              ::testing::Not(HasSubstr("script")));
+}
+
+TEST_F(SweepHoldTest, AnAccountReportedAgainLeavesTheHeldSweep) {
+  FullSync({});
+  EXPECT_EQ(Held().would_remove(), 30u);
+  Apply(sync_a_, {{.guid = 7, .sam = "u7"}});  // re-sent, even unchanged
+  EXPECT_EQ(Held().would_remove(), 29u);
+  ASSERT_TRUE(store_->ResolveSweep(org_id_, "DISTRICT", true).ok());
+  EXPECT_EQ(Active(), 1);
+  EXPECT_NE(Resolve("DISTRICT\\u7").account().outcome(), "removed");
 }
 
 }  // namespace

@@ -61,6 +61,7 @@ adsync::v1::ProfileDelta MakeDelta(const DeltaSpec& s) {
     st->set_version(v);
     st->set_originating_time(s.time);
     st->set_originating_invocation_id(TestGuid(s.invocation));
+    st->set_originating_usn(s.usn);
   }
   return d;
 }

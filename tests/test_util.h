@@ -47,6 +47,7 @@ struct DeltaSpec {
   uint32_t invocation = 100;
   uint32_t mail_version = 0;  // 0 = `version`
   uint32_t sam_version = 0;
+  int64_t usn = 0;  // originating USN of every stamp (0 = not sent)
 };
 
 adsync::v1::ProfileDelta MakeDelta(const DeltaSpec& spec);
