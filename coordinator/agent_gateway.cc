@@ -146,6 +146,27 @@ absl::StatusOr<std::string> CheckHelloDomain(const SyncRecord& sync,
   return sid;
 }
 
+// With mutual TLS, the agent's (CA-verified) certificate must name the AD
+// Sync its key authenticated as.
+absl::Status CheckCertificateNamesSync(const grpc::AuthContext& auth,
+                                       const std::string& sync_id) {
+  std::string named;
+  for (const char* property :
+       {"x509_common_name", "x509_subject_alternative_name"}) {
+    for (const grpc::string_ref& value : auth.FindPropertyValues(property)) {
+      const absl::string_view v(value.data(), value.size());
+      if (absl::EqualsIgnoreCase(v, sync_id)) return absl::OkStatus();
+      if (named.empty()) named = std::string(v.substr(0, 64));
+    }
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "the agent's client certificate names \"", named, "\", not AD Sync ",
+      sync_id,
+      "; issue this agent a certificate whose subject CN is its AD "
+      "Sync ID (scripts/make_certs.sh DIR agent NAME ",
+      sync_id, " with the coordinator's client CA)"));
+}
+
 // One message read from an agent, parsed into its own arena: a batch of
 // 1000 deltas then costs a few block allocations instead of thousands of
 // small ones, and is freed in one go once it has been converted.
@@ -405,6 +426,19 @@ class AgentGateway::Session
           {{"sync", sync->sync_id}, {"ip", peer_ip_}, {"reason", reason}});
       gateway_->hello_limiter_.RecordFailure(peer_ip_, sync->org_id, NowMs());
       return Done(absl::PermissionDeniedError(reason));
+    }
+    if (gateway_->options_.certificate_names_sync) {
+      absl::Status tied =
+          CheckCertificateNamesSync(*context_->auth_context(), sync->sync_id);
+      if (!tied.ok()) {
+        const std::string reason(tied.message());
+        Metrics::Global().Rejected("wrong_certificate");
+        store->RecordRejection(sync->org_id, sync->sync_id, peer_ip_, reason)
+            .IgnoreError();
+        Log(LogLevel::kWarning, "agent rejected",
+            {{"sync", sync->sync_id}, {"ip", peer_ip_}, {"reason", reason}});
+        return Done(tied);
+      }
     }
     absl::StatusOr<std::string> domain_sid = CheckHelloDomain(*sync, hello);
     if (domain_sid.ok()) domain_sid = store->PinDomainSid(*sync, *domain_sid);

@@ -45,6 +45,10 @@ struct GatewayOptions {
   // message to the agent stays unsent this long (the agent stopped
   // reading).
   uint32_t stalled_stream_ms = 30000;
+  // Mutual TLS (agent_tls.client_ca_file): an agent's certificate must
+  // name its AD Sync (subject CN or a subjectAltName equal to the sync's
+  // ID), so one agent's certificate cannot be used with another's key.
+  bool certificate_names_sync = false;
 };
 
 // Failover: every (org, domain) has at most one primary, the holder of a

@@ -148,6 +148,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   gateway_options.lease_ttl_ms = config.lease_ttl_ms();
   gateway_options.failed_hellos_per_minute = config.failed_hellos_per_minute();
   gateway_options.stalled_stream_ms = config.stalled_stream_ms();
+  gateway_options.certificate_names_sync =
+      !config.agent_tls().client_ca_file().empty();
   server->gateway_ =
       std::make_unique<AgentGateway>(server->store_.get(), gateway_options);
   AgentGateway* gateway = server->gateway_.get();
@@ -222,9 +224,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     }
     std::string metrics_token;
     if (!config.metrics_token_file().empty()) {
-      ASSIGN_OR_RETURN(metrics_token,
-                       ReadSecretFile(config.metrics_token_file(),
-                                      "metrics token file"));
+      ASSIGN_OR_RETURN(
+          metrics_token,
+          ReadSecretFile(config.metrics_token_file(), "metrics token file"));
       if (!IsLoopbackListenAddress(listen)) {
         Log(LogLevel::kWarning,
             "the metrics token crosses the network in the clear "

@@ -6,6 +6,7 @@
 #include "common/files.h"
 #include "common/tls.h"
 #include "tests/gateway_fixture.h"
+#include "tests/process.h"
 
 namespace adsync {
 namespace {
@@ -71,8 +72,32 @@ class MutualTlsGatewayTest : public TlsGatewayTest {
 
 TEST_F(MutualTlsGatewayTest, AgentsMustPresentACertificateFromTheClientCa) {
   EXPECT_FALSE(HelloAccepted(TrustingCa(Cert("ca.pem"))));
+  // A certificate from the client CA that names this AD Sync.
+  const std::string sync_id =
+      server_->store()->Authenticate(org_id_, key_)->sync_id;
+  ASSERT_EQ(testing::RunCommand({testing::SourcePath("scripts/make_certs.sh"),
+                                 CertDir(), "agent", "agent-a", sync_id})
+                .exit_code,
+            0);
   EXPECT_TRUE(HelloAccepted(
-      TrustingCa(Cert("ca.pem"), Cert("client.pem"), Cert("client.key"))));
+      TrustingCa(Cert("ca.pem"), Cert("agent-a.pem"), Cert("agent-a.key"))));
+}
+
+// Audit finding 11: with mutual TLS, a certificate from the client CA is
+// not enough: it must name the AD Sync the key belongs to. (Before the
+// fix, any client certificate the CA signed was accepted with any key.)
+TEST_F(MutualTlsGatewayTest, TheCertificateMustNameTheSyncOfTheKey) {
+  WireAgent agent(Target(kAgentIp), absl::Seconds(10),
+                  TrustingCa(Cert("ca.pem"), Cert("client.pem"),
+                             Cert("client.key")));  // CN=adsync agent
+  EXPECT_FALSE(agent.Hello(org_id_, key_, invocation_).has_hello_result());
+  grpc::Status s = agent.Close();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("certificate names \"adsync agent\", not AD Sync"));
+  EXPECT_THAT(s.error_message(), HasSubstr("make_certs.sh"));
+  ASSERT_EQ(Status().recent_rejections_size(), 1);
+  EXPECT_FALSE(Status().syncs(0).connected());
 }
 
 TEST_F(TlsGatewayTest, BadTlsConfigurationIsRefusedWithTheFileNamed) {
