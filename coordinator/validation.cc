@@ -1,5 +1,7 @@
 #include "coordinator/validation.h"
 
+#include <array>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -65,18 +67,23 @@ absl::Status CheckUtf8(int index, absl::string_view field,
   return absl::OkStatus();
 }
 
+// An account's single-valued text attributes, by their AD names.
+struct TextField {
+  const char* name;
+  const std::string& value;
+};
+std::array<TextField, 4> TextFields(const adsync::v1::ProfileDelta& d) {
+  return {TextField{"sAMAccountName", d.sam_account_name()},
+          TextField{"userPrincipalName", d.user_principal_name()},
+          TextField{"mail", d.mail()},
+          TextField{"displayName", d.display_name()}};
+}
+
 // Why an account's values are over the limits (what to change in AD), or
 // "" when they are within them.
 std::string OversizedReason(const adsync::v1::ProfileDelta& d,
                             const BatchLimits& limits) {
-  struct Field {
-    const char* name;
-    const std::string& value;
-  };
-  for (const Field& f :
-       {Field{"sAMAccountName", d.sam_account_name()},
-        Field{"userPrincipalName", d.user_principal_name()},
-        Field{"mail", d.mail()}, Field{"displayName", d.display_name()}}) {
+  for (const TextField& f : TextFields(d)) {
     if (f.value.size() > limits.max_string_bytes) {
       return absl::StrCat(f.name, " is ", f.value.size(),
                           " bytes, over the limit of ", limits.max_string_bytes,
@@ -147,14 +154,7 @@ absl::StatusOr<PreparedBatch> PrepareBatch(adsync::v1::Batch* wire,
             limits.domain_sid, "; the agent must read only its own domain"));
       }
     }
-    struct Field {
-      const char* name;
-      const std::string& value;
-    };
-    for (const Field& f :
-         {Field{"sAMAccountName", d.sam_account_name()},
-          Field{"userPrincipalName", d.user_principal_name()},
-          Field{"mail", d.mail()}, Field{"displayName", d.display_name()}}) {
+    for (const TextField& f : TextFields(d)) {
       absl::Status s = CheckUtf8(i, f.name, f.value);
       if (!s.ok()) return s;
     }
