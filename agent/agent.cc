@@ -92,6 +92,7 @@ absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
                                                         : dc.netbios_name);
   hello.set_domain_dns_name(dc.domain_dns_name);
   hello.set_domain_sid(dc.domain_sid);
+  *hello.mutable_position() = Position(dc);
   LinkOptions link_options;
   link_options.target = config_.coordinator();
   link_options.credentials = secrets_.coordinator_credentials;

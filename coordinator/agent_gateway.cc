@@ -202,7 +202,6 @@ class AgentGateway::Session
   }
 
   void OnReadDone(bool ok) override {
-    last_read_ms_.store(NowMs(), std::memory_order_relaxed);
     if (!ok) {
       // The agent closed its side, the call was cancelled, or a message
       // failed to parse (gRPC reports all three alike; a parse failure
@@ -223,6 +222,7 @@ class AgentGateway::Session
       TryFinishLocked();
       return;
     }
+    last_read_ms_.store(NowMs(), std::memory_order_relaxed);
     switch (in_->message->msg_case()) {
       case AgentMessage::kHello:
         return OnHello();
@@ -283,6 +283,9 @@ class AgentGateway::Session
   }
 
   void OnDone() override {
+    // Finish() may have been called by a thread still holding mu_: wait
+    // for it to let go before this object goes away.
+    { std::lock_guard<std::mutex> lock(mu_); }
     Metrics::Global().StreamClosed();
     {
       std::lock_guard<std::mutex> lock(gateway_->sessions_mu_);
@@ -299,8 +302,12 @@ class AgentGateway::Session
       AgentGateway* gateway = gateway_;
       gateway_->storage_.Post(
           [store, sync, ip, controller, primary, epoch, gateway] {
-            store->RecordConnection(sync.sync_id, false, ip, controller)
-                .IgnoreError();
+            // A newer stream of the same sync (one that replaced this one)
+            // is what status should show.
+            if (!gateway->HasStream(sync.sync_id)) {
+              store->RecordConnection(sync.sync_id, false, ip, controller)
+                  .IgnoreError();
+            }
             if (primary) {
               store->ReleaseLease(sync, epoch).IgnoreError();
               gateway->monitor_cv_.notify_all();  // promote a standby now
@@ -332,8 +339,13 @@ class AgentGateway::Session
       Metrics::Global().Rejected("rate_limited");
       return Fail(admitted);
     }
-    adsync::v1::Hello hello = in_->message->hello();
-    absl::Status sizes = CheckHelloSizes(hello);
+    absl::Status sizes =
+        in_->message->hello().ByteSizeLong() > kMaxHelloBytes
+            ? absl::InvalidArgumentError(absl::StrCat(
+                  "the Hello is ", in_->message->hello().ByteSizeLong(),
+                  " bytes, more than ", kMaxHelloBytes,
+                  " allowed; upgrade or reinstall the agent"))
+            : CheckHelloSizes(in_->message->hello());
     if (!sizes.ok()) {
       Metrics::Global().Rejected("bad_hello");
       gateway_->hello_limiter_.RecordFailure(peer_ip_, "", NowMs());
@@ -341,6 +353,7 @@ class AgentGateway::Session
           {{"ip", peer_ip_}, {"reason", std::string(sizes.message())}});
       return Fail(sizes);
     }
+    adsync::v1::Hello hello = in_->message->hello();
     controller_ = hello.controller();
     Post([this, hello = std::move(hello)] { Authenticate(hello); });
   }
@@ -357,6 +370,20 @@ class AgentGateway::Session
           "batch sequence ", seq, " out of order; expected ", expected)));
     }
     next_sequence_.store(seq + 1, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (in_->message->batch().lease_epoch() != epoch_) {
+        // Only the epoch this stream was granted: another stream's epoch
+        // (of the same sync, guessed) must not pass the store's fencing.
+        const std::string why = absl::StrCat(
+            "fenced: batch ", seq, " carries lease epoch ",
+            in_->message->batch().lease_epoch(), " but this stream holds ",
+            epoch_, primary_ ? "" : " as a standby",
+            "; the agent reconnects and follows its role");
+        FailLocked(absl::FailedPreconditionError(why));
+        return;
+      }
+    }
     // Checked and converted here, on the gRPC thread, so that the storage
     // thread only merges and writes; the wire message is freed right away.
     BatchLimits limits;
@@ -401,12 +428,15 @@ class AgentGateway::Session
                                      : "bad_hello");
       store->RecordRejection(hello.org_id(), "", peer_ip_, reason)
           .IgnoreError();
+      // The claimed Org ID goes to the log and the limiter only if it is
+      // one (it is unauthenticated input).
+      auto claimed = CanonicalGuid(hello.org_id(), "Org ID");
+      const std::string org = claimed.ok() ? *claimed : "";
       Log(LogLevel::kWarning, "agent rejected",
-          {{"org", hello.org_id()}, {"ip", peer_ip_}, {"reason", reason}});
+          {{"org", org}, {"ip", peer_ip_}, {"reason", reason}});
       if (!absl::IsUnavailable(sync.status()) &&
           !absl::IsInternal(sync.status())) {
-        gateway_->hello_limiter_.RecordFailure(peer_ip_, hello.org_id(),
-                                               NowMs());
+        gateway_->hello_limiter_.RecordFailure(peer_ip_, org, NowMs());
       }
       return Done(absl::UnauthenticatedError(reason));
     }
@@ -457,8 +487,10 @@ class AgentGateway::Session
     absl::Status recorded = store->RecordConnection(
         sync->sync_id, true, peer_ip_, hello.controller());
     if (recorded.ok()) {
-      recorded = store->RecordControllerPosition(sync->sync_id,
-                                                 hello.invocation_id(), {});
+      // The DC's replUpToDateVector, from the Hello: a full sync right
+      // after it must know how far this DC has replicated (its sweep).
+      recorded = store->RecordControllerPosition(
+          sync->sync_id, hello.invocation_id(), hello.position());
     }
     if (!recorded.ok()) return Done(recorded);
 
@@ -553,23 +585,24 @@ class AgentGateway::Session
         // The monitor may ask twice before the first promotion lands; a
         // second grant would start a new epoch and fence the first.
         std::lock_guard<std::mutex> lock(mu_);
-        if (primary_) {
+        if (primary_ || finish_wanted_) {  // promoted already, or ending
           --pending_;
           TryFinishLocked();
           return;
         }
       }
       Store* store = gateway_->store_;
+      auto watermark = store->GetWatermark(sync_.sync_id);
+      if (!watermark.ok()) return Done(watermark.status());
       auto lease = store->AcquireLease(
           sync_, NowMs(), gateway_->options_.lease_ttl_ms, reason,
           next_sequence_.load(std::memory_order_relaxed) - 1);
       if (absl::IsPermissionDenied(lease.status())) {
         return Done(lease.status());  // removed, or its key rotated
       }
-      auto watermark = store->GetWatermark(sync_.sync_id);
       std::lock_guard<std::mutex> lock(mu_);
       --pending_;
-      if (lease.ok() && lease->primary && watermark.ok()) {
+      if (lease.ok() && lease->primary) {
         primary_ = true;
         epoch_ = lease->epoch;
         const ResumePoint resume = DecideResume(*watermark, invocation_id_);
@@ -629,15 +662,15 @@ class AgentGateway::Session
   // Any thread: ends the stream with `status` (its sync was removed, its
   // key rotated, or a newer stream of the same sync replaced it).
   void End(const absl::Status& status) {
-    bool finished;
+    bool stuck;
     {
       std::lock_guard<std::mutex> lock(mu_);
       FailLocked(status);
-      finished = finish_called_;
+      stuck = !finish_called_ && writing_;
     }
     // A write stuck on an agent that stopped reading would hold the finish
     // back: cancel. Otherwise the agent reads `status` and its reason.
-    if (!finished) context_->TryCancel();
+    if (stuck) context_->TryCancel();
   }
   const SyncRecord& sync() const { return sync_; }
   const std::string& peer_ip() const { return peer_ip_; }
@@ -672,7 +705,11 @@ class AgentGateway::Session
                              "on this stream; restart the full sync"));
     }
     if (in_full_sync_) {
-      for (const AccountState& a : batch.accounts) seen_.insert(a.object_guid);
+      // Tombstones are not "seen" (they are gone): only live accounts,
+      // which bounds the set by the domain's size.
+      for (const AccountState& a : batch.accounts) {
+        if (!a.deleted) seen_.insert(a.object_guid);
+      }
       // Left out for oversized values, but present in AD: not gone.
       for (const SkippedAccount& a : batch.skipped) seen_.insert(a.object_guid);
     }
@@ -699,16 +736,19 @@ class AgentGateway::Session
     bool resume_reading = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      --pending_;
       --batches_waiting_;
       if (read_paused_ && !finish_wanted_) {
         read_paused_ = false;
         resume_reading = true;
       }
       WriteLocked(std::move(out));
-      TryFinishLocked();
     }
+    // Reading again before this task lets go of `pending_`: until then the
+    // stream cannot finish (and delete this) under our feet.
     if (resume_reading) ContinueReading();
+    std::lock_guard<std::mutex> lock(mu_);
+    --pending_;
+    TryFinishLocked();
   }
 
   void RejectBatch(uint64_t sequence, const absl::Status& status) {
@@ -790,6 +830,9 @@ class AgentGateway::Session
   // Acks and heartbeat echoes waiting behind an unread one; beyond this the
   // agent is not reading and the stream is cancelled.
   static constexpr size_t kMaxQueuedWrites = 256;
+  // Every Hello field within its own cap (CheckHelloSizes), plus the DC's
+  // replication position, fits easily.
+  static constexpr size_t kMaxHelloBytes = 64 << 10;
 
   AgentGateway* const gateway_;
   grpc::CallbackServerContext* const context_;
@@ -806,7 +849,7 @@ class AgentGateway::Session
   std::string controller_;
 
   const int64_t connected_at_ms_ = NowMs();
-  std::string invocation_id_;  // the DC's, from the Hello
+  std::string invocation_id_;  // the DC's, from the Hello (storage thread)
 
   // Storage-thread state (set before authenticated_ is published).
   SyncRecord sync_;
@@ -886,7 +929,20 @@ void AgentGateway::EndStreamsOf(const std::string& sync_id,
 
 void AgentGateway::SyncRevoked(const std::string& sync_id,
                                const std::string& reason) {
-  EndStreamsOf(sync_id, nullptr, reason);
+  // On the storage thread, after any Hello of this sync whose key check
+  // ran before the revocation: that stream registers first, then ends.
+  storage_.Post(
+      [this, sync_id, reason] { EndStreamsOf(sync_id, nullptr, reason); });
+}
+
+bool AgentGateway::HasStream(const std::string& sync_id) {
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  for (const auto& [key, list] : sessions_) {
+    for (Session* s : list) {
+      if (s->sync().sync_id == sync_id) return true;
+    }
+  }
+  return false;
 }
 
 void AgentGateway::MonitorLoop() {

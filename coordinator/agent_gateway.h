@@ -53,9 +53,13 @@ struct GatewayOptions {
 
 // Failover: every (org, domain) has at most one primary, the holder of a
 // lease kept in the store; other agents of the domain are standbys. A lease
-// monitor promotes the best standby (highest priority, then longest
-// connected) when the primary disconnects or stops heartbeating. The
-// store fences writes from anyone but the holder at the current epoch.
+// monitor promotes the best live standby (one heard from within the lease
+// TTL; highest priority, then longest connected; never the agent whose
+// lease lapsed) when the primary disconnects or stops heartbeating. Each
+// AD Sync has one stream (a new Hello replaces the old one), and each
+// grant a new epoch: the store fences writes from anyone but the holder at
+// the current epoch, and the gateway refuses a batch carrying an epoch
+// other than its stream's.
 class AgentGateway final : public adsync::v1::AgentGateway::CallbackService {
  public:
   // REQUIRES: `store` outlives the gateway.
@@ -81,6 +85,8 @@ class AgentGateway final : public adsync::v1::AgentGateway::CallbackService {
   class Session;
   using DomainKey = std::pair<std::string, std::string>;  // org, domain
 
+  // True while a stream of `sync_id` is registered.
+  bool HasStream(const std::string& sync_id);
   // Ends the streams of `sync_id` other than `except`.
   void EndStreamsOf(const std::string& sync_id, const Session* except,
                     const std::string& reason);

@@ -633,10 +633,19 @@ absl::Status SqliteStore::RequireAuthoritativeResyncLocked(
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached("UPDATE syncs SET authoritative_resync=1, "
-                      "wm_invocation=NULL, wm_usn=NULL WHERE org_key=?1 AND "
-                      "domain=(SELECT domain FROM syncs WHERE sync_id=?2)"));
+                      "full_sync_in_progress=0, wm_invocation=NULL, "
+                      "wm_usn=NULL WHERE org_key=?1 AND domain=(SELECT "
+                      "domain FROM syncs WHERE sync_id=?2)"));
   q->Bind(1, org_key).Bind(2, sync_id);
-  return q->Run();
+  RETURN_IF_ERROR(q->Run());
+  // A domain SID pinned by this sync is its claim: let the next agent of
+  // the domain pin it again (a misdirected or leaked first agent must not
+  // lock the domain out).
+  ASSIGN_OR_RETURN(ScopedStatement unpin,
+                   writer_->Cached("DELETE FROM domains WHERE org_key=?1 AND "
+                                   "pinned_by=?2"));
+  unpin->Bind(1, org_key).Bind(2, sync_id);
+  return unpin->Run();
 }
 
 absl::StatusOr<MatchResult> SqliteStore::Match(Database* db, const OrgRow& org,
@@ -760,14 +769,34 @@ absl::Status SqliteStore::WriteAccountLocked(
   return q->Run();
 }
 
-absl::StatusOr<uint32_t> SqliteStore::SweepLocked(const OrgRow& org,
-                                                  const SyncRecord& sync,
-                                                  const SeenAccounts& seen,
-                                                  uint32_t skipped_entries,
-                                                  ChangeSet* changes) {
+absl::StatusOr<uint32_t> SqliteStore::SweepLocked(
+    const OrgRow& org, const SyncRecord& sync, const SeenAccounts& seen,
+    uint32_t skipped_entries, bool authoritative, ChangeSet* changes) {
   const std::string& domain = sync.domain;
   // A newer full sync decides afresh.
   RETURN_IF_ERROR(DropHeldSweepLocked(org.key, domain));
+  {
+    // Skipped accounts it did not see are gone from AD: not to fix.
+    std::vector<std::string> vanished;
+    ASSIGN_OR_RETURN(ScopedStatement q,
+                     writer_->Cached("SELECT object_guid FROM skipped_accounts "
+                                     "WHERE org_key=?1 AND domain=?2"));
+    q->Bind(1, org.key).Bind(2, domain);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      std::string guid = q->ColumnBlob(0);
+      if (!seen.contains(guid)) vanished.push_back(std::move(guid));
+    }
+    for (const std::string& guid : vanished) {
+      ASSIGN_OR_RETURN(
+          ScopedStatement d,
+          writer_->Cached("DELETE FROM skipped_accounts WHERE org_key=?1 AND "
+                          "domain=?2 AND object_guid=?3"));
+      d->Bind(1, org.key).Bind(2, domain).BindBlob(3, guid);
+      RETURN_IF_ERROR(d->Run());
+    }
+  }
   std::vector<std::string> gone;
   uint64_t active = 0;
   {
@@ -784,7 +813,12 @@ absl::StatusOr<uint32_t> SqliteStore::SweepLocked(const OrgRow& org,
       if (!seen.contains(guid)) gone.push_back(std::move(guid));
     }
   }
-  ASSIGN_OR_RETURN(gone, CaughtUpLocked(org.key, sync, std::move(gone)));
+  // Not in an authoritative full sync: stamps written with a leaked key
+  // (an invented invocationId, a huge USN) would otherwise keep forged
+  // accounts from ever being swept.
+  if (!authoritative) {
+    ASSIGN_OR_RETURN(gone, CaughtUpLocked(org.key, sync, std::move(gone)));
+  }
   if (gone.empty()) return 0;
   // Removing is where a mistake costs most (an empty OU, a wrong base DN, a
   // filter that matches nothing, entries the agent could not read): hold
@@ -1749,9 +1783,9 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
       return absl::FailedPreconditionError(
           "full sync end without the accounts it saw");
     }
-    ASSIGN_OR_RETURN(
-        outcome.removed,
-        SweepLocked(org, sync, *seen, batch.skipped_entries, &changes));
+    ASSIGN_OR_RETURN(outcome.removed,
+                     SweepLocked(org, sync, *seen, batch.skipped_entries,
+                                 authoritative, &changes));
     ASSIGN_OR_RETURN(
         ScopedStatement q,
         writer_->Cached("UPDATE syncs SET full_sync_in_progress=0, "

@@ -177,11 +177,13 @@ class SqliteStore : public Store {
                                         uint64_t epoch, int64_t expires_ms);
   // Marks the domain's accounts that a completed full sync did not report
   // as gone, or holds them for an operator when that looks like a mistake.
+  // `authoritative`: the full sync owed after a key rotation or removal (no
+  // replication filter then: stored stamps may be forged).
   absl::StatusOr<uint32_t> SweepLocked(const OrgRow& org,
                                        const SyncRecord& sync,
                                        const SeenAccounts& seen,
                                        uint32_t skipped_entries,
-                                       ChangeSet* changes);
+                                       bool authoritative, ChangeSet* changes);
   // The accounts of `gone` whose every stored write the sweeping DC
   // (`sync`'s) has applied, by its replUpToDateVector; all of them when
   // its position is unknown. REQUIRES: write_mu_ held.

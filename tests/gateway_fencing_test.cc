@@ -367,3 +367,29 @@ TEST_F(DomainCheckTest, AccountsOutsideThePinnedDomainSidAreRefused) {
 
 }  // namespace
 }  // namespace adsync
+
+namespace adsync {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MakeBatch;
+using testing::WireAgent;
+
+// Review finding: a batch must carry its own stream's epoch; a guessed
+// later epoch is refused by the gateway before the store sees it.
+TEST_F(FencingTest, ABatchWithAnotherStreamsEpochIsRefused) {
+  WireAgent agent(Target(kAgentIp));
+  const uint64_t epoch =
+      agent.Hello(org_id_, key_, invocation_).hello_result().lease_epoch();
+  adsync::v1::Batch batch = MakeBatch(1, {{.guid = 21, .sam = "guessed"}});
+  batch.set_lease_epoch(epoch + 1);
+  agent.Send(batch);
+  EXPECT_FALSE(agent.Read().has_ack());
+  grpc::Status s = agent.Close();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("carries lease epoch"));
+  EXPECT_FALSE(Resolve("DISTRICT\\guessed").found());
+}
+
+}  // namespace
+}  // namespace adsync

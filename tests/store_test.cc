@@ -979,3 +979,63 @@ TEST_F(SweepHoldTest, AnAccountReportedAgainLeavesTheHeldSweep) {
 
 }  // namespace
 }  // namespace adsync
+
+namespace adsync {
+namespace {
+
+// Review findings: forged stamps (an invented invocationId and USN) must
+// not keep an account from the authoritative full sync's sweep; a full
+// sync already running at the rotation does not count; the rotated sync's
+// domain SID pin is released; skipped accounts a full sync did not see
+// are dropped from the list.
+TEST_F(StoreTest, TheAuthoritativeSweepIgnoresForgedReplicationStamps) {
+  std::string key;
+  SyncRecord leaked = AddSync("DISTRICT", "127.0.0.22", &key);
+  Apply(sync_a_, {{.guid = 1, .sam = "real", .invocation = 100, .usn = 5}});
+  Apply(leaked, {{.guid = 2,
+                  .sam = "forged",
+                  .version = 0xFFFFFFFF,
+                  .invocation = 999,
+                  .usn = 1'000'000'000}});
+  adsync::v1::Heartbeat hb;
+  hb.add_cursors()->set_invocation_id(testing::TestGuid(100));
+  hb.mutable_cursors(0)->set_usn(50);
+  ASSERT_TRUE(store_
+                  ->RecordControllerPosition(sync_a_.sync_id,
+                                             testing::TestGuid(100), hb)
+                  .ok());
+  ASSERT_TRUE(store_->PinDomainSid(leaked, "S-1-5-21-7-8-9").ok());
+  // A full sync of sync_a_ was under way when the key leaked.
+  Apply(sync_a_, {{.guid = 1, .sam = "real", .invocation = 100, .usn = 5}},
+        /*begin=*/true);
+  ASSERT_TRUE(store_->RotateSyncKey(org_id_, leaked.sync_id).ok());
+  EXPECT_EQ(*store_->PinDomainSid(sync_a_, ""), "");  // unpinned
+  adsync::v1::Batch rest;
+  rest.set_lease_epoch(TakeLease(sync_a_));
+  rest.set_sequence(++sequence_);
+  rest.set_full_sync_end(true);
+  SeenAccounts seen = {testing::TestGuid(1)};
+  EXPECT_FALSE(store_->PrepareAndApply(sync_a_, rest, &seen).ok());
+  // The full sync that starts after the rotation is authoritative, and its
+  // sweep removes the forged account despite its stamps.
+  Apply(sync_a_, {{.guid = 1, .sam = "real", .invocation = 100, .usn = 5}},
+        /*begin=*/true, /*end=*/true, &seen);
+  EXPECT_EQ(Resolve("DISTRICT\\forged").account().outcome(), "removed");
+  EXPECT_NE(Resolve("DISTRICT\\real").account().outcome(), "removed");
+}
+
+TEST_F(StoreTest, SkippedAccountsAFullSyncDidNotSeeAreDropped) {
+  adsync::v1::Batch batch;
+  batch.set_lease_epoch(TakeLease(sync_a_));
+  batch.set_sequence(++sequence_);
+  *batch.add_deltas() = MakeDelta(
+      {.guid = 2, .sam = "essay", .display_name = std::string(3000, 'x')});
+  ASSERT_TRUE(store_->PrepareAndApply(sync_a_, batch, nullptr).ok());
+  ASSERT_EQ(store_->GetStatus(org_id_)->orgs(0).skipped_accounts_size(), 1);
+  SeenAccounts seen = {testing::TestGuid(1)};
+  Apply(sync_a_, {{.guid = 1, .sam = "a"}}, true, true, &seen);
+  EXPECT_EQ(store_->GetStatus(org_id_)->orgs(0).skipped_accounts_size(), 0);
+}
+
+}  // namespace
+}  // namespace adsync
