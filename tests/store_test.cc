@@ -756,7 +756,6 @@ TEST_F(SweepHoldTest, ALargeShareOfTheDomainIsHeldASmallOneIsNot) {
   EXPECT_EQ(Held().would_remove(), 24u);
   EXPECT_THAT(Held().reason(), HasSubstr("would remove 24 of 29"));
   // An account written again after the hold was seen: approval keeps it.
-  absl::SleepFor(absl::Seconds(1));  // `updated` has one-second resolution
   Apply(sync_a_, {{.guid = 6, .sam = "u6", .version = 2}});
   ASSERT_TRUE(store_->ResolveSweep(org_id_, "DISTRICT", true).ok());
   EXPECT_EQ(Active(), 6);
