@@ -26,7 +26,6 @@ StoreGauges::~StoreGauges() {
 
 std::shared_ptr<const StoreGaugeSnapshot> StoreGauges::Get() const {
   std::lock_guard<std::mutex> lock(mu_);
-  scraped_ = true;
   return current_;
 }
 
@@ -60,10 +59,6 @@ void StoreGauges::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!wake_.wait_for(lock, absl::ToChronoMilliseconds(refresh_),
                          [&] { return stopping_; })) {
-    // Nobody scraped since the last refresh: no status query (it reads
-    // every org, under the lock that agent authentication also needs).
-    if (!scraped_) continue;
-    scraped_ = false;
     lock.unlock();
     Refresh();
     lock.lock();

@@ -43,9 +43,7 @@ struct StoreGaugeSnapshot {
   absl::Time taken = absl::InfinitePast();  // never read successfully
 };
 
-// Re-reads the store's status every `refresh` on its own thread, when
-// /metrics was scraped since the last reading (an idle coordinator runs no
-// status queries). The
+// Re-reads the store's status every `refresh` on its own thread. The
 // first reading happens in the constructor, so /metrics has values from
 // the start. A failed reading keeps the previous snapshot (its age shows
 // in adsync_store_snapshot_age_seconds) and is logged.
@@ -68,7 +66,6 @@ class StoreGauges {
   std::condition_variable wake_;
   bool stopping_ = false;                              // guarded by mu_
   std::shared_ptr<const StoreGaugeSnapshot> current_;  // guarded by mu_
-  mutable bool scraped_ = false;  // Get() since the last refresh; by mu_
   std::thread thread_;
 };
 
