@@ -53,7 +53,7 @@ absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
         "metrics_listen (e.g. \"127.0.0.1:9464\") or remove "
         "metrics_token_file");
   }
-  if (c.metrics_refresh_ms() == 0) c.set_metrics_refresh_ms(5000);
+  if (c.metrics_refresh_ms() == 0) c.set_metrics_refresh_ms(2000);
   if (c.max_unacked_batches() == 0) c.set_max_unacked_batches(8);
   if (c.max_deltas_per_batch() == 0) c.set_max_deltas_per_batch(1000);
   if (c.max_deltas_per_batch() > 1000) {
