@@ -251,6 +251,11 @@ void HttpServer::AcceptLoop() {
   }
 }
 
+bool HttpServer::ConnectionsWaiting() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !waiting_.empty();
+}
+
 void HttpServer::WorkerLoop() {
   while (true) {
     Waiting next;
@@ -456,7 +461,11 @@ void HttpServer::Serve(int fd, absl::Time accepted) {
     Count(&Stats::requests);
     const HttpServerResponse resp = handler_(req);
     if (resp.drop_connection) return;
-    if (!WriteAll(fd, Serialize(resp, !keep_alive)) || !keep_alive) return;
+    // While other connections wait for a worker, a kept-alive client gets
+    // its answer and Connection: close, and queues again like the rest: a
+    // few clients repeating requests must not hold every worker for ever.
+    const bool keep = keep_alive && !ConnectionsWaiting();
+    if (!WriteAll(fd, Serialize(resp, !keep)) || !keep) return;
   }
 }
 

@@ -120,6 +120,7 @@ class HttpServer {
 
   void AcceptLoop();
   void WorkerLoop();
+  bool ConnectionsWaiting() const;
   void Serve(int fd, absl::Time accepted);
   // Reads at least one more byte into `buffer` before `deadline`.
   ReadResult ReadMore(int fd, std::string* buffer, absl::Time deadline);

@@ -26,6 +26,7 @@ namespace adsync {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 int ThreadCount() {
@@ -126,6 +127,28 @@ TEST(HttpServer, ServesKeptAliveConnections) {
   EXPECT_THAT(second, StartsWith("HTTP/1.1 200 OK\r\n"));
   EXPECT_THAT(second, HasSubstr("POST /p q= body=hello"));
   close(fd);
+}
+
+// A client repeating requests on a kept-alive connection is asked to close
+// while others wait for a worker, so a few such clients cannot hold every
+// worker for ever (the review's /metrics finding).
+TEST(HttpServer, KeptAliveClientsGiveWayToWaitingConnections) {
+  HttpServerOptions options;
+  options.max_connections = 1;
+  HttpServer server(Echo, options);
+  auto port = server.Start("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok()) << port.status();
+  const int hog = Connect(*port);
+  Send(hog, "GET /1 HTTP/1.1\r\n\r\n");
+  EXPECT_THAT(ReadResponse(hog), Not(HasSubstr("Connection: close")));
+  const int waiting = Connect(*port);  // no free worker: it waits
+  Send(waiting, "GET /w HTTP/1.1\r\n\r\n");
+  absl::SleepFor(absl::Milliseconds(200));
+  Send(hog, "GET /2 HTTP/1.1\r\n\r\n");
+  EXPECT_THAT(ReadResponse(hog), HasSubstr("Connection: close"));
+  EXPECT_THAT(ReadResponse(waiting), HasSubstr("GET /w"));
+  close(hog);
+  close(waiting);
 }
 
 // The audit's drip feed: many connections each sending one header byte every
