@@ -224,8 +224,10 @@ TEST_F(FencingTest, RotatingTheKeyEndsTheStreamThatUsedTheOldOne) {
 TEST_F(FencingTest, AHungPrimaryIsReplacedWithinTheLeaseTtl) {
   const std::string standby_key = AddStandbySync();
   WireAgent hung(Target(kAgentIp));
-  ASSERT_EQ(hung.Hello(org_id_, key_, invocation_).hello_result().role(),
-            adsync::v1::ROLE_PRIMARY);
+  const adsync::v1::HelloResult hung_hello =
+      hung.Hello(org_id_, key_, invocation_).hello_result();
+  ASSERT_EQ(hung_hello.role(), adsync::v1::ROLE_PRIMARY);
+  const uint64_t hung_epoch = hung_hello.lease_epoch();
   WireAgent standby(Target(kOtherIp));
   ASSERT_EQ(
       standby.Hello(org_id_, standby_key, invocation_).hello_result().role(),
@@ -237,15 +239,14 @@ TEST_F(FencingTest, AHungPrimaryIsReplacedWithinTheLeaseTtl) {
       << "no takeover after " << absl::Now() - start;
   const std::string hung_id = SyncIdOfKey(key_);
   const std::string standby_id = SyncIdOfKey(standby_key);
-  // The hung agent's own sync was granted the lease once, at the start.
-  int grants_to_hung = 0;
+  // The takeover is recorded from the hung sync to the standby, and no
+  // grant came in between (each grant is a new epoch).
   const adsync::v1::OrgStatus status = Status();
-  for (const auto& d : status.domains()) {
-    for (const auto& f : d.recent_failovers()) {
-      if (f.to_sync_id() == hung_id) ++grants_to_hung;
-    }
-  }
-  EXPECT_EQ(grants_to_hung, 1);
+  ASSERT_EQ(status.domains_size(), 1);
+  ASSERT_GE(status.domains(0).recent_failovers_size(), 1);
+  EXPECT_EQ(status.domains(0).recent_failovers(0).from_sync_id(), hung_id);
+  EXPECT_EQ(status.domains(0).recent_failovers(0).to_sync_id(), standby_id);
+  EXPECT_EQ(promoted.lease_epoch(), hung_epoch + 1);
   auto lease = server_->store()->GetLease(org_id_, "DISTRICT",
                                           absl::ToUnixMillis(absl::Now()));
   ASSERT_TRUE(lease.ok());
