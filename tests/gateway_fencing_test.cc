@@ -290,16 +290,6 @@ TEST_F(FencingTest, ANewHelloOfTheSameSyncReplacesTheOldStream) {
   EXPECT_TRUE(second.Close().ok());
 }
 
-}  // namespace
-}  // namespace adsync
-
-namespace adsync {
-namespace {
-
-using ::testing::HasSubstr;
-using testing::MakeBatch;
-using testing::WireAgent;
-
 class DomainCheckTest : public FencingTest {
  protected:
   adsync::v1::Hello HelloFor(const std::string& key, const std::string& netbios,
@@ -365,16 +355,6 @@ TEST_F(DomainCheckTest, AccountsOutsideThePinnedDomainSidAreRefused) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("has SID S-1-5-21-1-2-3"));
 }
-
-}  // namespace
-}  // namespace adsync
-
-namespace adsync {
-namespace {
-
-using ::testing::HasSubstr;
-using testing::MakeBatch;
-using testing::WireAgent;
 
 // Review finding: a batch must carry its own stream's epoch; a guessed
 // later epoch is refused by the gateway before the store sees it.

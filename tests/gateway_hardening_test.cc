@@ -11,6 +11,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::MakeBatch;
+using testing::MakeDelta;
 using testing::RawStream;
 using testing::WireAgent;
 
@@ -190,17 +191,6 @@ TEST_F(HardenedGatewayTest, AgentThatNeverReadsIsCutOff) {
   EXPECT_FALSE(deaf.Close().ok());
   GoodAgentStillWorks(1, "jdoe");
 }
-
-}  // namespace
-}  // namespace adsync
-
-namespace adsync {
-namespace {
-
-using ::testing::HasSubstr;
-using testing::MakeBatch;
-using testing::MakeDelta;
-using testing::WireAgent;
 
 // Audit finding 8, over the wire: an account over the limits is skipped and
 // shown in status; the batch and the stream carry on.

@@ -452,12 +452,6 @@ TEST_F(StoreTest, CrashBeforeCommitLosesOnlyTheUncommittedBatch) {
   EXPECT_EQ(Counts().profiles(), 1u);
 }
 
-}  // namespace
-}  // namespace adsync
-
-namespace adsync {
-namespace {
-
 class OutboxTest : public StoreTest {
  protected:
   std::map<std::string, uint32_t> Queued() {
@@ -504,12 +498,6 @@ TEST_F(OutboxTest, QueuesPeopleWhoseIdentitiesChangeAndOnlyThem) {
   ASSERT_TRUE(store_->CompletePush(*batch).ok());
   EXPECT_EQ(Queued(), (std::map<std::string, uint32_t>{{"p-2", 2}}));
 }
-
-}  // namespace
-}  // namespace adsync
-
-namespace adsync {
-namespace {
 
 TEST_F(StoreTest, ABatchRenewsItsWritersLeaseInItsOwnTransaction) {
   const int64_t now = absl::ToUnixMillis(absl::Now());
@@ -558,12 +546,6 @@ TEST_F(StoreTest, OnlyTheLeaseHolderAtItsEpochMayWrite) {
   auto status = store_->GetStatus(org_id_);
   ASSERT_TRUE(status.ok());
 }
-
-}  // namespace
-}  // namespace adsync
-
-namespace adsync {
-namespace {
 
 // Audit finding 1, in the store: under one lease epoch, batch N+1 commits
 // only after batch N did; a gap is refused and changes nothing.
@@ -661,12 +643,6 @@ TEST_F(StoreTest, RejectionsAreBoundedInTotalAndKeepNoRawInput) {
   EXPECT_LE((*q)->ColumnInt(0), 21);
   EXPECT_LE((*q)->ColumnInt(1), 36);  // a canonical GUID, or nothing
 }
-
-}  // namespace
-}  // namespace adsync
-
-namespace adsync {
-namespace {
 
 class SweepHoldTest : public StoreTest {
  protected:
@@ -801,12 +777,6 @@ TEST_F(StoreTest, AnOversizedAccountIsSkippedAndReportedNotTheBatch) {
   EXPECT_EQ(status.skipped_accounts(0).sam_account_name(), "hoarder");
 }
 
-}  // namespace
-}  // namespace adsync
-
-namespace adsync {
-namespace {
-
 // Audit finding 3: a sync writes only its own domain's accounts. (Before
 // the fix, the STAFF sync renamed a DISTRICT account.)
 TEST_F(StoreTest, ASyncCannotWriteAnotherDomainsAccount) {
@@ -872,12 +842,6 @@ TEST_F(StoreTest, ADomainSidIsPinnedByItsFirstAgent) {
           .ok());
 }
 
-}  // namespace
-}  // namespace adsync
-
-namespace adsync {
-namespace {
-
 // Audit finding 5: after a failover the new primary's DC may not have
 // applied an account's writes yet; its full sync does not count that
 // account gone until its replUpToDateVector covers them.
@@ -927,12 +891,6 @@ TEST(StampEncodingTest, OriginatingUsnRoundTripsAndOldBlobsStillDecode) {
   EXPECT_EQ(decoded[1].usn, 0);
 }
 
-}  // namespace
-}  // namespace adsync
-
-namespace adsync {
-namespace {
-
 // A rotation or a removal owes the domain an authoritative full sync: a
 // primary that keeps streaming changes is refused until it starts one.
 TEST_F(StoreTest, AfterARemovalTheDomainsPrimaryMustFullSyncFirst) {
@@ -975,12 +933,6 @@ TEST_F(SweepHoldTest, AnAccountReportedAgainLeavesTheHeldSweep) {
   EXPECT_EQ(Active(), 1);
   EXPECT_NE(Resolve("DISTRICT\\u7").account().outcome(), "removed");
 }
-
-}  // namespace
-}  // namespace adsync
-
-namespace adsync {
-namespace {
 
 // Review findings: forged stamps (an invented invocationId and USN) must
 // not keep an account from the authoritative full sync's sweep; a full
