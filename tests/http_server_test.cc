@@ -115,6 +115,14 @@ HttpServerResponse Echo(const HttpServerRequest& r) {
   return resp;
 }
 
+// Echo, counting the requests that reached the handler.
+HttpHandler CountingEcho(std::atomic<int>* handled) {
+  return [handled](const HttpServerRequest& r) {
+    ++*handled;
+    return Echo(r);
+  };
+}
+
 TEST(HttpServer, ServesKeptAliveConnections) {
   HttpServer server(Echo);
   auto port = server.Start("127.0.0.1", 0);
@@ -161,12 +169,7 @@ TEST(HttpServer, DripFedConnectionsAreCappedAndCutOffAtTheHeaderDeadline) {
   options.max_waiting = 4;
   options.header_timeout = absl::Seconds(2);
   std::atomic<int> handled{0};
-  HttpServer server(
-      [&](const HttpServerRequest& r) {
-        ++handled;
-        return Echo(r);
-      },
-      options);
+  HttpServer server(CountingEcho(&handled), options);
   auto port = server.Start("127.0.0.1", 0);
   ASSERT_TRUE(port.ok()) << port.status();
   EXPECT_EQ(ThreadCount(), baseline + 5);  // four workers and the acceptor
@@ -251,12 +254,7 @@ TEST(HttpServer, OversizedBodiesGet413AndNeverReachTheHandler) {
   options.max_body_bytes = 1024;
   options.max_header_bytes = 2048;
   std::atomic<int> handled{0};
-  HttpServer server(
-      [&](const HttpServerRequest& r) {
-        ++handled;
-        return Echo(r);
-      },
-      options);
+  HttpServer server(CountingEcho(&handled), options);
   auto port = server.Start("127.0.0.1", 0);
   ASSERT_TRUE(port.ok()) << port.status();
 
