@@ -8,25 +8,11 @@
 #include "absl/time/clock.h"
 #include "agent/change_tracker.h"
 #include "agent/coordinator_link.h"
-#include "agent/openldap_directory.h"
 #include "common/guid.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 
 namespace adsync {
-
-DirectoryFactory MakeLdapDirectoryFactory(const adsync::v1::AgentConfig& config,
-                                          const AgentSecrets& secrets) {
-  LdapOptions options;
-  options.uri = config.ldap().uri();
-  options.ca_file = config.ldap().ca_file();
-  options.bind_method = config.ldap().bind_method();
-  options.bind_dn = config.ldap().bind_dn();
-  options.password = secrets.ldap_password;
-  options.keytab_file = config.ldap().keytab_file();
-  options.timeout = absl::Seconds(config.ldap().timeout_seconds());
-  return [options] { return std::make_unique<OpenLdapDirectory>(options); };
-}
 
 Agent::Agent(adsync::v1::AgentConfig config, AgentSecrets secrets,
              DirectoryFactory directories)

@@ -14,14 +14,9 @@
 #include "adsync/v1/config.pb.h"
 #include "agent/agent_config.h"
 #include "agent/directory.h"
+#include "agent/ldap_options.h"
 
 namespace adsync {
-
-using DirectoryFactory = std::function<std::unique_ptr<Directory>()>;
-
-// The production factory: OpenLdapDirectory from the config.
-DirectoryFactory MakeLdapDirectoryFactory(const adsync::v1::AgentConfig& config,
-                                          const AgentSecrets& secrets);
 
 class Agent {
  public:

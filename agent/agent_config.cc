@@ -8,6 +8,15 @@
 #include "common/tls.h"
 
 namespace adsync {
+namespace {
+
+#ifdef _WIN32
+constexpr bool kWindows = true;
+#else
+constexpr bool kWindows = false;
+#endif
+
+}  // namespace
 
 absl::StatusOr<adsync::v1::AgentConfig> ResolveAgentConfig(
     adsync::v1::AgentConfig c) {
@@ -42,13 +51,22 @@ absl::StatusOr<adsync::v1::AgentConfig> ResolveAgentConfig(
                              "bind_dn: \"svc-adsync@district.org\""));
     RETURN_IF_ERROR(required(ldap->password_file(), "ldap.password_file",
                              "password_file: \"/etc/adsync/ldap.password\""));
-  } else if (ldap->bind_method() == "gssapi") {
+  } else if (ldap->bind_method() == "gssapi" && !kWindows) {
     RETURN_IF_ERROR(required(ldap->keytab_file(), "ldap.keytab_file",
                              "keytab_file: \"/etc/adsync/adsync.keytab\""));
+  } else if (ldap->bind_method() == "negotiate" && kWindows) {
+    if (!ldap->password_file().empty() || !ldap->keytab_file().empty()) {
+      return absl::InvalidArgumentError(
+          "ldap.bind_method \"negotiate\" binds as the account the agent runs "
+          "as: remove ldap.password_file and ldap.keytab_file");
+    }
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ldap.bind_method \"", ldap->bind_method(),
-                     "\" must be simple or gssapi"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ldap.bind_method \"", ldap->bind_method(), "\" must be ",
+        kWindows ? "simple, or negotiate (Kerberos as the account the agent "
+                   "runs as: on a DC, its machine account)"
+                 : "simple, or gssapi with a keytab (negotiate is for "
+                   "adsync-agent.exe on Windows)"));
   }
   if (ldap->filter().empty())
     ldap->set_filter("(&(objectCategory=person)(objectClass=user))");
@@ -103,7 +121,8 @@ absl::StatusOr<AgentSecrets> LoadAgentSecrets(
     ASSIGN_OR_RETURN(
         secrets.ldap_password,
         ReadSecretFile(c.ldap().password_file(), "LDAP password file"));
-  } else {
+  } else if (c.ldap().bind_method() == "gssapi") {
+    // Only checked for privacy here; libldap's GSSAPI reads it itself.
     ASSIGN_OR_RETURN(std::string keytab,
                      ReadSecretFile(c.ldap().keytab_file(), "Kerberos keytab"));
   }

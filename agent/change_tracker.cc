@@ -59,7 +59,8 @@ absl::StatusOr<ControllerState> ChangeTracker::ReadController() {
   dc.naming_context = dse.default_naming_context;
   dc.highest_committed_usn = dse.highest_committed_usn;
   for (const auto& c : dse.supported_controls) {
-    if (c == "1.2.840.113556.1.4.528") dc.offers_change_notification = true;
+    if (c == kChangeNotificationControlOid)
+      dc.offers_change_notification = true;
   }
   RETURN_IF_ERROR(
       directory_->Search(BaseObject(dse.ds_service_name, {"invocationId"}),

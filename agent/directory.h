@@ -1,7 +1,7 @@
 // The LDAP reader's contract: what the agent needs from a domain controller,
 // independent of the LDAP library. OpenLdapDirectory implements it with
-// libldap; a Windows (wldap32) implementation can be added without touching
-// the change-tracking logic.
+// libldap, WldapDirectory with Windows' wldap32; the change-tracking logic
+// sees only this interface.
 //
 // Thread-safety: a Directory is used by one thread.
 #ifndef ADSYNC_AGENT_DIRECTORY_H_
@@ -19,13 +19,23 @@
 
 namespace adsync {
 
+// AD's LDAP controls (MS-ADTS 3.1.1.3.4.1).
+inline constexpr char kShowDeletedControlOid[] = "1.2.840.113556.1.4.417";
+inline constexpr char kChangeNotificationControlOid[] =
+    "1.2.840.113556.1.4.528";
+
 struct LdapEntry {
   std::string dn;
   // Attribute name (lower case) -> raw values (binary-safe).
   std::map<std::string, std::vector<std::string>> attributes;
 
   // First value of `name` (lower case), or "".
-  const std::string& First(const std::string& name) const;
+  const std::string& First(const std::string& name) const {
+    static const std::string* const kEmpty = new std::string();
+    auto it = attributes.find(name);
+    return it == attributes.end() || it->second.empty() ? *kEmpty
+                                                        : it->second[0];
+  }
 };
 
 struct RootDse {
@@ -69,7 +79,8 @@ class Directory {
   // check: Unavailable (network/TLS), Unauthenticated (credentials).
   virtual absl::Status Connect() = 0;
 
-  virtual absl::StatusOr<RootDse> ReadRootDse() = 0;
+  // Reads the rootDSE with Search; implementations need not override it.
+  virtual absl::StatusOr<RootDse> ReadRootDse();
 
   // Runs a (paged) search, streaming entries to `on_entry` page by page so
   // memory stays flat however large the directory.

@@ -13,16 +13,11 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "agent/ldap_errors.h"
 
 namespace adsync {
 namespace {
-
-constexpr char kShowDeletedOid[] = "1.2.840.113556.1.4.417";
-constexpr char kNotificationOid[] = "1.2.840.113556.1.4.528";
-
-const std::string kEmpty;
 
 // Frees an LDAPMessage chain on scope exit.
 struct MessageDeleter {
@@ -76,11 +71,6 @@ int SaslInteract(LDAP*, unsigned, void*, void* in) {
 
 }  // namespace
 
-const std::string& LdapEntry::First(const std::string& name) const {
-  auto it = attributes.find(name);
-  return it == attributes.end() || it->second.empty() ? kEmpty : it->second[0];
-}
-
 OpenLdapDirectory::OpenLdapDirectory(LdapOptions options)
     : options_(std::move(options)) {}
 
@@ -110,38 +100,24 @@ absl::Status OpenLdapDirectory::LdapError(int rc,
     case LDAP_TIMEOUT:
     case LDAP_UNAVAILABLE:
     case LDAP_BUSY:
-      return absl::UnavailableError(absl::StrCat(
-          msg,
-          "; check that the DC is up, the host and port in ldap.uri, and "
-          "that no firewall blocks it"));
+      return LdapFailureStatus(LdapFailure::kUnreachable, msg);
     case LDAP_CONNECT_ERROR:
-      return absl::UnavailableError(absl::StrCat(
-          msg,
-          "; the TLS handshake failed: check ldap.ca_file and that the "
-          "DC's certificate names the host in ldap.uri"));
+      return LdapFailureStatus(LdapFailure::kTlsFailed, msg);
     case LDAP_INVALID_CREDENTIALS:
-      return absl::UnauthenticatedError(
-          absl::StrCat(msg, "; check ldap.bind_dn and the password file"));
+      return LdapFailureStatus(LdapFailure::kBadCredentials, msg);
     case LDAP_STRONG_AUTH_REQUIRED:
     case LDAP_CONFIDENTIALITY_REQUIRED:
-      return absl::FailedPreconditionError(absl::StrCat(
-          msg,
-          "; the DC requires an encrypted connection: use ldaps:// or "
-          "ldap:// with StartTLS"));
+      return LdapFailureStatus(LdapFailure::kNeedsEncryption, msg);
     case LDAP_NO_SUCH_OBJECT:
-      return absl::NotFoundError(absl::StrCat(
-          msg, "; the base DN does not exist on this DC: check ldap.base_dn"));
+      return LdapFailureStatus(LdapFailure::kNoSuchObject, msg);
     case LDAP_INSUFFICIENT_ACCESS:
-      return absl::PermissionDeniedError(absl::StrCat(
-          msg, "; the bind account may not read this: grant it read access"));
+      return LdapFailureStatus(LdapFailure::kAccessDenied, msg);
     case LDAP_FILTER_ERROR:
-      return absl::InvalidArgumentError(
-          absl::StrCat(msg, "; check ldap.filter's syntax"));
+      return LdapFailureStatus(LdapFailure::kBadFilter, msg);
     case LDAP_UNAVAILABLE_CRITICAL_EXTENSION:
-      return absl::UnimplementedError(
-          absl::StrCat(msg, "; the DC does not support a required control"));
+      return LdapFailureStatus(LdapFailure::kUnsupportedControl, msg);
     default:
-      return absl::UnknownError(msg);
+      return LdapFailureStatus(LdapFailure::kOther, msg);
   }
 }
 
@@ -216,33 +192,6 @@ absl::Status OpenLdapDirectory::Connect() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<RootDse> OpenLdapDirectory::ReadRootDse() {
-  RootDse dse;
-  const SearchRequest req =
-      BaseObject("", {"defaultNamingContext", "configurationNamingContext",
-                      "dsServiceName", "dnsHostName", "highestCommittedUSN",
-                      "supportedControl"});
-  bool found = false;
-  absl::Status s = Search(req, [&](const LdapEntry& e) {
-    found = true;
-    dse.default_naming_context = e.First("defaultnamingcontext");
-    dse.configuration_naming_context = e.First("configurationnamingcontext");
-    dse.ds_service_name = e.First("dsservicename");
-    dse.dns_host_name = e.First("dnshostname");
-    if (!absl::SimpleAtoi(e.First("highestcommittedusn"),
-                          &dse.highest_committed_usn)) {
-      return absl::DataLossError(
-          "the DC's rootDSE has no valid highestCommittedUSN");
-    }
-    auto it = e.attributes.find("supportedcontrol");
-    if (it != e.attributes.end()) dse.supported_controls = it->second;
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  if (!found) return absl::DataLossError("the DC returned no rootDSE");
-  return dse;
-}
-
 absl::Status OpenLdapDirectory::Search(const SearchRequest& request,
                                        const EntryCallback& on_entry) {
   if (ld_ == nullptr) return absl::FailedPreconditionError("not connected");
@@ -256,7 +205,7 @@ absl::Status OpenLdapDirectory::Search(const SearchRequest& request,
   while (true) {
     std::vector<LDAPControl*> controls;
     LDAPControl show_deleted{
-        const_cast<char*>(kShowDeletedOid), {0, nullptr}, 1};
+        const_cast<char*>(kShowDeletedControlOid), {0, nullptr}, 1};
     if (request.show_deleted) controls.push_back(&show_deleted);
     LDAPControl* page = nullptr;
     if (request.page_size > 0) {
@@ -342,7 +291,8 @@ absl::Status OpenLdapDirectory::Search(const SearchRequest& request,
 absl::Status OpenLdapDirectory::WatchForChanges(
     const std::string& naming_context) {
   if (ld_ == nullptr) return absl::FailedPreconditionError("not connected");
-  LDAPControl notify{const_cast<char*>(kNotificationOid), {0, nullptr}, 1};
+  LDAPControl notify{
+      const_cast<char*>(kChangeNotificationControlOid), {0, nullptr}, 1};
   LDAPControl* controls[] = {&notify, nullptr};
   char* attrs[] = {const_cast<char*>("uSNChanged"), nullptr};
   int msgid = -1;

@@ -11,20 +11,11 @@
 #include <string>
 
 #include "agent/directory.h"
+#include "agent/ldap_options.h"
 
 typedef struct ldap LDAP;
 
 namespace adsync {
-
-struct LdapOptions {
-  std::string uri;      // ldaps://host[:port] or ldap://host (StartTLS)
-  std::string ca_file;  // PEM; empty = system trust store
-  std::string bind_method = "simple";  // or "gssapi"
-  std::string bind_dn;
-  std::string password;     // simple bind; never logged
-  std::string keytab_file;  // gssapi
-  absl::Duration timeout = absl::Seconds(30);
-};
 
 class OpenLdapDirectory : public Directory {
  public:
@@ -32,7 +23,6 @@ class OpenLdapDirectory : public Directory {
   ~OpenLdapDirectory() override;
 
   absl::Status Connect() override;
-  absl::StatusOr<RootDse> ReadRootDse() override;
   absl::Status Search(const SearchRequest& request,
                       const EntryCallback& on_entry) override;
   absl::Status WatchForChanges(const std::string& naming_context) override;

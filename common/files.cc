@@ -1,7 +1,6 @@
 #include "common/files.h"
 
 #include <openssl/crypto.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -11,8 +10,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/private_file.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -37,27 +36,15 @@ absl::StatusOr<std::string> ReadFile(absl::string_view path) {
 
 absl::StatusOr<std::string> ReadSecretFile(absl::string_view path,
                                            absl::string_view what) {
-  struct stat st;
-  if (stat(std::string(path).c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat(what, " ", path, ": ",
-                                            std::strerror(errno),
-                                            "; check the path in the config"));
-  }
-  if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s %s has mode %04o: group or others can access it, so the secret "
-        "may be known to other users; run `chmod 600 %s` (and make an "
-        "administrator its owner), then start again",
-        what, path, st.st_mode & 07777, path));
-  }
+  if (absl::Status s = CheckFileIsPrivate(path, what); !s.ok()) return s;
   auto content = ReadFile(path);
   if (!content.ok()) return content.status();
-  std::string secret(absl::StripAsciiWhitespace(*content));
-  if (secret.empty()) {
+  std::string stored(absl::StripAsciiWhitespace(*content));
+  if (stored.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat(what, " ", path, " is empty; write the secret into it"));
   }
-  return secret;
+  return UnprotectSecret(stored, path, what);
 }
 
 bool SecretsEqual(absl::string_view presented, absl::string_view expected) {

@@ -12,6 +12,7 @@ namespace {
 
 bool json_format = false;
 std::mutex log_mutex;
+LogSink* log_sink = nullptr;  // guarded by log_mutex; leaked at exit on purpose
 
 std::string JsonEscape(absl::string_view s) {
   std::string out;
@@ -56,6 +57,12 @@ const char* LevelName(LogLevel level) {
 
 void SetLogFormat(absl::string_view format) { json_format = format == "json"; }
 
+void SetLogSink(LogSink sink) {
+  std::lock_guard<std::mutex> lock(log_mutex);
+  delete log_sink;
+  log_sink = sink ? new LogSink(std::move(sink)) : nullptr;
+}
+
 void Log(LogLevel level, absl::string_view message,
          const std::vector<std::pair<std::string, std::string>>& fields) {
   const std::string now = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
@@ -78,6 +85,10 @@ void Log(LogLevel level, absl::string_view message,
   std::lock_guard<std::mutex> lock(log_mutex);
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
+  if (log_sink != nullptr) {
+    line.pop_back();  // the newline
+    (*log_sink)(level, line);
+  }
 }
 
 }  // namespace adsync

@@ -3,6 +3,7 @@
 #ifndef ADSYNC_COMMON_LOG_H_
 #define ADSYNC_COMMON_LOG_H_
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,12 @@ void SetLogFormat(absl::string_view format);
 // Writes `message` with key=value fields to stderr.
 void Log(LogLevel level, absl::string_view message,
          const std::vector<std::pair<std::string, std::string>>& fields = {});
+
+// Also hands every line (without its newline) to `sink`, e.g. the Windows
+// Event Log for warnings and errors; nullptr removes it. The sink runs under
+// the log's lock, so it must not log. Call at start-up.
+using LogSink = std::function<void(LogLevel level, const std::string& line)>;
+void SetLogSink(LogSink sink);
 
 }  // namespace adsync
 

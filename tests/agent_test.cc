@@ -244,6 +244,27 @@ TEST(AgentConfig, RequiredFieldsAndDefaults) {
               HasSubstr("org_id"));
 }
 
+TEST(AgentConfig, NegotiateIsForTheWindowsAgent) {
+  adsync::v1::AgentConfig c;
+  ASSERT_TRUE(ParseTextProto(
+                  R"pb(
+                    coordinator: "127.0.0.1:7443"
+                    org_id: "5e1c3d4a-0000-4000-8000-000000000001"
+                    sync_key_file: "/k"
+                    domain: "DISTRICT"
+                    ldap { uri: "ldap://dc1" bind_method: "negotiate" }
+                  )pb",
+                  "t", &c)
+                  .ok());
+  absl::Status s = ResolveAgentConfig(c).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("negotiate is for adsync-agent.exe on Windows"));
+  c.mutable_ldap()->set_bind_method("kerberos");
+  EXPECT_THAT(std::string(ResolveAgentConfig(c).status().message()),
+              HasSubstr("must be simple, or gssapi"));
+}
+
 }  // namespace
 }  // namespace adsync
 

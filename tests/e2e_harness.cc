@@ -300,18 +300,25 @@ grpc::Status Coordinator::ResolveQuarantine(const std::string& org,
 
 std::string WriteAgentConfig(const AgentSetup& s) {
   WriteFile(s.dir + "/sync.key", s.key);
+  // Wine maps the Linux root to drive Z:, and Windows takes "/" too.
+  auto agent_path = [&](const std::string& p) {
+    return s.windows_paths && !p.empty() ? "Z:" + p : p;
+  };
   std::string config = absl::StrCat(
       "coordinator: \"", s.coordinator, "\"\ncoordinator_ca_file: \"",
-      s.coordinator_ca_file.empty() ? E2eCertDir() + "/ca.pem"
-                                    : s.coordinator_ca_file,
-      "\"\norg_id: \"", s.org, "\"\nsync_key_file: \"", s.dir,
-      "/sync.key\"\ndomain: \"", s.domain, "\"\npoll_interval_seconds: 1\n",
+      agent_path(s.coordinator_ca_file.empty() ? E2eCertDir() + "/ca.pem"
+                                               : s.coordinator_ca_file),
+      "\"\norg_id: \"", s.org, "\"\nsync_key_file: \"",
+      agent_path(s.dir + "/sync.key"), "\"\ndomain: \"", s.domain,
+      "\"\npoll_interval_seconds: 1\n",
       "backoff_initial_ms: 200\nbackoff_max_ms: 1000\nldap {\n  uri: \"",
-      s.ldap_uri, "\"\n  ca_file: \"", s.ca_file, "\"\n  bind_dn: \"",
-      s.bind_dn, "\"\n  password_file: \"", s.password_file,
-      "\"\n  timeout_seconds: 5\n");
+      s.ldap_uri, "\"\n  ca_file: \"", agent_path(s.ca_file),
+      "\"\n  bind_dn: \"", s.bind_dn, "\"\n  password_file: \"",
+      agent_path(s.password_file), "\"\n  timeout_seconds: 5\n");
   for (const auto& b : s.base_dns)
     absl::StrAppend(&config, "  base_dn: \"", b, "\"\n");
+  if (s.page_size > 0)
+    absl::StrAppend(&config, "  page_size: ", s.page_size, "\n");
   absl::StrAppend(&config, "}\n", s.extra);
   const std::string path = s.dir + "/agent.textproto";
   WriteFile(path, config, 0644);

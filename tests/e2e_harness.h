@@ -144,6 +144,8 @@ struct AgentSetup {
   std::vector<std::string> base_dns;
   int page_size = 0;  // 0 = default
   std::string extra;  // appended text-format fields
+  // Name files as the Windows agent under Wine sees them (Z:/...).
+  bool windows_paths = false;
 };
 std::string WriteAgentConfig(
     const AgentSetup& setup);  // returns the config path

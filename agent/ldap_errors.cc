@@ -1,0 +1,47 @@
+#include "agent/ldap_errors.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace adsync {
+
+absl::Status LdapFailureStatus(LdapFailure failure, const std::string& msg) {
+  switch (failure) {
+    case LdapFailure::kUnreachable:
+      return absl::UnavailableError(absl::StrCat(
+          msg,
+          "; check that the DC is up, the host and port in ldap.uri, and "
+          "that no firewall blocks it"));
+    case LdapFailure::kTlsFailed:
+      return absl::UnavailableError(absl::StrCat(
+          msg,
+          "; the TLS handshake failed: check ldap.ca_file and that the "
+          "DC's certificate names the host in ldap.uri"));
+    case LdapFailure::kBadCredentials:
+      return absl::UnauthenticatedError(absl::StrCat(
+          msg,
+          "; check ldap.bind_dn and the password file (or, with negotiate, "
+          "the account the agent runs as)"));
+    case LdapFailure::kNeedsEncryption:
+      return absl::FailedPreconditionError(absl::StrCat(
+          msg,
+          "; the DC requires an encrypted connection: use ldaps:// or "
+          "ldap:// with StartTLS"));
+    case LdapFailure::kNoSuchObject:
+      return absl::NotFoundError(absl::StrCat(
+          msg, "; the base DN does not exist on this DC: check ldap.base_dn"));
+    case LdapFailure::kAccessDenied:
+      return absl::PermissionDeniedError(absl::StrCat(
+          msg, "; the bind account may not read this: grant it read access"));
+    case LdapFailure::kBadFilter:
+      return absl::InvalidArgumentError(
+          absl::StrCat(msg, "; check ldap.filter's syntax"));
+    case LdapFailure::kUnsupportedControl:
+      return absl::UnimplementedError(
+          absl::StrCat(msg, "; the DC does not support a required control"));
+    case LdapFailure::kOther:
+      break;
+  }
+  return absl::UnknownError(msg);
+}
+
+}  // namespace adsync

@@ -1,0 +1,32 @@
+// What an LDAP failure means to the operator, shared by the Directory
+// implementations: each maps its library's result codes to a failure kind,
+// and this file words the status (code chosen by meaning, and what to check).
+// Thread-safe (pure).
+#ifndef ADSYNC_AGENT_LDAP_ERRORS_H_
+#define ADSYNC_AGENT_LDAP_ERRORS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace adsync {
+
+enum class LdapFailure {
+  kUnreachable,         // server down, timeout, busy
+  kTlsFailed,           // the port answers but TLS failed
+  kBadCredentials,      // invalidCredentials
+  kNeedsEncryption,     // strongerAuthRequired, confidentialityRequired
+  kNoSuchObject,        // the base DN does not exist
+  kAccessDenied,        // insufficientAccessRights
+  kBadFilter,           // filter syntax
+  kUnsupportedControl,  // unavailableCriticalExtension
+  kOther,
+};
+
+// `message` is "<during> on <uri>: <library's text>"; the result adds what
+// to check.
+absl::Status LdapFailureStatus(LdapFailure failure, const std::string& message);
+
+}  // namespace adsync
+
+#endif  // ADSYNC_AGENT_LDAP_ERRORS_H_

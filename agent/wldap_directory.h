@@ -1,0 +1,56 @@
+// Directory over Windows' own LDAP client (wldap32), for the agent on a
+// domain controller: LDAPS or StartTLS with the DC's certificate checked,
+// simple binds, and Negotiate binds as the account the agent runs as
+// (Kerberos; on a DC running as SYSTEM, the DC's machine account, with no
+// password file at all); paged results, Show Deleted, and AD's change
+// notification control.
+//
+// Certificates: with ldap.ca_file empty, wldap32 checks the DC's chain and
+// name against the machine's trust store, as every Windows LDAP client does.
+// With ldap.ca_file set, the agent checks them itself against that CA
+// (agent/ldap_tls_check.h): through wldap32's server-certificate callback,
+// or, where the client refuses that callback (Wine's wldap32), with a TLS
+// handshake of its own to the same port before every connection.
+//
+// Thread-safety: one thread at a time.
+#ifndef ADSYNC_AGENT_WLDAP_DIRECTORY_H_
+#define ADSYNC_AGENT_WLDAP_DIRECTORY_H_
+
+#include <string>
+
+#include "agent/directory.h"
+#include "agent/ldap_options.h"
+#include "agent/ldap_tls_check.h"
+
+struct ldap;
+
+namespace adsync {
+
+class WldapDirectory : public Directory {
+ public:
+  explicit WldapDirectory(LdapOptions options);
+  ~WldapDirectory() override;
+
+  absl::Status Connect() override;
+  absl::Status Search(const SearchRequest& request,
+                      const EntryCallback& on_entry) override;
+  absl::Status WatchForChanges(const std::string& naming_context) override;
+  absl::StatusOr<bool> WaitForChange(absl::Duration timeout) override;
+
+ private:
+  absl::Status LdapError(unsigned long rc, const std::string& during) const;
+  // Secures the connection: the certificate callback or the probe.
+  absl::Status PrepareTls(const LdapEndpoint& endpoint);
+  absl::Status Bind();
+  void Close();
+
+  const LdapOptions options_;
+  struct ldap* ld_ = nullptr;
+  long notify_msgid_ = -1;
+  // Why the certificate callback refused the DC, for the error message.
+  std::string certificate_error_;
+};
+
+}  // namespace adsync
+
+#endif  // ADSYNC_AGENT_WLDAP_DIRECTORY_H_
