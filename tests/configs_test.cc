@@ -15,8 +15,9 @@ namespace {
 
 TEST(Configs, EveryExampleLoadsAndValidates) {
   int checked = 0;
+  // Recursive: configs/windows/agent.textproto is the Windows template.
   for (const auto& entry :
-       std::filesystem::directory_iterator(ADSYNC_CONFIGS_DIR)) {
+       std::filesystem::recursive_directory_iterator(ADSYNC_CONFIGS_DIR)) {
     const std::string path = entry.path().string();
     const std::string name = entry.path().filename().string();
     if (!absl::EndsWith(name, ".textproto")) continue;
@@ -34,7 +35,7 @@ TEST(Configs, EveryExampleLoadsAndValidates) {
     }
     ++checked;
   }
-  EXPECT_GE(checked, 2);
+  EXPECT_GE(checked, 3);
 }
 
 TEST(Configs, DeploymentFilesStartOurBinariesWithTheirConfigs) {
