@@ -1,10 +1,11 @@
 #include "agent/wldap_directory.h"
 
-// clang-format off: winldap.h needs windows.h first.
-#include <winber.h>
-#include <wincrypt.h>
+// winldap.h needs windows.h first, and winber.h needs winldap.h.
+// clang-format off
 #include <windows.h>
+#include <wincrypt.h>
 #include <winldap.h>
+#include <winber.h>
 // clang-format on
 
 #include <atomic>

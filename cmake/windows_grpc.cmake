@@ -6,6 +6,7 @@
 find_package(absl CONFIG REQUIRED)
 find_package(c-ares CONFIG REQUIRED)
 find_package(re2 CONFIG REQUIRED)
+set(ZLIB_USE_STATIC_LIBS ON)  # one self-contained .exe
 find_package(ZLIB REQUIRED)
 
 function(adsync_import_grpc_library name)

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -18,7 +19,9 @@
 namespace adsync {
 
 absl::StatusOr<std::string> ReadFile(absl::string_view path) {
-  std::ifstream in{std::string(path), std::ios::binary};
+  // u8path: on Windows a narrow path would be read in the ANSI code page.
+  std::ifstream in{std::filesystem::u8path(std::string(path)),
+                   std::ios::binary};
   if (!in) {
     const int err = errno;
     const std::string msg =

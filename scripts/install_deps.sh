@@ -19,6 +19,12 @@ PACKAGES=(
   samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools
   iproute2 util-linux procps python3 clang-format curl bc time
   clang libclang-rt-14-dev
+  # The Windows agent: MinGW-w64 cross compiler, Wine to test it, wixl for
+  # the MSI; dpkg-dev, perl and unicode-data to build its dependencies from
+  # Debian's source packages (scripts/build_windows_deps.sh).
+  g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix
+  binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev libz-mingw-w64-dev
+  wine wine64 msitools wixl dpkg-dev perl unicode-data
 )
 
 missing=()
@@ -40,3 +46,19 @@ for svc in samba-ad-dc smbd nmbd winbind; do
     systemctl stop "$svc" || true
   fi
 done
+
+# scripts/build_windows_deps.sh runs `apt-get source`, which needs deb-src
+# entries for the archive the binaries came from.
+if ! apt-get source --print-uris grpc >/dev/null 2>&1; then
+  echo "adding deb-src entries for Debian's archive (for apt-get source)"
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f "$f" ]] && sed -i 's/^Types: deb$/Types: deb deb-src/' "$f"
+  done
+  if [[ -f /etc/apt/sources.list ]]; then
+    grep -E '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' \
+      > /etc/apt/sources.list.d/adsync-deb-src.list || true
+  fi
+  apt-get update -q
+  apt-get source --print-uris grpc >/dev/null ||
+    { echo "install_deps.sh: apt-get source still fails: add a deb-src line for Debian 12 (bookworm) to /etc/apt/sources.list, run apt-get update, and try again" >&2; exit 1; }
+fi

@@ -159,6 +159,19 @@ std::vector<adsync::v1::PanelIdentity> PanelSimProcess::Identities(
   return {};
 }
 
+std::string PanelSimProcess::PersonOf(const std::string& org,
+                                      const std::string& domain,
+                                      const std::string& sam) {
+  const adsync::v1::SimOrgState state = State(org);
+  for (const auto& p : state.people()) {
+    for (const auto& id : p.identities()) {
+      if (id.domain() == domain && id.sam_account_name() == sam)
+        return p.person_id();
+    }
+  }
+  return "";
+}
+
 std::string E2eCertDir() {
   static const std::string dir = [] {
     const std::string d = absl::StrCat(ADSYNC_BINARY_DIR, "/e2e/tls");

@@ -78,6 +78,9 @@ class PanelSimProcess {
   // The identities K12Panel holds for a person (empty when none).
   std::vector<adsync::v1::PanelIdentity> Identities(const std::string& org,
                                                     const std::string& person);
+  // The person K12Panel maps DOMAIN\sam to ("" = none).
+  std::string PersonOf(const std::string& org, const std::string& domain,
+                       const std::string& sam);
 
  private:
   std::string dir_;

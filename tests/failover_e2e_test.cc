@@ -89,14 +89,7 @@ class FailoverE2eTest : public ::testing::Test {
 
   // The person K12Panel maps the DISTRICT account to ("" = none).
   std::string PanelPersonOf(const std::string& sam) {
-    const adsync::v1::SimOrgState state = panel_->State(org_);
-    for (const auto& p : state.people()) {
-      for (const auto& id : p.identities()) {
-        if (id.domain() == "DISTRICT" && id.sam_account_name() == sam)
-          return p.person_id();
-      }
-    }
-    return "";
+    return panel_->PersonOf(org_, "DISTRICT", sam);
   }
 
   void Replicate(const Dc& to, const Dc& from) {
