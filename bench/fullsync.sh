@@ -1,9 +1,6 @@
 #!/usr/bin/env bash
 # Full sync and change latency against a real Samba DC (issue 7).
 #   bench/fullsync.sh [USERS]     (default 20000; the directory is built once and cached)
-#   ADSYNC_BENCH_AGENT=windows bench/fullsync.sh [USERS]
-#       the same full sync with adsync-agent.exe under Wine (scripts/build_windows.sh
-#       first); its peak RSS includes Wine's own DLLs. Skips the change latency.
 # Prints: ldapsearch paging the same attributes vs. agent+coordinator full
 # sync wall time (median of 3), the agent's peak RSS, then the latency from
 # modifying an account on the DC to the new mapping arriving in panel-sim,
@@ -84,18 +81,10 @@ ldap { uri: "ldaps://$IP" ca_file: "$DC/tls/ca.pem" bind_dn: "$ADMIN_DN" passwor
 CONF
 }
 
-agent_command=("$ROOT/build/agent/adsync-agent" --config "$B/agent.textproto" --once)
-if [[ "${ADSYNC_BENCH_AGENT:-linux}" == windows ]]; then
-  # Wine maps / to Z:; the first start creates the prefix (not timed).
-  export WINEPREFIX=$B/wine WINEDEBUG=-all WINEDLLOVERRIDES=mscoree,mshtml=
-  wine wineboot --init > /dev/null 2>&1
-  agent_command=(wine "$ROOT/build-windows/adsync-agent.exe" --config "Z:$B/agent-windows.textproto" --once)
-fi
-echo "agent (${ADSYNC_BENCH_AGENT:-linux}) + coordinator full sync (fresh coordinator each run):"
+echo "agent + coordinator full sync (fresh coordinator each run):"
 for r in 1 2 3; do
   run_coordinator
-  sed -e "s|\"$B/|\"Z:$B/|g" -e "s|\"$DC/|\"Z:$DC/|g" "$B/agent.textproto" > "$B/agent-windows.textproto"
-  /usr/bin/time -f "%e %M" -o "$B/t" "${agent_command[@]}" > "$B/agent.log" 2>&1
+  /usr/bin/time -f "%e %M" -o "$B/t" "$ROOT/build/agent/adsync-agent" --config "$B/agent.textproto" --once > "$B/agent.log" 2>&1
   cat "$B/t"
   kill "$COORD"; wait "$COORD" 2>/dev/null || true
 done | tee "$B/agent.times"
@@ -103,7 +92,6 @@ agent_median=$(awk '{print $1}' "$B/agent.times" | median)
 ldap_median=$(median < "$B/ldapsearch.times")
 echo "  median $agent_median s = $(echo "scale=2; $agent_median / $ldap_median" | bc)x ldapsearch; agent peak RSS $(awk '{print $2}' "$B/agent.times" | sort -n | tail -1) KiB"
 
-[[ "${ADSYNC_BENCH_AGENT:-linux}" == windows ]] && exit 0
 echo "change latency (modify mail on the DC -> new mapping in panel-sim), 50 changes:"
 run_coordinator
 people='{"people":['
