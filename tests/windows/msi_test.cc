@@ -8,9 +8,17 @@
 // FIXME there) and its sc.exe has no `failureflag` (the MSI ignores that
 // step's exit code, as the agent only warns), so only that the MSI ran
 // sc.exe is checked; its sc.exe has no `qc` either: the service's
-// configuration is read from the registry instead.
+// configuration is read from the registry instead. Wine's msi also ignores
+// the MsiLockPermissionsEx table (msi.dll has no code for it) and its
+// icacls.exe does nothing, so the lock on C:\ProgramData\adsync is checked
+// in the tables, and under Wine only that its steps ran and succeeded (with
+// the folder absent and present).
+//
+// The service's settings are compared with
+// packaging/windows/service_settings.env, from which the MSI is built.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -19,7 +27,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
@@ -43,6 +53,11 @@ constexpr char kExePath[] = "C:\\Program Files\\adsync\\adsync-agent.exe";
 constexpr char kServiceArgs[] =
     " service run --config \"C:\\ProgramData\\adsync\\agent.textproto\"";
 constexpr char kAdminEdit[] = "\n# edited by the admin\n";
+
+// SDDL of C:\ProgramData\adsync: a protected DACL (no entries inherited
+// from ProgramData, where Users may create files), full control for SYSTEM
+// and Administrators, inherited by everything in it.
+constexpr char kConfigDirSddl[] = "D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
 
 using Row = std::map<std::string, std::string>;
 
@@ -117,6 +132,30 @@ std::string ActionReturn(const std::string& log, const std::string& action) {
   return log.substr(from, log.find('.', from) - from);
 }
 
+// packaging/windows/service_settings.env: NAME="value" lines.
+std::map<std::string, std::string> ServiceSettings() {
+  std::map<std::string, std::string> settings;
+  std::istringstream in(
+      ReadAll(SourcePath("packaging/windows/service_settings.env")));
+  for (std::string line; std::getline(in, line);) {
+    absl::string_view l = absl::StripAsciiWhitespace(line);
+    if (l.empty() || l[0] == '#') continue;
+    const size_t eq = l.find('=');
+    absl::string_view value = l.substr(eq + 1);
+    EXPECT_TRUE(eq != absl::string_view::npos &&
+                absl::ConsumePrefix(&value, "\"") &&
+                absl::ConsumeSuffix(&value, "\""))
+        << "not NAME=\"value\": " << l;
+    settings[std::string(l.substr(0, eq))] = std::string(value);
+  }
+  for (const char* name :
+       {"SERVICE_NAME", "SERVICE_DISPLAY_NAME", "SERVICE_DESCRIPTION",
+        "EVENT_SOURCE", "RESTART_DELAY_SECONDS", "RESTART_COUNT",
+        "FAILURE_RESET_SECONDS"})
+    EXPECT_FALSE(settings[name].empty()) << name;
+  return settings;
+}
+
 int IntColumn(const Row& row, const std::string& column) {
   int n = -1;
   auto it = row.find(column);
@@ -127,6 +166,7 @@ int IntColumn(const Row& row, const std::string& column) {
 
 TEST(WindowsMsi, TablesInstallTheAgentTheServiceAndAKeptConfig) {
   const std::string msi = AgentMsi();
+  auto settings = ServiceSettings();
 
   RunResult summary = RunCommand({"msiinfo", "suminfo", msi});
   ASSERT_EQ(summary.exit_code, 0) << summary.output;
@@ -189,24 +229,80 @@ TEST(WindowsMsi, TablesInstallTheAgentTheServiceAndAKeptConfig) {
   const auto services = ExportTable(msi, "ServiceInstall");
   ASSERT_EQ(services.size(), 1u);
   const Row& service = services[0];
-  EXPECT_EQ(service.at("Name"), "adsync-agent");
-  EXPECT_EQ(service.at("DisplayName"), "adsync agent");
+  EXPECT_EQ(service.at("Name"), settings["SERVICE_NAME"]);
+  EXPECT_EQ(service.at("DisplayName"), settings["SERVICE_DISPLAY_NAME"]);
+  EXPECT_EQ(service.at("Description"), settings["SERVICE_DESCRIPTION"]);
+  // The tests below look the service up as adsync-agent.
+  EXPECT_EQ(settings["SERVICE_NAME"], "adsync-agent");
+  EXPECT_EQ(settings["EVENT_SOURCE"], "adsync-agent");
   EXPECT_EQ(IntColumn(service, "ServiceType"), 0x10) << "own process";
   EXPECT_EQ(IntColumn(service, "StartType"), 2) << "automatic";
   EXPECT_EQ(IntColumn(service, "ErrorControl"), 1) << "normal";
-  // LocalSystem unless SERVICEACCOUNT names another account (a gMSA).
+  // SERVICEACCOUNT from the command line, else the installed service's
+  // account (ObjectName, read by AppSearch into EXISTINGSERVICEACCOUNT: an
+  // upgrade keeps a gMSA), else LocalSystem. No value in the Property table:
+  // one there would hide that it was not given.
   EXPECT_EQ(service.at("StartName"), "[SERVICEACCOUNT]");
-  EXPECT_EQ(
-      properties.count("SERVICEACCOUNT") ? properties.at("SERVICEACCOUNT") : "",
-      "LocalSystem");
-  EXPECT_TRUE(absl::StrContains(properties.count("SecureCustomProperties")
-                                    ? properties.at("SecureCustomProperties")
-                                    : "",
-                                "SERVICEACCOUNT"));
+  EXPECT_EQ(properties.count("SERVICEACCOUNT"), 0u);
+  const std::vector<std::string> secure = absl::StrSplit(
+      properties.count("SecureCustomProperties")
+          ? properties.at("SecureCustomProperties")
+          : "",
+      ';');
+  EXPECT_TRUE(std::count(secure.begin(), secure.end(), "SERVICEACCOUNT"));
+  Row search = FindRow(ExportTable(msi, "AppSearch"), "Property",
+                       "EXISTINGSERVICEACCOUNT");
+  Row locator = FindRow(ExportTable(msi, "RegLocator"), "Signature_",
+                        search["Signature_"]);
+  EXPECT_EQ(locator["Root"], "2") << "HKLM";
+  EXPECT_EQ(locator["Key"],
+            "SYSTEM\\CurrentControlSet\\Services\\" + settings["SERVICE_NAME"]);
+  EXPECT_EQ(locator["Name"], "ObjectName");
+  // 2 the raw value, 16 the 64-bit registry.
+  EXPECT_EQ(IntColumn(locator, "Type"), 2 | 16);
+  const auto actions = ExportTable(msi, "CustomAction");
+  Row keep = FindRow(actions, "Action", "KeepServiceAccount");
+  Row fallback = FindRow(actions, "Action", "DefaultServiceAccount");
+  // 51: set a property.
+  EXPECT_EQ(IntColumn(keep, "Type"), 51);
+  EXPECT_EQ(keep["Source"], "SERVICEACCOUNT");
+  EXPECT_EQ(keep["Target"], "[EXISTINGSERVICEACCOUNT]");
+  EXPECT_EQ(IntColumn(fallback, "Type"), 51);
+  EXPECT_EQ(fallback["Source"], "SERVICEACCOUNT");
+  EXPECT_EQ(fallback["Target"], "LocalSystem");
+  const auto sequence = ExportTable(msi, "InstallExecuteSequence");
+  // Both sequences: a quiet install runs only the execute sequence.
+  for (const auto& seq : {sequence, ExportTable(msi, "InstallUISequence")}) {
+    const int found = Sequence(seq, "AppSearch");
+    EXPECT_GT(Sequence(seq, "KeepServiceAccount"), found);
+    EXPECT_GT(Sequence(seq, "DefaultServiceAccount"),
+              Sequence(seq, "KeepServiceAccount"));
+    EXPECT_LT(Sequence(seq, "DefaultServiceAccount"),
+              Sequence(seq, "LaunchConditions"));
+    EXPECT_EQ(FindRow(seq, "Action", "KeepServiceAccount")["Condition"],
+              "NOT SERVICEACCOUNT AND EXISTINGSERVICEACCOUNT");
+    EXPECT_EQ(FindRow(seq, "Action", "DefaultServiceAccount")["Condition"],
+              "NOT SERVICEACCOUNT");
+  }
+
+  // The service's command line. Windows Installer writes ImagePath as the
+  // component's key file, in quotes, then Arguments (Wine's msi leaves the
+  // path unquoted: see ExpectService). So the exe must be the key file of
+  // the service's component, Arguments must not name the exe again, and
+  // nothing else may write ImagePath or change the service's binary path
+  // (a Registry row, `sc config binPath=`), as those would leave
+  // "C:\Program Files\..." unquoted.
   EXPECT_EQ(service.at("Arguments"),
             "service run --config "
             "\"[CommonAppDataFolder]adsync\\agent.textproto\"");
   EXPECT_EQ(service.at("Component_"), exe["Component_"]);
+  for (const Row& action : actions) {
+    EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(action.at("Target")),
+                                   "binpath"))
+        << action.at("Action");
+    EXPECT_FALSE(absl::StrContains(action.at("Target"), "ImagePath"))
+        << action.at("Action");
+  }
 
   const auto controls = ExportTable(msi, "ServiceControl");
   ASSERT_EQ(controls.size(), 1u);
@@ -230,7 +326,6 @@ TEST(WindowsMsi, TablesInstallTheAgentTheServiceAndAKeptConfig) {
   EXPECT_FALSE(FindRow(ExportTable(msi, "LaunchCondition"), "Condition",
                        "NOT WIX_DOWNGRADE_DETECTED")
                    .empty());
-  const auto sequence = ExportTable(msi, "InstallExecuteSequence");
   const int remove_existing = Sequence(sequence, "RemoveExistingProducts");
   EXPECT_GT(remove_existing, Sequence(sequence, "InstallValidate"));
   EXPECT_LT(remove_existing, Sequence(sequence, "InstallInitialize"));
@@ -239,17 +334,25 @@ TEST(WindowsMsi, TablesInstallTheAgentTheServiceAndAKeptConfig) {
   // right after the service exists (34 exe in a directory + 1024 deferred +
   // 2048 no impersonation; + 64 exit code ignored for the flag, which the
   // agent only warns about).
-  const auto actions = ExportTable(msi, "CustomAction");
   Row recovery = FindRow(actions, "Action", "SetServiceRecovery");
   EXPECT_EQ(IntColumn(recovery, "Type"), 34 | 1024 | 2048);
   EXPECT_EQ(recovery["Source"], "INSTALLDIR");
+  int restart_count = 0, restart_delay = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(settings["RESTART_COUNT"], &restart_count));
+  ASSERT_TRUE(
+      absl::SimpleAtoi(settings["RESTART_DELAY_SECONDS"], &restart_delay));
+  std::vector<std::string> restarts(
+      restart_count, absl::StrCat("restart/", restart_delay * 1000));
   EXPECT_EQ(recovery["Target"],
-            "\"[System64Folder]sc.exe\" failure adsync-agent reset= 86400 "
-            "actions= restart/60000/restart/60000/restart/60000");
+            absl::StrCat("\"[System64Folder]sc.exe\" failure ",
+                         settings["SERVICE_NAME"], " reset= ",
+                         settings["FAILURE_RESET_SECONDS"],
+                         " actions= ", absl::StrJoin(restarts, "/")));
   Row on_error = FindRow(actions, "Action", "SetServiceRecoveryOnError");
   EXPECT_EQ(IntColumn(on_error, "Type"), 34 | 64 | 1024 | 2048);
   EXPECT_EQ(on_error["Target"],
-            "\"[System64Folder]sc.exe\" failureflag adsync-agent 1");
+            absl::StrCat("\"[System64Folder]sc.exe\" failureflag ",
+                         settings["SERVICE_NAME"], " 1"));
   for (const char* action :
        {"SetServiceRecovery", "SetServiceRecoveryOnError"}) {
     const int at = Sequence(sequence, action);
@@ -265,12 +368,70 @@ TEST(WindowsMsi, TablesInstallTheAgentTheServiceAndAKeptConfig) {
   ASSERT_EQ(registry.size(), 2u);
   for (const Row& value : registry) {
     EXPECT_EQ(value.at("Root"), "2") << "HKLM";
-    EXPECT_EQ(value.at("Key"), kEventSourceKey);
+    EXPECT_EQ(value.at("Key"),
+              absl::StrCat("SYSTEM\\CurrentControlSet\\Services\\EventLog\\"
+                           "Application\\",
+                           settings["EVENT_SOURCE"]));
+    EXPECT_NE(value.at("Name"), "ImagePath");
     EXPECT_EQ(value.at("Component_"), exe["Component_"]);
   }
   EXPECT_EQ(FindRow(registry, "Name", "EventMessageFile")["Value"],
             absl::StrCat("#%[#", exe["File"], "]"));
   EXPECT_EQ(FindRow(registry, "Name", "TypesSupported")["Value"], "#7");
+
+  // C:\ProgramData\adsync locked (SYSTEM and Administrators only), as
+  // Windows Installer applies it in CreateFolders to the folder's
+  // CreateFolder row: at every install, also to a folder that exists.
+  Row create_folder = FindRow(ExportTable(msi, "CreateFolder"), "Directory_",
+                              "CONFIGDIR");
+  EXPECT_EQ(create_folder["Component_"], config["Component_"]);
+  const auto locks = ExportTable(msi, "MsiLockPermissionsEx");
+  ASSERT_EQ(locks.size(), 1u);
+  EXPECT_EQ(locks[0].at("LockObject"), "CONFIGDIR");
+  EXPECT_EQ(locks[0].at("Table"), "CreateFolder");
+  EXPECT_EQ(locks[0].at("SDDL"), kConfigDirSddl);
+  EXPECT_EQ(locks[0].at("Condition"), "");
+  // The old LockPermissions table may not be used with it.
+  EXPECT_NE(RunCommand({"msiinfo", "export", msi, "LockPermissions"}).exit_code,
+            0);
+  // On a first install a folder that exists already (a user may have made
+  // it, owning it and what is in it) gets Administrators as owner before
+  // CreateFolders, and what is in it loses its own entries after it; then
+  // a service account other than LocalSystem may read it. Deferred, as
+  // SYSTEM, failing the install if icacls fails.
+  const std::string cmd = "\"[System64Folder]cmd.exe\" /d /c ";
+  const std::string icacls = "\"[System64Folder]icacls.exe\" ";
+  const std::string first_install = "NOT Installed AND NOT WIX_UPGRADE_DETECTED";
+  const std::map<std::string, std::pair<std::string, std::string>> lock_steps =
+      {{"OwnConfigDir",
+        {cmd + "if exist \"[CONFIGDIR].\" " + icacls +
+             "\"[CONFIGDIR].\" /setowner *S-1-5-32-544 /T /C /Q",
+         first_install}},
+       {"ResetConfigDirFiles",
+        {cmd + "if exist \"[CONFIGDIR]*\" " + icacls +
+             "\"[CONFIGDIR]*\" /reset /T /C /Q",
+         first_install}},
+       {"GrantConfigDirToServiceAccount",
+        {icacls + "\"[CONFIGDIR].\" /grant \"[SERVICEACCOUNT]:(OI)(CI)RX\" /Q",
+         "NOT REMOVE AND SERVICEACCOUNT <> \"LocalSystem\""}}};
+  for (const auto& [name, step] : lock_steps) {
+    Row action = FindRow(actions, "Action", name);
+    EXPECT_EQ(IntColumn(action, "Type"), 34 | 1024 | 2048) << name;
+    EXPECT_EQ(action["Target"], step.first) << name;
+    EXPECT_EQ(FindRow(sequence, "Action", name)["Condition"], step.second)
+        << name;
+  }
+  const int create_folders = Sequence(sequence, "CreateFolders");
+  EXPECT_GT(Sequence(sequence, "OwnConfigDir"),
+            Sequence(sequence, "InstallInitialize"));
+  EXPECT_LT(Sequence(sequence, "OwnConfigDir"), create_folders);
+  EXPECT_GT(Sequence(sequence, "ResetConfigDirFiles"), create_folders);
+  EXPECT_LT(Sequence(sequence, "ResetConfigDirFiles"),
+            Sequence(sequence, "InstallFiles"));
+  EXPECT_GT(Sequence(sequence, "GrantConfigDirToServiceAccount"),
+            Sequence(sequence, "InstallFiles"));
+  EXPECT_LT(Sequence(sequence, "GrantConfigDirToServiceAccount"),
+            Sequence(sequence, "InstallFinalize"));
 }
 
 // A fresh Wine prefix for one test.
@@ -344,12 +505,13 @@ class WineMsiTest : public ::testing::Test {
   void ExpectService(const std::string& account = "LocalSystem") {
     auto service = Registry(kServiceKey);
     ASSERT_FALSE(service.empty()) << "no service adsync-agent";
-    // Wine's msi writes the exe's path unquoted, Windows Installer quoted.
-    std::string image = service["ImagePath"];
-    const std::string quoted = absl::StrCat("\"", kExePath, "\"");
-    if (absl::StartsWith(image, quoted))
-      image = absl::StrCat(kExePath, image.substr(quoted.size()));
-    EXPECT_EQ(image, absl::StrCat(kExePath, kServiceArgs));
+    // Wine 8's msi writes the key file's path unquoted whatever the tables
+    // say; Windows Installer writes it in quotes. So this is Wine's form
+    // exactly (the exe once, then Arguments), and the quoting is checked in
+    // the tables (TablesInstallTheAgentTheServiceAndAKeptConfig: the path is
+    // the key file, nothing else writes ImagePath) and on the real-Windows
+    // checklist (docs/operations.md, "Windows agent").
+    EXPECT_EQ(service["ImagePath"], absl::StrCat(kExePath, kServiceArgs));
     EXPECT_EQ(service["Start"], "0x2") << "automatic";
     EXPECT_EQ(service["Type"], "0x10") << "own process";
     EXPECT_EQ(service["ErrorControl"], "0x1");
@@ -371,8 +533,17 @@ class WineMsiTest : public ::testing::Test {
 
 TEST_F(WineMsiTest, InstallPlacesTheAgentAndServiceUninstallKeepsTheConfig) {
   const std::string msi = AgentMsi();
+  // C:\ProgramData\adsync made before the install, as a user may: the
+  // lock's steps for a folder that exists run (their `if exist` branch).
+  ASSERT_EQ(mkdir(wine_.DriveC("ProgramData/adsync").c_str(), 0755), 0);
+  std::ofstream(wine_.DriveC("ProgramData/adsync/planted.txt")) << "x\n";
   RunResult install = Msiexec("/i", msi, "install.log");
   ASSERT_EQ(install.exit_code, 0) << install.output;
+  for (const char* step : {"OwnConfigDir", "ResetConfigDirFiles"})
+    EXPECT_EQ(ActionReturn(install.output, step), "1") << step << install.output;
+  // LocalSystem: no access to give.
+  EXPECT_EQ(ActionReturn(install.output, "GrantConfigDirToServiceAccount"), "")
+      << install.output;
 
   ASSERT_TRUE(Exists(Exe())) << install.output;
   EXPECT_TRUE(ReadAll(Exe()) == ReadAll(AgentExe()))
@@ -416,16 +587,26 @@ TEST_F(WineMsiTest, NewerMsiReplacesTheOldKeepingTheConfigOlderIsRefused) {
                   AgentExe(), newer, newer_version});
   ASSERT_EQ(built.exit_code, 0) << built.output;
 
-  RunResult install = Msiexec("/i", msi, "install.log");
+  // Installed with a gMSA (Wine does not check that the account exists),
+  // upgraded without SERVICEACCOUNT: the upgrade creates the service again
+  // with the installed service's account, not LocalSystem.
+  const std::string gmsa = "DISTRICT\\svc-adsync$";
+  RunResult install =
+      Msiexec("/i", msi, "install.log", "SERVICEACCOUNT=" + gmsa);
   ASSERT_EQ(install.exit_code, 0) << install.output;
+  ExpectService(gmsa);
+  EXPECT_EQ(ActionReturn(install.output, "GrantConfigDirToServiceAccount"), "1")
+      << install.output;
   std::ofstream(Config(), std::ios::app) << kAdminEdit;
 
-  // An upgrade creates the service again, here with a gMSA (Wine does not
-  // check that the account exists).
-  const std::string gmsa = "DISTRICT\\svc-adsync$";
-  RunResult upgrade =
-      Msiexec("/i", newer, "upgrade.log", "SERVICEACCOUNT=" + gmsa);
+  RunResult upgrade = Msiexec("/i", newer, "upgrade.log");
   ASSERT_EQ(upgrade.exit_code, 0) << upgrade.output;
+  EXPECT_EQ(ActionReturn(upgrade.output, "KeepServiceAccount"), "1")
+      << upgrade.output;
+  // Not a first install: what is in the folder keeps its owner and DACL.
+  EXPECT_EQ(ActionReturn(upgrade.output, "OwnConfigDir"), "") << upgrade.output;
+  EXPECT_EQ(ActionReturn(upgrade.output, "GrantConfigDirToServiceAccount"), "1")
+      << upgrade.output;
   EXPECT_EQ(ActionReturn(upgrade.output, "RemoveExistingProducts"), "1")
       << upgrade.output;
   EXPECT_FALSE(ProductRegistered(msi)) << "the old version is still installed";
