@@ -35,6 +35,7 @@
 #include "agent/windows_event_log.h"
 #include "agent/windows_secret_file.h"
 #include "agent/windows_service.h"
+#include "common/private_file.h"
 #include "common/windows_api.h"
 #endif
 
@@ -91,12 +92,28 @@ struct LoadedConfig {
 };
 
 // Everything the agent checks before it starts: the config's syntax and
-// values, and the secret files (private, readable, decryptable).
+// values, and the secret files (private, readable, decryptable). On
+// Windows also that only administrators (and the agent's account) can
+// change the config and the CA files: whoever can could point the agent at
+// a coordinator of their own, which it would send the AD Sync key.
 absl::StatusOr<LoadedConfig> LoadConfig(const std::string& path) {
+#ifdef _WIN32
+  RETURN_IF_ERROR(adsync::CheckFileIsAdminWritable(path, "config file"));
+#endif
   adsync::v1::AgentConfig raw;
   RETURN_IF_ERROR(adsync::LoadTextProtoFile(path, &raw));
   LoadedConfig loaded;
   ASSIGN_OR_RETURN(loaded.config, adsync::ResolveAgentConfig(raw));
+#ifdef _WIN32
+  if (!loaded.config.ldap().ca_file().empty()) {
+    RETURN_IF_ERROR(adsync::CheckFileIsAdminWritable(
+        loaded.config.ldap().ca_file(), "CA file (ldap.ca_file)"));
+  }
+  if (!loaded.config.coordinator_ca_file().empty()) {
+    RETURN_IF_ERROR(adsync::CheckFileIsAdminWritable(
+        loaded.config.coordinator_ca_file(), "CA file (coordinator_ca_file)"));
+  }
+#endif
   ASSIGN_OR_RETURN(loaded.secrets, adsync::LoadAgentSecrets(loaded.config));
   return loaded;
 }

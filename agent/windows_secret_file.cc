@@ -24,11 +24,6 @@
 namespace adsync {
 namespace {
 
-// Full control for SYSTEM and BUILTIN\Administrators, nothing else; "P"
-// (protected) blocks the folder's inheritable entries, such as the
-// Users:(RX) that C:\ProgramData gives every file below it.
-constexpr wchar_t kPrivateFileSddl[] = L"D:P(A;;FA;;;SY)(A;;FA;;;BA)";
-
 absl::Status FileError(DWORD error, absl::string_view action,
                        absl::string_view path) {
   std::string next;
@@ -71,9 +66,12 @@ absl::StatusOr<std::string> ProtectWithDpapi(absl::string_view secret) {
 absl::Status CreatePrivateFile(const std::wstring& path,
                                absl::string_view content,
                                absl::string_view display_path) {
+  // Owned by Administrators and readable only by kPrivateFileSids
+  // (common/private_file.h), the rule CheckFileIsPrivate applies.
   PSECURITY_DESCRIPTOR descriptor = nullptr;
   if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
-          kPrivateFileSddl, SDDL_REVISION_1, &descriptor, nullptr)) {
+          Utf8ToWide(PrivateFileSddl()).c_str(), SDDL_REVISION_1, &descriptor,
+          nullptr)) {
     return absl::InternalError(
         absl::StrCat("cannot build the private file permissions: ",
                      Win32ErrorText(GetLastError())));

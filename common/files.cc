@@ -29,8 +29,15 @@ absl::StatusOr<std::string> ReadFile(absl::string_view path) {
     if (err == ENOENT) {
       return absl::NotFoundError(absl::StrCat(msg, "; check the path"));
     }
+#ifdef _WIN32
+    return absl::PermissionDeniedError(absl::StrCat(
+        msg,
+        "; check the path and that the account the agent runs as may "
+        "read it"));
+#else
     return absl::PermissionDeniedError(
         absl::StrCat(msg, "; check the file's owner and mode"));
+#endif
   }
   std::ostringstream buf;
   buf << in.rdbuf();

@@ -1,10 +1,10 @@
 // common/private_file.h for Windows: the file's DACL decides who may read a
 // secret, and DPAPI (machine scope) may additionally encrypt it.
 //
-// The owner is not checked: Windows makes the creating administrator the
-// owner on many editions, and whoever created the file already knows the
-// secret. What matters is who else the DACL lets read it (or rewrite the
-// DACL to read it), which is checked at every start.
+// The owner is checked as well as the DACL: an owner may always read and
+// rewrite the DACL, so it must be SYSTEM, Administrators or the account the
+// agent runs as, unless an OWNER RIGHTS entry limits what the owner may do.
+// The same walk decides who may change a config or CA file (GuardedAccess).
 //
 // Deny ACEs are not credited: a file whose only protection is a deny ACE
 // is refused. That may refuse an unusual but private DACL; the fix the
@@ -16,6 +16,7 @@
 #include <wincrypt.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,12 +32,18 @@
 namespace adsync {
 namespace {
 
-// Access that lets its holder learn the secret: reading the data, or
+// Access that lets its holder learn a secret: reading the data, or
 // rewriting the DACL or the owner so as to read it. FILE_ALL_ACCESS and the
 // generic rights include FILE_READ_DATA once mapped, but an ACE may carry
 // them unmapped.
-constexpr ACCESS_MASK kExposingAccess =
+constexpr ACCESS_MASK kReadingAccess =
     FILE_READ_DATA | GENERIC_READ | GENERIC_ALL | WRITE_DAC | WRITE_OWNER;
+// Access that lets its holder change what a config or CA file says: its
+// data, its DACL or owner (to then change the data), or deleting it (to put
+// another file in its place).
+constexpr ACCESS_MASK kWritingAccess = FILE_WRITE_DATA | FILE_APPEND_DATA |
+                                       WRITE_DAC | WRITE_OWNER | GENERIC_WRITE |
+                                       GENERIC_ALL | DELETE;
 
 // A SID in a buffer of its own (the token's and CreateWellKnownSid's).
 using SidBuffer = std::vector<BYTE>;
@@ -48,6 +55,15 @@ SidBuffer WellKnownSid(WELL_KNOWN_SID_TYPE type) {
   CreateWellKnownSid(type, nullptr, sid.data(), &size);
   sid.resize(size);
   return sid;
+}
+
+SidBuffer SidFromString(const char* text) {
+  PSID sid = nullptr;
+  // Cannot fail for the constant SIDs of private_file.h.
+  if (!ConvertStringSidToSidA(text, &sid)) return SidBuffer();
+  std::unique_ptr<void, LocalFreeDeleter> owned(sid);
+  const BYTE* begin = static_cast<const BYTE*>(sid);
+  return SidBuffer(begin, begin + GetLengthSid(sid));
 }
 
 // The account this process runs as: the service account when run by the
@@ -99,22 +115,84 @@ std::string AccountName(PSID sid) {
   return absl::StrCat(WideToUtf8(domain), "\\", WideToUtf8(name));
 }
 
-// How to make `path` private: protect-secret rewrites it as a new file
-// whose DACL has only SYSTEM and Administrators; icacls fixes it in place.
+bool IsDenyAce(BYTE type) {
+  return type == ACCESS_DENIED_ACE_TYPE ||
+         type == ACCESS_DENIED_OBJECT_ACE_TYPE ||
+         type == ACCESS_DENIED_CALLBACK_ACE_TYPE ||
+         type == ACCESS_DENIED_CALLBACK_OBJECT_ACE_TYPE;
+}
+
+// The access mask of any ACE (it follows the header in every type), or all
+// access for one too short to hold it.
+ACCESS_MASK AceMask(const ACE_HEADER* header) {
+  if (header->AceSize < sizeof(ACE_HEADER) + sizeof(ACCESS_MASK)) {
+    return ~ACCESS_MASK{0};
+  }
+  ACCESS_MASK mask;
+  std::memcpy(&mask, reinterpret_cast<const BYTE*>(header) + sizeof(ACE_HEADER),
+              sizeof(mask));
+  return mask;
+}
+
+// The SID an ACE applies to: after the mask, or for the object types after
+// their optional GUIDs. nullptr when it does not fit in the ACE.
+PSID AceSid(ACE_HEADER* header) {
+  BYTE* const begin = reinterpret_cast<BYTE*>(header);
+  BYTE* const end = begin + header->AceSize;
+  BYTE* sid = begin + sizeof(ACE_HEADER) + sizeof(ACCESS_MASK);
+  switch (header->AceType) {
+    case ACCESS_ALLOWED_OBJECT_ACE_TYPE:
+    case ACCESS_DENIED_OBJECT_ACE_TYPE:
+    case SYSTEM_AUDIT_OBJECT_ACE_TYPE:
+    case SYSTEM_ALARM_OBJECT_ACE_TYPE:
+    case ACCESS_ALLOWED_CALLBACK_OBJECT_ACE_TYPE:
+    case ACCESS_DENIED_CALLBACK_OBJECT_ACE_TYPE:
+    case SYSTEM_AUDIT_CALLBACK_OBJECT_ACE_TYPE:
+    case SYSTEM_ALARM_CALLBACK_OBJECT_ACE_TYPE: {
+      DWORD flags;
+      if (sid + sizeof(flags) > end) return nullptr;
+      std::memcpy(&flags, sid, sizeof(flags));
+      sid += sizeof(flags);
+      if (flags & ACE_OBJECT_TYPE_PRESENT) sid += sizeof(GUID);
+      if (flags & ACE_INHERITED_OBJECT_TYPE_PRESENT) sid += sizeof(GUID);
+      break;
+    }
+    default:
+      break;
+  }
+  // A SID's fixed part (revision, count, authority) is 8 bytes.
+  if (sid + 8 > end || !IsValidSid(sid) || sid + GetLengthSid(sid) > end) {
+    return nullptr;
+  }
+  return sid;
+}
+
+// How to fix `path`: protect-secret rewrites a secret as a new file whose
+// DACL has only SYSTEM and Administrators; icacls fixes any file in place.
 // icacls takes SIDs (*S-...) because account names are translated on
 // non-English Windows. When `needs_own_entry`, the account running the agent
 // (a gMSA) must be granted read again afterwards.
 std::string FixCommand(absl::string_view path,
-                       const std::vector<std::string>& reader_sids,
-                       PSID process_user, bool needs_own_entry) {
+                       const std::vector<std::string>& holder_sids,
+                       PSID process_user, bool needs_own_entry,
+                       GuardedAccess guarded) {
   std::string remove;
-  for (const std::string& sid : reader_sids)
+  for (const std::string& sid : holder_sids)
     absl::StrAppend(&remove, " /remove:g *", sid);
-  std::string fix = absl::StrCat(
-      "run `adsync-agent.exe protect-secret --in \"", path, "\" --out \"", path,
-      "\"` (or: icacls \"", path, "\" /inheritance:r", remove,
-      " /grant:r *S-1-5-18:F *S-1-5-32-544:F, which leaves SYSTEM and "
-      "Administrators)");
+  std::string grant;
+  for (const char* sid : kPrivateFileSids)
+    absl::StrAppend(&grant, " *", sid, ":F");
+  const std::string icacls = absl::StrCat(
+      "`icacls \"", path, "\" /inheritance:r", remove, " /grant:r", grant,
+      "` and `icacls \"", path, "\" /setowner *", kAdministratorsSid, "`");
+  std::string fix =
+      guarded == GuardedAccess::kRead
+          ? absl::StrCat("run `adsync-agent.exe protect-secret --in \"", path,
+                         "\" --out \"", path, "\"` (or: ", icacls,
+                         ", which leave SYSTEM and Administrators)")
+          : absl::StrCat("run ", icacls,
+                         ", which let only SYSTEM and Administrators change "
+                         "(and read) it");
   if (needs_own_entry) {
     absl::StrAppend(&fix, ", then `icacls \"", path, "\" /grant *",
                     SidString(process_user), ":R` so that ",
@@ -125,16 +203,15 @@ std::string FixCommand(absl::string_view path,
   return fix;
 }
 
-}  // namespace
-
-absl::Status CheckFileIsPrivate(absl::string_view path,
-                                absl::string_view what) {
+// The file's owner and DACL; NotFound when it does not exist.
+absl::StatusOr<std::unique_ptr<void, LocalFreeDeleter>> ReadDescriptor(
+    absl::string_view path, absl::string_view what) {
   const std::wstring wide_path = Utf8ToWide(path);
-  PACL dacl = nullptr;
   PSECURITY_DESCRIPTOR descriptor = nullptr;
   const DWORD error = GetNamedSecurityInfoW(
-      wide_path.c_str(), SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, nullptr,
-      nullptr, &dacl, nullptr, &descriptor);
+      wide_path.c_str(), SE_FILE_OBJECT,
+      OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, nullptr, nullptr,
+      nullptr, nullptr, &descriptor);
   if (error == ERROR_FILE_NOT_FOUND || error == ERROR_PATH_NOT_FOUND) {
     return absl::NotFoundError(absl::StrCat(what, " ", path, ": ",
                                             Win32ErrorText(error),
@@ -154,62 +231,131 @@ absl::Status CheckFileIsPrivate(absl::string_view path,
                      "; check that it is a file on a local NTFS "
                      "volume"));
   }
-  std::unique_ptr<void, LocalFreeDeleter> owned_descriptor(descriptor);
+  return std::unique_ptr<void, LocalFreeDeleter>(descriptor);
+}
 
+}  // namespace
+
+std::string PrivateFileSddl() {
+  std::string sddl = absl::StrCat("O:", kAdministratorsSid, "D:P");
+  for (const char* sid : kPrivateFileSids)
+    absl::StrAppend(&sddl, "(A;;FA;;;", sid, ")");
+  return sddl;
+}
+
+absl::Status CheckDescriptorIsPrivate(void* descriptor, GuardedAccess guarded,
+                                      absl::string_view path,
+                                      absl::string_view what) {
   ASSIGN_OR_RETURN(SidBuffer process_user, ProcessUserSid());
-  SidBuffer system = WellKnownSid(WinLocalSystemSid);
-  SidBuffer administrators = WellKnownSid(WinBuiltinAdministratorsSid);
   PSID self = process_user.data();
+  std::vector<SidBuffer> allowed;
+  for (const char* sid : kPrivateFileSids)
+    allowed.push_back(SidFromString(sid));
+  auto is_allowed = [&](PSID sid) {
+    if (sid == nullptr) return false;
+    for (SidBuffer& a : allowed) {
+      if (!a.empty() && EqualSid(sid, a.data())) return true;
+    }
+    return EqualSid(sid, self) != FALSE;
+  };
   // SYSTEM and administrators read the file through its SYSTEM and
   // Administrators entries; any other account running the agent (a gMSA)
   // needs one of its own after the fix.
+  SidBuffer administrators = SidFromString(kAdministratorsSid);
   BOOL is_administrator = FALSE;
   CheckTokenMembership(nullptr, administrators.data(), &is_administrator);
   const bool needs_own_entry =
-      !EqualSid(self, system.data()) && !is_administrator;
+      !EqualSid(self, SidFromString(kSystemSid).data()) && !is_administrator;
 
-  if (dacl == nullptr) {
+  const bool read = guarded == GuardedAccess::kRead;
+  const ACCESS_MASK guarded_mask = read ? kReadingAccess : kWritingAccess;
+  const char* const may = read ? " may be read by " : " may be changed by ";
+  const std::string risk =
+      read ? "so the secret may be known to other users"
+           : "who could make the agent send the AD Sync key to a server of "
+             "their choosing";
+
+  PSID owner = nullptr;
+  BOOL defaulted = FALSE;
+  GetSecurityDescriptorOwner(descriptor, &owner, &defaulted);
+  BOOL dacl_present = FALSE;
+  PACL dacl = nullptr;
+  GetSecurityDescriptorDacl(descriptor, &dacl_present, &dacl, &defaulted);
+  if (!dacl_present || dacl == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
-        what, " ", path,
-        " has no DACL (a NULL DACL), so everyone can read it and the secret "
-        "may be known to other users; ",
-        FixCommand(path, {}, self, needs_own_entry), ", then start again"));
+        what, " ", path, " has no DACL (a NULL DACL), so everyone may ",
+        read ? "read" : "change", " it, ", risk, "; ",
+        FixCommand(path, {}, self, needs_own_entry, guarded),
+        ", then start again"));
   }
 
-  std::vector<std::string> reader_names;
-  std::vector<std::string> reader_sids;
+  // Every entry that is not a deny counts by its mask, whatever its type:
+  // one this code does not know must not let a file through.
+  SidBuffer owner_rights = WellKnownSid(WinCreatorOwnerRightsSid);
+  bool owner_limited = false;  // an OWNER RIGHTS entry replaces its rights
+  std::vector<std::string> holder_names;
+  std::vector<std::string> holder_sids;
+  auto add = [&](const std::string& name, const std::string& sid) {
+    if (std::find(holder_names.begin(), holder_names.end(), name) !=
+        holder_names.end()) {
+      return;
+    }
+    holder_names.push_back(name);
+    if (!sid.empty()) holder_sids.push_back(sid);
+  };
   for (DWORD i = 0; i < dacl->AceCount; ++i) {
     ACE_HEADER* header = nullptr;
     if (!GetAce(dacl, i, reinterpret_cast<void**>(&header))) continue;
     // Inherit-only ACEs are for files created inside a folder, not this one.
     if (header->AceFlags & INHERIT_ONLY_ACE) continue;
-    // The callback variant has the same layout and grants the same way.
-    if (header->AceType != ACCESS_ALLOWED_ACE_TYPE &&
-        header->AceType != ACCESS_ALLOWED_CALLBACK_ACE_TYPE) {
-      continue;
-    }
-    auto* ace = reinterpret_cast<ACCESS_ALLOWED_ACE*>(header);
-    if ((ace->Mask & kExposingAccess) == 0) continue;
-    PSID sid = &ace->SidStart;
-    if (EqualSid(sid, system.data()) || EqualSid(sid, administrators.data()) ||
-        EqualSid(sid, self)) {
-      continue;
-    }
-    const std::string name = AccountName(sid);
-    if (std::find(reader_names.begin(), reader_names.end(), name) ==
-        reader_names.end()) {
-      reader_names.push_back(name);
-      reader_sids.push_back(SidString(sid));
+    if (IsDenyAce(header->AceType)) continue;
+    PSID sid = AceSid(header);
+    const bool for_owner = sid != nullptr && EqualSid(sid, owner_rights.data());
+    if (for_owner) owner_limited = true;
+    if ((AceMask(header) & guarded_mask) == 0) continue;
+    if (sid == nullptr) {
+      add(absl::StrCat("an access entry of type ",
+                       static_cast<int>(header->AceType),
+                       " that names no readable account"),
+          "");
+    } else if (for_owner) {
+      if (is_allowed(owner)) continue;
+      add(absl::StrCat(owner ? AccountName(owner) : "nobody",
+                       " (its owner, by an OWNER RIGHTS entry)"),
+          SidString(sid));
+    } else if (!is_allowed(sid)) {
+      add(AccountName(sid), SidString(sid));
     }
   }
-  if (!reader_names.empty()) {
+  // The owner may always read and change the DACL, and so grant itself
+  // anything, unless an OWNER RIGHTS entry says what it may do.
+  if (!owner_limited && !is_allowed(owner)) {
+    add(absl::StrCat(
+            owner ? AccountName(owner) : "anyone (it has no owner)",
+            owner ? " (its owner, who may change its permissions)" : ""),
+        "");
+  }
+  if (!holder_names.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        what, " ", path, " may be read by ", absl::StrJoin(reader_names, ", "),
-        ", so the secret may be known to other users; ",
-        FixCommand(path, reader_sids, self, needs_own_entry),
+        what, " ", path, may, absl::StrJoin(holder_names, ", "), ", ", risk,
+        "; ", FixCommand(path, holder_sids, self, needs_own_entry, guarded),
         ", then start again"));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckFileIsPrivate(absl::string_view path,
+                                absl::string_view what) {
+  ASSIGN_OR_RETURN(auto descriptor, ReadDescriptor(path, what));
+  return CheckDescriptorIsPrivate(descriptor.get(), GuardedAccess::kRead, path,
+                                  what);
+}
+
+absl::Status CheckFileIsAdminWritable(absl::string_view path,
+                                      absl::string_view what) {
+  ASSIGN_OR_RETURN(auto descriptor, ReadDescriptor(path, what));
+  return CheckDescriptorIsPrivate(descriptor.get(), GuardedAccess::kWrite, path,
+                                  what);
 }
 
 absl::StatusOr<std::string> UnprotectSecret(const std::string& content,

@@ -71,6 +71,7 @@ inline absl::StatusCode Win32ErrorCode(DWORD error) {
   switch (error) {
     case ERROR_ACCESS_DENIED:
     case ERROR_PRIVILEGE_NOT_HELD:
+    case ERROR_INVALID_OWNER:  // an owner only an elevated token may set
       return absl::StatusCode::kPermissionDenied;
     case ERROR_FILE_NOT_FOUND:
     case ERROR_PATH_NOT_FOUND:

@@ -2,6 +2,9 @@
 // start, stop, uninstall through the Service Control Manager), secret files
 // (the DACL check, protect-secret with DPAPI) and the event log sink.
 //
+// Owners and DACLs Wine cannot give a file are checked as security
+// descriptors by private_file_check_test.exe (built beside the agent).
+//
 // What Wine shows and how these tests read it:
 //   - `sc query` works; `sc qc` does not exist in Wine 8, so the service's
 //     configuration is read where the SCM keeps it, the registry.
@@ -66,6 +69,22 @@ class WindowsPlatformTest : public ::testing::Test {
   }
   static RunResult Registry(const std::string& key) {
     return wine_->Run({"reg", "query", key});
+  }
+  // The secret-file (`read`) or config-file (`write`) rule applied to a
+  // security descriptor given in SDDL, by private_file_check_test.exe.
+  static RunResult CheckDescriptor(const std::string& mode,
+                                   const std::string& sddl,
+                                   const std::string& object_ace_sid = "") {
+    const std::string exe = ADSYNC_PRIVATE_FILE_CHECK_EXE;
+    struct stat st;
+    EXPECT_EQ(stat(exe.c_str(), &st), 0)
+        << exe << " is missing: scripts/build_windows.sh builds it";
+    std::vector<std::string> args = {exe, mode, sddl};
+    if (!object_ace_sid.empty()) {
+      args.push_back("--object-ace");
+      args.push_back(object_ace_sid);
+    }
+    return wine_->Run(args);
   }
 
   // A config the agent accepts, whose coordinator and DC nobody answers:
@@ -217,6 +236,168 @@ TEST_F(WindowsPlatformTest, RefusesAKeyFileOthersCanRead) {
   check = Agent({"check-config", "--config", WinePrefix::Path(config)});
   EXPECT_EQ(check.exit_code, 0) << check.output;
   EXPECT_THAT(check.output, HasSubstr("config OK"));
+}
+
+// Owners and DACLs Wine cannot give a file (it derives them from the Unix
+// owner and mode), as descriptors.
+TEST_F(WindowsPlatformTest, SecretFileRuleOnDescriptors) {
+  constexpr char kPrivate[] = "D:P(A;;FA;;;SY)(A;;FA;;;BA)";
+  // SYSTEM and Administrators only, owned by either: private.
+  for (const char* owner : {"O:SY", "O:BA"}) {
+    RunResult r = CheckDescriptor("read", absl::StrCat(owner, kPrivate));
+    EXPECT_EQ(r.exit_code, 0) << owner << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr("OK"));
+  }
+  // A NULL DACL (no D: part; Wine reads D:NO_ACCESS_CONTROL as empty).
+  RunResult null_dacl = CheckDescriptor("read", "O:SY");
+  EXPECT_EQ(null_dacl.exit_code, 1) << null_dacl.output;
+  EXPECT_THAT(null_dacl.output, HasSubstr("has no DACL (a NULL DACL)"));
+
+  struct Case {
+    const char* name;
+    const char* sddl;
+    const char* who;
+  };
+  for (const Case& c : {
+           Case{"Everyone read", "O:SYD:(A;;FA;;;SY)(A;;FR;;;WD)", "Everyone"},
+           Case{"Users GENERIC_READ", "O:SYD:(A;;FA;;;SY)(A;;GR;;;BU)",
+                "BUILTIN\\Users"},
+           // A deny entry is not credited, even for the same account.
+           Case{"deny", "O:SYD:(D;;FA;;;BU)(A;;FA;;;SY)(A;;FR;;;BU)",
+                "BUILTIN\\Users"},
+           Case{"inherited", "O:SYD:(A;;FA;;;SY)(A;ID;FR;;;BU)",
+                "BUILTIN\\Users"},
+       }) {
+    RunResult r = CheckDescriptor("read", c.sddl);
+    EXPECT_EQ(r.exit_code, 1) << c.name << ": " << r.output;
+    EXPECT_THAT(r.output,
+                HasSubstr(absl::StrCat(
+                    "test file C:\\test\\file may be read by ", c.who)))
+        << c.name;
+    EXPECT_THAT(r.output, HasSubstr("protect-secret --in")) << c.name;
+  }
+  // Inherit-only: for files created in a folder, not this one.
+  RunResult inherit_only =
+      CheckDescriptor("read", "O:SYD:P(A;;FA;;;SY)(A;OICIIO;FR;;;BU)");
+  EXPECT_EQ(inherit_only.exit_code, 0) << inherit_only.output;
+
+  // An owner may always rewrite the DACL and grant itself read.
+  RunResult owner = CheckDescriptor("read", absl::StrCat("O:BU", kPrivate));
+  EXPECT_EQ(owner.exit_code, 1) << owner.output;
+  EXPECT_THAT(owner.output,
+              HasSubstr("may be read by BUILTIN\\Users (its owner"));
+  EXPECT_THAT(owner.output,
+              HasSubstr("icacls \"C:\\test\\file\" /setowner *S-1-5-32-544"));
+  // ... unless an OWNER RIGHTS entry limits it (here to READ_CONTROL).
+  RunResult limited = CheckDescriptor(
+      "read", absl::StrCat("O:BU", kPrivate, "(A;;RC;;;S-1-3-4)"));
+  EXPECT_EQ(limited.exit_code, 0) << limited.output;
+  RunResult owner_rights = CheckDescriptor(
+      "read", absl::StrCat("O:BU", kPrivate, "(A;;FR;;;S-1-3-4)"));
+  EXPECT_EQ(owner_rights.exit_code, 1) << owner_rights.output;
+  EXPECT_THAT(owner_rights.output, HasSubstr("BUILTIN\\Users (its owner"));
+
+  // An entry type the check has no special case for still counts.
+  RunResult object =
+      CheckDescriptor("read", absl::StrCat("O:SY", kPrivate), "S-1-5-32-545");
+  EXPECT_EQ(object.exit_code, 1) << object.output;
+  EXPECT_THAT(object.output, HasSubstr("may be read by BUILTIN\\Users"));
+  RunResult object_system =
+      CheckDescriptor("read", absl::StrCat("O:SY", kPrivate), "S-1-5-18");
+  EXPECT_EQ(object_system.exit_code, 0) << object_system.output;
+}
+
+// Config and CA files: others may read them, only administrators change.
+TEST_F(WindowsPlatformTest, ConfigFileRuleOnDescriptors) {
+  constexpr char kAdminOnly[] = "O:BAD:P(A;;FA;;;SY)(A;;FA;;;BA)";
+  RunResult readable =
+      CheckDescriptor("write", absl::StrCat(kAdminOnly, "(A;;FR;;;BU)"));
+  EXPECT_EQ(readable.exit_code, 0) << readable.output;
+  struct Case {
+    const char* name;
+    const char* sddl;
+  };
+  for (const Case& c : {
+           Case{"append", "O:BAD:P(A;;FA;;;SY)(A;;0x4;;;BU)"},
+           Case{"write", "O:BAD:P(A;;FA;;;SY)(A;;FW;;;BU)"},
+           Case{"delete", "O:BAD:P(A;;FA;;;SY)(A;;SD;;;BU)"},
+           Case{"write DAC", "O:BAD:P(A;;FA;;;SY)(A;;WD;;;BU)"},
+           Case{"generic write", "O:BAD:P(A;;FA;;;SY)(A;;GW;;;BU)"},
+           Case{"owner", "O:BUD:P(A;;FA;;;SY)(A;;FA;;;BA)"},
+       }) {
+    RunResult r = CheckDescriptor("write", c.sddl);
+    EXPECT_EQ(r.exit_code, 1) << c.name << ": " << r.output;
+    EXPECT_THAT(r.output,
+                HasSubstr("test file C:\\test\\file may be changed by "
+                          "BUILTIN\\Users"))
+        << c.name;
+    EXPECT_THAT(r.output, HasSubstr("/setowner *S-1-5-32-544")) << c.name;
+    EXPECT_THAT(r.output, Not(HasSubstr("protect-secret"))) << c.name;
+  }
+}
+
+TEST_F(WindowsPlatformTest, RefusesAConfigOrCaFileOthersCanChange) {
+  auto run_install = [](const std::string& config) {
+    return Agent({"service", "install", "--config", WinePrefix::Path(config)});
+  };
+  WriteFile(test_dir_.File("sync.key"), kKey);
+  const std::string config = WriteConfig(test_dir_.File("sync.key"));
+  chmod(config.c_str(), 0666);  // Wine: an Everyone:write ACE
+  RunResult check =
+      Agent({"check-config", "--config", WinePrefix::Path(config)});
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_THAT(check.output,
+              HasSubstr(absl::StrCat("config file ", WinePrefix::Path(config),
+                                     " may be changed by Everyone")));
+  EXPECT_THAT(check.output, HasSubstr("/setowner *S-1-5-32-544"));
+  EXPECT_THAT(run_install(config).output, HasSubstr("may be changed by"));
+
+  chmod(config.c_str(), 0644);
+  check = Agent({"check-config", "--config", WinePrefix::Path(config)});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  for (const char* field : {"coordinator_ca_file", "ldap.ca_file"}) {
+    const std::string ca = test_dir_.File("ca.pem");
+    WriteFile(ca, "not read before the check\n", 0666);
+    std::string text = *ReadFile(config);
+    const std::string line = absl::StrCat(
+        "ca_file: \"", absl::CEscape(WinePrefix::Path(ca)), "\"\n");
+    if (std::string(field) == "ldap.ca_file") {
+      text.insert(text.find("ldap {\n") + 7, "  " + line);
+    } else {
+      text = absl::StrCat("coordinator_", line, text);
+    }
+    const std::string with_ca = test_dir_.File("with_ca.textproto");
+    WriteFile(with_ca, text, 0644);
+    check = Agent({"check-config", "--config", WinePrefix::Path(with_ca)});
+    EXPECT_EQ(check.exit_code, 1) << field;
+    EXPECT_THAT(
+        check.output,
+        HasSubstr(absl::StrCat("CA file (", field, ") ", WinePrefix::Path(ca),
+                               " may be changed by Everyone")))
+        << check.output;
+  }
+
+  // `service run`, what the SCM starts, checks it at every start.
+  Agent({"service", "uninstall"});  // had the refusal above failed
+  ASSERT_EQ(run_install(config).exit_code, 0);
+  chmod(config.c_str(), 0666);
+  RunResult start = Agent({"service", "start"});
+  EXPECT_NE(start.exit_code, 0);
+  EXPECT_THAT(start.output, HasSubstr("stopped while starting"));
+  EXPECT_THAT(ServiceState(), HasSubstr("STOPPED"));
+}
+
+TEST_F(WindowsPlatformTest, AConfigTheAgentCannotOpenSaysWhatToCheck) {
+  // A folder: it has permissions, but cannot be read as a file.
+  const std::string folder = test_dir_.File("folder");
+  mkdir(folder.c_str(), 0755);
+  RunResult check =
+      Agent({"check-config", "--config", WinePrefix::Path(folder)});
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_THAT(check.output,
+              HasSubstr("check the path and that the account the agent runs "
+                        "as may read it"));
+  EXPECT_THAT(check.output, Not(HasSubstr("mode")));
 }
 
 TEST_F(WindowsPlatformTest, ProtectSecretWritesAFileTheAgentAccepts) {
