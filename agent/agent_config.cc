@@ -1,5 +1,7 @@
 #include "agent/agent_config.h"
 
+#include <openssl/crypto.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
@@ -68,6 +70,12 @@ absl::StatusOr<adsync::v1::AgentConfig> ResolveAgentConfig(
                  : "simple, or gssapi with a keytab (negotiate is for "
                    "adsync-agent.exe on Windows)"));
   }
+  if (ldap->separate_certificate_check() &&
+      (!kWindows || ldap->ca_file().empty())) {
+    return absl::InvalidArgumentError(
+        "ldap.separate_certificate_check is for adsync-agent.exe test rigs "
+        "with ldap.ca_file set; remove it");
+  }
   if (ldap->filter().empty())
     ldap->set_filter("(&(objectCategory=person)(objectClass=user))");
   if (ldap->page_size() == 0) ldap->set_page_size(1000);
@@ -106,6 +114,12 @@ absl::StatusOr<adsync::v1::AgentConfig> ResolveAgentConfig(
 
 absl::StatusOr<AgentSecrets> LoadAgentSecrets(
     const adsync::v1::AgentConfig& c) {
+#ifdef _WIN32
+  // OpenSSL would read a config file from the directory compiled into it, a
+  // path under C:\ that any local user may create; the agent configures TLS
+  // in code and, as a service, runs as SYSTEM. Must precede any TLS use.
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
+#endif
   AgentSecrets secrets;
   ASSIGN_OR_RETURN(secrets.sync_key,
                    ReadSecretFile(c.sync_key_file(), "AD Sync key file"));

@@ -18,6 +18,8 @@ LdapOptions LdapOptionsFromConfig(const adsync::v1::AgentConfig& config,
   options.password = secrets.ldap_password;
   options.keytab_file = config.ldap().keytab_file();
   options.timeout = absl::Seconds(config.ldap().timeout_seconds());
+  options.separate_certificate_check =
+      config.ldap().separate_certificate_check();
   return options;
 }
 

@@ -25,6 +25,8 @@ struct LdapOptions {
   std::string password;     // simple bind; never logged
   std::string keytab_file;  // gssapi
   absl::Duration timeout = absl::Seconds(30);
+  // WldapDirectory: see AgentConfig.Ldap.separate_certificate_check.
+  bool separate_certificate_check = false;
 };
 
 LdapOptions LdapOptionsFromConfig(const adsync::v1::AgentConfig& config,

@@ -70,13 +70,20 @@ absl::StatusOr<StorePtr> LoadCaStore(const std::string& ca_file) {
   return store;
 }
 
-// Sets the host check on `param`: DNS name, or IP address.
-void ExpectHost(X509_VERIFY_PARAM* param, const std::string& host) {
-  if (IsIpAddress(host)) {
-    X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
-  } else {
-    X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+// Sets the host check on `param`: DNS name, or IP address. Fails rather
+// than verify without a name check.
+absl::Status ExpectHost(X509_VERIFY_PARAM* param, const std::string& host) {
+  const int ok =
+      IsIpAddress(host)
+          ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
+          : X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+  if (ok != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", host,
+        "\" in ldap.uri is neither a valid IP address nor a host name; use "
+        "the DC's DNS name"));
   }
+  return absl::OkStatus();
 }
 
 // The BER of an LDAPv3 ExtendedRequest for StartTLS (RFC 4511 4.14.1),
@@ -257,7 +264,7 @@ absl::Status VerifyDcCertificate(const std::vector<std::string>& chain_der,
   }
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
   X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER);
-  ExpectHost(param, host);
+  RETURN_IF_ERROR(ExpectHost(param, host));
   if (X509_verify_cert(ctx.get()) != 1) {
     return TlsFailure(host, X509_verify_cert_error_string(
                                 X509_STORE_CTX_get_error(ctx.get())));
@@ -280,7 +287,7 @@ absl::Status ProbeDcCertificate(const LdapEndpoint& endpoint,
         OpenSslErrors(), "); check the path and export the CA as PEM"));
   }
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  ExpectHost(SSL_CTX_get0_param(ctx.get()), endpoint.host);
+  RETURN_IF_ERROR(ExpectHost(SSL_CTX_get0_param(ctx.get()), endpoint.host));
 
   const std::string target =
       endpoint.host.find(':') != std::string::npos

@@ -28,6 +28,7 @@ struct CertificateCheck {
   std::string ca_file;
   std::string host;
   std::string* error;
+  bool verified = false;  // the callback ran and accepted the certificate
 };
 thread_local CertificateCheck* current_check = nullptr;
 
@@ -35,11 +36,14 @@ thread_local CertificateCheck* current_check = nullptr;
 // the callback must release it (MinGW's header drops one indirection).
 BOOLEAN __cdecl VerifyServerCertificate(PLDAP, PCCERT_CONTEXT* server_cert) {
   CertificateCheck* check = current_check;
-  if (server_cert == nullptr || *server_cert == nullptr || check == nullptr) {
+  PCCERT_CONTEXT leaf = server_cert != nullptr ? *server_cert : nullptr;
+  if (leaf == nullptr || check == nullptr) {
+    // No check in progress: a connection outside Connect() (wldap32's own
+    // reconnect is switched off) is refused.
     if (check != nullptr) *check->error = "the DC sent no certificate";
+    if (leaf != nullptr) CertFreeCertificateContext(leaf);
     return FALSE;
   }
-  PCCERT_CONTEXT leaf = *server_cert;
   std::vector<std::string> chain = {std::string(
       reinterpret_cast<const char*>(leaf->pbCertEncoded), leaf->cbCertEncoded)};
   // The other certificates the DC sent travel in the leaf's store.
@@ -56,6 +60,7 @@ BOOLEAN __cdecl VerifyServerCertificate(PLDAP, PCCERT_CONTEXT* server_cert) {
   absl::Status s = VerifyDcCertificate(chain, check->ca_file, check->host);
   CertFreeCertificateContext(leaf);
   if (!s.ok()) *check->error = std::string(s.message());
+  check->verified = s.ok();
   return s.ok() ? TRUE : FALSE;
 }
 
@@ -124,14 +129,25 @@ absl::Status WldapDirectory::LdapError(unsigned long rc,
   }
 }
 
-absl::Status WldapDirectory::PrepareTls(const LdapEndpoint& endpoint) {
+absl::Status WldapDirectory::PrepareTls(const LdapEndpoint& endpoint,
+                                        bool* callback_set) {
+  *callback_set = false;
   if (options_.ca_file.empty()) return absl::OkStatus();  // Windows' store
   if (ldap_set_option(ld_, LDAP_OPT_SERVER_CERTIFICATE,
                       reinterpret_cast<const void*>(
                           &VerifyServerCertificate)) == LDAP_SUCCESS) {
+    *callback_set = true;
     return absl::OkStatus();
   }
   // This LDAP client cannot show us the certificate it receives (Wine).
+  if (!options_.separate_certificate_check) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this system's LDAP client cannot show the DC's certificate to the "
+        "agent, so ldap.ca_file cannot be enforced on ",
+        options_.uri,
+        "; remove ldap.ca_file to let Windows verify the DC against the "
+        "machine's trust store"));
+  }
   if (!probe_warned.exchange(true)) {
     Log(LogLevel::kWarning,
         "this system's LDAP client does not offer the DC's certificate to the "
@@ -152,14 +168,22 @@ absl::Status WldapDirectory::Connect() {
   ULONG version = LDAP_VERSION3;
   ldap_set_option(ld_, LDAP_OPT_PROTOCOL_VERSION, &version);
   ldap_set_option(ld_, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+  // A reconnect inside a search would skip the certificate check.
+  ldap_set_option(ld_, LDAP_OPT_AUTO_RECONNECT, LDAP_OPT_OFF);
   const bool kerberos_seals = negotiate && endpoint.starttls;
+  bool callback_set = false;
   if (kerberos_seals) {
     // ldap:// with Negotiate: Kerberos signs and seals the connection
-    // itself, as the Linux agent's GSSAPI binds do (minssf=56).
-    ldap_set_option(ld_, LDAP_OPT_SIGN, LDAP_OPT_ON);
-    ldap_set_option(ld_, LDAP_OPT_ENCRYPT, LDAP_OPT_ON);
+    // itself, as the Linux agent's GSSAPI binds do (minssf=56). A client
+    // that cannot would send the directory in cleartext: refuse it.
+    if (ldap_set_option(ld_, LDAP_OPT_SIGN, LDAP_OPT_ON) != LDAP_SUCCESS ||
+        ldap_set_option(ld_, LDAP_OPT_ENCRYPT, LDAP_OPT_ON) != LDAP_SUCCESS) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "this system's LDAP client cannot seal a Negotiate session on ",
+          options_.uri, "; use ldaps:// instead"));
+    }
   } else {
-    RETURN_IF_ERROR(PrepareTls(endpoint));
+    RETURN_IF_ERROR(PrepareTls(endpoint, &callback_set));
   }
   CertificateCheck check{options_.ca_file, endpoint.host, &certificate_error_};
   certificate_error_.clear();
@@ -180,7 +204,24 @@ absl::Status WldapDirectory::Connect() {
   if (rc != LDAP_SUCCESS) {
     return LdapError(rc, endpoint.starttls ? "StartTLS" : "connecting");
   }
-  return Bind();
+  if (callback_set && !check.verified) {
+    return absl::UnavailableError(absl::StrCat(
+        "the LDAP client connected to ", options_.uri,
+        " without showing the agent the DC's certificate; refusing, since "
+        "ldap.ca_file could not be enforced"));
+  }
+  RETURN_IF_ERROR(Bind());
+  if (kerberos_seals) {
+    void* encrypt = LDAP_OPT_OFF;
+    if (ldap_get_option(ld_, LDAP_OPT_ENCRYPT, &encrypt) != LDAP_SUCCESS ||
+        encrypt != LDAP_OPT_ON) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the Negotiate session with ", options_.uri,
+          " is not sealed (NTLM, or a DC that refused); use the DC's full "
+          "DNS name in ldap.uri, or ldaps://"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status WldapDirectory::Bind() {

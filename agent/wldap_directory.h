@@ -8,11 +8,16 @@
 // Certificates: with ldap.ca_file empty, wldap32 checks the DC's chain and
 // name against the machine's trust store, as every Windows LDAP client does.
 // With ldap.ca_file set, the agent checks them itself against that CA
-// (agent/ldap_tls_check.h): through wldap32's server-certificate callback,
-// or, where the client refuses that callback (Wine's wldap32), with a TLS
-// handshake of its own to the same port before every connection.
+// (agent/ldap_tls_check.h) through wldap32's server-certificate callback,
+// and refuses a connection the callback did not approve. A client that
+// refuses the callback (Wine's wldap32) is refused, unless the test-only
+// ldap.separate_certificate_check asks for a TLS handshake of the agent's
+// own to the same port before every connection (which an attacker on the
+// network could tell apart from wldap32's).
 //
-// Thread-safety: one thread at a time.
+// Thread-safety: one thread at a time; Connect() runs the certificate
+// callback on the calling thread (it finds its check through a
+// thread-local).
 #ifndef ADSYNC_AGENT_WLDAP_DIRECTORY_H_
 #define ADSYNC_AGENT_WLDAP_DIRECTORY_H_
 
@@ -40,7 +45,7 @@ class WldapDirectory : public Directory {
  private:
   absl::Status LdapError(unsigned long rc, const std::string& during) const;
   // Secures the connection: the certificate callback or the probe.
-  absl::Status PrepareTls(const LdapEndpoint& endpoint);
+  absl::Status PrepareTls(const LdapEndpoint& endpoint, bool* callback_set);
   absl::Status Bind();
   void Close();
 

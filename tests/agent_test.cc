@@ -260,6 +260,13 @@ TEST(AgentConfig, NegotiateIsForTheWindowsAgent) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()),
               HasSubstr("negotiate is for adsync-agent.exe on Windows"));
+  c.mutable_ldap()->set_bind_method("simple");
+  c.mutable_ldap()->set_bind_dn("svc");
+  c.mutable_ldap()->set_password_file("/p");
+  c.mutable_ldap()->set_separate_certificate_check(true);
+  EXPECT_THAT(std::string(ResolveAgentConfig(c).status().message()),
+              HasSubstr("separate_certificate_check is for adsync-agent.exe"));
+  c.mutable_ldap()->set_separate_certificate_check(false);
   c.mutable_ldap()->set_bind_method("kerberos");
   EXPECT_THAT(std::string(ResolveAgentConfig(c).status().message()),
               HasSubstr("must be simple, or gssapi"));

@@ -332,7 +332,7 @@ std::string WriteAgentConfig(const AgentSetup& s) {
     absl::StrAppend(&config, "  base_dn: \"", b, "\"\n");
   if (s.page_size > 0)
     absl::StrAppend(&config, "  page_size: ", s.page_size, "\n");
-  absl::StrAppend(&config, "}\n", s.extra);
+  absl::StrAppend(&config, s.ldap_extra, "}\n", s.extra);
   const std::string path = s.dir + "/agent.textproto";
   WriteFile(path, config, 0644);
   return path;

@@ -145,8 +145,9 @@ struct AgentSetup {
   std::string bind_dn;
   std::string password_file;
   std::vector<std::string> base_dns;
-  int page_size = 0;  // 0 = default
-  std::string extra;  // appended text-format fields
+  int page_size = 0;       // 0 = default
+  std::string extra;       // appended text-format fields
+  std::string ldap_extra;  // appended inside ldap { }
   // Name files as the Windows agent under Wine sees them (Z:/...).
   bool windows_paths = false;
 };

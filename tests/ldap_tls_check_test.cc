@@ -57,6 +57,19 @@ class DcCertificateTest : public ::testing::Test {
     return E2eCertDir() + "/ca.pem";
   }
 
+  // The DC's own certificate, DER.
+  std::string DcCertificateDer() {
+    TempDir dir;
+    RunResult r =
+        RunCommand({"openssl", "x509", "-in", dc_.dir() + "/tls/cert.pem",
+                    "-outform", "DER", "-out", dir.File("dc.der")});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::ifstream in(dir.File("dc.der"), std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    return bytes.str();
+  }
+
   Dc dc_;
 };
 
@@ -79,15 +92,7 @@ TEST_F(DcCertificateTest, RefusesACertificateTheCaDidNotSign) {
 }
 
 TEST_F(DcCertificateTest, RefusesACertificateForAnotherHost) {
-  TempDir dir;
-  RunResult r =
-      RunCommand({"openssl", "x509", "-in", dc_.dir() + "/tls/cert.pem",
-                  "-outform", "DER", "-out", dir.File("dc.der")});
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  std::ifstream in(dir.File("dc.der"), std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  const std::string der = bytes.str();
+  const std::string der = DcCertificateDer();
   EXPECT_EQ(VerifyDcCertificate({}, dc_.ca_file(), dc_.ip()).code(),
             absl::StatusCode::kUnavailable);
   EXPECT_TRUE(VerifyDcCertificate({der}, dc_.ca_file(), dc_.ip()).ok());
@@ -99,6 +104,15 @@ TEST_F(DcCertificateTest, RefusesACertificateForAnotherHost) {
               HasSubstr("hostname mismatch"));
   absl::Status wrong_ca = VerifyDcCertificate({der}, OtherCa(), dc_.ip());
   EXPECT_EQ(wrong_ca.code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(DcCertificateTest, RefusesAHostItCannotCheckTheNameOf) {
+  // Looks like an IP address but is none: without a name check the chain
+  // alone would pass.
+  absl::Status s =
+      VerifyDcCertificate({DcCertificateDer()}, dc_.ca_file(), "10.0.0.256");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("use the DC's DNS name"));
 }
 
 TEST_F(DcCertificateTest, SaysWhenNothingAnswers) {

@@ -66,8 +66,12 @@ class WindowsAgentE2eTest : public ::testing::Test {
     return s;
   }
 
-  std::unique_ptr<Process> StartWindowsAgent(AgentSetup s) {
+  // Wine's wldap32 cannot show the agent the DC's certificate: the tests
+  // opt in to the separate check (never set in production).
+  std::unique_ptr<Process> StartWindowsAgent(AgentSetup s,
+                                             bool separate_check = true) {
     s.windows_paths = true;
+    if (separate_check) s.ldap_extra = "  separate_certificate_check: true\n";
     const std::string config = WriteAgentConfig(s);
     return wine_->Start({AgentExe(), "--config", "Z:" + config},
                         s.dir + "/agent.log");
@@ -143,6 +147,23 @@ TEST_F(WindowsAgentE2eTest, RefusesADcCertificateItsCaDidNotSign) {
   EXPECT_THAT(agent->Log(), HasSubstr("check that ldap.ca_file is the CA"));
   EXPECT_THAT(agent->Log(), ::testing::Not(HasSubstr("connected controller")));
   EXPECT_FALSE(SyncOf(coordinator_->Status(org_), sync).connected());
+}
+
+TEST_F(WindowsAgentE2eTest, RefusesACaFileItsLdapClientCannotEnforce) {
+  std::string sync;
+  const std::string key =
+      coordinator_->AddSync(org_, "DISTRICT", kWindowsIp, &sync);
+  auto agent = StartWindowsAgent(SetupFor(*a1_, key, kWindowsIp, "windows"),
+                                 /*separate_check=*/false);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return agent->Log().find("cannot show the DC's certificate") !=
+               std::string::npos;
+      },
+      kArrival))
+      << agent->Log();
+  EXPECT_THAT(agent->Log(), HasSubstr("remove ldap.ca_file"));
+  EXPECT_THAT(agent->Log(), ::testing::Not(HasSubstr("connected controller")));
 }
 
 TEST_F(WindowsAgentE2eTest, SaysWhenTheBindPasswordIsWrong) {
