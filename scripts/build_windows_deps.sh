@@ -112,7 +112,7 @@ if [[ ! -f "$WORK/src/re2/re2/perl_groups.cc" ]]; then
     perl make_perl_groups.pl >perl_groups.cc &&
     python3 make_unicode_casefold.py >unicode_casefold.cc &&
     python3 make_unicode_groups.py >unicode_groups.cc) ||
-    { rm -f "$WORK/src/re2/re2/perl_groups.cc"; die "cannot generate re2's tables: install unicode-data (scripts/install_deps.sh)"; }
+    { rm -f "$WORK/src/re2/re2/perl_groups.cc"; die "cannot generate re2's tables: install unicode-data and python3-six (scripts/install_deps.sh)"; }
 fi
 cmake_build re2 "$WORK/src/re2" -DRE2_BUILD_TESTING=OFF
 

@@ -24,7 +24,7 @@ PACKAGES=(
   # Debian's source packages (scripts/build_windows_deps.sh).
   g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix
   binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev libz-mingw-w64-dev
-  wine wine64 msitools wixl dpkg-dev perl unicode-data
+  wine wine64 msitools wixl dpkg-dev perl unicode-data python3-six
 )
 
 missing=()
