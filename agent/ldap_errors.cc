@@ -4,6 +4,27 @@
 
 namespace adsync {
 
+LdapFailure ClassifyLdapResultCode(int code) {
+  switch (code) {
+    case 51:  // busy
+    case 52:  // unavailable
+      return LdapFailure::kUnreachable;
+    case 49:  // invalidCredentials
+      return LdapFailure::kBadCredentials;
+    case 8:   // strongerAuthRequired
+    case 13:  // confidentialityRequired
+      return LdapFailure::kNeedsEncryption;
+    case 32:  // noSuchObject
+      return LdapFailure::kNoSuchObject;
+    case 50:  // insufficientAccessRights
+      return LdapFailure::kAccessDenied;
+    case 12:  // unavailableCriticalExtension
+      return LdapFailure::kUnsupportedControl;
+    default:
+      return LdapFailure::kOther;
+  }
+}
+
 absl::Status LdapFailureStatus(LdapFailure failure, const std::string& msg) {
   switch (failure) {
     case LdapFailure::kUnreachable:

@@ -23,6 +23,12 @@ enum class LdapFailure {
   kOther,
 };
 
+// The failure an LDAP result code the server sent means (RFC 4511 numbers,
+// the same in every LDAP library); kOther for any other code. Each library's
+// own client-side codes (server down, timeout, TLS, filter syntax) differ in
+// value and are classified by the implementation before calling this.
+LdapFailure ClassifyLdapResultCode(int rfc4511_code);
+
 // `message` is "<during> on <uri>: <library's text>"; the result adds what
 // to check.
 absl::Status LdapFailureStatus(LdapFailure failure, const std::string& message);

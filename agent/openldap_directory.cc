@@ -95,29 +95,16 @@ absl::Status OpenLdapDirectory::LdapError(int rc,
   }
   const std::string msg =
       absl::StrCat(during, " on ", options_.uri, ": ", detail);
-  switch (rc) {
+  switch (rc) {  // libldap's own (negative) codes first
     case LDAP_SERVER_DOWN:
     case LDAP_TIMEOUT:
-    case LDAP_UNAVAILABLE:
-    case LDAP_BUSY:
       return LdapFailureStatus(LdapFailure::kUnreachable, msg);
     case LDAP_CONNECT_ERROR:
       return LdapFailureStatus(LdapFailure::kTlsFailed, msg);
-    case LDAP_INVALID_CREDENTIALS:
-      return LdapFailureStatus(LdapFailure::kBadCredentials, msg);
-    case LDAP_STRONG_AUTH_REQUIRED:
-    case LDAP_CONFIDENTIALITY_REQUIRED:
-      return LdapFailureStatus(LdapFailure::kNeedsEncryption, msg);
-    case LDAP_NO_SUCH_OBJECT:
-      return LdapFailureStatus(LdapFailure::kNoSuchObject, msg);
-    case LDAP_INSUFFICIENT_ACCESS:
-      return LdapFailureStatus(LdapFailure::kAccessDenied, msg);
     case LDAP_FILTER_ERROR:
       return LdapFailureStatus(LdapFailure::kBadFilter, msg);
-    case LDAP_UNAVAILABLE_CRITICAL_EXTENSION:
-      return LdapFailureStatus(LdapFailure::kUnsupportedControl, msg);
     default:
-      return LdapFailureStatus(LdapFailure::kOther, msg);
+      return LdapFailureStatus(ClassifyLdapResultCode(rc), msg);
   }
 }
 

@@ -5,6 +5,7 @@
 #include "agent/account_reader.h"
 #include "agent/agent_config.h"
 #include "agent/change_tracker.h"
+#include "agent/ldap_errors.h"
 #include "common/files.h"
 #include "common/sid.h"
 #include "gmock/gmock.h"
@@ -242,6 +243,21 @@ TEST(AgentConfig, RequiredFieldsAndDefaults) {
   c.set_org_id("nope");
   EXPECT_THAT(std::string(ResolveAgentConfig(c).status().message()),
               HasSubstr("org_id"));
+}
+
+TEST(LdapErrors, ServerResultCodesMeanTheSameForEveryLibrary) {
+  EXPECT_EQ(ClassifyLdapResultCode(49), LdapFailure::kBadCredentials);
+  EXPECT_EQ(ClassifyLdapResultCode(8), LdapFailure::kNeedsEncryption);
+  EXPECT_EQ(ClassifyLdapResultCode(13), LdapFailure::kNeedsEncryption);
+  EXPECT_EQ(ClassifyLdapResultCode(32), LdapFailure::kNoSuchObject);
+  EXPECT_EQ(ClassifyLdapResultCode(50), LdapFailure::kAccessDenied);
+  EXPECT_EQ(ClassifyLdapResultCode(51), LdapFailure::kUnreachable);
+  EXPECT_EQ(ClassifyLdapResultCode(52), LdapFailure::kUnreachable);
+  EXPECT_EQ(ClassifyLdapResultCode(12), LdapFailure::kUnsupportedControl);
+  EXPECT_EQ(ClassifyLdapResultCode(80), LdapFailure::kOther);
+  absl::Status s = LdapFailureStatus(LdapFailure::kNoSuchObject, "searching x");
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("check ldap.base_dn"));
 }
 
 TEST(AgentConfig, NegotiateIsForTheWindowsAgent) {

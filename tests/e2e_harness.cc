@@ -172,6 +172,15 @@ std::string PanelSimProcess::PersonOf(const std::string& org,
   return "";
 }
 
+std::string FastFailoverPanelConfig(const PanelSimProcess& panel) {
+  return absl::StrCat(
+      "heartbeat_interval_ms: 500\nlease_ttl_ms: 2000\npanel {\n  base_url: "
+      "\"",
+      panel.base_url(), "\"\n  token_file: \"", panel.token_file(),
+      "\"\n  push_interval_ms: 100\n  backoff_initial_ms: 200\n"
+      "  backoff_max_ms: 1000\n  disable_periodic_pull: true\n}\n");
+}
+
 std::string E2eCertDir() {
   static const std::string dir = [] {
     const std::string d = absl::StrCat(ADSYNC_BINARY_DIR, "/e2e/tls");

@@ -89,6 +89,10 @@ class PanelSimProcess {
   std::unique_ptr<Process> process_;
 };
 
+// Coordinator config pushing to `panel` quickly, with fast heartbeats and a
+// 2 s lease (failover tests), and no periodic People pull.
+std::string FastFailoverPanelConfig(const PanelSimProcess& panel);
+
 // The coordinator binary on free ports with a fresh database in `dir`.
 // `extra_config` is appended to its text-format config.
 class Coordinator {

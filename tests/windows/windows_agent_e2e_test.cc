@@ -36,13 +36,7 @@ class WindowsAgentE2eTest : public ::testing::Test {
     panel_ = std::make_unique<PanelSimProcess>(dir_.path());
     panel_->Start();
     coordinator_ = std::make_unique<Coordinator>(
-        dir_.path(),
-        absl::StrCat(
-            "heartbeat_interval_ms: 500\nlease_ttl_ms: 2000\npanel {\n  "
-            "base_url: \"",
-            panel_->base_url(), "\"\n  token_file: \"", panel_->token_file(),
-            "\"\n  push_interval_ms: 100\n  backoff_initial_ms: 200\n"
-            "  backoff_max_ms: 1000\n  disable_periodic_pull: true\n}\n"));
+        dir_.path(), FastFailoverPanelConfig(*panel_));
     coordinator_->Start();
     org_ = coordinator_->CreateOrg("Shelbyville USD");
     prefix_ = NewRandomGuid().substr(0, 4);
