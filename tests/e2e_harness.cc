@@ -347,6 +347,24 @@ std::string WriteAgentConfig(const AgentSetup& s) {
   return path;
 }
 
+AgentSetup DcAgentSetup(const Dc& dc, const Coordinator& coordinator,
+                        const std::string& ip, const std::string& org,
+                        const std::string& key, const std::string& ou,
+                        const std::string& dir) {
+  RunCommand({"mkdir", "-p", dir});
+  AgentSetup s;
+  s.dir = dir;
+  s.coordinator = coordinator.agent_target(ip);
+  s.org = org;
+  s.key = key;
+  s.ldap_uri = "ldaps://" + dc.ip();
+  s.ca_file = dc.ca_file();
+  s.bind_dn = dc.Env("ADMIN_DN");
+  s.password_file = dc.password_file();
+  s.base_dns = {ou};
+  return s;
+}
+
 std::unique_ptr<Process> StartAgent(const std::string& config,
                                     const std::string& log) {
   return std::make_unique<Process>(

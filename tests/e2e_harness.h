@@ -158,6 +158,14 @@ struct AgentSetup {
 std::string WriteAgentConfig(
     const AgentSetup& setup);  // returns the config path
 
+// An agent of `org` on `dc` over LDAPS (as Administrator, reading `ou`),
+// dialing the coordinator's agent port from `ip`; its files go in `dir`
+// (created).
+AgentSetup DcAgentSetup(const Dc& dc, const Coordinator& coordinator,
+                        const std::string& ip, const std::string& org,
+                        const std::string& key, const std::string& ou,
+                        const std::string& dir);
+
 std::unique_ptr<Process> StartAgent(const std::string& config,
                                     const std::string& log);
 RunResult RunAgentOnce(const std::string& config);

@@ -63,20 +63,10 @@ class FailoverE2eTest : public ::testing::Test {
                                          const std::string& domain,
                                          const std::string& ou,
                                          const std::string& name) {
-    const std::string dir = dir_.File(name);
-    RunCommand({"mkdir", "-p", dir});
-    AgentSetup s;
-    s.dir = dir;
-    s.coordinator = coordinator_->agent_target(ip);
-    s.org = org_;
-    s.key = key;
+    AgentSetup s =
+        DcAgentSetup(dc, *coordinator_, ip, org_, key, ou, dir_.File(name));
     s.domain = domain;
-    s.ldap_uri = "ldaps://" + dc.ip();
-    s.ca_file = dc.ca_file();
-    s.bind_dn = dc.Env("ADMIN_DN");
-    s.password_file = dc.password_file();
-    s.base_dns = {ou};
-    return StartAgent(WriteAgentConfig(s), dir + "/agent.log");
+    return StartAgent(WriteAgentConfig(s), s.dir + "/agent.log");
   }
 
   std::string Sam(const std::string& n) const { return prefix_ + n; }

@@ -25,9 +25,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -244,11 +244,11 @@ TEST(WindowsMsi, TablesInstallTheAgentTheServiceAndAKeptConfig) {
   // one there would hide that it was not given.
   EXPECT_EQ(service.at("StartName"), "[SERVICEACCOUNT]");
   EXPECT_EQ(properties.count("SERVICEACCOUNT"), 0u);
-  const std::vector<std::string> secure = absl::StrSplit(
-      properties.count("SecureCustomProperties")
-          ? properties.at("SecureCustomProperties")
-          : "",
-      ';');
+  const std::vector<std::string> secure =
+      absl::StrSplit(properties.count("SecureCustomProperties")
+                         ? properties.at("SecureCustomProperties")
+                         : "",
+                     ';');
   EXPECT_TRUE(std::count(secure.begin(), secure.end(), "SERVICEACCOUNT"));
   Row search = FindRow(ExportTable(msi, "AppSearch"), "Property",
                        "EXISTINGSERVICEACCOUNT");
@@ -345,8 +345,8 @@ TEST(WindowsMsi, TablesInstallTheAgentTheServiceAndAKeptConfig) {
       restart_count, absl::StrCat("restart/", restart_delay * 1000));
   EXPECT_EQ(recovery["Target"],
             absl::StrCat("\"[System64Folder]sc.exe\" failure ",
-                         settings["SERVICE_NAME"], " reset= ",
-                         settings["FAILURE_RESET_SECONDS"],
+                         settings["SERVICE_NAME"],
+                         " reset= ", settings["FAILURE_RESET_SECONDS"],
                          " actions= ", absl::StrJoin(restarts, "/")));
   Row on_error = FindRow(actions, "Action", "SetServiceRecoveryOnError");
   EXPECT_EQ(IntColumn(on_error, "Type"), 34 | 64 | 1024 | 2048);
@@ -382,8 +382,8 @@ TEST(WindowsMsi, TablesInstallTheAgentTheServiceAndAKeptConfig) {
   // C:\ProgramData\adsync locked (SYSTEM and Administrators only), as
   // Windows Installer applies it in CreateFolders to the folder's
   // CreateFolder row: at every install, also to a folder that exists.
-  Row create_folder = FindRow(ExportTable(msi, "CreateFolder"), "Directory_",
-                              "CONFIGDIR");
+  Row create_folder =
+      FindRow(ExportTable(msi, "CreateFolder"), "Directory_", "CONFIGDIR");
   EXPECT_EQ(create_folder["Component_"], config["Component_"]);
   const auto locks = ExportTable(msi, "MsiLockPermissionsEx");
   ASSERT_EQ(locks.size(), 1u);
@@ -401,7 +401,8 @@ TEST(WindowsMsi, TablesInstallTheAgentTheServiceAndAKeptConfig) {
   // SYSTEM, failing the install if icacls fails.
   const std::string cmd = "\"[System64Folder]cmd.exe\" /d /c ";
   const std::string icacls = "\"[System64Folder]icacls.exe\" ";
-  const std::string first_install = "NOT Installed AND NOT WIX_UPGRADE_DETECTED";
+  const std::string first_install =
+      "NOT Installed AND NOT WIX_UPGRADE_DETECTED";
   const std::map<std::string, std::pair<std::string, std::string>> lock_steps =
       {{"OwnConfigDir",
         {cmd + "if exist \"[CONFIGDIR].\" " + icacls +
@@ -540,7 +541,8 @@ TEST_F(WineMsiTest, InstallPlacesTheAgentAndServiceUninstallKeepsTheConfig) {
   RunResult install = Msiexec("/i", msi, "install.log");
   ASSERT_EQ(install.exit_code, 0) << install.output;
   for (const char* step : {"OwnConfigDir", "ResetConfigDirFiles"})
-    EXPECT_EQ(ActionReturn(install.output, step), "1") << step << install.output;
+    EXPECT_EQ(ActionReturn(install.output, step), "1")
+        << step << install.output;
   // LocalSystem: no access to give.
   EXPECT_EQ(ActionReturn(install.output, "GrantConfigDirToServiceAccount"), "")
       << install.output;

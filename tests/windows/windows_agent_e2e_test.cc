@@ -45,19 +45,7 @@ class WindowsAgentE2eTest : public ::testing::Test {
 
   AgentSetup SetupFor(const Dc& dc, const std::string& key,
                       const std::string& ip, const std::string& name) {
-    const std::string dir = dir_.File(name);
-    RunCommand({"mkdir", "-p", dir});
-    AgentSetup s;
-    s.dir = dir;
-    s.coordinator = coordinator_->agent_target(ip);
-    s.org = org_;
-    s.key = key;
-    s.ldap_uri = "ldaps://" + dc.ip();
-    s.ca_file = dc.ca_file();
-    s.bind_dn = dc.Env("ADMIN_DN");
-    s.password_file = dc.password_file();
-    s.base_dns = {ou_};
-    return s;
+    return DcAgentSetup(dc, *coordinator_, ip, org_, key, ou_, dir_.File(name));
   }
 
   // Wine's wldap32 cannot show the agent the DC's certificate: the tests
