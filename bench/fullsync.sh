@@ -5,6 +5,9 @@
 # sync wall time (median of 3), the agent's peak RSS, then the latency from
 # modifying an account on the DC to the new mapping arriving in panel-sim,
 # p50/p99 over 50 changes.
+# With ADSYNC_BENCH_WINDOWS=1 it also runs adsync-agent.exe (scripts/build_windows.sh)
+# under Wine for the same full sync and prints its peak RSS, and Wine's own
+# footprint (the exe printing its version) for comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -91,6 +94,28 @@ done | tee "$B/agent.times"
 agent_median=$(awk '{print $1}' "$B/agent.times" | median)
 ldap_median=$(median < "$B/ldapsearch.times")
 echo "  median $agent_median s = $(echo "scale=2; $agent_median / $ldap_median" | bc)x ldapsearch; agent peak RSS $(awk '{print $2}' "$B/agent.times" | sort -n | tail -1) KiB"
+
+if [[ -n "${ADSYNC_BENCH_WINDOWS:-}" ]]; then
+  # Wine's wldap32 with its TLS read fixed (tests/windows/wine/), as in the tests.
+  export WINEPREFIX="$B/wine" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;wldap32=n"
+  wineboot --init > /dev/null 2>&1; wineserver -w
+  cp "$ROOT/build-windows/wine/wldap32.dll" "$WINEPREFIX/drive_c/windows/system32/"
+  /usr/bin/time -f "%M" -o "$B/t" wine "$ROOT/build-windows/adsync-agent.exe" --version > /dev/null 2>&1
+  echo "adsync-agent.exe under Wine: Wine's own footprint (--version) $(cat "$B/t") KiB"
+  echo "adsync-agent.exe under Wine, full sync (fresh coordinator each run):"
+  for r in 1 2 3; do
+    run_coordinator
+    sed -e 's#_file: "/#_file: "Z:/#' -e 's# }$# separate_certificate_check: true }#' \
+      "$B/agent.textproto" > "$B/agent-windows.textproto"
+    /usr/bin/time -f "%e %M" -o "$B/t" wine "$ROOT/build-windows/adsync-agent.exe" \
+      --config "Z:$B/agent-windows.textproto" --once > "$B/agent-windows.log" 2>&1 ||
+      { cat "$B/agent-windows.log" >&2; exit 1; }
+    cat "$B/t"
+    kill "$COORD"; wait "$COORD" 2>/dev/null || true
+  done | tee "$B/agent-windows.times"
+  echo "  median $(awk '{print $1}' "$B/agent-windows.times" | median) s; peak RSS $(awk '{print $2}' "$B/agent-windows.times" | sort -n | tail -1) KiB"
+  wineserver -k || true
+fi
 
 echo "change latency (modify mail on the DC -> new mapping in panel-sim), 50 changes:"
 run_coordinator

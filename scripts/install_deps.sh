@@ -21,10 +21,12 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # The Windows agent: MinGW-w64 cross compiler, Wine to test it, wixl for
   # the MSI; dpkg-dev, perl and unicode-data to build its dependencies from
-  # Debian's source packages (scripts/build_windows_deps.sh).
+  # Debian's source packages (scripts/build_windows_deps.sh); wine64-tools
+  # and patch to build the tests' fixed wldap32 (scripts/build_wine_wldap32.sh).
   g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix
   binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev libz-mingw-w64-dev
   wine wine64 msitools wixl dpkg-dev perl unicode-data python3-six
+  wine64-tools patch
 )
 
 missing=()

@@ -2,6 +2,8 @@
 // wldap32) against real Samba DCs over LDAPS and the real coordinator over
 // TLS gRPC; and a mixed fleet, where the Windows agent stands by beside a
 // Linux agent on the domain's other DC and takes over when it dies.
+#include <signal.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/guid.h"
 #include "gmock/gmock.h"
@@ -21,6 +23,7 @@ constexpr char kLinuxIp[] = "127.0.0.46";
 class WindowsAgentE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    setenv("SAMBA_NS", ADSYNC_E2E_FOREST_DIR, 1);  // for `replicate`
     for (const char* ip : {kWindowsIp, kLinuxIp}) EnsureLoopbackSource(ip);
     static TempDir* wine_dir = new TempDir();
     wine_ = new WinePrefix(wine_dir->path() + "/prefix");
@@ -50,13 +53,14 @@ class WindowsAgentE2eTest : public ::testing::Test {
 
   // Wine's wldap32 cannot show the agent the DC's certificate: the tests
   // opt in to the separate check (never set in production).
-  std::unique_ptr<Process> StartWindowsAgent(AgentSetup s,
-                                             bool separate_check = true) {
+  std::unique_ptr<Process> StartWindowsAgent(
+      AgentSetup s, bool separate_check = true,
+      const std::string& log_name = "agent.log") {
     s.windows_paths = true;
     if (separate_check) s.ldap_extra = "  separate_certificate_check: true\n";
     const std::string config = WriteAgentConfig(s);
     return wine_->Start({AgentExe(), "--config", "Z:" + config},
-                        s.dir + "/agent.log");
+                        s.dir + "/" + log_name);
   }
 
   std::string Sam(const std::string& n) const { return prefix_ + n; }
@@ -86,12 +90,9 @@ adsync::v1::SyncStatus SyncOf(const adsync::v1::OrgStatus& org,
   return {};
 }
 
-// What Wine's wldap32 carries: LDAPS with the DC's certificate checked, a
-// simple bind, the DC's identity (rootDSE, NTDS settings, the naming
-// context's up-to-date vector), and the agent's Hello over TLS gRPC. Wine 8.0
-// cannot carry a full sync's search results over TLS (docs/operations.md,
-// "What Wine cannot show"), so the data path is proven by the Linux agent's
-// tests; the Windows agent shares that code.
+// LDAPS with the DC's certificate checked, a simple bind, the DC's identity
+// (rootDSE, NTDS settings, the naming context's up-to-date vector), and the
+// agent's Hello over TLS gRPC.
 TEST_F(WindowsAgentE2eTest, ConnectsOverLdapsAndTlsGrpcAndReportsItsDc) {
   std::string sync;
   const std::string key =
@@ -113,6 +114,69 @@ TEST_F(WindowsAgentE2eTest, ConnectsOverLdapsAndTlsGrpcAndReportsItsDc) {
   EXPECT_THAT(agent->Log(),
               HasSubstr("checking it against ldap.ca_file with a separate TLS "
                         "handshake"));
+}
+
+// The data path through wldap32: a paged full sync, then every kind of
+// change followed by change notification, then a restart that resumes from
+// the watermark instead of syncing in full again.
+TEST_F(WindowsAgentE2eTest, FullSyncChangesRenamesDeletesAndResumes) {
+  std::string people = "id,email\n";
+  std::vector<Dc::User> users;
+  for (int i = 0; i < 40; ++i) {
+    const std::string sam = Sam(absl::StrCat("u", i));
+    users.push_back({sam, sam + "@shelbyville.k12.us"});
+    absl::StrAppend(&people, "p-", sam, ",", sam, "@shelbyville.k12.us\n");
+  }
+  absl::StrAppend(&people, "p-new,new@shelbyville.k12.us\n");
+  coordinator_->ImportPeople(org_, people);
+  const std::vector<std::string> dns = a1_->AddUsers(ou_, users);
+  std::string sync;
+  const std::string key =
+      coordinator_->AddSync(org_, "DISTRICT", kWindowsIp, &sync);
+  AgentSetup setup = SetupFor(*a1_, key, kWindowsIp, "windows");
+  setup.page_size = 16;  // three pages, each reply far above one TLS record
+  auto agent = StartWindowsAgent(setup);
+  ASSERT_TRUE(WaitFor(
+      [&] { return coordinator_->Status(org_).counts().profiles() == 40; },
+      kArrival))
+      << agent->Log();
+  EXPECT_EQ(coordinator_->Status(org_).counts().matched(), 40u);
+  EXPECT_EQ(Resolve(Login("u39")).person_id(), "p-" + Sam("u39"));
+  EXPECT_THAT(agent->Log(), HasSubstr("full sync done deltas=40"));
+  EXPECT_THAT(agent->Log(), HasSubstr("mode=change notification"));
+
+  a1_->Replace(dns[0], "mail", "new@shelbyville.k12.us");  // a new Person
+  ASSERT_TRUE(WaitFor(
+      [&] { return Resolve(Login("u0")).person_id() == "p-new"; }, kArrival))
+      << agent->Log();
+  a1_->Replace(dns[1], "sAMAccountName", Sam("renamed"));
+  ASSERT_TRUE(
+      WaitFor([&] { return Resolve(Login("renamed")).found(); }, kArrival))
+      << agent->Log();
+  EXPECT_FALSE(Resolve(Login("u1")).found());
+  EXPECT_EQ(Resolve(Login("renamed")).person_id(), "p-" + Sam("u1"));
+  a1_->Delete(dns[2]);  // a tombstone, read with Show Deleted
+  ASSERT_TRUE(WaitFor(
+      [&] { return Resolve(Login("u2")).account().outcome() == "removed"; },
+      kArrival))
+      << agent->Log();
+  EXPECT_EQ(coordinator_->Status(org_).counts().profiles(), 39u);
+
+  // Killed, a change while it is down, started again: it resumes from its
+  // watermark (one delta), not with a second full sync.
+  agent->Stop(SIGKILL);
+  a1_->Replace(dns[3], "mail", "nobody@shelbyville.k12.us");
+  auto again = StartWindowsAgent(setup, true, "restarted.log");
+  ASSERT_TRUE(WaitFor([&] { return Resolve(Login("u3")).person_id().empty(); },
+                      kArrival))
+      << again->Log();
+  EXPECT_TRUE(WaitFor(
+      [&] { return again->Log().find("caught up") != std::string::npos; },
+      kArrival))
+      << again->Log();
+  EXPECT_THAT(again->Log(), HasSubstr("caught up deltas=1"));
+  EXPECT_THAT(again->Log(), ::testing::Not(HasSubstr("full sync done")));
+  EXPECT_EQ(coordinator_->Status(org_).counts().profiles(), 39u);
 }
 
 TEST_F(WindowsAgentE2eTest, RefusesADcCertificateItsCaDidNotSign) {
@@ -175,13 +239,14 @@ TEST_F(WindowsAgentE2eTest, WindowsStandbyBesideALinuxPrimaryTakesTheLease) {
       org_, "DISTRICT", kLinuxIp, &linux_sync, /*priority=*/10);
   const std::string windows_key = coordinator_->AddSync(
       org_, "DISTRICT", kWindowsIp, &windows_sync, /*priority=*/5);
-  // An OU made on a2 itself: a1's may not have replicated yet.
-  const std::string ou2 = a2_->AddOu(absl::StrCat("Windows2-", prefix_));
-  a2_->AddUsers(ou2, {{Sam("eve"), Sam("eve") + "@d.org"}});
-  AgentSetup linux_setup = SetupFor(*a2_, linux_key, kLinuxIp, "l");
-  linux_setup.base_dns = {ou2};
+  // Both agents read the same OU: made on a1 and replicated to a2.
+  a1_->AddUsers(ou_, {{Sam("eve"), Sam("eve") + "@d.org"}});
+  const RunResult replicated = RunCommand(
+      {SourcePath("scripts/samba_dc.sh"), "replicate", a2_->dir(), a1_->dir()});
+  ASSERT_EQ(replicated.exit_code, 0) << replicated.output;
   auto linux_agent =
-      StartAgent(WriteAgentConfig(linux_setup), linux_setup.dir + "/agent.log");
+      StartAgent(WriteAgentConfig(SetupFor(*a2_, linux_key, kLinuxIp, "l")),
+                 dir_.File("l") + "/agent.log");
   ASSERT_TRUE(WaitFor([&] { return Resolve(Login("eve")).found(); }, kArrival))
       << linux_agent->Log();
 
@@ -216,6 +281,13 @@ TEST_F(WindowsAgentE2eTest, WindowsStandbyBesideALinuxPrimaryTakesTheLease) {
     }
   }
   EXPECT_TRUE(failover_recorded);
+  // The Windows agent now carries the domain: a new account on its DC
+  // arrives, and what the Linux agent sent stays.
+  a1_->AddUsers(ou_, {{Sam("frank"), Sam("frank") + "@d.org"}});
+  EXPECT_TRUE(
+      WaitFor([&] { return Resolve(Login("frank")).found(); }, kArrival))
+      << windows->Log();
+  EXPECT_TRUE(Resolve(Login("eve")).found());
 }
 
 }  // namespace

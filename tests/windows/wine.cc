@@ -28,6 +28,15 @@ WinePrefix::WinePrefix(std::string dir) : dir_(std::move(dir)) {
   // wineboot creates the prefix; later runs return at once.
   RunResult r = Run({"wineboot", "--init"}, absl::Seconds(180));
   EXPECT_EQ(r.exit_code, 0) << "wineboot failed: " << r.output;
+  // Wine 8.0's own wldap32 loses LDAP replies over TLS larger than about
+  // 1 KiB (tests/windows/wine/wldap32-tls-read.patch); the prefix gets the
+  // fixed build, which Command() tells Wine to prefer.
+  const std::string fixed = ADSYNC_WINE_WLDAP32;
+  const RunResult copied =
+      RunCommand({"cp", fixed, DriveC("windows/system32/wldap32.dll")});
+  EXPECT_EQ(copied.exit_code, 0)
+      << fixed << " could not be installed in the prefix (" << copied.output
+      << "): scripts/build_windows.sh builds it";
   // Until the first boot's processes exit, a second services.exe may answer
   // the service manager and not know services the first one created.
   RunCommand({"env", "WINEPREFIX=" + dir_, "wineserver", "-w"}, "",
@@ -43,7 +52,7 @@ std::vector<std::string> WinePrefix::Command(
     const std::vector<std::string>& argv) const {
   std::vector<std::string> command = {
       "env", "WINEPREFIX=" + dir_, "WINEDEBUG=-all",
-      "WINEDLLOVERRIDES=mscoree,mshtml=", "wine"};
+      "WINEDLLOVERRIDES=mscoree,mshtml=;wldap32=n", "wine"};
   command.insert(command.end(), argv.begin(), argv.end());
   return command;
 }
