@@ -4,6 +4,8 @@
 # integration, end-to-end tests against real Samba AD DCs, and the Windows
 # agent under Wine), runs the suite again built with ASan/UBSan, then runs each
 # libFuzzer target briefly (scripts/fuzz.sh; ADSYNC_FUZZ_SECONDS, default 20).
+# Every source is also compiled once with clang's -Wthread-safety (the lock
+# annotations checked; nothing of that build runs).
 # Safe to run repeatedly. Set ADSYNC_SKIP_SANITIZERS=1 for a quick local pass
 # (skips the ASan/UBSan suite and the fuzzers).
 set -euo pipefail
@@ -18,6 +20,10 @@ scripts/build_windows.sh build-windows
 scripts/build.sh build -DADSYNC_WINDOWS_BUILD_DIR="$PWD/build-windows"
 (cd build && ctest --output-on-failure -j "$jobs") | tee build/ctest.log
 summary+=("build/:      $(grep -m1 'tests passed' build/ctest.log)")
+
+scripts/build.sh build-tsa -DCMAKE_CXX_COMPILER=clang++ -DADSYNC_THREAD_SAFETY=ON \
+  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-g0
+summary+=("build-tsa/:  compiled clean with clang -Wthread-safety")
 
 if [[ "${ADSYNC_SKIP_SANITIZERS:-0}" != 1 ]]; then
   scripts/build.sh build-asan -DADSYNC_SANITIZE=ON
