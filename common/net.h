@@ -1,4 +1,5 @@
-// Source-address checks for agents (DESIGN.md rule 1). Thread-safe (pure).
+// Source-address checks for agents (docs/design.md, rule 1). Thread-safe
+// (pure).
 #ifndef ADSYNC_COMMON_NET_H_
 #define ADSYNC_COMMON_NET_H_
 

@@ -1,8 +1,8 @@
 // Parser for AD's replPropertyMetaData attribute (the NDR-encoded
 // replPropertyMetaDataBlob, version 1), which records for every attribute of
 // an object the version and originating write that produced its value. This
-// is what orders two controllers' views of one account (DESIGN.md rule 6).
-// Thread-safe (pure).
+// is what orders two controllers' views of one account (docs/design.md,
+// rule 6). Thread-safe (pure).
 #ifndef ADSYNC_COMMON_REPL_METADATA_H_
 #define ADSYNC_COMMON_REPL_METADATA_H_
 

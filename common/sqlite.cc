@@ -103,7 +103,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   sqlite3_extended_result_codes(raw, 1);
   if (!read_only) {
     // WAL: readers never block the single writer. synchronous=FULL: a
-    // commit is on disk before we acknowledge a batch (rule 5).
+    // commit is on disk before we acknowledge a batch (docs/design.md,
+    // rule 5).
     absl::Status s = db->Execute(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
         "PRAGMA foreign_keys=ON;");

@@ -1,5 +1,6 @@
 // Small text rules shared by the agent and the coordinator: email
-// normalization (DESIGN.md rule 2) and UTF-8 validation. Thread-safe (pure).
+// normalization (docs/design.md, rule 2) and UTF-8 validation. Thread-safe
+// (pure).
 #ifndef ADSYNC_COMMON_TEXT_H_
 #define ADSYNC_COMMON_TEXT_H_
 

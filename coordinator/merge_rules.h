@@ -1,4 +1,4 @@
-// The product's merge rules, in one place (DESIGN.md rules 2, 3, 4 and 6):
+// The product's merge rules, in one place (docs/design.md, rules 2, 3, 4, 6):
 //  - which of two controllers' versions of an account attribute wins
 //    (AD's own order: attribute version, then originating time, then
 //    originating invocationId), applied attribute by attribute;
@@ -114,10 +114,11 @@ struct MatchResult {
 using PeopleByEmail =
     std::function<std::vector<std::string>(const std::string& email)>;
 
-// Rule 2: candidate emails are mail (plus smtp: proxyAddresses and the UPN
-// when the org enables them), trimmed and lower-cased. No Person: unmatched;
-// more than one distinct Person over all candidates: ambiguous (never
-// guess); exactly one: matched. Removed accounts match nobody.
+// docs/design.md, rule 2: candidate emails are mail (plus smtp:
+// proxyAddresses and the UPN when the org enables them), trimmed and
+// lower-cased. No Person: unmatched; more than one distinct Person over all
+// candidates: ambiguous (never guess); exactly one: matched. Removed
+// accounts match nobody.
 MatchResult MatchAccount(const AccountState& account,
                          const MatchSettings& settings,
                          const PeopleByEmail& people_by_email);

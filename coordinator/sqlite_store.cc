@@ -991,8 +991,9 @@ absl::Status SqliteStore::FinishChangesLocked(const OrgRow& org,
                                               const std::string& cause,
                                               bool operator_approved) {
   if (changes.dirty.empty()) return absl::OkStatus();
-  // Deletion safety (rule 7): many People losing identities at once is more
-  // likely a wrong base DN than a real event; hold the push for an operator.
+  // Deletion safety (docs/design.md, rule 7): many People losing identities
+  // at once is more likely a wrong base DN than a real event; hold the push
+  // for an operator.
   bool quarantine = false;
   std::string reason;
   if (!operator_approved &&
@@ -1643,8 +1644,8 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
   }
   RETURN_IF_ERROR(CheckCredentialLocked(sync));
   {
-    // Fencing (rule 6): only the current lease holder, at the current
-    // epoch, writes. Checked inside the batch's own transaction.
+    // Fencing (docs/design.md, rule 6): only the current lease holder, at
+    // the current epoch, writes. Checked inside the batch's own transaction.
     ASSIGN_OR_RETURN(LeaseRow lease,
                      ReadLease(writer_.get(), org.key, sync.domain));
     if (!lease.exists || lease.holder != sync.sync_id ||

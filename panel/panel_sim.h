@@ -1,4 +1,4 @@
-// panel-sim: a faithful local K12Panel (DESIGN.md "K12Panel API") with its
+// panel-sim: a faithful local K12Panel (docs/design.md, section 6) with its
 // own SQLite storage, bearer-token auth, idempotency keys, per-person
 // version ordering, and fault injection. Tests and the demo drive it over
 // real HTTP; /sim/* endpoints seed People, set faults and show state.
