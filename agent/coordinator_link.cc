@@ -33,10 +33,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorLink>> CoordinatorLink::Open(
   *m.mutable_hello() = hello;
   link->stream_->Write(m);
   link->reader_ = std::thread([l = link.get()] { l->ReadLoop(); });
-  std::unique_lock<std::mutex> lock(link->mu_);
-  const bool answered = link->cv_.wait_for(
-      lock, absl::ToChronoNanoseconds(options.hello_timeout),
-      [&] { return link->have_hello_ || !link->failure_.ok(); });
+  absl::MutexLock lock(&link->mu_);
+  const absl::Time deadline = absl::Now() + options.hello_timeout;
+  while (!link->have_hello_ && link->failure_.ok() &&
+         !link->cv_.WaitWithDeadline(&link->mu_, deadline)) {
+  }
+  const bool answered = link->have_hello_;
   if (!link->failure_.ok()) return link->failure_;
   if (!answered) {
     return absl::UnavailableError(
@@ -50,13 +52,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorLink>> CoordinatorLink::Open(
 
 void CoordinatorLink::FailLocked(absl::Status status) {
   if (failure_.ok()) failure_ = std::move(status);
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void CoordinatorLink::ReadLoop() {
   adsync::v1::CoordinatorMessage m;
   while (stream_->Read(&m)) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     switch (m.msg_case()) {
       case adsync::v1::CoordinatorMessage::kHelloResult:
         hello_result_ = m.hello_result();
@@ -91,10 +93,10 @@ void CoordinatorLink::ReadLoop() {
         break;  // heartbeat echoes; role changes are handled by a later
                 // protocol version
     }
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   grpc::Status s = stream_->Finish();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (s.ok()) {
     FailLocked(absl::UnavailableError("the coordinator closed the stream"));
   } else {
@@ -123,10 +125,12 @@ void CoordinatorLink::ReadLoop() {
 absl::Status CoordinatorLink::Send(adsync::v1::Batch batch) {
   const uint32_t window = std::max(1u, hello_result_.max_unacked_batches());
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    const bool ready = cv_.wait_for(
-        lock, absl::ToChronoNanoseconds(options_.ack_timeout),
-        [&] { return !failure_.ok() || unacked_.size() < window; });
+    absl::MutexLock lock(&mu_);
+    const absl::Time deadline = absl::Now() + options_.ack_timeout;
+    while (failure_.ok() && unacked_.size() >= window &&
+           !cv_.WaitWithDeadline(&mu_, deadline)) {
+    }
+    const bool ready = unacked_.size() < window;
     if (!failure_.ok()) return failure_;
     if (!ready) {
       return absl::DeadlineExceededError(
@@ -145,10 +149,12 @@ absl::Status CoordinatorLink::Send(adsync::v1::Batch batch) {
 }
 
 absl::Status CoordinatorLink::Flush() {
-  std::unique_lock<std::mutex> lock(mu_);
-  const bool done =
-      cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.ack_timeout),
-                   [&] { return !failure_.ok() || unacked_.empty(); });
+  absl::MutexLock lock(&mu_);
+  const absl::Time deadline = absl::Now() + options_.ack_timeout;
+  while (failure_.ok() && !unacked_.empty() &&
+         !cv_.WaitWithDeadline(&mu_, deadline)) {
+  }
+  const bool done = unacked_.empty();
   if (!failure_.ok()) return failure_;
   if (!done)
     return absl::DeadlineExceededError("batches were not acknowledged in time");
@@ -166,25 +172,27 @@ absl::Status CoordinatorLink::Heartbeat(adsync::v1::Heartbeat heartbeat) {
 }
 
 absl::Status CoordinatorLink::Health() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return failure_;
 }
 
 CoordinatorLink::RoleState CoordinatorLink::role() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return role_;
 }
 
 CoordinatorLink::RoleState CoordinatorLink::WaitForRoleChange(
     adsync::v1::Role current, absl::Duration timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
-               [&] { return role_.role != current || !failure_.ok(); });
+  absl::MutexLock lock(&mu_);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (role_.role == current && failure_.ok() &&
+         !cv_.WaitWithDeadline(&mu_, deadline)) {
+  }
   return role_;
 }
 
 uint64_t CoordinatorLink::acked_batches() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return acked_;
 }
 

@@ -12,13 +12,13 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "adsync/v1/agent.grpc.pb.h"
 #include "agent/change_tracker.h"
@@ -70,7 +70,7 @@ class CoordinatorLink : public BatchSink {
  private:
   explicit CoordinatorLink(const LinkOptions& options);
   void ReadLoop();
-  void FailLocked(absl::Status status);
+  void FailLocked(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const LinkOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -81,15 +81,15 @@ class CoordinatorLink : public BatchSink {
       stream_;
   std::thread reader_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool have_hello_ = false;               // guarded by mu_
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  bool have_hello_ ABSL_GUARDED_BY(mu_) = false;
   adsync::v1::HelloResult hello_result_;  // written once before Open returns
-  RoleState role_;                        // guarded by mu_
-  std::deque<uint64_t> unacked_;          // guarded by mu_
-  uint64_t next_sequence_ = 1;            // writer thread only
-  uint64_t acked_ = 0;                    // guarded by mu_
-  absl::Status failure_;                  // guarded by mu_
+  RoleState role_ ABSL_GUARDED_BY(mu_);
+  std::deque<uint64_t> unacked_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_sequence_ = 1;  // writer thread only
+  uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace adsync

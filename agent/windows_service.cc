@@ -3,12 +3,13 @@
 #include <windows.h>
 
 #include <memory>
-#include <mutex>
 #include <type_traits>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/agent_config.h"
@@ -252,11 +253,11 @@ struct ServiceState {
                              const std::function<void()>&)>
       run;
   std::atomic<bool> stop{false};
-  std::mutex mutex;  // orders the status reports and guards what follows
-  SERVICE_STATUS_HANDLE status_handle = nullptr;
-  DWORD state = SERVICE_STOPPED;
-  DWORD check_point = 0;
-  absl::Status result;
+  absl::Mutex mutex;  // also orders the status reports
+  SERVICE_STATUS_HANDLE status_handle ABSL_GUARDED_BY(mutex) = nullptr;
+  DWORD state ABSL_GUARDED_BY(mutex) = SERVICE_STOPPED;
+  DWORD check_point ABSL_GUARDED_BY(mutex) = 0;
+  absl::Status result ABSL_GUARDED_BY(mutex);
 };
 ServiceState* service_state = nullptr;
 
@@ -264,7 +265,7 @@ ServiceState* service_state = nullptr;
 // "running", and nothing follows "stopped".
 void Report(DWORD state, bool failed = false) {
   ServiceState& s = *service_state;
-  std::lock_guard<std::mutex> lock(s.mutex);
+  absl::MutexLock lock(&s.mutex);
   if (s.state == SERVICE_STOPPED && state != SERVICE_START_PENDING) return;
   if (s.state == SERVICE_STOP_PENDING && state == SERVICE_RUNNING) return;
   s.state = state;
@@ -302,18 +303,18 @@ void WINAPI ServiceMain(DWORD, wchar_t**) {
   SERVICE_STATUS_HANDLE handle =
       RegisterServiceCtrlHandlerExW(kServiceNameW, ControlHandler, nullptr);
   if (handle == nullptr) {
-    std::lock_guard<std::mutex> lock(s.mutex);
+    absl::MutexLock lock(&s.mutex);
     s.result = ServiceError(GetLastError(), "take control requests for");
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(s.mutex);
+    absl::MutexLock lock(&s.mutex);
     s.status_handle = handle;
   }
   Report(SERVICE_START_PENDING);
   absl::Status result = s.run(&s.stop, [] { Report(SERVICE_RUNNING); });
   {
-    std::lock_guard<std::mutex> lock(s.mutex);
+    absl::MutexLock lock(&s.mutex);
     s.result = result;
   }
   Report(SERVICE_STOPPED, /*failed=*/!result.ok());
@@ -414,7 +415,7 @@ absl::Status RunAsService(
   const DWORD error = GetLastError();
   // The dispatcher returns once the service has reported SERVICE_STOPPED;
   // ServiceMain's thread touches `state` no more after that.
-  std::lock_guard<std::mutex> lock(state.mutex);
+  absl::MutexLock lock(&state.mutex);
   service_state = nullptr;
   if (!dispatched) {
     if (error == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) {

@@ -178,7 +178,7 @@ absl::StatusOr<int> HttpServer::Start(const std::string& host, int port) {
 
 void HttpServer::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopping_.load()) return;
     stopping_ = true;
   }
@@ -186,11 +186,11 @@ void HttpServer::Stop() {
     const uint64_t one = 1;
     (void)!write(stop_fd_, &one, sizeof(one));
   }
-  work_.notify_all();
+  work_.SignalAll();
   if (acceptor_.joinable()) acceptor_.join();
   for (std::thread& t : workers_) t.join();
   workers_.clear();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const Waiting& w : waiting_) close(w.fd);
   waiting_.clear();
   if (listen_fd_ >= 0) close(listen_fd_);
@@ -199,12 +199,12 @@ void HttpServer::Stop() {
 }
 
 HttpServer::Stats HttpServer::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return stats_;
 }
 
 void HttpServer::Count(uint64_t Stats::*counter) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++(stats_.*counter);
 }
 
@@ -231,7 +231,7 @@ void HttpServer::AcceptLoop() {
     }
     bool queued = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       const int idle = options_.max_connections - busy_workers_;
       if (static_cast<int>(waiting_.size()) < idle + options_.max_waiting) {
         waiting_.push_back({fd, absl::Now()});
@@ -241,7 +241,7 @@ void HttpServer::AcceptLoop() {
       }
     }
     if (queued) {
-      work_.notify_one();
+      work_.Signal();
     } else {
       // Best effort and never blocking: the acceptor must not wait on a
       // client it is refusing.
@@ -252,7 +252,7 @@ void HttpServer::AcceptLoop() {
 }
 
 bool HttpServer::ConnectionsWaiting() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return !waiting_.empty();
 }
 
@@ -260,8 +260,8 @@ void HttpServer::WorkerLoop() {
   while (true) {
     Waiting next;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      work_.wait(lock, [&] { return stopping_.load() || !waiting_.empty(); });
+      absl::MutexLock lock(&mu_);
+      while (!stopping_.load() && waiting_.empty()) work_.Wait(&mu_);
       if (stopping_.load()) return;
       next = waiting_.front();
       waiting_.pop_front();
@@ -269,7 +269,7 @@ void HttpServer::WorkerLoop() {
     }
     Serve(next.fd, next.accepted);
     close(next.fd);
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     --busy_workers_;
   }
 }

@@ -35,17 +35,17 @@
 #define ADSYNC_COMMON_HTTP_SERVER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace adsync {
@@ -137,11 +137,11 @@ class HttpServer {
   std::thread acceptor_;
   std::vector<std::thread> workers_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_;
-  std::deque<Waiting> waiting_;  // guarded by mu_
-  int busy_workers_ = 0;         // guarded by mu_
-  Stats stats_;                  // guarded by mu_
+  mutable absl::Mutex mu_;
+  absl::CondVar work_;
+  std::deque<Waiting> waiting_ ABSL_GUARDED_BY(mu_);
+  int busy_workers_ ABSL_GUARDED_BY(mu_) = 0;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace adsync

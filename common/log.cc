@@ -1,9 +1,10 @@
 #include "common/log.h"
 
 #include <cstdio>
-#include <mutex>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -11,8 +12,9 @@ namespace adsync {
 namespace {
 
 bool json_format = false;
-std::mutex log_mutex;
-LogSink* log_sink = nullptr;  // guarded by log_mutex; leaked at exit on purpose
+ABSL_CONST_INIT absl::Mutex log_mutex(absl::kConstInit);
+// Leaked at exit on purpose: threads may still log.
+LogSink* log_sink ABSL_GUARDED_BY(log_mutex) = nullptr;
 
 std::string JsonEscape(absl::string_view s) {
   std::string out;
@@ -58,7 +60,7 @@ const char* LevelName(LogLevel level) {
 void SetLogFormat(absl::string_view format) { json_format = format == "json"; }
 
 void SetLogSink(LogSink sink) {
-  std::lock_guard<std::mutex> lock(log_mutex);
+  absl::MutexLock lock(&log_mutex);
   delete log_sink;
   log_sink = sink ? new LogSink(std::move(sink)) : nullptr;
 }
@@ -82,7 +84,7 @@ void Log(LogLevel level, absl::string_view message,
     for (const auto& [k, v] : fields) absl::StrAppend(&line, " ", k, "=", v);
     line += "\n";
   }
-  std::lock_guard<std::mutex> lock(log_mutex);
+  absl::MutexLock lock(&log_mutex);
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
   if (log_sink != nullptr) {

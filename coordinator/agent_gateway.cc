@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <mutex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -193,7 +192,7 @@ class AgentGateway::Session
       : gateway_(gateway), context_(context) {
     Metrics::Global().StreamOpened();
     {
-      std::lock_guard<std::mutex> lock(gateway_->sessions_mu_);
+      absl::MutexLock lock(&gateway_->sessions_mu_);
       gateway_->open_streams_.insert(this);
     }
     auto ip = PeerAddress(context->peer());
@@ -207,7 +206,7 @@ class AgentGateway::Session
       // failed to parse (gRPC reports all three alike; a parse failure
       // leaves part of a message behind, or comes before any Hello).
       const bool partial = in_->message->ByteSizeLong() > 0;
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (partial || !hello_seen_) {
         Metrics::Global().Rejected("malformed");
         FailLocked(absl::InvalidArgumentError(
@@ -256,7 +255,7 @@ class AgentGateway::Session
             gateway_->store_
                 ->RecordControllerPosition(sync_.sync_id, "", position)
                 .IgnoreError();
-            std::lock_guard<std::mutex> lock(mu_);
+            absl::MutexLock lock(&mu_);
             --pending_;
             TryFinishLocked();
           });
@@ -271,7 +270,7 @@ class AgentGateway::Session
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     writing_ = false;
     if (!ok) {
       finish_wanted_ = true;  // the stream is gone
@@ -283,22 +282,28 @@ class AgentGateway::Session
   }
 
   void OnDone() override {
-    // Finish() may have been called by a thread still holding mu_: wait
-    // for it to let go before this object goes away.
-    { std::lock_guard<std::mutex> lock(mu_); }
+    // Finish() may have been called by a thread still holding mu_: taking
+    // it waits for that thread to let go before this object goes away.
+    const bool authenticated = IsAuthenticated();
     Metrics::Global().StreamClosed();
     {
-      std::lock_guard<std::mutex> lock(gateway_->sessions_mu_);
+      absl::MutexLock lock(&gateway_->sessions_mu_);
       gateway_->open_streams_.erase(this);
     }
-    if (authenticated_) {
+    if (authenticated) {
       gateway_->Unregister(this);
       Store* store = gateway_->store_;
       const SyncRecord sync = sync_;
       const std::string ip = peer_ip_;
       const std::string controller = controller_;
-      const bool primary = IsPrimary();
-      const uint64_t epoch = epoch_;
+      // Read after Unregister: no promotion can change them any more.
+      bool primary;
+      uint64_t epoch;
+      {
+        absl::MutexLock lock(&mu_);
+        primary = primary_;
+        epoch = epoch_;
+      }
       AgentGateway* gateway = gateway_;
       gateway_->storage_.Post(
           [store, sync, ip, controller, primary, epoch, gateway] {
@@ -310,7 +315,7 @@ class AgentGateway::Session
             }
             if (primary) {
               store->ReleaseLease(sync, epoch).IgnoreError();
-              gateway->monitor_cv_.notify_all();  // promote a standby now
+              gateway->monitor_cv_.SignalAll();  // promote a standby now
             }
           });
       const std::string sync_id = sync.sync_id;
@@ -330,7 +335,7 @@ class AgentGateway::Session
     }
     hello_seen_ = true;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       hello_received_ = true;
     }
     // A blocked address costs neither a key check nor a store write.
@@ -359,7 +364,7 @@ class AgentGateway::Session
   }
 
   void OnBatch() {
-    if (!authenticated_) {
+    if (!IsAuthenticated()) {
       return Fail(absl::FailedPreconditionError(
           "a batch arrived before the Hello was accepted; send Hello first"));
     }
@@ -371,7 +376,7 @@ class AgentGateway::Session
     }
     next_sequence_.store(seq + 1, std::memory_order_relaxed);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (in_->message->batch().lease_epoch() != epoch_) {
         // Only the epoch this stream was granted: another stream's epoch
         // (of the same sync, guessed) must not pass the store's fencing.
@@ -399,7 +404,7 @@ class AgentGateway::Session
     }
     bool keep_reading;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       ++batches_waiting_;
       keep_reading = batches_waiting_ < gateway_->options_.max_unacked_batches;
       if (!keep_reading) read_paused_ = true;
@@ -536,14 +541,14 @@ class AgentGateway::Session
     // then the stream cannot finish (and delete this) under our feet.
     gateway_->Register(this);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       authenticated_ = true;
       primary_ = lease->primary;
       epoch_ = lease->epoch;
       WriteLocked(std::move(out));
     }
     ContinueReading();
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     --pending_;
     TryFinishLocked();
   }
@@ -552,7 +557,7 @@ class AgentGateway::Session
   void RenewLease() {
     uint64_t epoch;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       epoch = epoch_;
     }
     auto renewed = gateway_->store_->RenewLease(
@@ -560,7 +565,7 @@ class AgentGateway::Session
     if (absl::IsPermissionDenied(renewed.status())) {
       return Done(renewed.status());  // removed, or its key rotated
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     --pending_;
     if (renewed.ok() && !*renewed && primary_) {
       primary_ = false;
@@ -584,7 +589,7 @@ class AgentGateway::Session
       {
         // The monitor may ask twice before the first promotion lands; a
         // second grant would start a new epoch and fence the first.
-        std::lock_guard<std::mutex> lock(mu_);
+        absl::MutexLock lock(&mu_);
         if (primary_ || finish_wanted_) {  // promoted already, or ending
           --pending_;
           TryFinishLocked();
@@ -600,7 +605,7 @@ class AgentGateway::Session
       if (absl::IsPermissionDenied(lease.status())) {
         return Done(lease.status());  // removed, or its key rotated
       }
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       --pending_;
       if (lease.ok() && lease->primary) {
         primary_ = true;
@@ -627,16 +632,16 @@ class AgentGateway::Session
   }
 
   bool IsPrimary() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return primary_;
   }
   bool IsAuthenticated() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return authenticated_;
   }
 
   size_t QueuedWrites() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return writes_.size();
   }
 
@@ -645,7 +650,7 @@ class AgentGateway::Session
   std::string CancelIfStalled(int64_t now_ms, int64_t limit_ms) {
     std::string why;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (finish_called_) return "";
       // A Hello waiting for the storage thread is not the agent's fault.
       if (!hello_received_ && now_ms - connected_at_ms_ > limit_ms) {
@@ -664,7 +669,7 @@ class AgentGateway::Session
   void End(const absl::Status& status) {
     bool stuck;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       FailLocked(status);
       stuck = !finish_called_ && writing_;
     }
@@ -686,7 +691,7 @@ class AgentGateway::Session
       // An earlier batch of this stream failed: committing this one would
       // let its watermark move past changes that were never stored. The
       // stream is ending; the agent resends both after it reconnects.
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       --pending_;
       --batches_waiting_;
       TryFinishLocked();
@@ -735,7 +740,7 @@ class AgentGateway::Session
     ack->set_removed(outcome->removed);
     bool resume_reading = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       --batches_waiting_;
       if (read_paused_ && !finish_wanted_) {
         read_paused_ = false;
@@ -746,7 +751,7 @@ class AgentGateway::Session
     // Reading again before this task lets go of `pending_`: until then the
     // stream cannot finish (and delete this) under our feet.
     if (resume_reading) ContinueReading();
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     --pending_;
     TryFinishLocked();
   }
@@ -775,7 +780,7 @@ class AgentGateway::Session
 
   void Post(std::function<void()> task) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (finish_called_) return;  // OnDone may be near: take no new work
       ++pending_;
     }
@@ -784,34 +789,36 @@ class AgentGateway::Session
 
   // Ends a storage task with an error: finish the stream with `status`.
   void Done(const absl::Status& status) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     --pending_;
     FailLocked(status);
   }
 
   void Fail(const absl::Status& status) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     FailLocked(status);
   }
 
-  void FailLocked(const absl::Status& status) {
+  void FailLocked(const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!finish_wanted_ || final_status_.ok()) final_status_ = ToGrpc(status);
     finish_wanted_ = true;
     TryFinishLocked();
   }
 
   void Write(CoordinatorMessage message) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     WriteLocked(std::move(message));
   }
 
-  void WriteLocked(CoordinatorMessage message) {
+  void WriteLocked(CoordinatorMessage message)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finish_called_) return;
     writes_.push_back(std::move(message));
     if (!writing_) StartNextWriteLocked();
   }
 
-  void StartNextWriteLocked() {
+  void StartNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writing_ = true;
     write_started_ms_ = NowMs();
     current_write_ = std::move(writes_.front());
@@ -821,7 +828,7 @@ class AgentGateway::Session
 
   // Finishes once nothing is pending: no storage task (which may still want
   // to write an ack for a durable batch) and no write in flight.
-  void TryFinishLocked() {
+  void TryFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!finish_wanted_ || finish_called_ || pending_ > 0 || writing_) return;
     finish_called_ = true;
     Finish(final_status_);
@@ -858,21 +865,21 @@ class AgentGateway::Session
   bool in_full_sync_ = false;
   SeenAccounts seen_;
 
-  std::mutex mu_;
-  bool authenticated_ = false;  // written under mu_ once
-  bool hello_received_ = false;
-  bool primary_ = false;  // holds the domain's lease
-  uint64_t epoch_ = 0;
-  int pending_ = 0;  // storage tasks not yet finished
-  uint32_t batches_waiting_ = 0;
-  bool read_paused_ = false;
-  bool writing_ = false;
-  int64_t write_started_ms_ = 0;
-  std::deque<CoordinatorMessage> writes_;
-  CoordinatorMessage current_write_;
-  bool finish_wanted_ = false;
-  bool finish_called_ = false;
-  grpc::Status final_status_;
+  absl::Mutex mu_;
+  bool authenticated_ ABSL_GUARDED_BY(mu_) = false;  // written under mu_ once
+  bool hello_received_ ABSL_GUARDED_BY(mu_) = false;
+  bool primary_ ABSL_GUARDED_BY(mu_) = false;  // holds the domain's lease
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  int pending_ ABSL_GUARDED_BY(mu_) = 0;  // storage tasks not yet finished
+  uint32_t batches_waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t write_started_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<CoordinatorMessage> writes_ ABSL_GUARDED_BY(mu_);
+  CoordinatorMessage current_write_ ABSL_GUARDED_BY(mu_);
+  bool finish_wanted_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
 };
 
 AgentGateway::AgentGateway(Store* store, const GatewayOptions& options)
@@ -886,21 +893,21 @@ AgentGateway::~AgentGateway() { StopMonitor(); }
 
 void AgentGateway::StopMonitor() {
   {
-    std::lock_guard<std::mutex> lock(sessions_mu_);
+    absl::MutexLock lock(&sessions_mu_);
     stopping_ = true;
   }
-  monitor_cv_.notify_all();
+  monitor_cv_.SignalAll();
   if (monitor_.joinable()) monitor_.join();
 }
 
 void AgentGateway::Register(Session* session) {
-  std::lock_guard<std::mutex> lock(sessions_mu_);
+  absl::MutexLock lock(&sessions_mu_);
   sessions_[{session->sync().org_id, session->sync().domain}].push_back(
       session);
 }
 
 void AgentGateway::Unregister(Session* session) {
-  std::lock_guard<std::mutex> lock(sessions_mu_);
+  absl::MutexLock lock(&sessions_mu_);
   auto it = sessions_.find({session->sync().org_id, session->sync().domain});
   if (it == sessions_.end()) return;
   auto& list = it->second;
@@ -912,7 +919,7 @@ void AgentGateway::EndStreamsOf(const std::string& sync_id,
                                 const Session* except,
                                 const std::string& reason) {
   std::vector<Session*> ended;
-  std::lock_guard<std::mutex> lock(sessions_mu_);
+  absl::MutexLock lock(&sessions_mu_);
   for (auto& [key, list] : sessions_) {
     for (Session* s : list) {
       if (s != except && s->sync().sync_id == sync_id) ended.push_back(s);
@@ -924,7 +931,7 @@ void AgentGateway::EndStreamsOf(const std::string& sync_id,
         {{"sync", sync_id}, {"ip", s->peer_ip()}, {"reason", reason}});
     s->End(absl::PermissionDeniedError(reason));
   }
-  if (!ended.empty()) monitor_cv_.notify_all();  // promote a standby now
+  if (!ended.empty()) monitor_cv_.SignalAll();  // promote a standby now
 }
 
 void AgentGateway::SyncRevoked(const std::string& sync_id,
@@ -936,7 +943,7 @@ void AgentGateway::SyncRevoked(const std::string& sync_id,
 }
 
 bool AgentGateway::HasStream(const std::string& sync_id) {
-  std::lock_guard<std::mutex> lock(sessions_mu_);
+  absl::MutexLock lock(&sessions_mu_);
   for (const auto& [key, list] : sessions_) {
     for (Session* s : list) {
       if (s->sync().sync_id == sync_id) return true;
@@ -946,15 +953,17 @@ bool AgentGateway::HasStream(const std::string& sync_id) {
 }
 
 void AgentGateway::MonitorLoop() {
-  std::unique_lock<std::mutex> lock(sessions_mu_);
-  while (!stopping_) {
-    monitor_cv_.wait_for(lock,
-                         std::chrono::milliseconds(options_.lease_check_ms));
-    if (stopping_) return;
-    lock.unlock();
+  while (true) {
+    {
+      absl::MutexLock lock(&sessions_mu_);
+      if (stopping_) return;
+      // Woken early when a lease should change hands now.
+      monitor_cv_.WaitWithTimeout(&sessions_mu_,
+                                  absl::Milliseconds(options_.lease_check_ms));
+      if (stopping_) return;
+    }
     PromoteWhereNeeded();
     CancelStalledStreams();
-    lock.lock();
   }
 }
 
@@ -963,14 +972,14 @@ void AgentGateway::MonitorLoop() {
 void AgentGateway::PromoteWhereNeeded() {
   std::vector<DomainKey> keys;
   {
-    std::lock_guard<std::mutex> lock(sessions_mu_);
+    absl::MutexLock lock(&sessions_mu_);
     for (const auto& [key, list] : sessions_) keys.push_back(key);
   }
   for (const DomainKey& key : keys) {
     auto lease = store_->GetLease(key.first, key.second, NowMs());
     if (!lease.ok() || !lease->holder_sync_id.empty())
       continue;  // a live primary
-    std::lock_guard<std::mutex> lock(sessions_mu_);
+    absl::MutexLock lock(&sessions_mu_);
     auto it = sessions_.find(key);
     if (it == sessions_.end()) continue;
     // Only a standby that is alive takes over, and never the agent whose
@@ -999,7 +1008,7 @@ void AgentGateway::PromoteWhereNeeded() {
 
 void AgentGateway::CancelStalledStreams() {
   const int64_t now = NowMs();
-  std::lock_guard<std::mutex> lock(sessions_mu_);
+  absl::MutexLock lock(&sessions_mu_);
   for (Session* s : open_streams_) {
     const std::string why = s->CancelIfStalled(now, options_.stalled_stream_ms);
     if (why.empty()) continue;

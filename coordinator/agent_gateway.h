@@ -14,15 +14,15 @@
 #define ADSYNC_COORDINATOR_AGENT_GATEWAY_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "adsync/v1/agent.grpc.pb.h"
 #include "coordinator/hello_limiter.h"
 #include "coordinator/store.h"
@@ -102,12 +102,13 @@ class AgentGateway final : public adsync::v1::AgentGateway::CallbackService {
   const GatewayOptions options_;
   HelloLimiter hello_limiter_;
 
-  std::mutex sessions_mu_;
-  std::map<DomainKey, std::vector<Session*>>
-      sessions_;                     // authenticated; guarded by sessions_mu_
-  std::set<Session*> open_streams_;  // all; guarded by sessions_mu_
-  std::condition_variable monitor_cv_;
-  bool stopping_ = false;  // guarded by sessions_mu_
+  absl::Mutex sessions_mu_;
+  // Authenticated sessions by domain.
+  std::map<DomainKey, std::vector<Session*>> sessions_
+      ABSL_GUARDED_BY(sessions_mu_);
+  std::set<Session*> open_streams_ ABSL_GUARDED_BY(sessions_mu_);  // all
+  absl::CondVar monitor_cv_;
+  bool stopping_ ABSL_GUARDED_BY(sessions_mu_) = false;
   std::thread monitor_;
 
   WorkQueue storage_;  // declared last: drained before the rest goes away

@@ -19,7 +19,7 @@ void HelloLimiter::Expire(Entry* e, int64_t now_ms) {
 }
 
 absl::Status HelloLimiter::Admit(const std::string& ip, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(ip);
   if (it == entries_.end()) return absl::OkStatus();
   Entry& e = it->second;
@@ -37,7 +37,7 @@ absl::Status HelloLimiter::Admit(const std::string& ip, int64_t now_ms) {
 
 void HelloLimiter::RecordFailure(const std::string& ip,
                                  const std::string& org_id, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!entries_.contains(ip) && entries_.size() >= max_tracked_)
     ForgetStalestLocked();
   Entry& e = entries_[ip];
@@ -59,7 +59,7 @@ void HelloLimiter::ForgetStalestLocked() {
 }
 
 std::vector<BlockedSource> HelloLimiter::Sources(int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<BlockedSource> out;
   for (auto& [ip, e] : entries_) {
     Expire(&e, now_ms);

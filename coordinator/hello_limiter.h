@@ -12,12 +12,13 @@
 
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
 namespace adsync {
 
@@ -51,12 +52,12 @@ class HelloLimiter {
     int64_t last_seen_ms = 0;
   };
   static void Expire(Entry* e, int64_t now_ms);
-  void ForgetStalestLocked();
+  void ForgetStalestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const uint32_t max_failures_;
   const size_t max_tracked_;
-  std::mutex mu_;
-  absl::flat_hash_map<std::string, Entry> entries_;  // guarded by mu_
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace adsync

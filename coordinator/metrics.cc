@@ -16,16 +16,12 @@ StoreGauges::StoreGauges(Store* store, absl::Duration refresh)
 }
 
 StoreGauges::~StoreGauges() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
+  stop_.Notify();
   thread_.join();
 }
 
 std::shared_ptr<const StoreGaugeSnapshot> StoreGauges::Get() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return current_;
 }
 
@@ -51,18 +47,12 @@ void StoreGauges::Refresh() {
                               org.push().quarantined()});
   }
   snapshot->taken = absl::Now();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   current_ = std::move(snapshot);
 }
 
 void StoreGauges::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!wake_.wait_for(lock, absl::ToChronoMilliseconds(refresh_),
-                         [&] { return stopping_; })) {
-    lock.unlock();
-    Refresh();
-    lock.lock();
-  }
+  while (!stop_.WaitForNotificationWithTimeout(refresh_)) Refresh();
 }
 
 Metrics& Metrics::Global() {
@@ -75,7 +65,7 @@ void Metrics::BatchCommitted(uint32_t applied, uint32_t unchanged,
   ++batches_;
   applied_ += applied;
   unchanged_ += unchanged;
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   size_t i = 0;
   while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
   ++commit_buckets_[i];
@@ -83,7 +73,7 @@ void Metrics::BatchCommitted(uint32_t applied, uint32_t unchanged,
 }
 
 void Metrics::Rejected(const std::string& reason) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++rejections_[reason];
 }
 
@@ -113,7 +103,7 @@ std::string Metrics::Render(const StoreGaugeSnapshot& gauges, bool per_org,
   absl::StrAppend(&out, "adsync_push_failures_total ", push_failures_.load(),
                   "\n");
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     metric("adsync_rejections_total", "counter",
            "Agent hellos and batches rejected, by reason.");
     for (const auto& [reason, n] : rejections_) {

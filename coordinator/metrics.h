@@ -16,15 +16,16 @@
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/http_server.h"
 #include "coordinator/store.h"
@@ -62,10 +63,9 @@ class StoreGauges {
 
   Store* const store_;
   const absl::Duration refresh_;
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;                              // guarded by mu_
-  std::shared_ptr<const StoreGaugeSnapshot> current_;  // guarded by mu_
+  mutable absl::Mutex mu_;
+  absl::Notification stop_;
+  std::shared_ptr<const StoreGaugeSnapshot> current_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 
@@ -96,11 +96,11 @@ class Metrics {
   std::atomic<uint64_t> failovers_{0};
   std::atomic<uint64_t> pushed_{0};
   std::atomic<uint64_t> push_failures_{0};
-  std::mutex mu_;
-  std::map<std::string, uint64_t> rejections_;  // guarded by mu_
-  std::array<uint64_t, kBuckets.size() + 1>
-      commit_buckets_{};           // guarded by mu_
-  double commit_seconds_sum_ = 0;  // guarded by mu_
+  absl::Mutex mu_;
+  std::map<std::string, uint64_t> rejections_ ABSL_GUARDED_BY(mu_);
+  std::array<uint64_t, kBuckets.size() + 1> commit_buckets_
+      ABSL_GUARDED_BY(mu_){};
+  double commit_seconds_sum_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The metrics listener's handler: /metrics (aggregate without a token, per

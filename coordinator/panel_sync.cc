@@ -152,11 +152,7 @@ void PanelSync::Start() {
 }
 
 void PanelSync::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
+  if (!stop_.HasBeenNotified()) stop_.Notify();
   if (push_thread_.joinable()) push_thread_.join();
   if (pull_thread_.joinable()) pull_thread_.join();
 }
@@ -229,13 +225,10 @@ void PanelSync::DeliverDue() {
 }
 
 void PanelSync::PushLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
+  while (!stop_.HasBeenNotified()) {
     DeliverDue();
-    lock.lock();
-    cv_.wait_for(lock, std::chrono::milliseconds(config_.push_interval_ms()),
-                 [this] { return stopping_; });
+    stop_.WaitForNotificationWithTimeout(
+        absl::Milliseconds(config_.push_interval_ms()));
   }
 }
 
@@ -247,9 +240,7 @@ absl::StatusOr<adsync::v1::ImportPeopleResponse> PanelSync::PullPeople(
 }
 
 void PanelSync::PullLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
+  while (!stop_.HasBeenNotified()) {
     auto orgs = store_->ListOrgs();
     if (orgs.ok()) {
       for (const auto& org : *orgs) {
@@ -261,10 +252,8 @@ void PanelSync::PullLoop() {
         }
       }
     }
-    lock.lock();
-    cv_.wait_for(lock,
-                 std::chrono::seconds(config_.people_pull_interval_seconds()),
-                 [this] { return stopping_; });
+    stop_.WaitForNotificationWithTimeout(
+        absl::Seconds(config_.people_pull_interval_seconds()));
   }
 }
 

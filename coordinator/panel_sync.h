@@ -15,14 +15,13 @@
 #define ADSYNC_COORDINATOR_PANEL_SYNC_H_
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "adsync/v1/config.pb.h"
 #include "adsync/v1/panel.pb.h"
 #include "coordinator/store.h"
@@ -91,9 +90,7 @@ class PanelSync {
   const adsync::v1::PanelConfig config_;
   PanelClient client_;
   std::mt19937_64 rng_{std::random_device{}()};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
+  absl::Notification stop_;
   std::thread push_thread_;
   std::thread pull_thread_;
 };

@@ -294,9 +294,13 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   std::unique_ptr<SqliteStore> store(
       new SqliteStore(options, lock_fd, *std::move(writer)));
   RETURN_IF_ERROR(store->Migrate());
-  ASSIGN_OR_RETURN(store->reader_,
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> reader,
                    Database::Open(options.path, /*read_only=*/false,
                                   static_cast<int>(options.busy_timeout_ms)));
+  {
+    absl::MutexLock lock(&store->read_mu_);
+    store->reader_ = std::move(reader);
+  }
   return store;
 }
 
@@ -307,7 +311,7 @@ SqliteStore::~SqliteStore() {
 }
 
 absl::StatusOr<int> SqliteStore::SchemaVersion() {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(ScopedStatement q,
                    writer_->Cached("SELECT version FROM schema_version"));
   ASSIGN_OR_RETURN(bool row, q->Step());
@@ -315,7 +319,7 @@ absl::StatusOr<int> SqliteStore::SchemaVersion() {
 }
 
 absl::Status SqliteStore::Migrate() {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   RETURN_IF_ERROR(writer_->Execute(
       "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
   int version = 0;
@@ -375,7 +379,7 @@ absl::StatusOr<adsync::v1::Org> SqliteStore::CreateOrg(
     return absl::InvalidArgumentError(
         "org name is required (the district's name, e.g. \"Springfield USD\")");
   }
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached("INSERT INTO orgs(org_id, name, match_proxy, "
@@ -402,7 +406,7 @@ absl::StatusOr<adsync::v1::Org> SqliteStore::CreateOrg(
 }
 
 absl::StatusOr<std::vector<adsync::v1::Org>> SqliteStore::ListOrgs() {
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(ScopedStatement q,
                    reader_->Cached("SELECT org_id FROM orgs ORDER BY name"));
   std::vector<std::string> ids;
@@ -461,7 +465,7 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::AddSync(
           "\" is not a domain name; use e.g. district.org, or leave it empty"));
     }
   }
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), request.org_id()));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
@@ -521,7 +525,7 @@ void ReadSyncInfo(const Statement& q, const std::string& org_id,
 
 absl::StatusOr<std::vector<adsync::v1::SyncInfo>> SqliteStore::ListSyncs(
     const std::string& org_id) {
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
   ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kSelectSyncs));
   q->Bind(1, org.key);
@@ -558,7 +562,7 @@ absl::StatusOr<std::string> CheckSyncOfOrg(Database* db, int64_t org_key,
 
 absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::RotateSyncKey(
     const std::string& org_id, const std::string& sync_id_raw) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
   ASSIGN_OR_RETURN(
       std::string sync_id,
@@ -610,7 +614,7 @@ absl::Status SqliteStore::CheckCredentialLocked(const SyncRecord& sync) {
 
 absl::Status SqliteStore::RemoveSync(const std::string& org_id,
                                      const std::string& sync_id_raw) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
   ASSIGN_OR_RETURN(
       std::string sync_id,
@@ -944,7 +948,7 @@ absl::Status SqliteStore::DropHeldSweepLocked(int64_t org_key,
 absl::StatusOr<uint64_t> SqliteStore::ResolveSweep(
     const std::string& org_id, const std::string& domain_raw, bool approve) {
   ASSIGN_OR_RETURN(std::string domain, ValidateDomainName(domain_raw));
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
@@ -1074,7 +1078,7 @@ absl::Status SqliteStore::FinishChangesLocked(const OrgRow& org,
 
 absl::StatusOr<std::vector<std::string>> SqliteStore::OrgsReadyToPush(
     int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       reader_->Cached(
@@ -1095,7 +1099,7 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::OrgsReadyToPush(
 
 absl::StatusOr<PushBatch> SqliteStore::NextPushBatch(const std::string& org_id,
                                                      int max_people) {
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
   PushBatch batch;
   batch.org_id = org.org.org_id();
@@ -1162,7 +1166,7 @@ absl::Status SqliteStore::ForEachOutboxItemLocked(int64_t org_key,
 }
 
 absl::Status SqliteStore::CompletePush(const PushBatch& batch) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), batch.org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
@@ -1187,7 +1191,7 @@ absl::Status SqliteStore::CompletePush(const PushBatch& batch) {
 absl::Status SqliteStore::DeferPush(const std::string& org_id,
                                     int64_t next_attempt_ms,
                                     const std::string& error) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
   ASSIGN_OR_RETURN(
       ScopedStatement q,
@@ -1205,7 +1209,7 @@ absl::Status SqliteStore::DeferPush(const std::string& org_id,
 
 absl::Status SqliteStore::ParkPush(const PushBatch& batch,
                                    const std::string& error) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), batch.org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
@@ -1228,7 +1232,7 @@ absl::Status SqliteStore::ParkPush(const PushBatch& batch,
 absl::StatusOr<adsync::v1::PushStatus> SqliteStore::ResolveQuarantine(
     const std::string& org_id, bool approve) {
   {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    absl::MutexLock lock(&write_mu_);
     ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
     Transaction txn(writer_.get());
     RETURN_IF_ERROR(txn.Begin());
@@ -1259,12 +1263,12 @@ absl::StatusOr<adsync::v1::PushStatus> SqliteStore::ResolveQuarantine(
     RETURN_IF_ERROR(clear->Run());
     RETURN_IF_ERROR(txn.Commit());
   }
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
-  return PushStatusLocked(reader_.get(), org.key);
+  return ReadPushStatus(reader_.get(), org.key);
 }
 
-absl::StatusOr<adsync::v1::PushStatus> SqliteStore::PushStatusLocked(
+absl::StatusOr<adsync::v1::PushStatus> SqliteStore::ReadPushStatus(
     Database* db, int64_t org_key) {
   adsync::v1::PushStatus p;
   {
@@ -1314,7 +1318,7 @@ absl::StatusOr<SyncRecord> SqliteStore::Authenticate(
   // how far the check got.
   const std::string key(
       absl::AsciiStrToLower(absl::StripAsciiWhitespace(key_raw)));
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   absl::StatusOr<OrgRow> org = LoadOrg(reader_.get(), org_id);
   // A malformed Org ID is answered alike too: its error would echo it.
   if (absl::IsNotFound(org.status()) || absl::IsInvalidArgument(org.status())) {
@@ -1364,7 +1368,7 @@ absl::Status SqliteStore::RecordRejection(const std::string& org_id,
   // agent claimed is never stored.
   auto canonical = CanonicalGuid(org_id.substr(0, 64), "Org ID");
   const std::string org = canonical.ok() ? *canonical : "";
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
   ASSIGN_OR_RETURN(
@@ -1398,7 +1402,7 @@ absl::Status SqliteStore::RecordConnection(const std::string& sync_id,
                                            bool connected,
                                            const std::string& source_ip,
                                            const std::string& controller) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(ScopedStatement q,
                    writer_->Cached("UPDATE syncs SET connected=?2, "
                                    "source_ip=?3, controller=?4, "
@@ -1413,7 +1417,7 @@ absl::Status SqliteStore::RecordConnection(const std::string& sync_id,
 
 absl::StatusOr<WatermarkState> SqliteStore::GetWatermark(
     const std::string& sync_id) {
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(ScopedStatement q,
                    reader_->Cached("SELECT wm_invocation, wm_usn, "
                                    "full_sync_in_progress FROM syncs "
@@ -1434,7 +1438,7 @@ absl::StatusOr<WatermarkState> SqliteStore::GetWatermark(
 
 absl::StatusOr<std::string> SqliteStore::PinDomainSid(
     const SyncRecord& sync, const std::string& domain_sid) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   ASSIGN_OR_RETURN(ScopedStatement q,
                    writer_->Cached("SELECT domain_sid, pinned_by FROM domains "
@@ -1500,7 +1504,7 @@ absl::StatusOr<LeaseRow> ReadLease(Database* db, int64_t org_key,
 absl::Status SqliteStore::RecordControllerPosition(
     const std::string& sync_id, const std::string& invocation_id,
     const adsync::v1::Heartbeat& position) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached(
@@ -1523,7 +1527,7 @@ absl::StatusOr<LeaseGrant> SqliteStore::AcquireLease(const SyncRecord& sync,
                                                      int64_t ttl_ms,
                                                      const std::string& reason,
                                                      uint64_t last_sequence) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
@@ -1598,14 +1602,14 @@ absl::StatusOr<bool> SqliteStore::RenewLeaseLocked(int64_t org_key,
 absl::StatusOr<bool> SqliteStore::RenewLease(const SyncRecord& sync,
                                              uint64_t epoch, int64_t now_ms,
                                              int64_t ttl_ms) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   RETURN_IF_ERROR(CheckCredentialLocked(sync));
   return RenewLeaseLocked(org.key, sync, epoch, now_ms + ttl_ms);
 }
 
 absl::Status SqliteStore::ReleaseLease(const SyncRecord& sync, uint64_t epoch) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   ASSIGN_OR_RETURN(
       ScopedStatement q,
@@ -1621,7 +1625,7 @@ absl::Status SqliteStore::ReleaseLease(const SyncRecord& sync, uint64_t epoch) {
 absl::StatusOr<LeaseGrant> SqliteStore::GetLease(const std::string& org_id,
                                                  const std::string& domain,
                                                  int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
   ASSIGN_OR_RETURN(LeaseRow lease, ReadLease(reader_.get(), org.key, domain));
   LeaseGrant g;
@@ -1635,7 +1639,7 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
                                                      PreparedBatch batch,
                                                      const SeenAccounts* seen,
                                                      int64_t lease_expires_ms) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
@@ -1895,7 +1899,7 @@ absl::Status SqliteStore::NoteReportedAccountsLocked(
 
 absl::StatusOr<adsync::v1::ImportPeopleResponse> SqliteStore::ReplacePeople(
     const std::string& org_id, const std::vector<Person>& people) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
@@ -1965,14 +1969,14 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
   } else {
     org_ids.push_back(org_id);
   }
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   adsync::v1::GetStatusResponse response;
   for (const std::string& id : org_ids) {
     ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), id));
     adsync::v1::OrgStatus* os = response.add_orgs();
     *os->mutable_org() = org.org;
     ASSIGN_OR_RETURN(*os->mutable_push(),
-                     PushStatusLocked(reader_.get(), org.key));
+                     ReadPushStatus(reader_.get(), org.key));
     {
       ASSIGN_OR_RETURN(
           ScopedStatement q,
@@ -2216,7 +2220,7 @@ absl::StatusOr<AccountView> SqliteStore::ViewAccount(Database* db,
 absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
     const std::string& org_id, const std::string& login_raw) {
   const std::string login(absl::StripAsciiWhitespace(login_raw));
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
   ScopedStatement q;
   const size_t backslash = login.find('\\');
@@ -2339,7 +2343,7 @@ absl::StatusOr<adsync::v1::ListAccountsResponse> SqliteStore::ListAccounts(
                        "no-email or removed"));
     }
   }
-  std::lock_guard<std::mutex> lock(read_mu_);
+  absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), request.org_id()));
   ASSIGN_OR_RETURN(ScopedStatement q,
                    reader_->Cached("SELECT object_guid, outcome FROM profiles "

@@ -9,11 +9,12 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "common/sqlite.h"
 #include "coordinator/account_filter.h"
 #include "coordinator/store.h"
@@ -163,7 +164,8 @@ class SqliteStore : public Store {
   absl::Status WriteAccountLocked(int64_t org_key, const std::string& domain,
                                   const StoredAccount& before,
                                   const AccountState& state,
-                                  const MatchResult& match, ChangeSet* changes);
+                                  const MatchResult& match, ChangeSet* changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Bumps versions and queues the changed People in the outbox; quarantines
   // the org's push when the removals look like a mistake. `cause` names
   // what happened for the status page.
@@ -171,10 +173,12 @@ class SqliteStore : public Store {
   // approved sweep): no quarantine.
   absl::Status FinishChangesLocked(const OrgRow& org, const ChangeSet& changes,
                                    const std::string& cause,
-                                   bool operator_approved = false);
-  // REQUIRES: write_mu_ held. True when `sync` held the lease at `epoch`.
+                                   bool operator_approved = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // True when `sync` held the lease at `epoch`.
   absl::StatusOr<bool> RenewLeaseLocked(int64_t org_key, const SyncRecord& sync,
-                                        uint64_t epoch, int64_t expires_ms);
+                                        uint64_t epoch, int64_t expires_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Marks the domain's accounts that a completed full sync did not report
   // as gone, or holds them for an operator when that looks like a mistake.
   // `authoritative`: the full sync owed after a key rotation or removal (no
@@ -183,61 +187,74 @@ class SqliteStore : public Store {
                                        const SyncRecord& sync,
                                        const SeenAccounts& seen,
                                        uint32_t skipped_entries,
-                                       bool authoritative, ChangeSet* changes);
+                                       bool authoritative, ChangeSet* changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The accounts of `gone` whose every stored write the sweeping DC
   // (`sync`'s) has applied, by its replUpToDateVector; all of them when
-  // its position is unknown. REQUIRES: write_mu_ held.
+  // its position is unknown.
   absl::StatusOr<std::vector<std::string>> CaughtUpLocked(
-      int64_t org_key, const SyncRecord& sync, std::vector<std::string> gone);
+      int64_t org_key, const SyncRecord& sync, std::vector<std::string> gone)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Marks the accounts (objectGUIDs) gone; returns how many were active.
   absl::StatusOr<uint32_t> RemoveAccountsLocked(
       const OrgRow& org, const std::vector<std::string>& gone,
-      ChangeSet* changes);
-  absl::Status DropHeldSweepLocked(int64_t org_key, const std::string& domain);
+      ChangeSet* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status DropHeldSweepLocked(int64_t org_key, const std::string& domain)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status SkipAccountLocked(int64_t org_key, const std::string& domain,
-                                 const SkippedAccount& skipped);
+                                 const SkippedAccount& skipped)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Records the batch's oversized accounts; the accounts it carries leave
   // the skipped list and the domain's held sweep (they exist in AD).
   absl::Status NoteReportedAccountsLocked(int64_t org_key,
                                           const std::string& domain,
-                                          const PreparedBatch& batch);
+                                          const PreparedBatch& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Runs `sql` once per update of `batch`, binding ?1 org key, ?2 person,
   // ?3 version and ?4 `extra` (ignored by statements without ?4).
   absl::Status ForEachOutboxItemLocked(int64_t org_key, const PushBatch& batch,
                                        const char* sql,
-                                       const std::string& extra);
-  absl::StatusOr<adsync::v1::PushStatus> PushStatusLocked(Database* db,
-                                                          int64_t org_key);
+                                       const std::string& extra)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // `db`: either connection, its lock held by the caller.
+  static absl::StatusOr<adsync::v1::PushStatus> ReadPushStatus(Database* db,
+                                                               int64_t org_key);
   // OK when `sync` still exists with the key it authenticated with;
   // PermissionDenied (saying what to do) when it was removed or its key
-  // rotated. REQUIRES: write_mu_ held.
-  absl::Status CheckCredentialLocked(const SyncRecord& sync);
+  // rotated.
+  absl::Status CheckCredentialLocked(const SyncRecord& sync)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Clears the watermarks of every sync of `sync_id`'s domain and makes the
-  // domain's next full sync authoritative. REQUIRES: write_mu_ held.
+  // domain's next full sync authoritative.
   absl::Status RequireAuthoritativeResyncLocked(int64_t org_key,
-                                                const std::string& sync_id);
-  // Lets the leases `sync_id` holds lapse. REQUIRES: write_mu_ held.
-  absl::Status EndLeasesOfLocked(const std::string& sync_id);
+                                                const std::string& sync_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Lets the leases `sync_id` holds lapse.
+  absl::Status EndLeasesOfLocked(const std::string& sync_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<adsync::v1::AddSyncResponse> IssueKeyLocked(
-      const std::string& org_id, const std::string& sync_id);
+      const std::string& org_id, const std::string& sync_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   static absl::StatusOr<adsync::v1::AccountView> ViewAccount(
       Database* db, const OrgRow& org, const StoredAccount& account);
 
   // The org's filter of known objectGUIDs, built from the table on first
-  // use and rebuilt 4x larger when full. REQUIRES: write_mu_ held.
-  absl::StatusOr<AccountFilter*> KnownAccountsLocked(int64_t org_key);
+  // use and rebuilt 4x larger when full.
+  absl::StatusOr<AccountFilter*> KnownAccountsLocked(int64_t org_key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const SqliteStoreOptions options_;
   // flock()ed "<path>.lock": one store (one coordinator) per database file,
   // since the store keeps state beside the file (the known-accounts
   // filters) that another writer would make stale.
   int lock_fd_ = -1;
-  std::mutex write_mu_;
-  std::unique_ptr<Database> writer_;  // guarded by write_mu_
-  // Guarded by write_mu_; by org key.
-  absl::flat_hash_map<int64_t, std::unique_ptr<AccountFilter>> known_accounts_;
-  std::mutex read_mu_;
-  std::unique_ptr<Database> reader_;  // guarded by read_mu_
+  absl::Mutex write_mu_;
+  std::unique_ptr<Database> writer_ ABSL_GUARDED_BY(write_mu_);
+  // By org key.
+  absl::flat_hash_map<int64_t, std::unique_ptr<AccountFilter>> known_accounts_
+      ABSL_GUARDED_BY(write_mu_);
+  absl::Mutex read_mu_;
+  std::unique_ptr<Database> reader_ ABSL_GUARDED_BY(read_mu_);
 };
 
 }  // namespace adsync

@@ -7,11 +7,12 @@
 #ifndef ADSYNC_COORDINATOR_WORK_QUEUE_H_
 #define ADSYNC_COORDINATOR_WORK_QUEUE_H_
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace adsync {
 
@@ -20,10 +21,10 @@ class WorkQueue {
   WorkQueue() : thread_([this] { Run(); }) {}
   ~WorkQueue() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       stopping_ = true;
     }
-    cv_.notify_one();
+    cv_.Signal();
     thread_.join();
   }
   WorkQueue(const WorkQueue&) = delete;
@@ -31,30 +32,31 @@ class WorkQueue {
 
   void Post(std::function<void()> task) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       tasks_.push_back(std::move(task));
     }
-    cv_.notify_one();
+    cv_.Signal();
   }
 
  private:
   void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
     while (true) {
-      cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-      if (tasks_.empty()) return;  // stopping and drained
-      std::function<void()> task = std::move(tasks_.front());
-      tasks_.pop_front();
-      lock.unlock();
+      std::function<void()> task;
+      {
+        absl::MutexLock lock(&mu_);
+        while (!stopping_ && tasks_.empty()) cv_.Wait(&mu_);
+        if (tasks_.empty()) return;  // stopping and drained
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
       task();
-      lock.lock();
     }
   }
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;  // guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -66,7 +66,7 @@ absl::StatusOr<std::unique_ptr<PanelSim>> PanelSim::Open(
 }
 
 void PanelSim::SetFaults(const adsync::v1::SimFaults& faults) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   faults_ = faults;
 }
 
@@ -74,7 +74,7 @@ std::optional<HttpServerResponse> PanelSim::InjectFault() {
   adsync::v1::SimFaults f;
   double roll;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     f = faults_;
     roll = std::uniform_real_distribution<double>(0, 1)(rng_);
     stats_.set_received(stats_.received() + 1);
@@ -98,7 +98,7 @@ std::optional<HttpServerResponse> PanelSim::InjectFault() {
     fault = Error(400, "injected permanent rejection");
   }
   if (fault) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stats_.set_faults(stats_.faults() + 1);
   }
   return fault;
@@ -106,7 +106,7 @@ std::optional<HttpServerResponse> PanelSim::InjectFault() {
 
 HttpServerResponse PanelSim::Handle(const HttpServerRequest& r) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stats_.set_requests(stats_.requests() + 1);
   }
   // /api/v1/orgs/{org}/people  |  /api/v1/orgs/{org}/ad-identities:batchUpdate
@@ -139,7 +139,7 @@ HttpServerResponse PanelSim::Handle(const HttpServerRequest& r) {
     return Json(200, f);
   }
   if (r.path == "/sim/stats") {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return Json(200, stats_);
   }
   if (parts.size() == 4 && parts[0] == "sim" && parts[1] == "orgs") {
@@ -165,7 +165,7 @@ HttpServerResponse PanelSim::ListPeople(const std::string& org,
     if (!absl::SimpleAtoi(it->second, &offset) || offset < 0)
       return Error(400, "bad page_token");
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto q = db_->Cached(
       "SELECT json FROM people WHERE org=?1 ORDER BY id LIMIT ?2 OFFSET ?3");
   if (!q.ok()) return Error(500, std::string(q.status().message()));
@@ -196,7 +196,7 @@ HttpServerResponse PanelSim::BatchUpdate(const std::string& org,
   if (absl::Status s = ParseJson(r.body, &request); !s.ok()) {
     return Error(400, absl::StrCat("malformed body: ", s.message()));
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   stats_.set_batch_requests(stats_.batch_requests() + 1);
   {
     auto seen = db_->Cached(
@@ -255,7 +255,7 @@ HttpServerResponse PanelSim::SeedPeople(const std::string& org,
   adsync::v1::ListPeopleResponse people;
   if (absl::Status s = ParseJson(r.body, &people); !s.ok())
     return Error(400, std::string(s.message()));
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Transaction txn(db_.get());
   if (!txn.Begin().ok()) return Error(503, "storage busy");
   auto del = db_->Cached("DELETE FROM people WHERE org=?1");
@@ -273,7 +273,7 @@ HttpServerResponse PanelSim::SeedPeople(const std::string& org,
 }
 
 HttpServerResponse PanelSim::OrgState(const std::string& org) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto q = db_->Cached(
       "SELECT json FROM identities WHERE org=?1 ORDER BY person_id");
   (*q)->Bind(1, org);

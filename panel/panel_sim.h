@@ -8,11 +8,12 @@
 #define ADSYNC_PANEL_PANEL_SIM_H_
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "adsync/v1/panel.pb.h"
 #include "common/http_server.h"
 #include "common/sqlite.h"
@@ -41,12 +42,12 @@ class PanelSim {
                                 const HttpServerRequest& r);
   HttpServerResponse OrgState(const std::string& org);
 
-  std::mutex mu_;
-  std::unique_ptr<Database> db_;  // guarded by mu_
+  absl::Mutex mu_;
+  std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);
   const std::string token_;
-  adsync::v1::SimFaults faults_;  // guarded by mu_
-  adsync::v1::SimStats stats_;    // guarded by mu_
-  std::mt19937_64 rng_;           // guarded by mu_
+  adsync::v1::SimFaults faults_ ABSL_GUARDED_BY(mu_);
+  adsync::v1::SimStats stats_ ABSL_GUARDED_BY(mu_);
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace adsync
