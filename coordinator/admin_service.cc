@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "common/grpc_status.h"
 #include "common/guid.h"
 #include "common/status_macros.h"
 #include "coordinator/people_import.h"
@@ -11,18 +12,13 @@
 namespace adsync {
 namespace {
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
-
 // Runs `fn` after the token check, turning its Status into grpc::Status.
 template <typename Fn>
 grpc::Status Handle(const grpc::ServerContext& context,
                     const std::string& token, Fn fn) {
   grpc::Status auth = CheckAdminToken(context, token);
   if (!auth.ok()) return auth;
-  return ToGrpc(fn());
+  return ToGrpcStatus(fn());
 }
 
 // Copies a StatusOr's value into `out`.

@@ -8,9 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/grpc_status.h"
 #include "common/guid.h"
 #include "common/log.h"
 #include "common/sid.h"
+#include "coordinator/fencing.h"
 #include "coordinator/metrics.h"
 #include "coordinator/validation.h"
 #include "google/protobuf/arena.h"
@@ -21,11 +23,6 @@ using adsync::v1::AgentMessage;
 using adsync::v1::CoordinatorMessage;
 
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
@@ -385,7 +382,7 @@ class AgentGateway::Session
             in_->message->batch().lease_epoch(), " but this stream holds ",
             epoch_, primary_ ? "" : " as a standby",
             "; the agent reconnects and follows its role");
-        FailLocked(absl::FailedPreconditionError(why));
+        FailLocked(FencedError(why));
         return;
       }
     }
@@ -760,8 +757,7 @@ class AgentGateway::Session
     batch_failed_ = true;
     const std::string reason =
         absl::StrCat("batch ", sequence, " rejected: ", status.message());
-    Metrics::Global().Rejected(
-        absl::StrContains(status.message(), "fenced") ? "fenced" : "bad_batch");
+    Metrics::Global().Rejected(IsFenced(status) ? "fenced" : "bad_batch");
     gateway_->store_
         ->RecordRejection(sync_.org_id, sync_.sync_id, peer_ip_, reason)
         .IgnoreError();
@@ -801,7 +797,8 @@ class AgentGateway::Session
 
   void FailLocked(const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!finish_wanted_ || final_status_.ok()) final_status_ = ToGrpc(status);
+    if (!finish_wanted_ || final_status_.ok())
+      final_status_ = ToGrpcStatus(status);
     finish_wanted_ = true;
     TryFinishLocked();
   }

@@ -24,6 +24,7 @@
 #include "common/guid.h"
 #include "common/sid.h"
 #include "common/status_macros.h"
+#include "coordinator/fencing.h"
 #include "coordinator/validation.h"
 
 namespace adsync {
@@ -1654,7 +1655,7 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
                      ReadLease(writer_.get(), org.key, sync.domain));
     if (!lease.exists || lease.holder != sync.sync_id ||
         lease.epoch != batch.lease_epoch) {
-      return absl::FailedPreconditionError(absl::StrCat(
+      return FencedError(absl::StrCat(
           "fenced: AD Sync ", sync.sync_id, " wrote at lease epoch ",
           batch.lease_epoch, " but ",
           lease.exists ? absl::StrCat("AD Sync ", lease.holder, " holds epoch ",
@@ -1665,7 +1666,7 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
     // A batch that failed is never skipped: the agent's watermark must not
     // move past changes that were not stored.
     if (batch.sequence != lease.last_sequence + 1) {
-      return absl::FailedPreconditionError(absl::StrCat(
+      return FencedError(absl::StrCat(
           "fenced: batch ", batch.sequence, " does not follow batch ",
           lease.last_sequence,
           ", the last one stored at this lease epoch; the agent reconnects "

@@ -4,9 +4,11 @@
 // has one stream. Real gRPC over loopback (fixture: gateway_fixture.h).
 #include <atomic>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/sid.h"
+#include "coordinator/metrics.h"
 #include "tests/gateway_fixture.h"
 
 namespace adsync {
@@ -255,6 +257,15 @@ TEST_F(FencingTest, AHungPrimaryIsReplacedWithinTheLeaseTtl) {
   hung.Send(MakeBatch(1, {{.guid = 11, .sam = "zombie"}}));
   EXPECT_FALSE(hung.Read().has_ack());
   EXPECT_FALSE(Resolve("DISTRICT\\zombie").found());
+  // Counted as fencing (the store's typed refusal), not as a bad batch.
+  bool counted = false;
+  for (int i = 0; i < 100 && !counted; ++i) {
+    counted =
+        absl::StrContains(Metrics::Global().Render(StoreGaugeSnapshot{}, false),
+                          "adsync_rejections_total{reason=\"fenced\"}");
+    if (!counted) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(counted);
   standby.Close().IgnoreError();
 }
 

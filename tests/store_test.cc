@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "coordinator/fencing.h"
 #include "coordinator/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -353,6 +354,7 @@ TEST_F(StoreTest, InvalidDeltaRejectsWholeBatch) {
   auto result = store_->PrepareAndApply(sync_a_, batch, nullptr);
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("delta 1"));
+  EXPECT_FALSE(IsFenced(result.status()));  // refused, but not by fencing
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("objectSid"));
   batch.mutable_deltas(1)->set_object_sid(testing::TestSid(5));
   batch.mutable_deltas(1)->set_object_guid("short");
@@ -540,6 +542,7 @@ TEST_F(StoreTest, OnlyTheLeaseHolderAtItsEpochMayWrite) {
   ASSERT_FALSE(fenced.ok());
   EXPECT_EQ(fenced.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(fenced.status().message()), HasSubstr("fenced"));
+  EXPECT_TRUE(IsFenced(fenced.status()));
   EXPECT_FALSE(Resolve("DISTRICT\\zombie").found());
   zombie.set_lease_epoch(takeover->epoch);  // right epoch, wrong holder
   EXPECT_FALSE(store_->PrepareAndApply(sync_a_, zombie, nullptr).ok());
@@ -567,6 +570,7 @@ TEST_F(StoreTest, ABatchThatDoesNotFollowTheLastCommittedIsRefused) {
   EXPECT_EQ(gap.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(gap.status().message()),
               HasSubstr("batch 3 does not follow batch 1"));
+  EXPECT_TRUE(IsFenced(gap.status()));
   EXPECT_FALSE(Resolve("DISTRICT\\three").found());
   auto again = store_->PrepareAndApply(sync_a_, batch(1, "one"), nullptr);
   EXPECT_FALSE(again.ok());  // a replay is no "next" either
