@@ -280,7 +280,11 @@ absl::Status OpenLdapDirectory::WatchForChanges(
   if (ld_ == nullptr) return absl::FailedPreconditionError("not connected");
   LDAPControl notify{
       const_cast<char*>(kChangeNotificationControlOid), {0, nullptr}, 1};
-  LDAPControl* controls[] = {&notify, nullptr};
+  // Without Show Deleted, AD does not notify a deletion: it would wait for
+  // the next poll.
+  LDAPControl show_deleted{
+      const_cast<char*>(kShowDeletedControlOid), {0, nullptr}, 1};
+  LDAPControl* controls[] = {&notify, &show_deleted, nullptr};
   char* attrs[] = {const_cast<char*>("uSNChanged"), nullptr};
   int msgid = -1;
   // AD allows subtree-scope notifications only at a naming context's root,

@@ -336,7 +336,11 @@ absl::Status WldapDirectory::WatchForChanges(
   if (ld_ == nullptr) return absl::FailedPreconditionError("not connected");
   LDAPControlA notify{
       const_cast<char*>(kChangeNotificationControlOid), {0, nullptr}, TRUE};
-  LDAPControlA* controls[] = {&notify, nullptr};
+  // Without Show Deleted, AD does not notify a deletion: it would wait for
+  // the next poll.
+  LDAPControlA show_deleted{
+      const_cast<char*>(kShowDeletedControlOid), {0, nullptr}, TRUE};
+  LDAPControlA* controls[] = {&notify, &show_deleted, nullptr};
   char* attrs[] = {const_cast<char*>("uSNChanged"), nullptr};
   ULONG msgid = 0;
   // AD allows subtree-scope notifications only at a naming context's root,

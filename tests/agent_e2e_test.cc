@@ -112,8 +112,9 @@ TEST_F(AgentE2eTest, EveryKindOfChangeOnTheDcIsReflected) {
       org_,
       "id,email\np-jane,jane@springfield.k12.us\n"
       "p-jd,jd@springfield.k12.us\np-kim,kim@springfield.k12.us\n");
-  auto agent = StartAgent(WriteAgentConfig(AgentConfigForTest()),
-                          dir_.File("agent.log"));
+  AgentSetup setup = AgentConfigForTest();
+  setup.poll_interval_seconds = 600;  // every change by notification
+  auto agent = StartAgent(WriteAgentConfig(setup), dir_.File("agent.log"));
   const std::string dn =
       dc_->AddUsers(ou_, {{Sam("jdoe"), "Jane@Springfield.k12.us"}})[0];
   ASSERT_TRUE(Arrives([&] {

@@ -332,7 +332,7 @@ std::string WriteAgentConfig(const AgentSetup& s) {
                                                : s.coordinator_ca_file),
       "\"\norg_id: \"", s.org, "\"\nsync_key_file: \"",
       agent_path(s.dir + "/sync.key"), "\"\ndomain: \"", s.domain,
-      "\"\npoll_interval_seconds: 1\n",
+      "\"\npoll_interval_seconds: ", s.poll_interval_seconds, "\n",
       "backoff_initial_ms: 200\nbackoff_max_ms: 1000\nldap {\n  uri: \"",
       s.ldap_uri, "\"\n  ca_file: \"", agent_path(s.ca_file),
       "\"\n  bind_dn: \"", s.bind_dn, "\"\n  password_file: \"",

@@ -149,7 +149,10 @@ struct AgentSetup {
   std::string bind_dn;
   std::string password_file;
   std::vector<std::string> base_dns;
-  int page_size = 0;       // 0 = default
+  int page_size = 0;  // 0 = default
+  // Between change checks; with change notification on, a long interval
+  // shows that notifications, not polls, carried a change.
+  int poll_interval_seconds = 1;
   std::string extra;       // appended text-format fields
   std::string ldap_extra;  // appended inside ldap { }
   // Name files as the Windows agent under Wine sees them (Z:/...).

@@ -135,6 +135,8 @@ TEST_F(WindowsAgentE2eTest, FullSyncChangesRenamesDeletesAndResumes) {
       coordinator_->AddSync(org_, "DISTRICT", kWindowsIp, &sync);
   AgentSetup setup = SetupFor(*a1_, key, kWindowsIp, "windows");
   setup.page_size = 16;  // three pages, each reply far above one TLS record
+  // Changes must come by change notification: no poll for ten minutes.
+  setup.poll_interval_seconds = 600;
   auto agent = StartWindowsAgent(setup);
   ASSERT_TRUE(WaitFor(
       [&] { return coordinator_->Status(org_).counts().profiles() == 40; },
@@ -177,6 +179,21 @@ TEST_F(WindowsAgentE2eTest, FullSyncChangesRenamesDeletesAndResumes) {
   EXPECT_THAT(again->Log(), HasSubstr("caught up deltas=1"));
   EXPECT_THAT(again->Log(), ::testing::Not(HasSubstr("full sync done")));
   EXPECT_EQ(coordinator_->Status(org_).counts().profiles(), 39u);
+}
+
+// StartTLS on the LDAP port, through wldap32's ldap_start_tls_s, with the
+// DC's certificate checked the same way.
+TEST_F(WindowsAgentE2eTest, StartTlsCarriesTheSync) {
+  a1_->AddUsers(ou_, {{Sam("tls"), Sam("tls") + "@shelbyville.k12.us"}});
+  std::string sync;
+  const std::string key =
+      coordinator_->AddSync(org_, "DISTRICT", kWindowsIp, &sync);
+  AgentSetup setup = SetupFor(*a1_, key, kWindowsIp, "windows");
+  setup.ldap_uri = "ldap://" + a1_->ip();
+  auto agent = StartWindowsAgent(setup);
+  ASSERT_TRUE(WaitFor([&] { return Resolve(Login("tls")).found(); }, kArrival))
+      << agent->Log();
+  EXPECT_THAT(agent->Log(), HasSubstr("dc=ldap://" + a1_->ip()));
 }
 
 TEST_F(WindowsAgentE2eTest, RefusesADcCertificateItsCaDidNotSign) {
