@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Windows agent: its dependencies first (cached outside the clone
 # by scripts/build_windows_deps.sh), then adsync-agent.exe (static, x86-64,
-# Windows Server 2016 and later) into build-windows/ (or $1), then the MSI;
-# and, for the tests under Wine only, Wine's wldap32 with its TLS read fixed
-# (scripts/build_wine_wldap32.sh) into build-windows/wine/.
+# Windows Server 2016 and later) into build-windows/ (or $1), then the MSI.
 #   scripts/build_windows.sh [DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,5 +14,3 @@ ninja -C "$dir" adsync-agent private_file_check_test  # the test one: tests/wind
 x86_64-w64-mingw32-strip -o "$dir/adsync-agent.exe" "$dir/agent/adsync-agent.exe"
 echo "built $dir/adsync-agent.exe ($(stat -c %s "$dir/adsync-agent.exe") bytes)"
 scripts/build_windows_msi.sh "$dir/adsync-agent.exe" "$dir/adsync-agent.msi" "${ADSYNC_VERSION:-0.1.0}"
-mkdir -p "$dir/wine"
-cp "$(scripts/build_wine_wldap32.sh | tail -n1)" "$dir/wine/wldap32.dll"

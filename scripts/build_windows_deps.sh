@@ -50,11 +50,14 @@ mkdir -p "$WORK/src" "$WORK/build" "$PREFIX"
 exec 9>"$WORK/lock"
 flock 9 || die "cannot lock $WORK/lock"
 
-# apt-get source as root warns that _apt cannot read the folder; give it one it can.
+# apt-get source downloads as _apt and checks the files against the archive's
+# signed index; the folder is _apt's alone (nobody else may swap a tarball in
+# before it is unpacked), and dpkg-source checks them against the .dsc again.
 fetch() {  # fetch PACKAGE [PACKAGE/bookworm]: unpack Debian's source into src/PACKAGE
   local pkg="$1" dir="$WORK/src/$1"
   [[ -f "$dir/.unpacked" ]] && return 0
-  rm -rf "$dir" "$WORK/src/dl-$pkg" && mkdir -p "$WORK/src/dl-$pkg" && chmod 777 "$WORK/src/dl-$pkg"
+  rm -rf "$dir" "$WORK/src/dl-$pkg" && { install -d -m 0700 -o _apt "$WORK/src/dl-$pkg" 2>/dev/null ||
+    install -d -m 0700 "$WORK/src/dl-$pkg"; }
   local attempt
   for attempt in "$pkg" "$pkg/bookworm"; do
     (cd "$WORK/src/dl-$pkg" && apt-get source -qq --download-only "$attempt" >/dev/null 2>&1) && break
@@ -63,7 +66,7 @@ fetch() {  # fetch PACKAGE [PACKAGE/bookworm]: unpack Debian's source into src/P
   local dsc
   dsc="$(ls "$WORK/src/dl-$pkg"/*.dsc 2>/dev/null | head -1)"
   [[ -n "$dsc" ]] || die "apt-get source $pkg failed: add a 'deb-src' line for bookworm (scripts/install_deps.sh does) and run apt-get update"
-  dpkg-source --no-check -x "$dsc" "$dir" >/dev/null || die "cannot unpack $dsc"
+  dpkg-source -x "$dsc" "$dir" >/dev/null 2>&1 || die "cannot unpack $dsc"
   touch "$dir/.unpacked"
 }
 

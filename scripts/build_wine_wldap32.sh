@@ -7,15 +7,16 @@
 # Wine. Test-only: the MSI and the agent never ship it; on Windows the agent
 # uses Windows' own wldap32.
 #
-# Cached outside the clone, keyed by the wine version and this recipe:
+# Cached outside the clone, keyed by the wine version and a hash of the
+# patch and this script (an edit to either builds anew):
 #   ${ADSYNC_WINE_WLDAP32_CACHE:-/var/cache/adsync/wine-wldap32}/<key>/wldap32.dll
 # About 30 s the first time; prints the dll's path on its last line.
 # Usage: scripts/build_wine_wldap32.sh   (needs scripts/install_deps.sh's packages)
 set -euo pipefail
 main() {
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
-RECIPE=1  # bump when the patch or a flag below changes
 PATCH="$REPO/tests/windows/wine/wldap32-tls-read.patch"
+RECIPE="$(cat "$PATCH" "$REPO/scripts/build_wine_wldap32.sh" | sha256sum | cut -c1-12)"
 CACHE_ROOT="${ADSYNC_WINE_WLDAP32_CACHE:-/var/cache/adsync/wine-wldap32}"
 JOBS="${ADSYNC_JOBS:-$(nproc)}"
 WINE_INCLUDE=/usr/include/wine
@@ -45,11 +46,14 @@ flock 9 || die "cannot lock $work/lock"
 # Only two folders of the source are needed, and Debian's patches touch
 # neither: take them from the upstream tarball of the same version.
 dl="$work/download"
-rm -rf "$dl" "$work/src" "$work/obj" && mkdir -p "$dl" "$work/obj/ldap" "$work/obj/wldap32"
-chmod 777 "$dl"  # apt-get source as root downloads as _apt
+rm -rf "$dl" "$work/src" "$work/obj" && mkdir -p "$work/obj/ldap" "$work/obj/wldap32"
+# apt-get source downloads as _apt, and checks what it fetched against the
+# archive's signed index; nobody else may write here before we unpack it.
+install -d -m 0700 -o _apt "$dl" 2>/dev/null || install -d -m 0700 "$dl"
 (cd "$dl" && apt-get source -qq --download-only "wine=$version" >/dev/null 2>&1) ||
   die "apt-get source wine=$version failed: add a 'deb-src' line for bookworm (scripts/install_deps.sh does) and run apt-get update"
-orig="$(ls "$dl"/wine_*.orig.tar.* | head -1)"
+orig="$(ls "$dl"/wine_*.orig.tar.*)"
+[[ -f "$orig" ]] || die "expected one wine_*.orig.tar.* from apt-get source, found: $(ls "$dl")"
 mkdir -p "$work/src"
 tar -C "$work/src" --strip-components=1 --wildcards -xf "$orig" '*/libs/ldap/*' '*/dlls/wldap32/*'
 rm -rf "$dl"

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "absl/strings/str_replace.h"
 
 namespace adsync::testing {
@@ -30,13 +33,19 @@ WinePrefix::WinePrefix(std::string dir) : dir_(std::move(dir)) {
   EXPECT_EQ(r.exit_code, 0) << "wineboot failed: " << r.output;
   // Wine 8.0's own wldap32 loses LDAP replies over TLS larger than about
   // 1 KiB (tests/windows/wine/wldap32-tls-read.patch); the prefix gets the
-  // fixed build, which Command() tells Wine to prefer.
+  // fixed build, which Command() tells Wine to prefer. Without it every
+  // agent test would fail on LDAP, far from the cause: stop here instead.
   const std::string fixed = ADSYNC_WINE_WLDAP32;
   const RunResult copied =
       RunCommand({"cp", fixed, DriveC("windows/system32/wldap32.dll")});
-  EXPECT_EQ(copied.exit_code, 0)
-      << fixed << " could not be installed in the prefix (" << copied.output
-      << "): scripts/build_windows.sh builds it";
+  if (copied.exit_code != 0) {
+    std::fprintf(stderr,
+                 "%s could not be installed in the Wine prefix (%s): "
+                 "scripts/test.sh builds it with "
+                 "scripts/build_wine_wldap32.sh\n",
+                 fixed.c_str(), copied.output.c_str());
+    std::exit(1);
+  }
   // Until the first boot's processes exit, a second services.exe may answer
   // the service manager and not know services the first one created.
   RunCommand({"env", "WINEPREFIX=" + dir_, "wineserver", "-w"}, "",
