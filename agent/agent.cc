@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "agent/change_tracker.h"
 #include "agent/coordinator_link.h"
+#include "common/backoff.h"
 #include "common/guid.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -200,19 +201,15 @@ absl::Status Agent::RunOnce() {
 
 void Agent::RunForever(const std::atomic<bool>* stop) {
   std::mt19937_64 rng(std::random_device{}());
-  absl::Duration backoff = absl::Milliseconds(config_.backoff_initial_ms());
-  const absl::Duration max_backoff =
-      absl::Milliseconds(config_.backoff_max_ms());
+  int failures = 0;  // in a row: a session that lasted a minute resets it
   while (!stop->load()) {
     const absl::Time started = absl::Now();
     absl::Status s = Session(/*once=*/false, stop);
     if (stop->load()) break;
-    if (absl::Now() - started > absl::Minutes(1)) {
-      backoff = absl::Milliseconds(config_.backoff_initial_ms());
-    }
-    // Full jitter in [backoff/2, backoff] spreads reconnecting agents.
-    std::uniform_real_distribution<double> jitter(0.5, 1.0);
-    const absl::Duration sleep = backoff * jitter(rng);
+    if (absl::Now() - started > absl::Minutes(1)) failures = 0;
+    const absl::Duration sleep = JitteredBackoff(
+        absl::Milliseconds(config_.backoff_initial_ms()),
+        absl::Milliseconds(config_.backoff_max_ms()), failures++, rng);
     Log(LogLevel::kError, "sync interrupted",
         {{"error", std::string(s.message())},
          {"retry_in",
@@ -221,7 +218,6 @@ void Agent::RunForever(const std::atomic<bool>* stop) {
     while (!stop->load() && absl::Now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    backoff = std::min(backoff * 2, max_backoff);
   }
 }
 

@@ -99,6 +99,8 @@ class Database {
   absl::Status Execute(absl::string_view sql);
 
   // Checks out the cached prepared statement for `sql`, reset and unbound.
+  // Statements are cached by the text's address: `sql` must live as long as
+  // the database (a string literal, or text built once).
   // REQUIRES: no other use of the same statement is in progress.
   absl::StatusOr<ScopedStatement> Cached(const char* sql);
 

@@ -49,6 +49,12 @@ using Stamps = std::array<AttrStamp, kNumStampedAttributes>;
 std::string EncodeStamps(const Stamps& stamps);
 Stamps DecodeStamps(absl::string_view blob);
 
+// userAccountControl's ACCOUNTDISABLE bit (ADS_UF_ACCOUNTDISABLE).
+inline constexpr uint32_t kUacAccountDisabled = 0x2;
+inline bool AccountDisabled(uint32_t user_account_control) {
+  return (user_account_control & kUacAccountDisabled) != 0;
+}
+
 // The state of one account as the coordinator stores it.
 struct AccountState {
   std::string object_guid;  // 16-byte binary
@@ -63,7 +69,7 @@ struct AccountState {
   bool absent = false;   // missing from the last completed full sync
   Stamps stamps;
 
-  bool enabled() const { return (user_account_control & 0x2) == 0; }
+  bool enabled() const { return !AccountDisabled(user_account_control); }
   // Holds no identities: deleted in AD or gone from a full sync.
   bool removed() const { return deleted || absent; }
 };
@@ -88,6 +94,9 @@ bool MergeAccount(const AccountState& incoming, AccountState* stored);
 bool PanelIdentityChanged(const AccountState& before,
                           const AccountState& after);
 
+// The schema's partial index and the store's queries say "outcome = 0" for
+// kMatched (an index definition cannot name a constant); see the
+// static_assert in sqlite_store.cc.
 enum class Outcome : int {
   kMatched = 0,
   kUnmatched = 1,

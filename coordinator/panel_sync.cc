@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/backoff.h"
 #include "common/http_client.h"
 #include "common/log.h"
 #include "common/text.h"
@@ -158,11 +159,9 @@ void PanelSync::Stop() {
 }
 
 int64_t PanelSync::BackoffMs(int attempts) {
-  const double base =
-      std::min<double>(config_.backoff_max_ms(),
-                       config_.backoff_initial_ms() * std::pow(2.0, attempts));
-  return static_cast<int64_t>(
-      base * std::uniform_real_distribution<double>(0.5, 1.0)(rng_));
+  return absl::ToInt64Milliseconds(JitteredBackoff(
+      absl::Milliseconds(config_.backoff_initial_ms()),
+      absl::Milliseconds(config_.backoff_max_ms()), attempts, rng_));
 }
 
 void PanelSync::DeliverOrg(const std::string& org_id) {

@@ -28,6 +28,10 @@
 #include "coordinator/validation.h"
 
 namespace adsync {
+
+// The schema and the queries below write "outcome = 0" for a matched account.
+static_assert(static_cast<int>(Outcome::kMatched) == 0,
+              "matched is outcome 0 in the schema's index and the SQL here");
 namespace {
 
 using adsync::v1::AccountView;
@@ -1145,7 +1149,7 @@ absl::StatusOr<PushBatch> SqliteStore::NextPushBatch(const std::string& org_id,
       id->set_sid(q->ColumnText(3));
       ASSIGN_OR_RETURN(std::string guid, GuidBinaryToString(q->ColumnBlob(4)));
       id->set_object_guid(guid);
-      id->set_enabled((q->ColumnInt(5) & 0x2) == 0);
+      id->set_enabled(!AccountDisabled(static_cast<uint32_t>(q->ColumnInt(5))));
     }
   }
   return batch;
@@ -1988,10 +1992,12 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
     }
     std::map<std::string, adsync::v1::Counts> by_domain;
     {
-      ASSIGN_OR_RETURN(
-          ScopedStatement q,
-          reader_->Cached("SELECT domain, outcome, (uac & 2) != 0, count(*) "
-                          "FROM profiles WHERE org_key=?1 GROUP BY 1, 2, 3"));
+      // Built once: Cached() keys statements by the text's address.
+      static const std::string* const kCountsSql = new std::string(
+          absl::StrCat("SELECT domain, outcome, (uac & ", kUacAccountDisabled,
+                       ") != 0, count(*) FROM profiles WHERE org_key=?1 "
+                       "GROUP BY 1, 2, 3"));
+      ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kCountsSql->c_str()));
       q->Bind(1, org.key);
       while (true) {
         ASSIGN_OR_RETURN(bool row, q->Step());

@@ -82,7 +82,7 @@ class FakeDirectory : public Directory {
     d.ds_service_name = "CN=NTDS Settings,CN=DC1";
     d.dns_host_name = "dc1.district.test";
     d.highest_committed_usn = 5000;
-    d.supported_controls = {"1.2.840.113556.1.4.528"};
+    d.supported_controls = {kChangeNotificationControlOid};
     return d;
   }
   absl::Status Search(const SearchRequest& r,

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "adsync/v1/config.pb.h"
+#include "common/backoff.h"
 #include "common/files.h"
 #include "common/guid.h"
 #include "common/log.h"
@@ -226,6 +227,30 @@ TEST(Files, SecretsEqualComparesWholeSecrets) {
 // A comparison that stops at the first difference answers a wrong first
 // byte thousands of times faster than a wrong last byte over 1 MiB; this
 // one takes as long either way.
+TEST(Backoff, DoublesPerFailureWithJitterInTheUpperHalfUpToTheCap) {
+  std::mt19937_64 rng(42);
+  const absl::Duration initial = absl::Milliseconds(200);
+  const absl::Duration max = absl::Seconds(5);
+  for (int failures = 0; failures < 8; ++failures) {
+    const absl::Duration ceiling =
+        std::min(max, initial * static_cast<int64_t>(1 << failures));
+    absl::Duration lowest = absl::InfiniteDuration(), highest;
+    for (int i = 0; i < 200; ++i) {
+      const absl::Duration d = JitteredBackoff(initial, max, failures, rng);
+      lowest = std::min(lowest, d);
+      highest = std::max(highest, d);
+    }
+    EXPECT_GE(lowest, ceiling / 2) << failures;
+    EXPECT_LE(highest, ceiling) << failures;
+    // Jitter: 200 draws are not all the same.
+    EXPECT_LT(lowest, highest) << failures;
+  }
+  // Far past the cap (and past 2^62) it stays within [max/2, max].
+  const absl::Duration late = JitteredBackoff(initial, max, 1000, rng);
+  EXPECT_GE(late, max / 2);
+  EXPECT_LE(late, max);
+}
+
 TEST(Files, SecretsEqualTakesAsLongWhereverTheSecretsDiffer) {
   const std::string expected(1 << 20, 'k');
   std::string early = expected, late = expected;
