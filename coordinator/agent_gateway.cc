@@ -204,7 +204,7 @@ class AgentGateway::Session
       // leaves part of a message behind, or comes before any Hello).
       const bool partial = in_->message->ByteSizeLong() > 0;
       absl::MutexLock lock(&mu_);
-      if (partial || !hello_seen_) {
+      if (partial || !hello_received_) {
         Metrics::Global().Rejected("malformed");
         FailLocked(absl::InvalidArgumentError(
             partial ? "a message from the agent could not be parsed (not a "
@@ -326,13 +326,13 @@ class AgentGateway::Session
   // --- reactor thread ---
 
   void OnHello() {
-    if (hello_seen_) {
-      return Fail(
-          absl::FailedPreconditionError("Hello sent twice on one stream"));
-    }
-    hello_seen_ = true;
     {
       absl::MutexLock lock(&mu_);
+      if (hello_received_) {
+        FailLocked(
+            absl::FailedPreconditionError("Hello sent twice on one stream"));
+        return;
+      }
       hello_received_ = true;
     }
     // A blocked address costs neither a key check nor a store write.
@@ -844,7 +844,6 @@ class AgentGateway::Session
   std::unique_ptr<IncomingMessage> in_;  // the read in flight
 
   // Reactor-thread state (one read in flight at a time).
-  bool hello_seen_ = false;
   // Written by the reactor; read by the storage thread when a promotion
   // tells the store where this stream's batches stand.
   std::atomic<uint64_t> next_sequence_{1};
