@@ -131,259 +131,307 @@ class Client {
 
 std::string RequireOrg(const Args& a) { return a.Get("org"); }
 
+bool Need(const Args& a, const char* option) {
+  return a.Has(option) && !a.Get(option).empty();
+}
+
+int OrgCreate(Client& c, const Args& a) {
+  if (!Need(a, "name")) return Usage("org create needs --name");
+  adsync::v1::CreateOrgRequest req;
+  req.set_name(a.Get("name"));
+  req.set_org_id(a.Get("id"));
+  req.set_match_upn(a.Has("match-upn"));
+  req.set_match_proxy_addresses(a.Has("match-proxy-addresses"));
+  adsync::v1::Org org;
+  grpc::Status s = c.admin().CreateOrg(c.Context().get(), req, &org);
+  if (!s.ok()) return FailRpc(s);
+  if (a.Has("json")) return std::printf("%s\n", ToJson(org).c_str()), 0;
+  std::printf("created org %s (%s)\n", org.org_id().c_str(),
+              org.name().c_str());
+  return 0;
+}
+
+int OrgList(Client& c, const Args& a) {
+  adsync::v1::ListOrgsResponse resp;
+  grpc::Status s = c.admin().ListOrgs(c.Context().get(), {}, &resp);
+  if (!s.ok()) return FailRpc(s);
+  if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
+  std::vector<std::vector<std::string>> rows = {{"ORG ID", "NAME", "MATCHING"}};
+  for (const auto& o : resp.orgs()) {
+    std::string matching = "mail";
+    if (o.match_proxy_addresses()) matching += ",proxyAddresses";
+    if (o.match_upn()) matching += ",upn";
+    rows.push_back({o.org_id(), o.name(), matching});
+  }
+  std::printf("%s", RenderTable(rows).c_str());
+  return 0;
+}
+
+int SyncAdd(Client& c, const Args& a) {
+  if (!Need(a, "org") || !Need(a, "domain") || !Need(a, "ip")) {
+    return Usage("sync add needs --org, --domain and --ip");
+  }
+  adsync::v1::AddSyncRequest req;
+  req.set_org_id(RequireOrg(a));
+  req.set_domain(a.Get("domain"));
+  req.set_dns_name(a.Get("dns-name"));
+  for (absl::string_view ip :
+       absl::StrSplit(a.Get("ip"), ',', absl::SkipEmpty())) {
+    req.add_allowed_ips(std::string(ip));
+  }
+  int priority = 0;
+  if (a.Has("priority") && !absl::SimpleAtoi(a.Get("priority"), &priority)) {
+    return Usage("--priority takes a whole number");
+  }
+  req.set_priority(priority);
+  adsync::v1::AddSyncResponse resp;
+  grpc::Status s = c.admin().AddSync(c.Context().get(), req, &resp);
+  if (!s.ok()) return FailRpc(s);
+  if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
+  std::printf(
+      "added AD Sync %s for domain %s\nAD Sync key: %s\n"
+      "Save the key now into the agent's key file (chmod 600); it is "
+      "not shown again.\n",
+      resp.sync().sync_id().c_str(), resp.sync().domain().c_str(),
+      resp.sync_key().c_str());
+  return 0;
+}
+
+int SyncList(Client& c, const Args& a) {
+  if (!Need(a, "org")) return Usage("sync list needs --org");
+  adsync::v1::ListSyncsRequest req;
+  req.set_org_id(RequireOrg(a));
+  adsync::v1::ListSyncsResponse resp;
+  grpc::Status s = c.admin().ListSyncs(c.Context().get(), req, &resp);
+  if (!s.ok()) return FailRpc(s);
+  if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
+  std::vector<std::vector<std::string>> rows = {
+      {"SYNC ID", "DOMAIN", "DNS NAME", "ALLOWED IPS", "PRIORITY"}};
+  for (const auto& sy : resp.syncs()) {
+    std::string ips;
+    for (const auto& ip : sy.allowed_ips())
+      ips += (ips.empty() ? "" : ",") + ip;
+    rows.push_back({sy.sync_id(), sy.domain(),
+                    sy.dns_name().empty() ? "-" : sy.dns_name(), ips,
+                    absl::StrCat(sy.priority())});
+  }
+  std::printf("%s", RenderTable(rows).c_str());
+  return 0;
+}
+
+int SyncRemove(Client& c, const Args& a) {
+  if (!Need(a, "org") || !Need(a, "sync"))
+    return Usage("sync remove needs --org and --sync");
+  adsync::v1::RemoveSyncRequest req;
+  req.set_org_id(RequireOrg(a));
+  req.set_sync_id(a.Get("sync"));
+  adsync::v1::RemoveSyncResponse resp;
+  grpc::Status s = c.admin().RemoveSync(c.Context().get(), req, &resp);
+  if (!s.ok()) return FailRpc(s);
+  std::printf("removed AD Sync %s\n", req.sync_id().c_str());
+  return 0;
+}
+
+int SyncRotateKey(Client& c, const Args& a) {
+  if (!Need(a, "org") || !Need(a, "sync"))
+    return Usage("sync rotate-key needs --org and --sync");
+  adsync::v1::RotateSyncKeyRequest req;
+  req.set_org_id(RequireOrg(a));
+  req.set_sync_id(a.Get("sync"));
+  adsync::v1::AddSyncResponse resp;
+  grpc::Status s = c.admin().RotateSyncKey(c.Context().get(), req, &resp);
+  if (!s.ok()) return FailRpc(s);
+  std::printf(
+      "new AD Sync key: %s\nThe old key no longer works; put the new "
+      "one into the agent's key file now.\n",
+      resp.sync_key().c_str());
+  return 0;
+}
+
+int PeopleImport(Client& c, const Args& a) {
+  const auto& p = a.positional;
+  if (!Need(a, "org") || p.size() < 3)
+    return Usage("people import needs --org and a FILE");
+  auto csv = ReadFile(p[2]);
+  if (!csv.ok()) return Fail(std::string(csv.status().message()));
+  adsync::v1::ImportPeopleRequest req;
+  req.set_org_id(RequireOrg(a));
+  req.set_csv(*csv);
+  req.set_dry_run(a.Has("dry-run"));
+  const std::string format = a.Get("format");
+  if (format == "oneroster") {
+    req.set_format(adsync::v1::ImportPeopleRequest::FORMAT_ONEROSTER);
+  } else if (format == "plain") {
+    req.set_format(adsync::v1::ImportPeopleRequest::FORMAT_PLAIN);
+  } else if (!format.empty()) {
+    return Usage("--format is oneroster or plain");
+  }
+  adsync::v1::ImportPeopleResponse resp;
+  grpc::Status s = c.admin().ImportPeople(c.Context().get(), req, &resp);
+  if (!s.ok()) return FailRpc(s);
+  std::printf("%s %u People with %u emails; %u accounts re-matched\n",
+              req.dry_run() ? "would import" : "imported", resp.people(),
+              resp.emails(), resp.rematched_accounts());
+  return 0;
+}
+
+int PeoplePull(Client& c, const Args& a) {
+  if (!Need(a, "org")) return Usage("people pull needs --org");
+  adsync::v1::PullPeopleRequest req;
+  req.set_org_id(RequireOrg(a));
+  adsync::v1::ImportPeopleResponse resp;
+  grpc::Status s = c.admin().PullPeople(c.Context().get(), req, &resp);
+  if (!s.ok()) return FailRpc(s);
+  std::printf(
+      "pulled %u People with %u emails from K12Panel; %u accounts "
+      "re-matched\n",
+      resp.people(), resp.emails(), resp.rematched_accounts());
+  return 0;
+}
+
+int PushApproveOrReject(Client& c, const Args& a) {
+  const std::string sub = a.positional[1];
+  if (!Need(a, "org")) return Usage(absl::StrCat("push ", sub, " needs --org"));
+  adsync::v1::ResolveQuarantineRequest req;
+  req.set_org_id(RequireOrg(a));
+  req.set_approve(sub == "approve");
+  adsync::v1::PushStatus resp;
+  grpc::Status s = c.admin().ResolveQuarantine(c.Context().get(), req, &resp);
+  if (!s.ok()) return FailRpc(s);
+  std::printf(
+      "%s; %llu People queued for K12Panel\n",
+      sub == "approve"
+          ? "quarantine released: the held updates will be delivered"
+          : "quarantined removals dropped: K12Panel keeps those identities",
+      static_cast<unsigned long long>(resp.queue_depth()));
+  return 0;
+}
+
+int SweepApproveOrReject(Client& c, const Args& a) {
+  const std::string sub = a.positional[1];
+  if (!Need(a, "org") || !Need(a, "domain")) {
+    return Usage(absl::StrCat("sweep ", sub, " needs --org and --domain"));
+  }
+  adsync::v1::ResolveSweepRequest req;
+  req.set_org_id(RequireOrg(a));
+  req.set_domain(a.Get("domain"));
+  req.set_approve(sub == "approve");
+  adsync::v1::ResolveSweepResponse resp;
+  grpc::Status s = c.admin().ResolveSweep(c.Context().get(), req, &resp);
+  if (!s.ok()) return FailRpc(s);
+  if (sub == "approve") {
+    std::printf("sweep applied: %llu accounts marked gone\n",
+                static_cast<unsigned long long>(resp.removed()));
+  } else {
+    std::printf("held sweep dropped: the accounts stay\n");
+  }
+  return 0;
+}
+
+int Status(Client& c, const Args& a) {
+  int watch = 0;
+  if (a.Has("watch") &&
+      (!absl::SimpleAtoi(a.Get("watch"), &watch) || watch <= 0)) {
+    return Usage("--watch takes a number of seconds");
+  }
+  while (true) {
+    adsync::v1::GetStatusRequest req;
+    req.set_org_id(a.Get("org"));
+    adsync::v1::GetStatusResponse resp;
+    grpc::Status s = c.status().GetStatus(c.Context().get(), req, &resp);
+    if (!s.ok()) return FailRpc(s);
+    if (watch) std::printf("\033[H\033[2J");
+    if (a.Has("json")) {
+      std::printf("%s\n", ToJson(resp).c_str());
+    } else {
+      std::printf("%s",
+                  FormatStatus(resp, absl::ToUnixSeconds(absl::Now())).c_str());
+    }
+    std::fflush(stdout);
+    if (!watch) return 0;
+    std::this_thread::sleep_for(std::chrono::seconds(watch));
+  }
+}
+
+int Resolve(Client& c, const Args& a) {
+  const auto& p = a.positional;
+  if (!Need(a, "org") || p.size() < 2)
+    return Usage("resolve needs --org and a LOGIN");
+  adsync::v1::ResolveLoginRequest req;
+  req.set_org_id(RequireOrg(a));
+  req.set_login(p[1]);
+  adsync::v1::ResolveLoginResponse resp;
+  grpc::Status s = c.status().ResolveLogin(c.Context().get(), req, &resp);
+  if (!s.ok()) return FailRpc(s);
+  if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
+  std::printf("%s", FormatResolve(resp).c_str());
+  return resp.found() ? 0 : 3;
+}
+
+int Accounts(Client& c, const Args& a) {
+  if (!Need(a, "org")) return Usage("accounts needs --org");
+  adsync::v1::ListAccountsRequest req;
+  req.set_org_id(RequireOrg(a));
+  for (absl::string_view o :
+       absl::StrSplit(a.Get("outcome"), ',', absl::SkipEmpty())) {
+    req.add_outcomes(std::string(o));
+  }
+  uint32_t limit = 0;
+  if (a.Has("limit") && !absl::SimpleAtoi(a.Get("limit"), &limit)) {
+    return Usage("--limit takes a whole number");
+  }
+  req.set_limit(limit);
+  adsync::v1::ListAccountsResponse resp;
+  grpc::Status s = c.status().ListAccounts(c.Context().get(), req, &resp);
+  if (!s.ok()) return FailRpc(s);
+  if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
+  if (a.Has("csv"))
+    return std::printf("%s", FormatAccountsCsv(resp).c_str()), 0;
+  std::vector<std::vector<std::string>> rows = {
+      {"LOGIN", "MAIL", "OUTCOME", "PERSON", "ENABLED"}};
+  for (const auto& acc : resp.accounts()) {
+    rows.push_back({absl::StrCat(acc.domain(), "\\", acc.sam_account_name()),
+                    acc.mail().empty() ? "-" : acc.mail(), acc.outcome(),
+                    acc.person_id().empty() ? "-" : acc.person_id(),
+                    acc.enabled() ? "yes" : "no"});
+  }
+  std::printf("%s", RenderTable(rows).c_str());
+  return 0;
+}
+
+// adsyncctl's commands: COMMAND [SUBCOMMAND], each run by one function.
+struct Command {
+  const char* command;
+  const char* subcommand;  // nullptr: the command takes none
+  int (*run)(Client& c, const Args& a);
+};
+constexpr Command kCommands[] = {
+    {"org", "create", OrgCreate},
+    {"org", "list", OrgList},
+    {"sync", "add", SyncAdd},
+    {"sync", "list", SyncList},
+    {"sync", "rotate-key", SyncRotateKey},
+    {"sync", "remove", SyncRemove},
+    {"people", "import", PeopleImport},
+    {"people", "pull", PeoplePull},
+    {"push", "approve", PushApproveOrReject},
+    {"push", "reject", PushApproveOrReject},
+    {"sweep", "approve", SweepApproveOrReject},
+    {"sweep", "reject", SweepApproveOrReject},
+    {"status", nullptr, Status},
+    {"resolve", nullptr, Resolve},
+    {"accounts", nullptr, Accounts},
+};
+
 int Run(Client& c, const Args& a) {
   const auto& p = a.positional;
   const std::string cmd = p.empty() ? "" : p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";
-  auto need = [&](const char* opt) -> bool {
-    return a.Has(opt) && !a.Get(opt).empty();
-  };
-
-  if (cmd == "org" && sub == "create") {
-    if (!need("name")) return Usage("org create needs --name");
-    adsync::v1::CreateOrgRequest req;
-    req.set_name(a.Get("name"));
-    req.set_org_id(a.Get("id"));
-    req.set_match_upn(a.Has("match-upn"));
-    req.set_match_proxy_addresses(a.Has("match-proxy-addresses"));
-    adsync::v1::Org org;
-    grpc::Status s = c.admin().CreateOrg(c.Context().get(), req, &org);
-    if (!s.ok()) return FailRpc(s);
-    if (a.Has("json")) return std::printf("%s\n", ToJson(org).c_str()), 0;
-    std::printf("created org %s (%s)\n", org.org_id().c_str(),
-                org.name().c_str());
-    return 0;
-  }
-  if (cmd == "org" && sub == "list") {
-    adsync::v1::ListOrgsResponse resp;
-    grpc::Status s = c.admin().ListOrgs(c.Context().get(), {}, &resp);
-    if (!s.ok()) return FailRpc(s);
-    if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
-    std::vector<std::vector<std::string>> rows = {
-        {"ORG ID", "NAME", "MATCHING"}};
-    for (const auto& o : resp.orgs()) {
-      std::string matching = "mail";
-      if (o.match_proxy_addresses()) matching += ",proxyAddresses";
-      if (o.match_upn()) matching += ",upn";
-      rows.push_back({o.org_id(), o.name(), matching});
+  for (const Command& command : kCommands) {
+    if (cmd == command.command &&
+        (command.subcommand == nullptr || sub == command.subcommand)) {
+      return command.run(c, a);
     }
-    std::printf("%s", RenderTable(rows).c_str());
-    return 0;
-  }
-  if (cmd == "sync" && sub == "add") {
-    if (!need("org") || !need("domain") || !need("ip")) {
-      return Usage("sync add needs --org, --domain and --ip");
-    }
-    adsync::v1::AddSyncRequest req;
-    req.set_org_id(RequireOrg(a));
-    req.set_domain(a.Get("domain"));
-    req.set_dns_name(a.Get("dns-name"));
-    for (absl::string_view ip :
-         absl::StrSplit(a.Get("ip"), ',', absl::SkipEmpty())) {
-      req.add_allowed_ips(std::string(ip));
-    }
-    int priority = 0;
-    if (a.Has("priority") && !absl::SimpleAtoi(a.Get("priority"), &priority)) {
-      return Usage("--priority takes a whole number");
-    }
-    req.set_priority(priority);
-    adsync::v1::AddSyncResponse resp;
-    grpc::Status s = c.admin().AddSync(c.Context().get(), req, &resp);
-    if (!s.ok()) return FailRpc(s);
-    if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
-    std::printf(
-        "added AD Sync %s for domain %s\nAD Sync key: %s\n"
-        "Save the key now into the agent's key file (chmod 600); it is "
-        "not shown again.\n",
-        resp.sync().sync_id().c_str(), resp.sync().domain().c_str(),
-        resp.sync_key().c_str());
-    return 0;
-  }
-  if (cmd == "sync" && sub == "list") {
-    if (!need("org")) return Usage("sync list needs --org");
-    adsync::v1::ListSyncsRequest req;
-    req.set_org_id(RequireOrg(a));
-    adsync::v1::ListSyncsResponse resp;
-    grpc::Status s = c.admin().ListSyncs(c.Context().get(), req, &resp);
-    if (!s.ok()) return FailRpc(s);
-    if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
-    std::vector<std::vector<std::string>> rows = {
-        {"SYNC ID", "DOMAIN", "DNS NAME", "ALLOWED IPS", "PRIORITY"}};
-    for (const auto& sy : resp.syncs()) {
-      std::string ips;
-      for (const auto& ip : sy.allowed_ips())
-        ips += (ips.empty() ? "" : ",") + ip;
-      rows.push_back({sy.sync_id(), sy.domain(),
-                      sy.dns_name().empty() ? "-" : sy.dns_name(), ips,
-                      absl::StrCat(sy.priority())});
-    }
-    std::printf("%s", RenderTable(rows).c_str());
-    return 0;
-  }
-  if (cmd == "sync" && (sub == "rotate-key" || sub == "remove")) {
-    if (!need("org") || !need("sync"))
-      return Usage(absl::StrCat("sync ", sub, " needs --org and --sync"));
-    if (sub == "remove") {
-      adsync::v1::RemoveSyncRequest req;
-      req.set_org_id(RequireOrg(a));
-      req.set_sync_id(a.Get("sync"));
-      adsync::v1::RemoveSyncResponse resp;
-      grpc::Status s = c.admin().RemoveSync(c.Context().get(), req, &resp);
-      if (!s.ok()) return FailRpc(s);
-      std::printf("removed AD Sync %s\n", req.sync_id().c_str());
-      return 0;
-    }
-    adsync::v1::RotateSyncKeyRequest req;
-    req.set_org_id(RequireOrg(a));
-    req.set_sync_id(a.Get("sync"));
-    adsync::v1::AddSyncResponse resp;
-    grpc::Status s = c.admin().RotateSyncKey(c.Context().get(), req, &resp);
-    if (!s.ok()) return FailRpc(s);
-    std::printf(
-        "new AD Sync key: %s\nThe old key no longer works; put the new "
-        "one into the agent's key file now.\n",
-        resp.sync_key().c_str());
-    return 0;
-  }
-  if (cmd == "people" && sub == "import") {
-    if (!need("org") || p.size() < 3)
-      return Usage("people import needs --org and a FILE");
-    auto csv = ReadFile(p[2]);
-    if (!csv.ok()) return Fail(std::string(csv.status().message()));
-    adsync::v1::ImportPeopleRequest req;
-    req.set_org_id(RequireOrg(a));
-    req.set_csv(*csv);
-    req.set_dry_run(a.Has("dry-run"));
-    const std::string format = a.Get("format");
-    if (format == "oneroster") {
-      req.set_format(adsync::v1::ImportPeopleRequest::FORMAT_ONEROSTER);
-    } else if (format == "plain") {
-      req.set_format(adsync::v1::ImportPeopleRequest::FORMAT_PLAIN);
-    } else if (!format.empty()) {
-      return Usage("--format is oneroster or plain");
-    }
-    adsync::v1::ImportPeopleResponse resp;
-    grpc::Status s = c.admin().ImportPeople(c.Context().get(), req, &resp);
-    if (!s.ok()) return FailRpc(s);
-    std::printf("%s %u People with %u emails; %u accounts re-matched\n",
-                req.dry_run() ? "would import" : "imported", resp.people(),
-                resp.emails(), resp.rematched_accounts());
-    return 0;
-  }
-  if (cmd == "people" && sub == "pull") {
-    if (!need("org")) return Usage("people pull needs --org");
-    adsync::v1::PullPeopleRequest req;
-    req.set_org_id(RequireOrg(a));
-    adsync::v1::ImportPeopleResponse resp;
-    grpc::Status s = c.admin().PullPeople(c.Context().get(), req, &resp);
-    if (!s.ok()) return FailRpc(s);
-    std::printf(
-        "pulled %u People with %u emails from K12Panel; %u accounts "
-        "re-matched\n",
-        resp.people(), resp.emails(), resp.rematched_accounts());
-    return 0;
-  }
-  if (cmd == "push" && (sub == "approve" || sub == "reject")) {
-    if (!need("org")) return Usage(absl::StrCat("push ", sub, " needs --org"));
-    adsync::v1::ResolveQuarantineRequest req;
-    req.set_org_id(RequireOrg(a));
-    req.set_approve(sub == "approve");
-    adsync::v1::PushStatus resp;
-    grpc::Status s = c.admin().ResolveQuarantine(c.Context().get(), req, &resp);
-    if (!s.ok()) return FailRpc(s);
-    std::printf(
-        "%s; %llu People queued for K12Panel\n",
-        sub == "approve"
-            ? "quarantine released: the held updates will be delivered"
-            : "quarantined removals dropped: K12Panel keeps those identities",
-        static_cast<unsigned long long>(resp.queue_depth()));
-    return 0;
-  }
-  if (cmd == "sweep" && (sub == "approve" || sub == "reject")) {
-    if (!need("org") || !need("domain")) {
-      return Usage(absl::StrCat("sweep ", sub, " needs --org and --domain"));
-    }
-    adsync::v1::ResolveSweepRequest req;
-    req.set_org_id(RequireOrg(a));
-    req.set_domain(a.Get("domain"));
-    req.set_approve(sub == "approve");
-    adsync::v1::ResolveSweepResponse resp;
-    grpc::Status s = c.admin().ResolveSweep(c.Context().get(), req, &resp);
-    if (!s.ok()) return FailRpc(s);
-    if (sub == "approve") {
-      std::printf("sweep applied: %llu accounts marked gone\n",
-                  static_cast<unsigned long long>(resp.removed()));
-    } else {
-      std::printf("held sweep dropped: the accounts stay\n");
-    }
-    return 0;
-  }
-  if (cmd == "status") {
-    int watch = 0;
-    if (a.Has("watch") &&
-        (!absl::SimpleAtoi(a.Get("watch"), &watch) || watch <= 0)) {
-      return Usage("--watch takes a number of seconds");
-    }
-    while (true) {
-      adsync::v1::GetStatusRequest req;
-      req.set_org_id(a.Get("org"));
-      adsync::v1::GetStatusResponse resp;
-      grpc::Status s = c.status().GetStatus(c.Context().get(), req, &resp);
-      if (!s.ok()) return FailRpc(s);
-      if (watch) std::printf("\033[H\033[2J");
-      if (a.Has("json")) {
-        std::printf("%s\n", ToJson(resp).c_str());
-      } else {
-        std::printf(
-            "%s", FormatStatus(resp, absl::ToUnixSeconds(absl::Now())).c_str());
-      }
-      std::fflush(stdout);
-      if (!watch) return 0;
-      std::this_thread::sleep_for(std::chrono::seconds(watch));
-    }
-  }
-  if (cmd == "resolve") {
-    if (!need("org") || p.size() < 2)
-      return Usage("resolve needs --org and a LOGIN");
-    adsync::v1::ResolveLoginRequest req;
-    req.set_org_id(RequireOrg(a));
-    req.set_login(p[1]);
-    adsync::v1::ResolveLoginResponse resp;
-    grpc::Status s = c.status().ResolveLogin(c.Context().get(), req, &resp);
-    if (!s.ok()) return FailRpc(s);
-    if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
-    std::printf("%s", FormatResolve(resp).c_str());
-    return resp.found() ? 0 : 3;
-  }
-  if (cmd == "accounts") {
-    if (!need("org")) return Usage("accounts needs --org");
-    adsync::v1::ListAccountsRequest req;
-    req.set_org_id(RequireOrg(a));
-    for (absl::string_view o :
-         absl::StrSplit(a.Get("outcome"), ',', absl::SkipEmpty())) {
-      req.add_outcomes(std::string(o));
-    }
-    uint32_t limit = 0;
-    if (a.Has("limit") && !absl::SimpleAtoi(a.Get("limit"), &limit)) {
-      return Usage("--limit takes a whole number");
-    }
-    req.set_limit(limit);
-    adsync::v1::ListAccountsResponse resp;
-    grpc::Status s = c.status().ListAccounts(c.Context().get(), req, &resp);
-    if (!s.ok()) return FailRpc(s);
-    if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
-    if (a.Has("csv"))
-      return std::printf("%s", FormatAccountsCsv(resp).c_str()), 0;
-    std::vector<std::vector<std::string>> rows = {
-        {"LOGIN", "MAIL", "OUTCOME", "PERSON", "ENABLED"}};
-    for (const auto& acc : resp.accounts()) {
-      rows.push_back({absl::StrCat(acc.domain(), "\\", acc.sam_account_name()),
-                      acc.mail().empty() ? "-" : acc.mail(), acc.outcome(),
-                      acc.person_id().empty() ? "-" : acc.person_id(),
-                      acc.enabled() ? "yes" : "no"});
-    }
-    std::printf("%s", RenderTable(rows).c_str());
-    return 0;
   }
   return Usage(cmd.empty()
                    ? "no command given"

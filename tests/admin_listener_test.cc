@@ -50,9 +50,64 @@ class AdminListenerTest : public ::testing::Test {
     return RunCommand(argv, "", absl::Seconds(60));
   }
 
+  // adsyncctl ARGS... against a loopback admin port, without TLS.
+  RunResult CtlCommand(int port, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {ADSYNC_CTL_BINARY, "--admin",
+                                     absl::StrCat("127.0.0.1:", port),
+                                     "--token-file", dir_.File("token")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, "", absl::Seconds(60));
+  }
+
   testing::TempDir dir_;
   adsync::v1::CoordinatorConfig config_;
 };
+
+// Every command of adsyncctl's table reaches its handler, and what is not
+// in the table is refused by name.
+TEST_F(AdminListenerTest, AdsyncctlRunsEachCommandOfItsTable) {
+  config_.set_admin_listen("127.0.0.1:0");
+  auto server = CoordinatorServer::Start(config_);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->admin_port();
+  constexpr char kOrg[] = "95aeb0f1-75d2-4126-ba5c-a877fd138d42";
+  auto ctl = [&](const std::vector<std::string>& args) {
+    return CtlCommand(port, args);
+  };
+
+  RunResult r = ctl({"org", "create", "--name", "Ctl USD", "--id", kOrg});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(std::string("created org ") + kOrg));
+  EXPECT_THAT(ctl({"org", "list"}).output, HasSubstr("Ctl USD"));
+  r = ctl(
+      {"sync", "add", "--org", kOrg, "--domain", "CTL", "--ip", "127.0.0.5"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_THAT(r.output, HasSubstr("AD Sync key: "));
+  const std::string added = "added AD Sync ";
+  const size_t at = r.output.find(added) + added.size();
+  const std::string sync_id = r.output.substr(at, r.output.find(' ', at) - at);
+  EXPECT_THAT(ctl({"sync", "list", "--org", kOrg}).output, HasSubstr(sync_id));
+  EXPECT_THAT(
+      ctl({"sync", "rotate-key", "--org", kOrg, "--sync", sync_id}).output,
+      HasSubstr("new AD Sync key: "));
+  EXPECT_THAT(ctl({"sync", "remove", "--org", kOrg, "--sync", sync_id}).output,
+              HasSubstr("removed AD Sync " + sync_id));
+  EXPECT_EQ(ctl({"status", "--org", kOrg}).exit_code, 0);
+  EXPECT_EQ(ctl({"resolve", "--org", kOrg, "CTL\\nobody"}).exit_code, 3);
+  EXPECT_THAT(ctl({"accounts", "--org", kOrg}).output, HasSubstr("LOGIN"));
+  EXPECT_THAT(ctl({"push", "approve"}).output,
+              HasSubstr("push approve needs --org"));
+  EXPECT_THAT(ctl({"sweep", "reject", "--org", kOrg}).output,
+              HasSubstr("sweep reject needs --org and --domain"));
+  EXPECT_THAT(ctl({"people", "pull"}).output,
+              HasSubstr("people pull needs --org"));
+  EXPECT_THAT(ctl({"people", "import", "--org", kOrg}).output,
+              HasSubstr("people import needs --org and a FILE"));
+  r = ctl({"sync", "frobnicate"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("unknown command \"sync frobnicate\""));
+  EXPECT_THAT(ctl({}).output, HasSubstr("no command given"));
+}
 
 TEST_F(AdminListenerTest, NetworkAddressWithoutTlsIsRefusedAtStart) {
   for (const char* listen : {"0.0.0.0:0", "[::]:0", "192.0.2.10:7444"}) {
