@@ -157,9 +157,17 @@ absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
     }
     absl::Time last_heartbeat = absl::Now();
     absl::Time last_check = absl::Now();
+    // A change made after the sync above read the DC but before the
+    // notification registration is announced by nothing: look once now
+    // instead of at the next poll.
+    bool check_now = true;
     while (!stop->load() && link->role().role == adsync::v1::ROLE_PRIMARY) {
-      ASSIGN_OR_RETURN(bool changed,
-                       directory->WaitForChange(std::min(poll, heartbeat)));
+      bool changed = check_now;
+      if (!check_now) {
+        ASSIGN_OR_RETURN(changed,
+                         directory->WaitForChange(std::min(poll, heartbeat)));
+      }
+      check_now = false;
       RETURN_IF_ERROR(link->Health());
       if (absl::Now() - last_heartbeat >= heartbeat) {
         RETURN_IF_ERROR(link->Heartbeat(Position(dc)));

@@ -145,7 +145,13 @@ TEST_F(WindowsAgentE2eTest, FullSyncChangesRenamesDeletesAndResumes) {
   EXPECT_EQ(coordinator_->Status(org_).counts().matched(), 40u);
   EXPECT_EQ(Resolve(Login("u39")).person_id(), "p-" + Sam("u39"));
   EXPECT_THAT(agent->Log(), HasSubstr("full sync done deltas=40"));
-  EXPECT_THAT(agent->Log(), HasSubstr("mode=change notification"));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return agent->Log().find("mode=change notification") !=
+               std::string::npos;
+      },
+      kArrival))
+      << agent->Log();
 
   a1_->Replace(dns[0], "mail", "new@shelbyville.k12.us");  // a new Person
   ASSERT_TRUE(WaitFor(
