@@ -9,7 +9,7 @@
 #include <string>
 
 #include "coordinator/coordinator_server.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace adsync {
 

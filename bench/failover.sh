@@ -18,7 +18,7 @@ $S provision "$forest/b1" STAFF.TEST STAFF 127.0.0.31 dcb1 && $S start "$forest/
 trap '$S ns-stop "$forest"' EXIT
 times=()
 for i in $(seq 1 "$n"); do
-  out=$(build/tests/failover_e2e_test 2>&1) || true
+  out=$(build/tests/e2e/failover_e2e_test 2>&1) || true
   t=$(sed -n 's/.*panel-sim: \([0-9.]*\) s/\1/p' <<< "$out")
   [[ -n "$t" ]] || { echo "$out" | tail -40 >&2; echo "run $i failed" >&2; exit 1; }
   echo "run $i: ${t} s"

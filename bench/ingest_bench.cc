@@ -20,9 +20,9 @@
 #include "absl/time/clock.h"
 #include "bench/bench_setup.h"
 #include "common/sqlite.h"
-#include "tests/raw_stream.h"
-#include "tests/test_util.h"
-#include "tests/wire_agent.h"
+#include "tests/support/raw_stream.h"
+#include "tests/support/test_util.h"
+#include "tests/support/wire_agent.h"
 
 ABSL_FLAG(int, profiles, 1000000, "profiles to stream");
 ABSL_FLAG(std::string, dir, "/tmp", "directory for the benchmark databases");

@@ -16,7 +16,7 @@
 #include "absl/time/clock.h"
 #include "adsync/v1/admin.grpc.pb.h"
 #include "bench/bench_setup.h"
-#include "tests/test_util.h"
+#include "tests/support/test_util.h"
 
 ABSL_FLAG(int, accounts, 100000, "accounts in the store");
 ABSL_FLAG(int, clients, 4, "concurrent client threads");

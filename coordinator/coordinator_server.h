@@ -17,7 +17,7 @@
 #include "coordinator/agent_gateway.h"
 #include "coordinator/metrics.h"
 #include "coordinator/panel_sync.h"
-#include "coordinator/sqlite_store.h"
+#include "coordinator/sqlite/sqlite_store.h"
 
 namespace adsync {
 

@@ -33,8 +33,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
-#include "tests/process.h"
-#include "tests/test_util.h"
+#include "tests/support/process.h"
+#include "tests/support/test_util.h"
 #include "tests/windows/wine.h"
 
 namespace adsync::testing {

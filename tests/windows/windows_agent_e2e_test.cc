@@ -8,7 +8,7 @@
 #include "common/guid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/e2e_harness.h"
+#include "tests/support/e2e_harness.h"
 #include "tests/windows/wine.h"
 
 namespace adsync::testing {

@@ -25,8 +25,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
-#include "tests/process.h"
-#include "tests/test_util.h"
+#include "tests/support/process.h"
+#include "tests/support/test_util.h"
 #include "tests/windows/wine.h"
 
 namespace adsync::testing {

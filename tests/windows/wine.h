@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "tests/process.h"
+#include "tests/support/process.h"
 
 namespace adsync::testing {
 

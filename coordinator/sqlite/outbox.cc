@@ -1,0 +1,336 @@
+// SqliteStore's outbox: the People whose identity sets changed, queued in
+// the transaction that changed them, claimed and completed by the push to
+// K12Panel; quarantine when removals look like a mistake.
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/guid.h"
+#include "common/sqlite.h"
+#include "common/status_macros.h"
+#include "coordinator/sqlite/rows.h"
+#include "coordinator/sqlite/sqlite_store.h"
+
+namespace adsync {
+
+using sqlite_internal::NowUnix;
+
+absl::Status SqliteStore::FinishChangesLocked(const OrgRow& org,
+                                              const ChangeSet& changes,
+                                              const std::string& cause,
+                                              bool operator_approved) {
+  if (changes.dirty.empty()) return absl::OkStatus();
+  // Deletion safety (docs/design.md, rule 7): many People losing identities
+  // at once is more likely a wrong base DN than a real event; hold the push
+  // for an operator.
+  bool quarantine = false;
+  std::string reason;
+  if (!operator_approved &&
+      changes.losing.size() > options_.quarantine_min_people) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("SELECT count(DISTINCT person_id) FROM profiles "
+                        "WHERE org_key=?1 AND outcome=0"));
+    q->Bind(1, org.key);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    const uint64_t mapped_after = row ? q->ColumnInt(0) : 0;
+    uint64_t lost_all = 0;
+    for (const std::string& person : changes.losing) {
+      ASSIGN_OR_RETURN(
+          ScopedStatement c,
+          writer_->Cached("SELECT 1 FROM profiles WHERE org_key=?1 AND "
+                          "person_id=?2 AND outcome=0 LIMIT 1"));
+      c->Bind(1, org.key).Bind(2, person);
+      ASSIGN_OR_RETURN(bool has, c->Step());
+      if (!has) ++lost_all;
+    }
+    const uint64_t mapped_before = mapped_after + lost_all;
+    const double share =
+        mapped_before
+            ? static_cast<double>(changes.losing.size()) / mapped_before
+            : 1;
+    if (share > options_.quarantine_fraction) {
+      quarantine = true;
+      reason =
+          absl::StrCat(cause, " would remove identities from ",
+                       changes.losing.size(), " of ", mapped_before,
+                       " mapped People (", static_cast<int>(share * 100 + 0.5),
+                       "%); check the AD Sync's base DN and filter, then run "
+                       "`adsyncctl push approve --org ",
+                       org.org.org_id(), "` or `adsyncctl push reject --org ",
+                       org.org.org_id(), "`");
+    }
+  }
+  const int64_t now = NowUnix();
+  for (const std::string& person : changes.dirty) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement v,
+        writer_->Cached(
+            "INSERT INTO person_versions(org_key, person_id, version) "
+            "VALUES(?1,?2,1) ON CONFLICT(org_key, person_id) DO "
+            "UPDATE SET version=version+1 RETURNING version"));
+    v->Bind(1, org.key).Bind(2, person);
+    ASSIGN_OR_RETURN(bool row, v->Step());
+    if (!row) return absl::InternalError("no version returned");
+    const int64_t version = v->ColumnInt(0);
+    const bool held = quarantine && changes.losing.count(person) > 0;
+    ASSIGN_OR_RETURN(
+        ScopedStatement o,
+        writer_->Cached(
+            "INSERT INTO outbox(org_key, person_id, version, enqueued, "
+            "quarantined) VALUES(?1,?2,?3,?4,?5) ON CONFLICT(org_key, "
+            "person_id) DO UPDATE SET version=?3, parked=0, error='', "
+            "quarantined=max(quarantined, ?5)"));
+    o->Bind(1, org.key)
+        .Bind(2, person)
+        .Bind(3, version)
+        .Bind(4, now)
+        .Bind(5, held ? 1 : 0);
+    RETURN_IF_ERROR(o->Run());
+  }
+  if (quarantine) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached(
+            "INSERT INTO push_state(org_key, quarantined, "
+            "quarantine_reason) VALUES(?1,1,?2) ON CONFLICT(org_key) "
+            "DO UPDATE SET quarantined=1, quarantine_reason=?2"));
+    q->Bind(1, org.key).Bind(2, reason);
+    RETURN_IF_ERROR(q->Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::OrgsReadyToPush(
+    int64_t now_ms) {
+  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      reader_->Cached(
+          "SELECT o.org_id FROM orgs o LEFT JOIN push_state p USING(org_key) "
+          "WHERE coalesce(p.quarantined, 0)=0 AND coalesce(p.next_attempt_ms, "
+          "0)<=?1 "
+          "AND EXISTS(SELECT 1 FROM outbox b WHERE b.org_key=o.org_key AND "
+          "b.parked=0 AND b.quarantined=0)"));
+  q->Bind(1, now_ms);
+  std::vector<std::string> orgs;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    orgs.push_back(q->ColumnText(0));
+  }
+  return orgs;
+}
+
+absl::StatusOr<PushBatch> SqliteStore::NextPushBatch(const std::string& org_id,
+                                                     int max_people) {
+  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  PushBatch batch;
+  batch.org_id = org.org.org_id();
+  {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        reader_->Cached("SELECT attempts FROM push_state WHERE org_key=?1"));
+    q->Bind(1, org.key);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (row) batch.attempts = static_cast<int>(q->ColumnInt(0));
+  }
+  {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        reader_->Cached(
+            "SELECT person_id, version FROM outbox WHERE org_key=?1 "
+            "AND parked=0 AND quarantined=0 ORDER BY enqueued, "
+            "person_id LIMIT ?2"));
+    q->Bind(1, org.key).Bind(2, max_people);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      adsync::v1::PersonUpdate& u = batch.updates.emplace_back();
+      u.set_person_id(q->ColumnText(0));
+      u.set_version(static_cast<uint32_t>(q->ColumnInt(1)));
+    }
+  }
+  for (adsync::v1::PersonUpdate& u : batch.updates) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        reader_->Cached("SELECT domain, sam, upn, sid, object_guid, uac FROM "
+                        "profiles WHERE org_key=?1 AND person_id=?2 AND "
+                        "outcome=0 ORDER BY domain, sam"));
+    q->Bind(1, org.key).Bind(2, u.person_id());
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      adsync::v1::PanelIdentity* id = u.add_identities();
+      id->set_domain(q->ColumnText(0));
+      id->set_sam_account_name(q->ColumnText(1));
+      id->set_upn(q->ColumnText(2));
+      id->set_sid(q->ColumnText(3));
+      ASSIGN_OR_RETURN(std::string guid, GuidBinaryToString(q->ColumnBlob(4)));
+      id->set_object_guid(guid);
+      id->set_enabled(!AccountDisabled(static_cast<uint32_t>(q->ColumnInt(5))));
+    }
+  }
+  return batch;
+}
+
+absl::Status SqliteStore::ForEachOutboxItemLocked(int64_t org_key,
+                                                  const PushBatch& batch,
+                                                  const char* sql,
+                                                  const std::string& extra) {
+  for (const auto& u : batch.updates) {
+    ASSIGN_OR_RETURN(ScopedStatement q, writer_->Cached(sql));
+    q->Bind(1, org_key)
+        .Bind(2, u.person_id())
+        .Bind(3, u.version())
+        .Bind(4, extra);
+    RETURN_IF_ERROR(q->Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::CompletePush(const PushBatch& batch) {
+  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), batch.org_id));
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
+  RETURN_IF_ERROR(ForEachOutboxItemLocked(
+      org.key, batch,
+      "DELETE FROM outbox WHERE org_key=?1 AND person_id=?2 AND version=?3",
+      ""));
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached(
+          "INSERT INTO push_state(org_key, last_success, delivered) "
+          "VALUES(?1,?2,?3) ON CONFLICT(org_key) DO UPDATE SET "
+          "last_success=?2, delivered=delivered+?3, attempts=0, "
+          "next_attempt_ms=0"));
+  q->Bind(1, org.key)
+      .Bind(2, NowUnix())
+      .Bind(3, static_cast<int64_t>(batch.updates.size()));
+  RETURN_IF_ERROR(q->Run());
+  return txn.Commit();
+}
+
+absl::Status SqliteStore::DeferPush(const std::string& org_id,
+                                    int64_t next_attempt_ms,
+                                    const std::string& error) {
+  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached(
+          "INSERT INTO push_state(org_key, next_attempt_ms, attempts, "
+          "last_error, last_error_at) VALUES(?1,?2,1,?3,?4) ON "
+          "CONFLICT(org_key) DO UPDATE SET next_attempt_ms=?2, "
+          "attempts=attempts+1, last_error=?3, last_error_at=?4"));
+  q->Bind(1, org.key)
+      .Bind(2, next_attempt_ms)
+      .Bind(3, error)
+      .Bind(4, NowUnix());
+  return q->Run();
+}
+
+absl::Status SqliteStore::ParkPush(const PushBatch& batch,
+                                   const std::string& error) {
+  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), batch.org_id));
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
+  RETURN_IF_ERROR(
+      ForEachOutboxItemLocked(org.key, batch,
+                              "UPDATE outbox SET parked=1, error=?4 WHERE "
+                              "org_key=?1 AND person_id=?2 AND version=?3",
+                              error));
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached(
+          "INSERT INTO push_state(org_key, last_error, last_error_at) "
+          "VALUES(?1,?2,?3) ON CONFLICT(org_key) DO UPDATE SET "
+          "last_error=?2, last_error_at=?3, attempts=0"));
+  q->Bind(1, org.key).Bind(2, error).Bind(3, NowUnix());
+  RETURN_IF_ERROR(q->Run());
+  return txn.Commit();
+}
+
+absl::StatusOr<adsync::v1::PushStatus> SqliteStore::ResolveQuarantine(
+    const std::string& org_id, bool approve) {
+  {
+    absl::MutexLock lock(&write_mu_);
+    ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
+    Transaction txn(writer_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    ASSIGN_OR_RETURN(
+        ScopedStatement state,
+        writer_->Cached("SELECT quarantined FROM push_state WHERE org_key=?1"));
+    state->Bind(1, org.key);
+    ASSIGN_OR_RETURN(bool row, state->Step());
+    if (!row || state->ColumnInt(0) == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "org ", org.org.org_id(), "'s push is not quarantined; nothing to ",
+          approve ? "approve" : "reject"));
+    }
+    ASSIGN_OR_RETURN(
+        ScopedStatement items,
+        writer_->Cached(approve
+                            ? "UPDATE outbox SET quarantined=0 WHERE org_key=?1"
+                            : "DELETE FROM outbox WHERE org_key=?1 AND "
+                              "quarantined=1"));
+    items->Bind(1, org.key);
+    RETURN_IF_ERROR(items->Run());
+    ASSIGN_OR_RETURN(
+        ScopedStatement clear,
+        writer_->Cached(
+            "UPDATE push_state SET quarantined=0, quarantine_reason='' "
+            "WHERE org_key=?1"));
+    clear->Bind(1, org.key);
+    RETURN_IF_ERROR(clear->Run());
+    RETURN_IF_ERROR(txn.Commit());
+  }
+  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  return ReadPushStatus(reader_.get(), org.key);
+}
+
+absl::StatusOr<adsync::v1::PushStatus> SqliteStore::ReadPushStatus(
+    Database* db, int64_t org_key) {
+  adsync::v1::PushStatus p;
+  {
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        db->Cached(
+            "SELECT count(*), min(enqueued), sum(parked), sum(quarantined) "
+            "FROM outbox WHERE org_key=?1"));
+    q->Bind(1, org_key);
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (row) {
+      p.set_queue_depth(q->ColumnInt(0));
+      p.set_oldest_undelivered_unix(q->ColumnInt(1));
+      p.set_parked(q->ColumnInt(2));
+      p.set_quarantined_people(q->ColumnInt(3));
+    }
+  }
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      db->Cached(
+          "SELECT last_success, last_error, last_error_at, quarantined, "
+          "quarantine_reason, delivered, next_attempt_ms FROM push_state "
+          "WHERE org_key=?1"));
+  q->Bind(1, org_key);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  if (row) {
+    p.set_last_success_unix(q->ColumnInt(0));
+    p.set_last_error(q->ColumnText(1));
+    p.set_last_error_unix(q->ColumnInt(2));
+    p.set_quarantined(q->ColumnInt(3) != 0);
+    p.set_quarantine_reason(q->ColumnText(4));
+    p.set_delivered(q->ColumnInt(5));
+    p.set_next_attempt_unix(q->ColumnInt(6) / 1000);
+  }
+  return p;
+}
+
+}  // namespace adsync

@@ -1,0 +1,53 @@
+// Rows and small helpers the parts of SqliteStore share: reading an account,
+// an AD Sync and a lease row, hashing keys, the clock. Internal to
+// coordinator/sqlite/; callers use store.h.
+#ifndef ADSYNC_COORDINATOR_SQLITE_ROWS_H_
+#define ADSYNC_COORDINATOR_SQLITE_ROWS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "adsync/v1/admin.pb.h"
+#include "common/sqlite.h"
+#include "coordinator/merge_rules.h"
+
+namespace adsync::sqlite_internal {
+
+int64_t NowUnix();
+
+// SHA-256 of salt + key: the only form in which an AD Sync key is kept.
+std::string HashKey(const std::string& salt, const std::string& key);
+
+// `n` bytes from the CSPRNG; aborts without one (no safe keys otherwise).
+std::string RandomBytes(int n);
+
+std::string UnknownOrgMessage(const std::string& org_id);
+
+// One stored account: ?1 org key, ?2 objectGUID (binary); columns as
+// ReadAccountColumns reads them.
+extern const char kSelectAccount[];
+void ReadAccountColumns(const Statement& q, AccountState* s,
+                        std::string* domain, MatchResult* match);
+
+// The org's AD Syncs (?1 org key), in the order status lists them; columns
+// 0-6 as ReadSyncInfo reads them, then connection, watermark and DC state.
+extern const char kSelectSyncs[];
+void ReadSyncInfo(const Statement& q, const std::string& org_id,
+                  adsync::v1::SyncInfo* info);
+
+// One row of the leases table; exists=false when the domain never had one.
+struct LeaseRow {
+  bool exists = false;
+  std::string holder;
+  uint64_t epoch = 0;
+  int64_t expires_ms = 0;
+  uint64_t last_sequence = 0;  // of the last batch committed at `epoch`
+};
+
+absl::StatusOr<LeaseRow> ReadLease(Database* db, int64_t org_key,
+                                   const std::string& domain);
+
+}  // namespace adsync::sqlite_internal
+
+#endif  // ADSYNC_COORDINATOR_SQLITE_ROWS_H_

@@ -1,0 +1,234 @@
+// SqliteStore's schema: the forward migrations, one per version, and the
+// schema_version table that records how far a database has come.
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/sqlite.h"
+#include "common/status_macros.h"
+#include "coordinator/sqlite/sqlite_store.h"
+
+namespace adsync {
+
+namespace {
+
+// Each entry migrates version i to i+1. Never edit a released entry; append.
+const char* const kMigrations[] = {
+    // 0 -> 1: initial schema.
+    R"sql(
+CREATE TABLE orgs(
+  org_key INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  match_proxy INTEGER NOT NULL,
+  match_upn INTEGER NOT NULL,
+  created INTEGER NOT NULL);
+CREATE TABLE syncs(
+  sync_id TEXT PRIMARY KEY,
+  org_key INTEGER NOT NULL REFERENCES orgs(org_key),
+  domain TEXT NOT NULL,
+  dns_name TEXT NOT NULL,
+  allowed_ips TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  key_salt BLOB NOT NULL,
+  key_hash BLOB NOT NULL,
+  created INTEGER NOT NULL,
+  key_rotated INTEGER NOT NULL,
+  connected INTEGER NOT NULL DEFAULT 0,
+  source_ip TEXT NOT NULL DEFAULT '',
+  controller TEXT NOT NULL DEFAULT '',
+  last_contact INTEGER NOT NULL DEFAULT 0,
+  wm_invocation BLOB,
+  wm_usn INTEGER,
+  full_sync_in_progress INTEGER NOT NULL DEFAULT 0,
+  last_full_sync INTEGER NOT NULL DEFAULT 0,
+  batches INTEGER NOT NULL DEFAULT 0,
+  deltas INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '');
+CREATE INDEX syncs_by_org ON syncs(org_key);
+CREATE TABLE rejections(
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  sync_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  source_ip TEXT NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX rejections_by_org ON rejections(org_id, id);
+CREATE TABLE people(
+  org_key INTEGER NOT NULL,
+  person_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  PRIMARY KEY(org_key, person_id)) WITHOUT ROWID;
+CREATE TABLE person_emails(
+  org_key INTEGER NOT NULL,
+  email TEXT NOT NULL,
+  person_id TEXT NOT NULL,
+  PRIMARY KEY(org_key, email, person_id)) WITHOUT ROWID;
+CREATE TABLE profiles(
+  org_key INTEGER NOT NULL,
+  object_guid BLOB NOT NULL,
+  domain TEXT NOT NULL,
+  sid TEXT NOT NULL,
+  sam TEXT NOT NULL,
+  upn TEXT NOT NULL,
+  mail TEXT NOT NULL,
+  proxy TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  uac INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  absent INTEGER NOT NULL,
+  stamps BLOB NOT NULL,
+  outcome INTEGER NOT NULL,
+  person_id TEXT NOT NULL,
+  matched_email TEXT NOT NULL,
+  updated INTEGER NOT NULL,
+  PRIMARY KEY(org_key, object_guid));
+CREATE INDEX profiles_by_sam ON profiles(org_key, domain, sam COLLATE NOCASE);
+CREATE INDEX profiles_by_upn ON profiles(org_key, upn COLLATE NOCASE);
+CREATE INDEX profiles_by_sid ON profiles(org_key, sid);
+)sql",
+    // 1 -> 2: push to K12Panel. The outbox is written in the same
+    // transaction as the account change that causes it.
+    R"sql(
+CREATE INDEX profiles_by_person ON profiles(org_key, person_id) WHERE outcome = 0;
+CREATE TABLE person_versions(
+  org_key INTEGER NOT NULL,
+  person_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY(org_key, person_id)) WITHOUT ROWID;
+CREATE TABLE outbox(
+  org_key INTEGER NOT NULL,
+  person_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  enqueued INTEGER NOT NULL,
+  quarantined INTEGER NOT NULL DEFAULT 0,
+  parked INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY(org_key, person_id)) WITHOUT ROWID;
+CREATE TABLE push_state(
+  org_key INTEGER PRIMARY KEY,
+  next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_success INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  last_error_at INTEGER NOT NULL DEFAULT 0,
+  quarantined INTEGER NOT NULL DEFAULT 0,
+  quarantine_reason TEXT NOT NULL DEFAULT '',
+  delivered INTEGER NOT NULL DEFAULT 0);
+)sql",
+    // 2 -> 3: one primary per (org, domain); epochs fence demoted agents.
+    R"sql(
+CREATE TABLE leases(
+  org_key INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  holder_sync_id TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  PRIMARY KEY(org_key, domain)) WITHOUT ROWID;
+CREATE TABLE failovers(
+  id INTEGER PRIMARY KEY,
+  org_key INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  from_sync TEXT NOT NULL,
+  to_sync TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX failovers_by_domain ON failovers(org_key, domain, id);
+)sql",
+    // 3 -> 4: where each DC stands, for replication lag in status.
+    R"sql(
+ALTER TABLE syncs ADD COLUMN dc_invocation BLOB;
+ALTER TABLE syncs ADD COLUMN dc_usn INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE syncs ADD COLUMN dc_position BLOB;
+)sql",
+    // 4 -> 5: the last batch committed under the current lease epoch, so a
+    // batch that failed can never be skipped over by the ones behind it.
+    R"sql(
+ALTER TABLE leases ADD COLUMN last_sequence INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX rejections_by_time ON rejections(id);
+)sql",
+    // 5 -> 6: accounts left out for oversized values, and full-sync sweeps
+    // held for an operator instead of removing accounts.
+    R"sql(
+CREATE TABLE skipped_accounts(
+  org_key INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  object_guid BLOB NOT NULL,
+  sam TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY(org_key, domain, object_guid)) WITHOUT ROWID;
+CREATE TABLE held_sweeps(
+  org_key INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  sync_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  seen INTEGER NOT NULL,
+  domain_accounts INTEGER NOT NULL,
+  skipped_entries INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  PRIMARY KEY(org_key, domain)) WITHOUT ROWID;
+CREATE TABLE held_sweep_accounts(
+  org_key INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  object_guid BLOB NOT NULL,
+  PRIMARY KEY(org_key, domain, object_guid)) WITHOUT ROWID;
+)sql",
+    // 6 -> 7: each domain's SID as its DCs report it (pinned on first use),
+    // and the authoritative re-sync owed after a key rotation.
+    R"sql(
+CREATE TABLE domains(
+  org_key INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  domain_sid TEXT NOT NULL,
+  pinned_by TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY(org_key, domain)) WITHOUT ROWID;
+ALTER TABLE syncs ADD COLUMN authoritative_resync INTEGER NOT NULL DEFAULT 0;
+)sql",
+};
+
+}  // namespace
+
+int SqliteStore::CurrentSchemaVersion() {
+  return static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+}
+
+absl::StatusOr<int> SqliteStore::SchemaVersion() {
+  absl::MutexLock lock(&write_mu_);
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   writer_->Cached("SELECT version FROM schema_version"));
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  return row ? static_cast<int>(q->ColumnInt(0)) : 0;
+}
+
+absl::Status SqliteStore::Migrate() {
+  absl::MutexLock lock(&write_mu_);
+  RETURN_IF_ERROR(writer_->Execute(
+      "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
+  int version = 0;
+  {
+    ASSIGN_OR_RETURN(ScopedStatement q,
+                     writer_->Cached("SELECT version FROM schema_version"));
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (row) version = static_cast<int>(q->ColumnInt(0));
+  }
+  if (version > CurrentSchemaVersion()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database ", options_.path, " has schema version ", version,
+        ", newer than this coordinator understands (", CurrentSchemaVersion(),
+        "); run the newer coordinator or restore a backup"));
+  }
+  for (int v = version; v < CurrentSchemaVersion(); ++v) {
+    Transaction txn(writer_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    RETURN_IF_ERROR(writer_->Execute(kMigrations[v]));
+    RETURN_IF_ERROR(writer_->Execute("DELETE FROM schema_version"));
+    RETURN_IF_ERROR(writer_->Execute(
+        absl::StrCat("INSERT INTO schema_version VALUES(", v + 1, ")")));
+    RETURN_IF_ERROR(txn.Commit());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace adsync

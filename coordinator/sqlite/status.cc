@@ -1,0 +1,451 @@
+// SqliteStore's status queries, on the read connection: an org's (or every
+// org's) sync status, one login resolved with the reason, accounts listed
+// by outcome.
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "adsync/v1/agent.pb.h"
+#include "common/guid.h"
+#include "common/sid.h"
+#include "common/sqlite.h"
+#include "common/status_macros.h"
+#include "coordinator/sqlite/rows.h"
+#include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/validation.h"
+
+namespace adsync {
+
+using adsync::v1::AccountView;
+using sqlite_internal::kSelectSyncs;
+using sqlite_internal::LeaseRow;
+using sqlite_internal::ReadLease;
+using sqlite_internal::ReadSyncInfo;
+
+// The schema and the queries below write "outcome = 0" for a matched account.
+static_assert(static_cast<int>(Outcome::kMatched) == 0,
+              "matched is outcome 0 in the schema's index and the SQL here");
+
+absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
+    const std::string& org_id) {
+  std::vector<std::string> org_ids;
+  if (org_id.empty()) {
+    ASSIGN_OR_RETURN(std::vector<adsync::v1::Org> orgs, ListOrgs());
+    for (const auto& o : orgs) org_ids.push_back(o.org_id());
+  } else {
+    org_ids.push_back(org_id);
+  }
+  absl::MutexLock lock(&read_mu_);
+  adsync::v1::GetStatusResponse response;
+  for (const std::string& id : org_ids) {
+    ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), id));
+    adsync::v1::OrgStatus* os = response.add_orgs();
+    *os->mutable_org() = org.org;
+    ASSIGN_OR_RETURN(*os->mutable_push(),
+                     ReadPushStatus(reader_.get(), org.key));
+    {
+      ASSIGN_OR_RETURN(
+          ScopedStatement q,
+          reader_->Cached("SELECT count(*) FROM people WHERE org_key=?1"));
+      q->Bind(1, org.key);
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (row) os->set_people(q->ColumnInt(0));
+    }
+    std::map<std::string, adsync::v1::Counts> by_domain;
+    {
+      // Built once: Cached() keys statements by the text's address.
+      static const std::string* const kCountsSql = new std::string(
+          absl::StrCat("SELECT domain, outcome, (uac & ", kUacAccountDisabled,
+                       ") != 0, count(*) FROM profiles WHERE org_key=?1 "
+                       "GROUP BY 1, 2, 3"));
+      ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kCountsSql->c_str()));
+      q->Bind(1, org.key);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q->Step());
+        if (!row) break;
+        const auto outcome = static_cast<Outcome>(q->ColumnInt(1));
+        const bool disabled = q->ColumnInt(2) != 0;
+        const uint64_t n = q->ColumnInt(3);
+        for (adsync::v1::Counts* c :
+             {&by_domain[q->ColumnText(0)], os->mutable_counts()}) {
+          if (outcome == Outcome::kRemoved) {
+            c->set_deleted(c->deleted() + n);
+            continue;
+          }
+          c->set_profiles(c->profiles() + n);
+          if (disabled) c->set_disabled(c->disabled() + n);
+          switch (outcome) {
+            case Outcome::kMatched:
+              c->set_matched(c->matched() + n);
+              break;
+            case Outcome::kUnmatched:
+              c->set_unmatched(c->unmatched() + n);
+              break;
+            case Outcome::kAmbiguous:
+              c->set_ambiguous(c->ambiguous() + n);
+              break;
+            case Outcome::kNoEmail:
+              c->set_no_email(c->no_email() + n);
+              break;
+            case Outcome::kRemoved:
+              break;
+          }
+        }
+      }
+    }
+    const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+    std::map<std::string, std::string> primary_of;  // domain -> live holder
+    struct DcPosition {
+      std::string invocation_id;
+      int64_t usn = 0;
+      std::string position;  // a serialized Heartbeat
+    };
+    std::map<std::string, DcPosition> positions;  // sync id -> its DC's
+    {
+      ASSIGN_OR_RETURN(
+          ScopedStatement q,
+          reader_->Cached("SELECT domain FROM syncs WHERE org_key=?1 UNION "
+                          "SELECT domain FROM leases WHERE org_key=?1"));
+      q->Bind(1, org.key);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q->Step());
+        if (!row) break;
+        by_domain[q->ColumnText(0)];  // domains with syncs but no accounts yet
+      }
+    }
+    for (auto& [domain, counts] : by_domain) {
+      adsync::v1::DomainStatus* d = os->add_domains();
+      d->set_domain(domain);
+      *d->mutable_counts() = counts;
+      ASSIGN_OR_RETURN(LeaseRow lease,
+                       ReadLease(reader_.get(), org.key, domain));
+      d->set_lease_epoch(lease.epoch);
+      if (lease.expires_ms > now_ms) {
+        d->set_primary_sync_id(lease.holder);
+        primary_of[domain] = lease.holder;
+      }
+      ASSIGN_OR_RETURN(
+          ScopedStatement f,
+          reader_->Cached(
+              "SELECT at, from_sync, to_sync, epoch, reason FROM "
+              "failovers WHERE org_key=?1 AND domain=?2 ORDER BY id "
+              "DESC LIMIT 10"));
+      f->Bind(1, org.key).Bind(2, domain);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, f->Step());
+        if (!row) break;
+        adsync::v1::Failover* fo = d->add_recent_failovers();
+        fo->set_at_unix(f->ColumnInt(0));
+        fo->set_from_sync_id(f->ColumnText(1));
+        fo->set_to_sync_id(f->ColumnText(2));
+        fo->set_epoch(f->ColumnInt(3));
+        fo->set_reason(f->ColumnText(4));
+      }
+      ASSIGN_OR_RETURN(
+          ScopedStatement h,
+          reader_->Cached(
+              "SELECT at, sync_id, seen, domain_accounts, skipped_entries, "
+              "reason, (SELECT count(*) FROM held_sweep_accounts a WHERE "
+              "a.org_key=?1 AND a.domain=?2) FROM held_sweeps WHERE "
+              "org_key=?1 AND domain=?2"));
+      h->Bind(1, org.key).Bind(2, domain);
+      ASSIGN_OR_RETURN(bool held, h->Step());
+      if (held) {
+        adsync::v1::HeldSweep* hs = d->mutable_held_sweep();
+        hs->set_at_unix(h->ColumnInt(0));
+        hs->set_sync_id(h->ColumnText(1));
+        hs->set_seen(h->ColumnInt(2));
+        hs->set_domain_accounts(h->ColumnInt(3));
+        hs->set_skipped_entries(static_cast<uint32_t>(h->ColumnInt(4)));
+        hs->set_reason(h->ColumnText(5));
+        hs->set_would_remove(h->ColumnInt(6));
+      }
+    }
+    {
+      ASSIGN_OR_RETURN(
+          ScopedStatement q,
+          reader_->Cached("SELECT domain, object_guid, sam, reason, at FROM "
+                          "skipped_accounts WHERE org_key=?1 ORDER BY at "
+                          "DESC LIMIT 100"));
+      q->Bind(1, org.key);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q->Step());
+        if (!row) break;
+        adsync::v1::SkippedAccount* sa = os->add_skipped_accounts();
+        sa->set_domain(q->ColumnText(0));
+        auto guid = GuidBinaryToString(q->ColumnBlob(1));
+        if (guid.ok()) sa->set_object_guid(*guid);
+        sa->set_sam_account_name(q->ColumnText(2));
+        sa->set_reason(q->ColumnText(3));
+        sa->set_at_unix(q->ColumnInt(4));
+      }
+    }
+    {
+      ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kSelectSyncs));
+      q->Bind(1, org.key);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q->Step());
+        if (!row) break;
+        adsync::v1::SyncStatus* s = os->add_syncs();
+        ReadSyncInfo(*q, org.org.org_id(), s->mutable_sync());
+        s->set_connected(q->ColumnInt(7) != 0);
+        s->set_source_ip(q->ColumnText(8));
+        s->set_last_contact_unix(q->ColumnInt(9));
+        s->set_controller(q->ColumnText(10));
+        if (!q->ColumnIsNull(11)) {
+          auto inv = GuidBinaryToString(q->ColumnBlob(11));
+          if (inv.ok()) s->set_watermark_invocation_id(*inv);
+          s->set_watermark_usn(q->ColumnInt(12));
+        }
+        s->set_full_sync_in_progress(q->ColumnInt(13) != 0);
+        s->set_last_full_sync_unix(q->ColumnInt(14));
+        s->set_batches(q->ColumnInt(15));
+        s->set_deltas(q->ColumnInt(16));
+        s->set_last_error(q->ColumnText(17));
+        const std::string& holder = primary_of[s->sync().domain()];
+        s->set_role(!s->connected()                 ? "-"
+                    : holder == s->sync().sync_id() ? "primary"
+                                                    : "standby");
+        s->set_controller_usn(q->ColumnInt(19));
+        positions[s->sync().sync_id()] = {q->ColumnBlob(18), q->ColumnInt(19),
+                                          q->ColumnBlob(20)};
+      }
+    }
+    // Replication lag: how many of the primary DC's USNs each DC has not
+    // applied yet, from the cursor for the primary DC's invocationId in its
+    // replUpToDateVector.
+    for (auto& sync : *os->mutable_syncs()) {
+      sync.set_replication_lag_usn(-1);
+      const std::string& holder = primary_of[sync.sync().domain()];
+      if (holder.empty() || !positions.count(holder)) continue;
+      if (holder == sync.sync().sync_id()) {
+        sync.set_replication_lag_usn(0);
+        continue;
+      }
+      const DcPosition& primary = positions[holder];
+      adsync::v1::Heartbeat reported;
+      if (!reported.ParseFromString(positions[sync.sync().sync_id()].position))
+        continue;
+      for (const auto& cursor : reported.cursors()) {
+        if (cursor.invocation_id() == primary.invocation_id) {
+          sync.set_replication_lag_usn(
+              std::max<int64_t>(0, primary.usn - cursor.usn()));
+        }
+      }
+    }
+    for (const auto& sync : os->syncs()) {
+      if (sync.role() != "standby") continue;
+      for (auto& d : *os->mutable_domains()) {
+        if (d.domain() == sync.sync().domain())
+          d.add_standby_sync_ids(sync.sync().sync_id());
+      }
+    }
+    {
+      ASSIGN_OR_RETURN(ScopedStatement q,
+                       reader_->Cached("SELECT at, source_ip, sync_id, reason "
+                                       "FROM rejections WHERE org_id=?1 "
+                                       "ORDER BY id DESC LIMIT 20"));
+      q->Bind(1, org.org.org_id());
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, q->Step());
+        if (!row) break;
+        adsync::v1::Rejection* r = os->add_recent_rejections();
+        r->set_at_unix(q->ColumnInt(0));
+        r->set_source_ip(q->ColumnText(1));
+        r->set_sync_id(q->ColumnText(2));
+        r->set_reason(q->ColumnText(3));
+      }
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<AccountView> SqliteStore::ViewAccount(Database* db,
+                                                     const OrgRow& org,
+                                                     const StoredAccount& a) {
+  AccountView v;
+  ASSIGN_OR_RETURN(std::string guid, GuidBinaryToString(a.state.object_guid));
+  v.set_object_guid(guid);
+  v.set_domain(a.domain);
+  v.set_sam_account_name(a.state.sam_account_name);
+  v.set_user_principal_name(a.state.user_principal_name);
+  v.set_sid(a.state.sid);
+  v.set_mail(a.state.mail);
+  for (const auto& p : a.state.proxy_addresses) v.add_proxy_addresses(p);
+  v.set_display_name(a.state.display_name);
+  v.set_enabled(a.state.enabled());
+  v.set_deleted(a.state.removed());
+  v.set_outcome(OutcomeName(a.match.outcome));
+  v.set_person_id(a.match.person_id);
+  v.set_matched_email(a.match.matched_email);
+  if (a.match.outcome == Outcome::kAmbiguous) {
+    ASSIGN_OR_RETURN(MatchResult m, Match(db, org, a.state));
+    for (const auto& p : m.candidate_person_ids) v.add_candidate_person_ids(p);
+  }
+  return v;
+}
+
+absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
+    const std::string& org_id, const std::string& login_raw) {
+  const std::string login(absl::StripAsciiWhitespace(login_raw));
+  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  ScopedStatement q;
+  const size_t backslash = login.find('\\');
+  if (backslash != std::string::npos) {
+    ASSIGN_OR_RETURN(std::string domain,
+                     ValidateDomainName(login.substr(0, backslash)));
+    ASSIGN_OR_RETURN(
+        q, reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
+                           "AND domain=?2 AND sam=?3 COLLATE NOCASE "
+                           "ORDER BY deleted + absent, updated DESC LIMIT 1"));
+    q->Bind(1, org.key).Bind(2, domain).Bind(3, login.substr(backslash + 1));
+  } else if (absl::StartsWithIgnoreCase(login, "S-1-")) {
+    ASSIGN_OR_RETURN(std::string binary, SidStringToBinary(login));
+    ASSIGN_OR_RETURN(std::string sid, SidBinaryToString(binary));
+    ASSIGN_OR_RETURN(
+        q, reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
+                           "AND sid=?2 LIMIT 1"));
+    q->Bind(1, org.key).Bind(2, sid);
+  } else if (login.find('@') != std::string::npos) {
+    ASSIGN_OR_RETURN(
+        q, reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
+                           "AND upn=?2 COLLATE NOCASE "
+                           "ORDER BY deleted + absent, updated DESC LIMIT 1"));
+    q->Bind(1, org.key).Bind(2, login);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", login,
+                     "\" is not a login; use DOMAIN\\user, user@upn.suffix or "
+                     "a SID (S-1-5-21-...)"));
+  }
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  adsync::v1::ResolveLoginResponse response;
+  if (!row) {
+    response.set_explanation(
+        absl::StrCat("no account with login ", login,
+                     " has been reported for org ", org.org.org_id(),
+                     ". Check that an AD Sync covers that domain "
+                     "(`adsyncctl sync list`) and that its agent is connected "
+                     "(`adsyncctl status`)."));
+    return response;
+  }
+  const std::string guid = q->ColumnBlob(0);
+  ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(reader_.get(), org.key, guid));
+  ASSIGN_OR_RETURN(AccountView view, ViewAccount(reader_.get(), org, a));
+  response.set_found(true);
+  const std::string who =
+      absl::StrCat(a.domain, "\\", a.state.sam_account_name, " (objectGUID ",
+                   view.object_guid(), ")");
+  std::string why;
+  switch (a.match.outcome) {
+    case Outcome::kMatched: {
+      response.set_person_id(a.match.person_id);
+      ASSIGN_OR_RETURN(ScopedStatement p,
+                       reader_->Cached("SELECT name FROM people WHERE "
+                                       "org_key=?1 AND person_id=?2"));
+      p->Bind(1, org.key).Bind(2, a.match.person_id);
+      ASSIGN_OR_RETURN(bool has, p->Step());
+      if (has) response.set_person_name(p->ColumnText(0));
+      why = absl::StrCat(who, " is Person ", a.match.person_id, " (",
+                         response.person_name(), "): the account's email ",
+                         a.match.matched_email, " is an email of that Person.");
+      break;
+    }
+    case Outcome::kUnmatched: {
+      ASSIGN_OR_RETURN(MatchResult m, Match(reader_.get(), org, a.state));
+      why = absl::StrCat(
+          who, " maps to no one: no Person has any of its emails (",
+          absl::StrJoin(m.emails_tried, ", "),
+          "). Add the email to the Person in K12Panel or fix the "
+          "account's mail in AD, then re-import People.");
+      break;
+    }
+    case Outcome::kAmbiguous:
+      why = absl::StrCat(
+          who, " is ambiguous: its email ", a.match.matched_email,
+          " belongs to several People (",
+          absl::StrJoin(view.candidate_person_ids(), ", "),
+          "); adsync never guesses. Keep the email on one Person only.");
+      break;
+    case Outcome::kNoEmail:
+      why = absl::StrCat(
+          who, " maps to no one: it has no mail",
+          org.settings.match_proxy_addresses ? ", no smtp: proxyAddresses" : "",
+          org.settings.match_upn ? " and no usable UPN" : "",
+          ". Set mail in AD",
+          org.settings.match_upn ? "."
+                                 : ", or enable UPN matching for the org.");
+      break;
+    case Outcome::kRemoved:
+      why =
+          absl::StrCat(who,
+                       a.state.deleted ? " was deleted in AD"
+                                       : " is missing from the last full sync",
+                       ", so it maps to no one.");
+      break;
+  }
+  if (!a.state.removed() && !a.state.enabled()) {
+    absl::StrAppend(&why,
+                    " The account is disabled in AD; it stays mapped and "
+                    "is flagged as disabled.");
+  }
+  response.set_explanation(why);
+  *response.mutable_account() = std::move(view);
+  return response;
+}
+
+absl::StatusOr<adsync::v1::ListAccountsResponse> SqliteStore::ListAccounts(
+    const adsync::v1::ListAccountsRequest& request) {
+  std::set<std::string> wanted(request.outcomes().begin(),
+                               request.outcomes().end());
+  for (const std::string& o : wanted) {
+    bool known = false;
+    for (int i = 0; i <= static_cast<int>(Outcome::kRemoved); ++i) {
+      known |= o == OutcomeName(static_cast<Outcome>(i));
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown outcome \"", o,
+                       "\"; use matched, unmatched, ambiguous, "
+                       "no-email or removed"));
+    }
+  }
+  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), request.org_id()));
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   reader_->Cached("SELECT object_guid, outcome FROM profiles "
+                                   "WHERE org_key=?1 ORDER BY domain, sam"));
+  q->Bind(1, org.key);
+  std::vector<std::string> guids;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    if (!wanted.empty() &&
+        !wanted.count(OutcomeName(static_cast<Outcome>(q->ColumnInt(1))))) {
+      continue;
+    }
+    guids.push_back(q->ColumnBlob(0));
+    if (request.limit() && guids.size() >= request.limit()) break;
+  }
+  adsync::v1::ListAccountsResponse response;
+  for (const std::string& guid : guids) {
+    ASSIGN_OR_RETURN(StoredAccount a,
+                     LoadAccount(reader_.get(), org.key, guid));
+    ASSIGN_OR_RETURN(*response.add_accounts(),
+                     ViewAccount(reader_.get(), org, a));
+  }
+  return response;
+}
+
+}  // namespace adsync

@@ -1,0 +1,340 @@
+// Redundancy end to end: two Samba DCs of one domain that really replicate
+// (the second joined to the first) plus a DC of a second domain, one real
+// agent per DC on its own loopback address, the real coordinator and
+// panel-sim. The primary agent is killed, then its DC; every change made
+// before, during and after must reach the store and K12Panel as AD has it,
+// and no mapping may ever go back to older data.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "common/files.h"
+#include "common/guid.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/e2e_harness.h"
+#include "tests/support/wire_agent.h"
+
+namespace adsync::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kArrival = absl::Seconds(40);
+
+class FailoverE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    setenv("SAMBA_NS", ADSYNC_E2E_FOREST_DIR, 1);  // for `replicate`
+    for (const char* ip : {"127.0.0.41", "127.0.0.42", "127.0.0.43"})
+      EnsureLoopbackSource(ip);
+  }
+
+  void SetUp() override {
+    a1_ = std::make_unique<Dc>(std::string(ADSYNC_E2E_FOREST_DIR) + "/a1");
+    a2_ = std::make_unique<Dc>(std::string(ADSYNC_E2E_FOREST_DIR) + "/a2");
+    b1_ = std::make_unique<Dc>(std::string(ADSYNC_E2E_FOREST_DIR) + "/b1");
+    panel_ = std::make_unique<PanelSimProcess>(dir_.path());
+    panel_->Start();
+    coordinator_ = std::make_unique<Coordinator>(
+        dir_.path(), FastFailoverPanelConfig(*panel_));
+    coordinator_->Start();
+    org_ = coordinator_->CreateOrg("Springfield USD");
+    key_a1_ = coordinator_->AddSync(org_, "DISTRICT", "127.0.0.41", &sync_a1_,
+                                    /*priority=*/10);
+    key_a2_ = coordinator_->AddSync(org_, "DISTRICT", "127.0.0.42", &sync_a2_,
+                                    /*priority=*/5);
+    key_b1_ = coordinator_->AddSync(org_, "STAFF", "127.0.0.43", &sync_b1_);
+    prefix_ = NewRandomGuid().substr(0, 4);
+  }
+
+  void TearDown() override {
+    // The test may have stopped DC a1; later tests and runs need it.
+    RunCommand({SourcePath("scripts/samba_dc.sh"), "start", a1_->dir()});
+  }
+
+  std::unique_ptr<Process> StartAgentFor(const Dc& dc, const std::string& key,
+                                         const std::string& ip,
+                                         const std::string& domain,
+                                         const std::string& ou,
+                                         const std::string& name) {
+    AgentSetup s =
+        DcAgentSetup(dc, *coordinator_, ip, org_, key, ou, dir_.File(name));
+    s.domain = domain;
+    return StartAgent(WriteAgentConfig(s), s.dir + "/agent.log");
+  }
+
+  std::string Sam(const std::string& n) const { return prefix_ + n; }
+
+  // The person K12Panel maps the DISTRICT account to ("" = none).
+  std::string PanelPersonOf(const std::string& sam) {
+    return panel_->PersonOf(org_, "DISTRICT", sam);
+  }
+
+  void Replicate(const Dc& to, const Dc& from) {
+    RunResult r = RunCommand(
+        {SourcePath("scripts/samba_dc.sh"), "replicate", to.dir(), from.dir()});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  void InboundReplication(const Dc& dc, bool on) {
+    RunResult r =
+        RunCommand({SourcePath("scripts/samba_dc.sh"), "inbound-replication",
+                    dc.dir(), on ? "on" : "off"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Dc> a1_, a2_, b1_;
+  std::unique_ptr<PanelSimProcess> panel_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::string org_, prefix_;
+  std::string key_a1_, key_a2_, key_b1_, sync_a1_, sync_a2_, sync_b1_;
+};
+
+TEST_F(FailoverE2eTest,
+       KillingThePrimaryAgentThenItsDcLosesNothingAndNeverRegresses) {
+  // People: p-{u} for u0..u5 with two emails each (old and new), plus Jane,
+  // who has accounts in both domains.
+  std::string people = "{\"people\":[";
+  for (int i = 0; i < 6; ++i) {
+    absl::StrAppend(&people, "{\"id\":\"p-u", i, "\",\"emails\":[\"", Sam("u"),
+                    i, "@d.org\"]},{\"id\":\"p-u", i, "-new\",\"emails\":[\"",
+                    Sam("u"), i, "-new@d.org\"]},");
+  }
+  absl::StrAppend(&people, "{\"id\":\"p-jane\",\"emails\":[\"", Sam("jane"),
+                  "@d.org\"]}]}");
+  panel_->SeedPeople(org_, people);
+  ASSERT_TRUE(coordinator_->PullPeople(org_).ok());
+
+  const std::string ou_a = a1_->AddOu(absl::StrCat("Failover-", prefix_));
+  const std::string ou_b = b1_->AddOu(absl::StrCat("Failover-", prefix_));
+  std::vector<Dc::User> users;
+  for (int i = 0; i < 6; ++i)
+    users.push_back(
+        {Sam(absl::StrCat("u", i)), absl::StrCat(Sam("u"), i, "@d.org")});
+  users.push_back({Sam("jane"), Sam("jane") + "@d.org"});
+  const std::vector<std::string> dns = a1_->AddUsers(ou_a, users);
+  b1_->AddUsers(ou_b, {{Sam("jane.s"), Sam("jane") + "@d.org"}});
+  Replicate(*a2_, *a1_);
+
+  auto agent_a1 =
+      StartAgentFor(*a1_, key_a1_, "127.0.0.41", "DISTRICT", ou_a, "a1");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const adsync::v1::OrgStatus now = coordinator_->Status(org_);
+        for (const auto& d : now.domains()) {
+          if (d.domain() == "DISTRICT") return !d.primary_sync_id().empty();
+        }
+        return false;
+      },
+      kArrival))
+      << agent_a1->Log();
+  auto agent_a2 =
+      StartAgentFor(*a2_, key_a2_, "127.0.0.42", "DISTRICT", ou_a, "a2");
+  auto agent_b1 =
+      StartAgentFor(*b1_, key_b1_, "127.0.0.43", "STAFF", ou_b, "b1");
+
+  // Both domains sync concurrently; Jane gets both of her accounts.
+  ASSERT_TRUE(WaitFor(
+      [&] { return panel_->Identities(org_, "p-jane").size() == 2; }, kArrival))
+      << agent_a1->Log() << agent_b1->Log();
+  ASSERT_TRUE(
+      WaitFor([&] { return PanelPersonOf(Sam("u5")) == "p-u5"; }, kArrival));
+  adsync::v1::OrgStatus status = coordinator_->Status(org_);
+  for (const auto& d : status.domains()) {
+    if (d.domain() != "DISTRICT") continue;
+    EXPECT_EQ(d.primary_sync_id(),
+              sync_a1_);  // the higher priority, connected first
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const adsync::v1::OrgStatus now = coordinator_->Status(org_);
+          for (const auto& dd : now.domains()) {
+            if (dd.domain() == "DISTRICT")
+              return dd.standby_sync_ids_size() == 1;
+          }
+          return false;
+        },
+        kArrival));
+  }
+
+  // Replication lag as the DCs report it: a2 catches up with a1 (0), falls
+  // behind while a1 has changes a2 has not applied, and catches up again.
+  auto standby_lag = [&] {
+    const adsync::v1::OrgStatus now = coordinator_->Status(org_);
+    for (const auto& s : now.syncs()) {
+      if (s.sync().sync_id() == sync_a2_) return s.replication_lag_usn();
+    }
+    return int64_t{-2};
+  };
+  Replicate(*a2_, *a1_);
+  ASSERT_TRUE(WaitFor([&] { return standby_lag() == 0; }, kArrival))
+      << standby_lag();
+  // Hold a2 behind (no inbound replication) so that its lag is there to
+  // see, however slowly the agents report (under ASan, say).
+  InboundReplication(*a2_, false);
+  std::vector<Dc::User> burst;
+  for (int i = 0; i < 5; ++i)
+    burst.push_back({Sam(absl::StrCat("lag", i)), ""});
+  a1_->AddUsers(ou_a, burst);
+  EXPECT_TRUE(WaitFor([&] { return standby_lag() > 0; }, kArrival))
+      << standby_lag();
+  InboundReplication(*a2_, true);
+  Replicate(*a2_, *a1_);
+  ASSERT_TRUE(WaitFor([&] { return standby_lag() == 0; }, kArrival))
+      << standby_lag();
+
+  // Before: a change on a1 flows through the primary.
+  a1_->Replace(dns[0], "mail", Sam("u0") + "-new@d.org");
+  ASSERT_TRUE(WaitFor([&] { return PanelPersonOf(Sam("u0")) == "p-u0-new"; },
+                      kArrival));
+
+  // During: kill -9 the primary agent and change AD right away, on a1
+  // (replicates to a2 within seconds) and on a2 directly.
+  const absl::Time killed = absl::Now();
+  agent_a1->Stop(SIGKILL);
+  a1_->Replace(dns[1], "mail", Sam("u1") + "-new@d.org");
+  a2_->Replace(dns[2], "mail", Sam("u2") + "-new@d.org");
+  // Watch u0 through the failover: it must never go back to its old Person,
+  // whatever a2's agent sends during its full sync.
+  absl::Time u2_arrived = absl::InfinitePast();
+  bool regressed = false;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        if (PanelPersonOf(Sam("u0")) != "p-u0-new") regressed = true;
+        if (u2_arrived == absl::InfinitePast() &&
+            PanelPersonOf(Sam("u2")) == "p-u2-new") {
+          u2_arrived = absl::Now();
+        }
+        return PanelPersonOf(Sam("u1")) == "p-u1-new" &&
+               PanelPersonOf(Sam("u2")) == "p-u2-new";
+      },
+      kArrival))
+      << agent_a2->Log();
+  EXPECT_FALSE(regressed)
+      << "a mapping went back to older data during the failover";
+  std::printf(
+      "[ measure  ] failover: primary agent killed -> new change in panel-sim: "
+      "%.2f s\n",
+      absl::ToDoubleSeconds(u2_arrived - killed));
+  status = coordinator_->Status(org_);
+  for (const auto& d : status.domains()) {
+    if (d.domain() != "DISTRICT") continue;
+    EXPECT_EQ(d.primary_sync_id(), sync_a2_);
+    ASSERT_GE(d.recent_failovers_size(), 1);
+    EXPECT_EQ(d.recent_failovers(0).from_sync_id(), sync_a1_);
+    EXPECT_EQ(d.recent_failovers(0).to_sync_id(), sync_a2_);
+    EXPECT_THAT(d.recent_failovers(0).reason(),
+                HasSubstr("disconnected or stopped heartbeating"));
+  }
+
+  // A zombie of the old primary writes with its old epoch: refused.
+  WireAgent zombie(coordinator_->agent_target("127.0.0.41"), absl::Seconds(30),
+                   E2eAgentCredentials());
+  auto hello = zombie.Hello(org_, key_a1_, TestGuid(1));
+  ASSERT_TRUE(hello.has_hello_result());
+  EXPECT_EQ(hello.hello_result().role(), adsync::v1::ROLE_STANDBY);
+  adsync::v1::Batch late = MakeBatch(1, {{.guid = 77, .sam = Sam("zombie")}});
+  late.set_lease_epoch(hello.hello_result().lease_epoch() - 1);
+  // A tombstone without a SID: the test's SIDs are not in the DC's domain
+  // (pinned from the real agents), and this checks fencing, not SIDs.
+  late.mutable_deltas(0)->clear_object_sid();
+  late.mutable_deltas(0)->set_deleted(true);
+  zombie.Send(late);
+  grpc::Status fenced = zombie.Close();
+  EXPECT_EQ(fenced.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(fenced.error_message(), HasSubstr("fenced"));
+  EXPECT_FALSE(
+      coordinator_->Resolve(org_, "DISTRICT\\" + Sam("zombie")).found());
+
+  // After: the old primary's DC dies too; changes on a2 keep flowing.
+  RunCommand({SourcePath("scripts/samba_dc.sh"), "stop", a1_->dir()});
+  a2_->Replace(dns[3], "mail", Sam("u3") + "-new@d.org");
+  a2_->Delete(dns[4]);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return PanelPersonOf(Sam("u3")) == "p-u3-new" &&
+               PanelPersonOf(Sam("u4")).empty();
+      },
+      kArrival))
+      << agent_a2->Log();
+
+  // The store and K12Panel agree with AD, account by account.
+  const std::map<std::string, std::string> expected = {
+      {"u0", "p-u0-new"}, {"u1", "p-u1-new"}, {"u2", "p-u2-new"},
+      {"u3", "p-u3-new"}, {"u4", ""},         {"u5", "p-u5"}};
+  for (const auto& [u, person] : expected) {
+    EXPECT_EQ(PanelPersonOf(Sam(u)), person) << u;
+    EXPECT_EQ(coordinator_->Resolve(org_, "DISTRICT\\" + Sam(u)).person_id(),
+              person)
+        << u;
+  }
+  EXPECT_EQ(panel_->Identities(org_, "p-jane").size(), 2u);
+}
+
+TEST_F(FailoverE2eTest, GssapiBindWithAKeytabSealedByKerberos) {
+  // Kerberos needs the DC's real host name, which resolves inside the DCs'
+  // mount namespace; run the agent there.
+  const std::string ns = ADSYNC_E2E_FOREST_DIR;
+  const std::string holder = ReadFile(ns + "/holder.pid").value_or("");
+  const std::vector<std::string> in_ns = {
+      "nsenter",
+      "-t",
+      std::string(absl::StripAsciiWhitespace(holder)),
+      "-m",
+      "--",
+      "env",
+      "KRB5_CONFIG=" + ns + "/krb5.conf",
+      "KRB5CCNAME=MEMORY:"};
+  const std::string keytab = dir_.File("agent.keytab");
+  std::vector<std::string> export_cmd = in_ns;
+  for (const char* a : {"samba-tool", "domain", "exportkeytab"})
+    export_cmd.push_back(a);
+  export_cmd.push_back(keytab);
+  export_cmd.push_back("--principal=Administrator@DISTRICT.TEST");
+  export_cmd.push_back("-s");
+  export_cmd.push_back(a1_->dir() + "/etc/smb.conf");
+  RunResult exported = RunCommand(export_cmd);
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  chmod(keytab.c_str(), 0600);
+
+  const std::string ou = a1_->AddOu(absl::StrCat("Kerberos-", prefix_));
+  a1_->AddUsers(ou, {{Sam("krb1"), ""}, {Sam("krb2"), ""}});
+  WriteFile(dir_.File("sync.key"), key_a1_);
+  const std::string config = absl::StrCat(
+      "coordinator: \"", coordinator_->agent_target("127.0.0.41"),
+      "\"\ncoordinator_ca_file: \"", E2eCertDir(), "/ca.pem\"\norg_id: \"",
+      org_, "\"\nsync_key_file: \"", dir_.File("sync.key"),
+      "\"\ndomain: \"DISTRICT\"\n", "ldap {\n  uri: \"ldap://",
+      a1_->Env("HOST"), "\"\n  bind_method: \"gssapi\"\n", "  keytab_file: \"",
+      keytab, "\"\n  base_dn: \"", ou, "\"\n}\n");
+  WriteFile(dir_.File("gssapi.textproto"), config, 0644);
+  std::vector<std::string> agent = in_ns;
+  for (const std::string& a :
+       {BinaryPath("agent/adsync-agent"), std::string("--config"),
+        dir_.File("gssapi.textproto"), std::string("--once")}) {
+    agent.push_back(a);
+  }
+  RunResult r = RunCommand(agent);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("full sync done deltas=2"));
+  EXPECT_TRUE(coordinator_->Resolve(org_, "DISTRICT\\" + Sam("krb2")).found());
+
+  // The same bind with a keytab for a principal the KDC does not know fails
+  // with a sentence that says what to check.
+  WriteFile(dir_.File("gssapi.textproto"),
+            absl::StrReplaceAll(config, {{keytab, dir_.File("empty.keytab")}}),
+            0644);
+  WriteFile(dir_.File("empty.keytab"), "not a keytab");
+  RunResult bad = RunCommand(agent);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.output, HasSubstr("check ldap.keytab_file"));
+}
+
+}  // namespace
+}  // namespace adsync::testing

@@ -1,0 +1,274 @@
+// Coordinator -> K12Panel delivery through real processes: the coordinator
+// binary pushes to the panel-sim binary over real HTTP while panel-sim
+// injects faults. Accounts come in over the real gRPC gateway.
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/http_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/e2e_harness.h"
+#include "tests/support/wire_agent.h"
+
+namespace adsync::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kDelivery = absl::Seconds(30);
+
+class PanelE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    panel_ = std::make_unique<PanelSimProcess>(dir_.path());
+    panel_->Start();
+    coordinator_ = std::make_unique<Coordinator>(
+        dir_.path(),
+        absl::StrCat("panel {\n  base_url: \"", panel_->base_url(),
+                     "\"\n  token_file: \"", panel_->token_file(),
+                     "\"\n  push_interval_ms: 100\n  backoff_initial_ms: 200\n"
+                     "  backoff_max_ms: 1000\n  request_timeout_seconds: 2\n"
+                     "  disable_periodic_pull: true\n}\n"));
+    coordinator_->Start();
+    org_ = coordinator_->CreateOrg("Springfield USD");
+    key_ = coordinator_->AddSync(org_, "DISTRICT", "127.0.0.1");
+  }
+
+  // People p0..p{n-1} with emails u{i}@d.org, seeded in K12Panel and pulled.
+  void SeedPeople(int n) {
+    std::vector<std::string> people;
+    for (int i = 0; i < n; ++i) {
+      people.push_back(absl::StrCat("{\"id\":\"p", i, "\",\"name\":\"Person ",
+                                    i, "\",\"emails\":[\"U", i, "@d.org\"]}"));
+    }
+    panel_->SeedPeople(
+        org_, absl::StrCat("{\"people\":[", absl::StrJoin(people, ","), "]}"));
+    grpc::Status pulled = coordinator_->PullPeople(org_);
+    ASSERT_TRUE(pulled.ok()) << pulled.error_message();
+    ASSERT_EQ(coordinator_->Status(org_).people(), static_cast<uint64_t>(n));
+  }
+
+  // Sends accounts u{first}..u{first+n-1} (guid = i+1) as one batch.
+  void SendAccounts(int first, int n, uint32_t version = 1,
+                    bool full_sync = false, bool deleted = false) {
+    WireAgent agent(coordinator_->agent_target(), absl::Seconds(30),
+                    E2eAgentCredentials());
+    ASSERT_TRUE(agent.Hello(org_, key_, TestGuid(900)).has_hello_result());
+    std::vector<DeltaSpec> specs;
+    for (int i = first; i < first + n; ++i) {
+      specs.push_back({.guid = static_cast<uint32_t>(i + 1),
+                       .sam = absl::StrCat("u", i),
+                       .mail = absl::StrCat("u", i, "@d.org"),
+                       .deleted = deleted,
+                       .version = version});
+    }
+    adsync::v1::Batch batch = MakeBatch(1, specs);
+    batch.set_full_sync_begin(full_sync);
+    batch.set_full_sync_end(full_sync);
+    if (full_sync) {
+      batch.mutable_watermark()->set_invocation_id(TestGuid(900));
+      batch.mutable_watermark()->set_usn(10);
+    }
+    agent.Send(batch);
+    ASSERT_TRUE(agent.Read().has_ack());
+    ASSERT_TRUE(agent.Close().ok());
+  }
+
+  // True once K12Panel holds exactly `n` people with one identity each.
+  bool PanelHolds(int n) {
+    int with_identity = 0;
+    const adsync::v1::SimOrgState state = panel_->State(org_);
+    for (const auto& p : state.people()) {
+      if (p.identities_size() == 1) ++with_identity;
+    }
+    return with_identity == n;
+  }
+
+  adsync::v1::PushStatus Push() { return coordinator_->Status(org_).push(); }
+
+  TempDir dir_;
+  std::unique_ptr<PanelSimProcess> panel_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::string org_;
+  std::string key_;
+};
+
+TEST_F(PanelE2eTest, HappyPathDeliversCompleteIdentitySets) {
+  SeedPeople(5);
+  SendAccounts(0, 5);
+  ASSERT_TRUE(WaitFor([&] { return PanelHolds(5); }, kDelivery));
+  auto ids = panel_->Identities(org_, "p3");
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(ids[0].domain(), "DISTRICT");
+  EXPECT_EQ(ids[0].sam_account_name(), "u3");
+  EXPECT_EQ(ids[0].sid(), "S-1-5-21-1-2-3-1004");
+  EXPECT_TRUE(ids[0].enabled());
+  ASSERT_TRUE(WaitFor([&] { return Push().queue_depth() == 0; }, kDelivery));
+  EXPECT_EQ(Push().delivered(), 5u);
+  EXPECT_GT(Push().last_success_unix(), 0);
+  EXPECT_EQ(panel_->Stats().applied(), 5u);
+}
+
+TEST_F(PanelE2eTest, PanelDownThenBackLosesNothingAndAppliesNothingTwice) {
+  SeedPeople(10);
+  panel_->SetFaults(R"({"down": true})");
+  SendAccounts(0, 10);
+  ASSERT_TRUE(WaitFor([&] { return !Push().last_error().empty(); }, kDelivery));
+  EXPECT_THAT(Push().last_error(), HasSubstr("503"));
+  EXPECT_EQ(Push().queue_depth(), 10u);
+  panel_->SetFaults("{}");
+  ASSERT_TRUE(WaitFor([&] { return PanelHolds(10); }, kDelivery));
+  ASSERT_TRUE(WaitFor([&] { return Push().queue_depth() == 0; }, kDelivery));
+  EXPECT_EQ(panel_->Stats().applied(), 10u);  // each (person, version) once
+  EXPECT_EQ(panel_->Stats().stale(), 0u);
+}
+
+TEST_F(PanelE2eTest, ThrottlingHonoursRetryAfterUntilEverythingArrives) {
+  SeedPeople(20);
+  panel_->SetFaults(R"({"throttle_rate": 0.7, "retry_after_seconds": 1})");
+  SendAccounts(0, 20);
+  ASSERT_TRUE(WaitFor([&] { return !Push().last_error().empty(); }, kDelivery));
+  EXPECT_THAT(Push().last_error(), HasSubstr("429"));
+  ASSERT_TRUE(WaitFor([&] { return PanelHolds(20); }, kDelivery));
+  EXPECT_GT(panel_->Stats().faults(), 0u);
+  EXPECT_EQ(panel_->Stats().applied(), 20u);
+}
+
+TEST_F(PanelE2eTest, SlowPanelTimeoutsAreRetriedAndDeduplicated) {
+  SeedPeople(3);
+  // Slower than the 2 s request timeout: K12Panel applies the batch, but
+  // the coordinator never hears back and must retry with the same key.
+  panel_->SetFaults(R"({"delay_ms": 2500})");
+  SendAccounts(0, 3);
+  ASSERT_TRUE(
+      WaitFor([&] { return panel_->Stats().applied() == 3u; }, kDelivery));
+  ASSERT_TRUE(WaitFor([&] { return !Push().last_error().empty(); }, kDelivery));
+  panel_->SetFaults(R"({"delay_ms": 100})");
+  ASSERT_TRUE(WaitFor([&] { return Push().queue_depth() == 0; }, kDelivery));
+  EXPECT_EQ(panel_->Stats().applied(), 3u);  // applied once, however often sent
+  EXPECT_GE(panel_->Stats().idempotent_replays(), 1u);
+}
+
+TEST_F(PanelE2eTest, StaleVersionsAreIgnoredByThePanel) {
+  SeedPeople(1);
+  // K12Panel already holds a newer version for p0 (e.g. from an earlier
+  // coordinator): our version 1 must not overwrite it.
+  adsync::HttpRequest req;
+  req.method = "POST";
+  req.url = panel_->base_url() + "/api/v1/orgs/" + org_ +
+            "/ad-identities:batchUpdate";
+  req.headers["Authorization"] = "Bearer panel-sim-token";
+  req.headers["Idempotency-Key"] = "seed";
+  req.body =
+      R"({"updates":[{"person_id":"p0","version":1000,"identities":[]}]})";
+  auto seeded = adsync::SendHttp(req);
+  ASSERT_TRUE(seeded.ok() && seeded->status == 200);
+  SendAccounts(0, 1);
+  ASSERT_TRUE(
+      WaitFor([&] { return panel_->Stats().stale() == 1u; }, kDelivery));
+  EXPECT_TRUE(panel_->Identities(org_, "p0").empty());
+  ASSERT_TRUE(WaitFor([&] { return Push().queue_depth() == 0; }, kDelivery));
+}
+
+TEST_F(PanelE2eTest, PermanentRejectionParksWithAVisibleError) {
+  SeedPeople(2);
+  panel_->SetFaults(R"({"reject_rate": 1.0})");
+  SendAccounts(0, 2);
+  ASSERT_TRUE(WaitFor([&] { return Push().parked() == 2u; }, kDelivery));
+  EXPECT_THAT(Push().last_error(), HasSubstr("HTTP 400"));
+  // Parked items are not retried forever.
+  const uint64_t faults = panel_->Stats().faults();
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ(panel_->Stats().faults(), faults);
+}
+
+TEST_F(PanelE2eTest, MassRemovalIsQuarantinedUntilApproved) {
+  SeedPeople(30);
+  SendAccounts(0, 30, 1, /*full_sync=*/true);
+  ASSERT_TRUE(WaitFor([&] { return PanelHolds(30); }, kDelivery));
+  // A full sync that sees only 4 accounts (say, a wrong base DN) removes
+  // nothing: the store holds the sweep (audit finding 5).
+  SendAccounts(0, 4, 1, /*full_sync=*/true);
+  EXPECT_EQ(coordinator_->Status(org_).domains(0).held_sweep().would_remove(),
+            26u);
+  EXPECT_FALSE(Push().quarantined());
+  // 26 accounts deleted in AD at once (say, a cleanup script run on the
+  // wrong OU): their removal from K12Panel waits for an operator.
+  SendAccounts(4, 26, 2, /*full_sync=*/false, /*deleted=*/true);
+  ASSERT_TRUE(WaitFor([&] { return Push().quarantined(); }, kDelivery));
+  EXPECT_THAT(Push().quarantine_reason(), HasSubstr("26 of 30 mapped People"));
+  EXPECT_EQ(Push().quarantined_people(), 26u);
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_TRUE(PanelHolds(30)) << "a quarantined push must not reach K12Panel";
+  ASSERT_TRUE(coordinator_->ResolveQuarantine(org_, /*approve=*/true).ok());
+  ASSERT_TRUE(WaitFor([&] { return PanelHolds(4); }, kDelivery));
+  EXPECT_FALSE(Push().quarantined());
+  EXPECT_FALSE(
+      coordinator_->ResolveQuarantine(org_, true).ok());  // nothing held now
+}
+
+TEST_F(PanelE2eTest, RejectedQuarantineKeepsThePanelAsItWas) {
+  SeedPeople(30);
+  SendAccounts(0, 30, 1, /*full_sync=*/true);
+  ASSERT_TRUE(WaitFor([&] { return PanelHolds(30); }, kDelivery));
+  SendAccounts(4, 26, 2, /*full_sync=*/false, /*deleted=*/true);
+  ASSERT_TRUE(WaitFor([&] { return Push().quarantined(); }, kDelivery));
+  ASSERT_TRUE(coordinator_->ResolveQuarantine(org_, /*approve=*/false).ok());
+  EXPECT_FALSE(Push().quarantined());
+  EXPECT_EQ(Push().queue_depth(), 0u);
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_TRUE(PanelHolds(30));
+}
+
+TEST_F(PanelE2eTest, RestartedCoordinatorDeliversItsOutbox) {
+  SeedPeople(8);
+  panel_->SetFaults(R"({"down": true})");
+  SendAccounts(0, 8);
+  ASSERT_TRUE(WaitFor([&] { return !Push().last_error().empty(); }, kDelivery));
+  coordinator_->Kill9();
+  panel_->SetFaults("{}");
+  coordinator_->Start();
+  ASSERT_TRUE(WaitFor([&] { return PanelHolds(8); }, kDelivery));
+  EXPECT_EQ(panel_->Stats().applied(), 8u);
+}
+
+TEST_F(PanelE2eTest, CrashDuringADeliveryDeliversEveryMappingOnceInEffect) {
+  SeedPeople(20);
+  // K12Panel takes 1.5 s to answer: the coordinator dies with a batchUpdate
+  // in flight, which K12Panel still applies.
+  panel_->SetFaults(R"({"delay_ms": 1500})");
+  SendAccounts(0, 20);
+  ASSERT_TRUE(
+      WaitFor([&] { return panel_->Stats().received() >= 1; }, kDelivery));
+  coordinator_->Kill9();
+  ASSERT_EQ(panel_->Stats().applied(), 0u);  // still in flight
+  panel_->SetFaults("{}");
+  coordinator_->Start();
+  ASSERT_TRUE(WaitFor([&] { return PanelHolds(20); }, kDelivery));
+  ASSERT_TRUE(WaitFor([&] { return Push().queue_depth() == 0; }, kDelivery));
+  // Give the crashed attempt time to finish at K12Panel (its 1.5 s delay)
+  // whether it is applied late or dropped with its connection. The re-send
+  // carried the same Idempotency-Key and versions: every (person, version)
+  // took effect exactly once.
+  EXPECT_GE(panel_->Stats().received(), 2u);
+  absl::SleepFor(absl::Seconds(2));
+  const adsync::v1::SimStats stats = panel_->Stats();
+  EXPECT_EQ(stats.applied(), 20u);
+  const adsync::v1::SimOrgState state = panel_->State(org_);
+  for (const auto& person : state.people())
+    EXPECT_EQ(person.version(), 1u) << person.person_id();
+}
+
+TEST_F(PanelE2eTest, PullingPeopleRematchesAndPushesTheNewMapping) {
+  SeedPeople(2);
+  SendAccounts(0, 3);  // u2 has no Person yet
+  ASSERT_TRUE(WaitFor([&] { return PanelHolds(2); }, kDelivery));
+  EXPECT_EQ(coordinator_->Status(org_).counts().unmatched(), 1u);
+  SeedPeople(3);
+  ASSERT_TRUE(WaitFor([&] { return PanelHolds(3); }, kDelivery));
+  EXPECT_EQ(coordinator_->Status(org_).counts().matched(), 3u);
+}
+
+}  // namespace
+}  // namespace adsync::testing
