@@ -30,7 +30,7 @@ class AdminService final : public adsync::v1::Admin::Service {
   using SyncRevokedFn =
       std::function<void(const std::string& sync_id, const std::string& why)>;
 
-  AdminService(Store* store, PanelSync* panel, std::string admin_token,
+  AdminService(AdminStore* store, PanelSync* panel, std::string admin_token,
                SyncRevokedFn sync_revoked)
       : store_(store),
         panel_(panel),
@@ -72,7 +72,7 @@ class AdminService final : public adsync::v1::Admin::Service {
       adsync::v1::PushStatus* response) override;
 
  private:
-  Store* const store_;
+  AdminStore* const store_;
   PanelSync* const panel_;
   const std::string token_;
   const SyncRevokedFn sync_revoked_;
@@ -81,7 +81,7 @@ class AdminService final : public adsync::v1::Admin::Service {
 class StatusService final : public adsync::v1::Status::Service {
  public:
   // REQUIRES: `store` and `hello_limiter` (may be null) outlive the service.
-  StatusService(Store* store, HelloLimiter* hello_limiter,
+  StatusService(StatusStore* store, HelloLimiter* hello_limiter,
                 std::string admin_token)
       : store_(store),
         hello_limiter_(hello_limiter),
@@ -100,7 +100,7 @@ class StatusService final : public adsync::v1::Status::Service {
       adsync::v1::ListAccountsResponse* response) override;
 
  private:
-  Store* const store_;
+  StatusStore* const store_;
   HelloLimiter* const hello_limiter_;
   const std::string token_;
 };

@@ -138,7 +138,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
         ReadSecretFile(config.panel().token_file(), "K12Panel token file"));
     InitHttpClient();
     server->panel_ = std::make_unique<PanelSync>(
-        server->store_.get(), config.panel(), std::move(panel_token));
+        server->store_.get(), server->store_.get(), config.panel(),
+        std::move(panel_token));
   }
 
   GatewayOptions gateway_options;

@@ -7,7 +7,7 @@
 
 namespace adsync {
 
-StoreGauges::StoreGauges(Store* store, absl::Duration refresh)
+StoreGauges::StoreGauges(StatusStore* store, absl::Duration refresh)
     : store_(store),
       refresh_(refresh),
       current_(std::make_shared<StoreGaugeSnapshot>()) {

@@ -50,7 +50,7 @@ struct StoreGaugeSnapshot {
 // in adsync_store_snapshot_age_seconds) and is logged.
 class StoreGauges {
  public:
-  StoreGauges(Store* store, absl::Duration refresh);
+  StoreGauges(StatusStore* store, absl::Duration refresh);
   ~StoreGauges();  // stops and joins the thread; `store` must outlive it
   StoreGauges(const StoreGauges&) = delete;
   StoreGauges& operator=(const StoreGauges&) = delete;
@@ -61,7 +61,7 @@ class StoreGauges {
   void Refresh();
   void Loop();
 
-  Store* const store_;
+  StatusStore* const store_;
   const absl::Duration refresh_;
   mutable absl::Mutex mu_;
   absl::Notification stop_;

@@ -137,9 +137,10 @@ PanelClient::Delivery PanelClient::BatchUpdate(const PushBatch& batch) {
   return d;
 }
 
-PanelSync::PanelSync(Store* store, const adsync::v1::PanelConfig& config,
-                     std::string token)
-    : store_(store),
+PanelSync::PanelSync(OutboxStore* outbox, AdminStore* people,
+                     const adsync::v1::PanelConfig& config, std::string token)
+    : outbox_(outbox),
+      people_(people),
       config_(config),
       client_(config.base_url(), std::move(token),
               absl::Seconds(config.request_timeout_seconds())) {}
@@ -168,12 +169,12 @@ void PanelSync::DeliverOrg(const std::string& org_id) {
   // Drain the org's due updates batch by batch until a failure defers it.
   for (int round = 0; round < 1000; ++round) {
     auto batch =
-        store_->NextPushBatch(org_id, static_cast<int>(config_.batch_size()));
+        outbox_->NextPushBatch(org_id, static_cast<int>(config_.batch_size()));
     if (!batch.ok() || batch->updates.empty()) return;
     PanelClient::Delivery d = client_.BatchUpdate(*batch);
     const int64_t now_ms = absl::ToUnixMillis(absl::Now());
     if (d.http_status == 200 && d.error.empty()) {
-      if (absl::Status s = store_->CompletePush(*batch); !s.ok()) {
+      if (absl::Status s = outbox_->CompletePush(*batch); !s.ok()) {
         Log(LogLevel::kError, "recording a delivery failed",
             {{"error", std::string(s.message())}});
         return;
@@ -193,7 +194,7 @@ void PanelSync::DeliverOrg(const std::string& org_id) {
     if (permanent) {
       Log(LogLevel::kError, "K12Panel refused a batch; parked",
           {{"org", org_id}, {"error", d.error}});
-      store_->ParkPush(*batch, d.error).IgnoreError();
+      outbox_->ParkPush(*batch, d.error).IgnoreError();
       continue;
     }
     int64_t next = now_ms + BackoffMs(batch->attempts);
@@ -208,13 +209,13 @@ void PanelSync::DeliverOrg(const std::string& org_id) {
         {{"org", org_id},
          {"error", error},
          {"retry_in_ms", absl::StrCat(next - now_ms)}});
-    store_->DeferPush(org_id, next, error).IgnoreError();
+    outbox_->DeferPush(org_id, next, error).IgnoreError();
     return;
   }
 }
 
 void PanelSync::DeliverDue() {
-  auto orgs = store_->OrgsReadyToPush(absl::ToUnixMillis(absl::Now()));
+  auto orgs = outbox_->OrgsReadyToPush(absl::ToUnixMillis(absl::Now()));
   if (!orgs.ok()) {
     Log(LogLevel::kError, "reading the outbox failed",
         {{"error", std::string(orgs.status().message())}});
@@ -235,12 +236,12 @@ absl::StatusOr<adsync::v1::ImportPeopleResponse> PanelSync::PullPeople(
     const std::string& org_id) {
   auto people = client_.ListPeople(org_id);
   if (!people.ok()) return people.status();
-  return store_->ReplacePeople(org_id, *people);
+  return people_->ReplacePeople(org_id, *people);
 }
 
 void PanelSync::PullLoop() {
   while (!stop_.HasBeenNotified()) {
-    auto orgs = store_->ListOrgs();
+    auto orgs = people_->ListOrgs();
     if (orgs.ok()) {
       for (const auto& org : *orgs) {
         auto pulled = PullPeople(org.org_id());

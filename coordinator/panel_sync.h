@@ -66,9 +66,11 @@ class PanelClient {
 
 class PanelSync {
  public:
-  // REQUIRES: config.base_url() is set; `store` outlives this object.
-  PanelSync(Store* store, const adsync::v1::PanelConfig& config,
-            std::string token);
+  // `outbox`: what to push; `people`: where the People pulled from
+  // K12Panel go. REQUIRES: config.base_url() is set; both outlive this
+  // object.
+  PanelSync(OutboxStore* outbox, AdminStore* people,
+            const adsync::v1::PanelConfig& config, std::string token);
   ~PanelSync();
 
   void Start();
@@ -86,7 +88,8 @@ class PanelSync {
   void PushLoop();
   void PullLoop();
 
-  Store* const store_;
+  OutboxStore* const outbox_;
+  AdminStore* const people_;
   const adsync::v1::PanelConfig config_;
   PanelClient client_;
   std::mt19937_64 rng_{std::random_device{}()};

@@ -1,8 +1,21 @@
-// The coordinator's durable state behind one narrow interface, so the merge
-// rules, the gateway and the admin services never see SQL. All state lives
-// here (nothing that only one process's memory holds), so a coordinator can
-// be restarted, or the store replaced by a replicated database, without
-// touching callers.
+// The coordinator's durable state, behind one narrow interface per caller so
+// that none of them sees SQL or more of the store than it uses:
+//
+//   AgentStore    the agent gateway: authentication, leases, batches
+//   OutboxStore   the push to K12Panel (PanelSync)
+//   AdminStore    the admin service: orgs, AD Syncs, People, held removals
+//   StatusStore   status, resolve and account listings (StatusService,
+//                 the metrics snapshot)
+//
+// `Store` is all four; an engine implements it (coordinator/sqlite/ on
+// SQLite). All state lives in the store (nothing that only one process's
+// memory holds), so a coordinator can be restarted, or the engine replaced,
+// without touching callers. Example:
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
+//                    SqliteStore::Open({.path = "/var/lib/adsync/db"}));
+//   AgentGateway gateway(store.get(), options);   // sees an AgentStore
+//   PanelSync panel(store.get(), store.get(), panel_config, token);
 //
 // Thread-safety: implementations are safe for concurrent use.
 #ifndef ADSYNC_COORDINATOR_STORE_H_
@@ -78,28 +91,12 @@ struct PushBatch {
   int attempts = 0;  // consecutive failed deliveries for the org so far
 };
 
-class Store {
+// The agent gateway's view: who an agent is, which AD Sync writes for a
+// domain (the lease), and the batches it sends.
+class AgentStore {
  public:
-  virtual ~Store() = default;
+  virtual ~AgentStore() = default;
 
-  // --- Organizations, AD Syncs, People (admin) ---
-  virtual absl::StatusOr<adsync::v1::Org> CreateOrg(
-      const adsync::v1::CreateOrgRequest& request) = 0;
-  virtual absl::StatusOr<std::vector<adsync::v1::Org>> ListOrgs() = 0;
-  // Returns the new sync with its key; only the key's salted hash is kept.
-  virtual absl::StatusOr<adsync::v1::AddSyncResponse> AddSync(
-      const adsync::v1::AddSyncRequest& request) = 0;
-  virtual absl::StatusOr<std::vector<adsync::v1::SyncInfo>> ListSyncs(
-      const std::string& org_id) = 0;
-  virtual absl::StatusOr<adsync::v1::AddSyncResponse> RotateSyncKey(
-      const std::string& org_id, const std::string& sync_id) = 0;
-  virtual absl::Status RemoveSync(const std::string& org_id,
-                                  const std::string& sync_id) = 0;
-  // Replaces the org's People atomically and re-matches its accounts.
-  virtual absl::StatusOr<adsync::v1::ImportPeopleResponse> ReplacePeople(
-      const std::string& org_id, const std::vector<Person>& people) = 0;
-
-  // --- Agents ---
   // PermissionDenied, with one message for an unknown org and for a key
   // that matches no AD Sync of the org (an unauthenticated caller learns
   // nothing about which orgs exist). Keys are compared in constant time.
@@ -181,8 +178,14 @@ class Store {
     return ApplyBatch(sync, *std::move(prepared), seen,
                       /*lease_expires_ms=*/0);
   }
+};
 
-  // --- Push to K12Panel (outbox written with the changes that cause it) ---
+// The push to K12Panel: the outbox, written with the changes that cause it,
+// claimed and completed by PanelSync.
+class OutboxStore {
+ public:
+  virtual ~OutboxStore() = default;
+
   // Orgs with deliverable updates whose next attempt is due at `now_ms`.
   virtual absl::StatusOr<std::vector<std::string>> OrgsReadyToPush(
       int64_t now_ms) = 0;
@@ -199,6 +202,29 @@ class Store {
   // K12Panel refused the batch permanently: park it with the error.
   virtual absl::Status ParkPush(const PushBatch& batch,
                                 const std::string& error) = 0;
+};
+
+// The admin service's view: organizations, AD Syncs and their keys, the
+// org's People, and the removals held for an operator.
+class AdminStore {
+ public:
+  virtual ~AdminStore() = default;
+
+  virtual absl::StatusOr<adsync::v1::Org> CreateOrg(
+      const adsync::v1::CreateOrgRequest& request) = 0;
+  virtual absl::StatusOr<std::vector<adsync::v1::Org>> ListOrgs() = 0;
+  // Returns the new sync with its key; only the key's salted hash is kept.
+  virtual absl::StatusOr<adsync::v1::AddSyncResponse> AddSync(
+      const adsync::v1::AddSyncRequest& request) = 0;
+  virtual absl::StatusOr<std::vector<adsync::v1::SyncInfo>> ListSyncs(
+      const std::string& org_id) = 0;
+  virtual absl::StatusOr<adsync::v1::AddSyncResponse> RotateSyncKey(
+      const std::string& org_id, const std::string& sync_id) = 0;
+  virtual absl::Status RemoveSync(const std::string& org_id,
+                                  const std::string& sync_id) = 0;
+  // Replaces the org's People atomically and re-matches its accounts.
+  virtual absl::StatusOr<adsync::v1::ImportPeopleResponse> ReplacePeople(
+      const std::string& org_id, const std::vector<Person>& people) = 0;
   // approve: marks the accounts of the domain's held full-sync sweep gone
   // (those written since the hold stay); reject: keeps them. Returns how
   // many were removed. FailedPrecondition when nothing is held.
@@ -208,8 +234,14 @@ class Store {
   // approve: release the quarantined updates; reject: drop them.
   virtual absl::StatusOr<adsync::v1::PushStatus> ResolveQuarantine(
       const std::string& org_id, bool approve) = 0;
+};
 
-  // --- Status ---
+// What the status readers see: sync status, one login resolved, accounts
+// listed by outcome.
+class StatusStore {
+ public:
+  virtual ~StatusStore() = default;
+
   // `org_id` empty = every org.
   virtual absl::StatusOr<adsync::v1::GetStatusResponse> GetStatus(
       const std::string& org_id) = 0;
@@ -218,6 +250,12 @@ class Store {
   virtual absl::StatusOr<adsync::v1::ListAccountsResponse> ListAccounts(
       const adsync::v1::ListAccountsRequest& request) = 0;
 };
+
+// Everything a storage engine implements.
+class Store : public AgentStore,
+              public OutboxStore,
+              public AdminStore,
+              public StatusStore {};
 
 }  // namespace adsync
 

@@ -36,6 +36,273 @@ using sqlite_internal::ReadSyncInfo;
 static_assert(static_cast<int>(Outcome::kMatched) == 0,
               "matched is outcome 0 in the schema's index and the SQL here");
 
+namespace {
+
+// Where one AD Sync's DC stands, as its agent last reported.
+struct DcPosition {
+  std::string invocation_id;
+  int64_t usn = 0;
+  std::string position;  // a serialized Heartbeat
+};
+
+// Adds `n` accounts of `outcome` to `c`.
+void AddToCounts(Outcome outcome, bool disabled, uint64_t n,
+                 adsync::v1::Counts* c) {
+  if (outcome == Outcome::kRemoved) {
+    c->set_deleted(c->deleted() + n);
+    return;
+  }
+  c->set_profiles(c->profiles() + n);
+  if (disabled) c->set_disabled(c->disabled() + n);
+  switch (outcome) {
+    case Outcome::kMatched:
+      c->set_matched(c->matched() + n);
+      break;
+    case Outcome::kUnmatched:
+      c->set_unmatched(c->unmatched() + n);
+      break;
+    case Outcome::kAmbiguous:
+      c->set_ambiguous(c->ambiguous() + n);
+      break;
+    case Outcome::kNoEmail:
+      c->set_no_email(c->no_email() + n);
+      break;
+    case Outcome::kRemoved:
+      break;
+  }
+}
+
+absl::Status ReadPeopleCount(Database* db, int64_t org_key,
+                             adsync::v1::OrgStatus* os) {
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   db->Cached("SELECT count(*) FROM people WHERE org_key=?1"));
+  q->Bind(1, org_key);
+  ASSIGN_OR_RETURN(bool row, q->Step());
+  if (row) os->set_people(q->ColumnInt(0));
+  return absl::OkStatus();
+}
+
+// The org's account counts, in total (into `os`) and per domain; every
+// domain with an AD Sync or a lease has an entry, accounts or not.
+absl::Status ReadCounts(Database* db, int64_t org_key,
+                        adsync::v1::OrgStatus* os,
+                        std::map<std::string, adsync::v1::Counts>* by_domain) {
+  {
+    // Built once: Cached() keys statements by the text's address.
+    static const std::string* const kCountsSql = new std::string(
+        absl::StrCat("SELECT domain, outcome, (uac & ", kUacAccountDisabled,
+                     ") != 0, count(*) FROM profiles WHERE org_key=?1 "
+                     "GROUP BY 1, 2, 3"));
+    ASSIGN_OR_RETURN(ScopedStatement q, db->Cached(kCountsSql->c_str()));
+    q->Bind(1, org_key);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      const auto outcome = static_cast<Outcome>(q->ColumnInt(1));
+      const bool disabled = q->ColumnInt(2) != 0;
+      const uint64_t n = q->ColumnInt(3);
+      AddToCounts(outcome, disabled, n, &(*by_domain)[q->ColumnText(0)]);
+      AddToCounts(outcome, disabled, n, os->mutable_counts());
+    }
+  }
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   db->Cached("SELECT domain FROM syncs WHERE org_key=?1 UNION "
+                              "SELECT domain FROM leases WHERE org_key=?1"));
+  q->Bind(1, org_key);
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    (*by_domain)[q->ColumnText(0)];  // domains with syncs but no accounts yet
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadRecentFailovers(Database* db, int64_t org_key,
+                                 adsync::v1::DomainStatus* d) {
+  ASSIGN_OR_RETURN(
+      ScopedStatement f,
+      db->Cached("SELECT at, from_sync, to_sync, epoch, reason FROM "
+                 "failovers WHERE org_key=?1 AND domain=?2 ORDER BY id "
+                 "DESC LIMIT 10"));
+  f->Bind(1, org_key).Bind(2, d->domain());
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, f->Step());
+    if (!row) break;
+    adsync::v1::Failover* fo = d->add_recent_failovers();
+    fo->set_at_unix(f->ColumnInt(0));
+    fo->set_from_sync_id(f->ColumnText(1));
+    fo->set_to_sync_id(f->ColumnText(2));
+    fo->set_epoch(f->ColumnInt(3));
+    fo->set_reason(f->ColumnText(4));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadHeldSweep(Database* db, int64_t org_key,
+                           adsync::v1::DomainStatus* d) {
+  ASSIGN_OR_RETURN(
+      ScopedStatement h,
+      db->Cached("SELECT at, sync_id, seen, domain_accounts, skipped_entries, "
+                 "reason, (SELECT count(*) FROM held_sweep_accounts a WHERE "
+                 "a.org_key=?1 AND a.domain=?2) FROM held_sweeps WHERE "
+                 "org_key=?1 AND domain=?2"));
+  h->Bind(1, org_key).Bind(2, d->domain());
+  ASSIGN_OR_RETURN(bool held, h->Step());
+  if (!held) return absl::OkStatus();
+  adsync::v1::HeldSweep* hs = d->mutable_held_sweep();
+  hs->set_at_unix(h->ColumnInt(0));
+  hs->set_sync_id(h->ColumnText(1));
+  hs->set_seen(h->ColumnInt(2));
+  hs->set_domain_accounts(h->ColumnInt(3));
+  hs->set_skipped_entries(static_cast<uint32_t>(h->ColumnInt(4)));
+  hs->set_reason(h->ColumnText(5));
+  hs->set_would_remove(h->ColumnInt(6));
+  return absl::OkStatus();
+}
+
+// One DomainStatus per domain: counts, lease, failovers, held sweep.
+// Returns each domain's live lease holder (domains without one are absent).
+absl::StatusOr<std::map<std::string, std::string>> ReadDomains(
+    Database* db, int64_t org_key,
+    const std::map<std::string, adsync::v1::Counts>& by_domain,
+    adsync::v1::OrgStatus* os) {
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  std::map<std::string, std::string> primary_of;
+  for (const auto& [domain, counts] : by_domain) {
+    adsync::v1::DomainStatus* d = os->add_domains();
+    d->set_domain(domain);
+    *d->mutable_counts() = counts;
+    ASSIGN_OR_RETURN(LeaseRow lease, ReadLease(db, org_key, domain));
+    d->set_lease_epoch(lease.epoch);
+    if (lease.expires_ms > now_ms) {
+      d->set_primary_sync_id(lease.holder);
+      primary_of[domain] = lease.holder;
+    }
+    RETURN_IF_ERROR(ReadRecentFailovers(db, org_key, d));
+    RETURN_IF_ERROR(ReadHeldSweep(db, org_key, d));
+  }
+  return primary_of;
+}
+
+absl::Status ReadSkippedAccounts(Database* db, int64_t org_key,
+                                 adsync::v1::OrgStatus* os) {
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      db->Cached("SELECT domain, object_guid, sam, reason, at FROM "
+                 "skipped_accounts WHERE org_key=?1 ORDER BY at "
+                 "DESC LIMIT 100"));
+  q->Bind(1, org_key);
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    adsync::v1::SkippedAccount* sa = os->add_skipped_accounts();
+    sa->set_domain(q->ColumnText(0));
+    auto guid = GuidBinaryToString(q->ColumnBlob(1));
+    if (guid.ok()) sa->set_object_guid(*guid);
+    sa->set_sam_account_name(q->ColumnText(2));
+    sa->set_reason(q->ColumnText(3));
+    sa->set_at_unix(q->ColumnInt(4));
+  }
+  return absl::OkStatus();
+}
+
+// The org's AD Syncs with their connection, watermark and role; returns
+// where each one's DC stands, by sync ID.
+absl::StatusOr<std::map<std::string, DcPosition>> ReadSyncs(
+    Database* db, int64_t org_key,
+    const std::map<std::string, std::string>& primary_of,
+    adsync::v1::OrgStatus* os) {
+  std::map<std::string, DcPosition> positions;
+  ASSIGN_OR_RETURN(ScopedStatement q, db->Cached(kSelectSyncs));
+  q->Bind(1, org_key);
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    adsync::v1::SyncStatus* s = os->add_syncs();
+    ReadSyncInfo(*q, os->org().org_id(), s->mutable_sync());
+    s->set_connected(q->ColumnInt(7) != 0);
+    s->set_source_ip(q->ColumnText(8));
+    s->set_last_contact_unix(q->ColumnInt(9));
+    s->set_controller(q->ColumnText(10));
+    if (!q->ColumnIsNull(11)) {
+      auto inv = GuidBinaryToString(q->ColumnBlob(11));
+      if (inv.ok()) s->set_watermark_invocation_id(*inv);
+      s->set_watermark_usn(q->ColumnInt(12));
+    }
+    s->set_full_sync_in_progress(q->ColumnInt(13) != 0);
+    s->set_last_full_sync_unix(q->ColumnInt(14));
+    s->set_batches(q->ColumnInt(15));
+    s->set_deltas(q->ColumnInt(16));
+    s->set_last_error(q->ColumnText(17));
+    const auto holder = primary_of.find(s->sync().domain());
+    const bool is_primary =
+        holder != primary_of.end() && holder->second == s->sync().sync_id();
+    s->set_role(!s->connected() ? "-" : is_primary ? "primary" : "standby");
+    s->set_controller_usn(q->ColumnInt(19));
+    positions[s->sync().sync_id()] = {q->ColumnBlob(18), q->ColumnInt(19),
+                                      q->ColumnBlob(20)};
+  }
+  return positions;
+}
+
+// Replication lag: how many of the primary DC's USNs each DC has not
+// applied yet, from the cursor for the primary DC's invocationId in its
+// replUpToDateVector; -1 when unknown.
+void SetReplicationLag(const std::map<std::string, std::string>& primary_of,
+                       const std::map<std::string, DcPosition>& positions,
+                       adsync::v1::OrgStatus* os) {
+  for (auto& sync : *os->mutable_syncs()) {
+    sync.set_replication_lag_usn(-1);
+    const auto holder = primary_of.find(sync.sync().domain());
+    if (holder == primary_of.end()) continue;
+    const auto primary = positions.find(holder->second);
+    const auto own = positions.find(sync.sync().sync_id());
+    if (primary == positions.end() || own == positions.end()) continue;
+    if (holder->second == sync.sync().sync_id()) {
+      sync.set_replication_lag_usn(0);
+      continue;
+    }
+    adsync::v1::Heartbeat reported;
+    if (!reported.ParseFromString(own->second.position)) continue;
+    for (const auto& cursor : reported.cursors()) {
+      if (cursor.invocation_id() == primary->second.invocation_id) {
+        sync.set_replication_lag_usn(
+            std::max<int64_t>(0, primary->second.usn - cursor.usn()));
+      }
+    }
+  }
+}
+
+void ListStandbys(adsync::v1::OrgStatus* os) {
+  for (const auto& sync : os->syncs()) {
+    if (sync.role() != "standby") continue;
+    for (auto& d : *os->mutable_domains()) {
+      if (d.domain() == sync.sync().domain())
+        d.add_standby_sync_ids(sync.sync().sync_id());
+    }
+  }
+}
+
+absl::Status ReadRecentRejections(Database* db, adsync::v1::OrgStatus* os) {
+  ASSIGN_OR_RETURN(ScopedStatement q,
+                   db->Cached("SELECT at, source_ip, sync_id, reason "
+                              "FROM rejections WHERE org_id=?1 "
+                              "ORDER BY id DESC LIMIT 20"));
+  q->Bind(1, os->org().org_id());
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    adsync::v1::Rejection* r = os->add_recent_rejections();
+    r->set_at_unix(q->ColumnInt(0));
+    r->set_source_ip(q->ColumnText(1));
+    r->set_sync_id(q->ColumnText(2));
+    r->set_reason(q->ColumnText(3));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
     const std::string& org_id) {
   std::vector<std::string> org_ids;
@@ -46,226 +313,22 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
     org_ids.push_back(org_id);
   }
   absl::MutexLock lock(&read_mu_);
+  Database* const db = reader_.get();
   adsync::v1::GetStatusResponse response;
   for (const std::string& id : org_ids) {
-    ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), id));
+    ASSIGN_OR_RETURN(OrgRow org, LoadOrg(db, id));
     adsync::v1::OrgStatus* os = response.add_orgs();
     *os->mutable_org() = org.org;
-    ASSIGN_OR_RETURN(*os->mutable_push(),
-                     ReadPushStatus(reader_.get(), org.key));
-    {
-      ASSIGN_OR_RETURN(
-          ScopedStatement q,
-          reader_->Cached("SELECT count(*) FROM people WHERE org_key=?1"));
-      q->Bind(1, org.key);
-      ASSIGN_OR_RETURN(bool row, q->Step());
-      if (row) os->set_people(q->ColumnInt(0));
-    }
+    ASSIGN_OR_RETURN(*os->mutable_push(), ReadPushStatus(db, org.key));
+    RETURN_IF_ERROR(ReadPeopleCount(db, org.key, os));
     std::map<std::string, adsync::v1::Counts> by_domain;
-    {
-      // Built once: Cached() keys statements by the text's address.
-      static const std::string* const kCountsSql = new std::string(
-          absl::StrCat("SELECT domain, outcome, (uac & ", kUacAccountDisabled,
-                       ") != 0, count(*) FROM profiles WHERE org_key=?1 "
-                       "GROUP BY 1, 2, 3"));
-      ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kCountsSql->c_str()));
-      q->Bind(1, org.key);
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, q->Step());
-        if (!row) break;
-        const auto outcome = static_cast<Outcome>(q->ColumnInt(1));
-        const bool disabled = q->ColumnInt(2) != 0;
-        const uint64_t n = q->ColumnInt(3);
-        for (adsync::v1::Counts* c :
-             {&by_domain[q->ColumnText(0)], os->mutable_counts()}) {
-          if (outcome == Outcome::kRemoved) {
-            c->set_deleted(c->deleted() + n);
-            continue;
-          }
-          c->set_profiles(c->profiles() + n);
-          if (disabled) c->set_disabled(c->disabled() + n);
-          switch (outcome) {
-            case Outcome::kMatched:
-              c->set_matched(c->matched() + n);
-              break;
-            case Outcome::kUnmatched:
-              c->set_unmatched(c->unmatched() + n);
-              break;
-            case Outcome::kAmbiguous:
-              c->set_ambiguous(c->ambiguous() + n);
-              break;
-            case Outcome::kNoEmail:
-              c->set_no_email(c->no_email() + n);
-              break;
-            case Outcome::kRemoved:
-              break;
-          }
-        }
-      }
-    }
-    const int64_t now_ms = absl::ToUnixMillis(absl::Now());
-    std::map<std::string, std::string> primary_of;  // domain -> live holder
-    struct DcPosition {
-      std::string invocation_id;
-      int64_t usn = 0;
-      std::string position;  // a serialized Heartbeat
-    };
-    std::map<std::string, DcPosition> positions;  // sync id -> its DC's
-    {
-      ASSIGN_OR_RETURN(
-          ScopedStatement q,
-          reader_->Cached("SELECT domain FROM syncs WHERE org_key=?1 UNION "
-                          "SELECT domain FROM leases WHERE org_key=?1"));
-      q->Bind(1, org.key);
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, q->Step());
-        if (!row) break;
-        by_domain[q->ColumnText(0)];  // domains with syncs but no accounts yet
-      }
-    }
-    for (auto& [domain, counts] : by_domain) {
-      adsync::v1::DomainStatus* d = os->add_domains();
-      d->set_domain(domain);
-      *d->mutable_counts() = counts;
-      ASSIGN_OR_RETURN(LeaseRow lease,
-                       ReadLease(reader_.get(), org.key, domain));
-      d->set_lease_epoch(lease.epoch);
-      if (lease.expires_ms > now_ms) {
-        d->set_primary_sync_id(lease.holder);
-        primary_of[domain] = lease.holder;
-      }
-      ASSIGN_OR_RETURN(
-          ScopedStatement f,
-          reader_->Cached(
-              "SELECT at, from_sync, to_sync, epoch, reason FROM "
-              "failovers WHERE org_key=?1 AND domain=?2 ORDER BY id "
-              "DESC LIMIT 10"));
-      f->Bind(1, org.key).Bind(2, domain);
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, f->Step());
-        if (!row) break;
-        adsync::v1::Failover* fo = d->add_recent_failovers();
-        fo->set_at_unix(f->ColumnInt(0));
-        fo->set_from_sync_id(f->ColumnText(1));
-        fo->set_to_sync_id(f->ColumnText(2));
-        fo->set_epoch(f->ColumnInt(3));
-        fo->set_reason(f->ColumnText(4));
-      }
-      ASSIGN_OR_RETURN(
-          ScopedStatement h,
-          reader_->Cached(
-              "SELECT at, sync_id, seen, domain_accounts, skipped_entries, "
-              "reason, (SELECT count(*) FROM held_sweep_accounts a WHERE "
-              "a.org_key=?1 AND a.domain=?2) FROM held_sweeps WHERE "
-              "org_key=?1 AND domain=?2"));
-      h->Bind(1, org.key).Bind(2, domain);
-      ASSIGN_OR_RETURN(bool held, h->Step());
-      if (held) {
-        adsync::v1::HeldSweep* hs = d->mutable_held_sweep();
-        hs->set_at_unix(h->ColumnInt(0));
-        hs->set_sync_id(h->ColumnText(1));
-        hs->set_seen(h->ColumnInt(2));
-        hs->set_domain_accounts(h->ColumnInt(3));
-        hs->set_skipped_entries(static_cast<uint32_t>(h->ColumnInt(4)));
-        hs->set_reason(h->ColumnText(5));
-        hs->set_would_remove(h->ColumnInt(6));
-      }
-    }
-    {
-      ASSIGN_OR_RETURN(
-          ScopedStatement q,
-          reader_->Cached("SELECT domain, object_guid, sam, reason, at FROM "
-                          "skipped_accounts WHERE org_key=?1 ORDER BY at "
-                          "DESC LIMIT 100"));
-      q->Bind(1, org.key);
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, q->Step());
-        if (!row) break;
-        adsync::v1::SkippedAccount* sa = os->add_skipped_accounts();
-        sa->set_domain(q->ColumnText(0));
-        auto guid = GuidBinaryToString(q->ColumnBlob(1));
-        if (guid.ok()) sa->set_object_guid(*guid);
-        sa->set_sam_account_name(q->ColumnText(2));
-        sa->set_reason(q->ColumnText(3));
-        sa->set_at_unix(q->ColumnInt(4));
-      }
-    }
-    {
-      ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kSelectSyncs));
-      q->Bind(1, org.key);
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, q->Step());
-        if (!row) break;
-        adsync::v1::SyncStatus* s = os->add_syncs();
-        ReadSyncInfo(*q, org.org.org_id(), s->mutable_sync());
-        s->set_connected(q->ColumnInt(7) != 0);
-        s->set_source_ip(q->ColumnText(8));
-        s->set_last_contact_unix(q->ColumnInt(9));
-        s->set_controller(q->ColumnText(10));
-        if (!q->ColumnIsNull(11)) {
-          auto inv = GuidBinaryToString(q->ColumnBlob(11));
-          if (inv.ok()) s->set_watermark_invocation_id(*inv);
-          s->set_watermark_usn(q->ColumnInt(12));
-        }
-        s->set_full_sync_in_progress(q->ColumnInt(13) != 0);
-        s->set_last_full_sync_unix(q->ColumnInt(14));
-        s->set_batches(q->ColumnInt(15));
-        s->set_deltas(q->ColumnInt(16));
-        s->set_last_error(q->ColumnText(17));
-        const std::string& holder = primary_of[s->sync().domain()];
-        s->set_role(!s->connected()                 ? "-"
-                    : holder == s->sync().sync_id() ? "primary"
-                                                    : "standby");
-        s->set_controller_usn(q->ColumnInt(19));
-        positions[s->sync().sync_id()] = {q->ColumnBlob(18), q->ColumnInt(19),
-                                          q->ColumnBlob(20)};
-      }
-    }
-    // Replication lag: how many of the primary DC's USNs each DC has not
-    // applied yet, from the cursor for the primary DC's invocationId in its
-    // replUpToDateVector.
-    for (auto& sync : *os->mutable_syncs()) {
-      sync.set_replication_lag_usn(-1);
-      const std::string& holder = primary_of[sync.sync().domain()];
-      if (holder.empty() || !positions.count(holder)) continue;
-      if (holder == sync.sync().sync_id()) {
-        sync.set_replication_lag_usn(0);
-        continue;
-      }
-      const DcPosition& primary = positions[holder];
-      adsync::v1::Heartbeat reported;
-      if (!reported.ParseFromString(positions[sync.sync().sync_id()].position))
-        continue;
-      for (const auto& cursor : reported.cursors()) {
-        if (cursor.invocation_id() == primary.invocation_id) {
-          sync.set_replication_lag_usn(
-              std::max<int64_t>(0, primary.usn - cursor.usn()));
-        }
-      }
-    }
-    for (const auto& sync : os->syncs()) {
-      if (sync.role() != "standby") continue;
-      for (auto& d : *os->mutable_domains()) {
-        if (d.domain() == sync.sync().domain())
-          d.add_standby_sync_ids(sync.sync().sync_id());
-      }
-    }
-    {
-      ASSIGN_OR_RETURN(ScopedStatement q,
-                       reader_->Cached("SELECT at, source_ip, sync_id, reason "
-                                       "FROM rejections WHERE org_id=?1 "
-                                       "ORDER BY id DESC LIMIT 20"));
-      q->Bind(1, org.org.org_id());
-      while (true) {
-        ASSIGN_OR_RETURN(bool row, q->Step());
-        if (!row) break;
-        adsync::v1::Rejection* r = os->add_recent_rejections();
-        r->set_at_unix(q->ColumnInt(0));
-        r->set_source_ip(q->ColumnText(1));
-        r->set_sync_id(q->ColumnText(2));
-        r->set_reason(q->ColumnText(3));
-      }
-    }
+    RETURN_IF_ERROR(ReadCounts(db, org.key, os, &by_domain));
+    ASSIGN_OR_RETURN(auto primary_of, ReadDomains(db, org.key, by_domain, os));
+    RETURN_IF_ERROR(ReadSkippedAccounts(db, org.key, os));
+    ASSIGN_OR_RETURN(auto positions, ReadSyncs(db, org.key, primary_of, os));
+    SetReplicationLag(primary_of, positions, os);
+    ListStandbys(os);
+    RETURN_IF_ERROR(ReadRecentRejections(db, os));
   }
   return response;
 }
