@@ -125,23 +125,43 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   ASSIGN_OR_RETURN(std::string token, ReadSecretFile(config.admin_token_file(),
                                                      "admin token file"));
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer());
+  RETURN_IF_ERROR(server->OpenStore(config, store_hooks));
+  RETURN_IF_ERROR(server->CreateServices(config, token));
+  RETURN_IF_ERROR(server->ListenForAgents(config));
+  RETURN_IF_ERROR(server->ListenForAdmin(config));
+  RETURN_IF_ERROR(server->ServeMetricsIfConfigured(config));
+  if (server->panel_) server->panel_->Start();
+  Log(LogLevel::kInfo, "coordinator started",
+      {{"agents", absl::StrCat(config.agent_listen(), " (port ",
+                               server->agent_port_, ")")},
+       {"admin", config.admin_listen()},
+       {"database", config.database_path()}});
+  return server;
+}
+
+absl::Status CoordinatorServer::OpenStore(
+    const adsync::v1::CoordinatorConfig& config,
+    const StoreTestHooks& store_hooks) {
   SqliteStoreOptions store_options;
   store_options.path = config.database_path();
   store_options.test_hooks = store_hooks;
   store_options.rejections_kept = config.rejections_kept();
   store_options.quarantine_min_people = config.panel().quarantine_min_people();
   store_options.quarantine_fraction = config.panel().quarantine_fraction();
-  ASSIGN_OR_RETURN(server->store_, SqliteStore::Open(store_options));
+  ASSIGN_OR_RETURN(store_, SqliteStore::Open(store_options));
+  return absl::OkStatus();
+}
+
+absl::Status CoordinatorServer::CreateServices(
+    const adsync::v1::CoordinatorConfig& config, const std::string& token) {
   if (!config.panel().base_url().empty()) {
     ASSIGN_OR_RETURN(
         std::string panel_token,
         ReadSecretFile(config.panel().token_file(), "K12Panel token file"));
     InitHttpClient();
-    server->panel_ = std::make_unique<PanelSync>(
-        server->store_.get(), server->store_.get(), config.panel(),
-        std::move(panel_token));
+    panel_ = std::make_unique<PanelSync>(
+        store_.get(), store_.get(), config.panel(), std::move(panel_token));
   }
-
   GatewayOptions gateway_options;
   gateway_options.max_unacked_batches = config.max_unacked_batches();
   gateway_options.max_deltas_per_batch = config.max_deltas_per_batch();
@@ -151,114 +171,114 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   gateway_options.stalled_stream_ms = config.stalled_stream_ms();
   gateway_options.certificate_names_sync =
       !config.agent_tls().client_ca_file().empty();
-  server->gateway_ =
-      std::make_unique<AgentGateway>(server->store_.get(), gateway_options);
-  AgentGateway* gateway = server->gateway_.get();
-  server->admin_ = std::make_unique<AdminService>(
-      server->store_.get(), server->panel_.get(), token,
+  gateway_ = std::make_unique<AgentGateway>(store_.get(), gateway_options);
+  AgentGateway* gateway = gateway_.get();
+  admin_ = std::make_unique<AdminService>(
+      store_.get(), panel_.get(), token,
       [gateway](const std::string& sync_id, const std::string& why) {
         gateway->SyncRevoked(sync_id, why);
       });
-  server->status_ = std::make_unique<StatusService>(
-      server->store_.get(), server->gateway_->hello_limiter(), token);
+  status_ = std::make_unique<StatusService>(store_.get(),
+                                            gateway_->hello_limiter(), token);
+  return absl::OkStatus();
+}
 
+absl::Status CoordinatorServer::ListenForAgents(
+    const adsync::v1::CoordinatorConfig& config) {
   grpc::EnableDefaultHealthCheckService(true);
-  {
-    std::shared_ptr<grpc::ServerCredentials> credentials =
-        grpc::InsecureServerCredentials();
-    if (!config.agent_tls().cert_file().empty()) {
-      ASSIGN_OR_RETURN(credentials, LoadServerTls(config.agent_tls()));
-    } else if (config.allow_plaintext_agents()) {
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (!config.agent_tls().cert_file().empty()) {
+    ASSIGN_OR_RETURN(credentials, LoadServerTls(config.agent_tls()));
+  } else if (config.allow_plaintext_agents()) {
+    Log(LogLevel::kWarning,
+        "agent gateway is plaintext (allow_plaintext_agents): sync keys "
+        "cross the network in the clear; configure agent_tls",
+        {{"agent_listen", config.agent_listen()}});
+  }
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.agent_listen(), credentials, &agent_port_);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(config.max_message_bytes()));
+  // Detect dead agents' connections within ~30 s.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.RegisterService(gateway_.get());
+  agent_server_ = builder.BuildAndStart();
+  if (!agent_server_ || agent_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen for agents on ", config.agent_listen(),
+        "; is another process using the port? (agent_listen in the config)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CoordinatorServer::ListenForAdmin(
+    const adsync::v1::CoordinatorConfig& config) {
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (!config.admin_tls().cert_file().empty()) {
+    ASSIGN_OR_RETURN(credentials,
+                     LoadServerTls(config.admin_tls(), "admin_tls"));
+  }
+  grpc::ServerBuilder builder;
+  const bool unix_socket = absl::StartsWith(config.admin_listen(), "unix:");
+  builder.AddListeningPort(config.admin_listen(), credentials,
+                           unix_socket ? nullptr : &admin_port_);
+  builder.RegisterService(admin_.get());
+  builder.RegisterService(status_.get());
+  admin_server_ = builder.BuildAndStart();
+  if (!admin_server_ || (!unix_socket && admin_port_ == 0)) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen for admin calls on ", config.admin_listen(),
+        "; is another process using it? (admin_listen in the config)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CoordinatorServer::ServeMetricsIfConfigured(
+    const adsync::v1::CoordinatorConfig& config) {
+  if (config.metrics_listen().empty()) return absl::OkStatus();
+  const std::string& listen = config.metrics_listen();
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics_listen \"", listen,
+                     "\" must be address:port, e.g. 127.0.0.1:9464"));
+  }
+  std::string metrics_token;
+  if (!config.metrics_token_file().empty()) {
+    ASSIGN_OR_RETURN(metrics_token, ReadSecretFile(config.metrics_token_file(),
+                                                   "metrics token file"));
+    if (!IsLoopbackListenAddress(listen)) {
       Log(LogLevel::kWarning,
-          "agent gateway is plaintext (allow_plaintext_agents): sync keys "
-          "cross the network in the clear; configure agent_tls",
-          {{"agent_listen", config.agent_listen()}});
-    }
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(config.agent_listen(), credentials,
-                             &server->agent_port_);
-    builder.SetMaxReceiveMessageSize(
-        static_cast<int>(config.max_message_bytes()));
-    // Detect dead agents' connections within ~30 s.
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-    builder.AddChannelArgument(
-        GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    builder.RegisterService(server->gateway_.get());
-    server->agent_server_ = builder.BuildAndStart();
-    if (!server->agent_server_ || server->agent_port_ == 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot listen for agents on ", config.agent_listen(),
-          "; is another process using the port? (agent_listen in the config)"));
+          "the metrics token crosses the network in the clear "
+          "(metrics_listen is plain HTTP); scrape over loopback or a "
+          "private network",
+          {{"metrics_listen", listen}});
     }
   }
-  {
-    std::shared_ptr<grpc::ServerCredentials> credentials =
-        grpc::InsecureServerCredentials();
-    if (!config.admin_tls().cert_file().empty()) {
-      ASSIGN_OR_RETURN(credentials,
-                       LoadServerTls(config.admin_tls(), "admin_tls"));
-    }
-    grpc::ServerBuilder builder;
-    const bool unix_socket = absl::StartsWith(config.admin_listen(), "unix:");
-    builder.AddListeningPort(config.admin_listen(), credentials,
-                             unix_socket ? nullptr : &server->admin_port_);
-    builder.RegisterService(server->admin_.get());
-    builder.RegisterService(server->status_.get());
-    server->admin_server_ = builder.BuildAndStart();
-    if (!server->admin_server_ || (!unix_socket && server->admin_port_ == 0)) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot listen for admin calls on ", config.admin_listen(),
-          "; is another process using it? (admin_listen in the config)"));
-    }
-  }
-  if (!config.metrics_listen().empty()) {
-    const std::string& listen = config.metrics_listen();
-    const size_t colon = listen.rfind(':');
-    int port = -1;
-    if (colon == std::string::npos ||
-        !absl::SimpleAtoi(listen.substr(colon + 1), &port)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("metrics_listen \"", listen,
-                       "\" must be address:port, e.g. 127.0.0.1:9464"));
-    }
-    std::string metrics_token;
-    if (!config.metrics_token_file().empty()) {
-      ASSIGN_OR_RETURN(
-          metrics_token,
-          ReadSecretFile(config.metrics_token_file(), "metrics token file"));
-      if (!IsLoopbackListenAddress(listen)) {
-        Log(LogLevel::kWarning,
-            "the metrics token crosses the network in the clear "
-            "(metrics_listen is plain HTTP); scrape over loopback or a "
-            "private network",
-            {{"metrics_listen", listen}});
-      }
-    }
-    server->store_gauges_ = std::make_unique<StoreGauges>(
-        server->store_.get(), absl::Milliseconds(config.metrics_refresh_ms()));
-    // Scrapers are one or two Prometheus servers; a few workers are plenty
-    // and keep a flood of connections from costing the coordinator threads.
-    HttpServerOptions http;
-    http.max_connections = 4;
-    http.max_waiting = 8;
-    StoreGauges* gauges = server->store_gauges_.get();
-    server->metrics_server_ = std::make_unique<HttpServer>(
-        [gauges, metrics_token](const HttpServerRequest& r) {
-          return ServeMetrics(r, *gauges, metrics_token);
-        },
-        http);
-    ASSIGN_OR_RETURN(server->metrics_port_, server->metrics_server_->Start(
-                                                listen.substr(0, colon), port));
-  }
-  if (server->panel_) server->panel_->Start();
-  Log(LogLevel::kInfo, "coordinator started",
-      {{"agents", absl::StrCat(config.agent_listen(), " (port ",
-                               server->agent_port_, ")")},
-       {"admin", config.admin_listen()},
-       {"database", config.database_path()}});
-  return server;
+  store_gauges_ = std::make_unique<StoreGauges>(
+      store_.get(), absl::Milliseconds(config.metrics_refresh_ms()));
+  // Scrapers are one or two Prometheus servers; a few workers are plenty
+  // and keep a flood of connections from costing the coordinator threads.
+  HttpServerOptions http;
+  http.max_connections = 4;
+  http.max_waiting = 8;
+  StoreGauges* gauges = store_gauges_.get();
+  metrics_server_ = std::make_unique<HttpServer>(
+      [gauges, metrics_token](const HttpServerRequest& r) {
+        return ServeMetrics(r, *gauges, metrics_token);
+      },
+      http);
+  ASSIGN_OR_RETURN(metrics_port_,
+                   metrics_server_->Start(listen.substr(0, colon), port));
+  return absl::OkStatus();
 }
 
 CoordinatorServer::~CoordinatorServer() { Shutdown(); }

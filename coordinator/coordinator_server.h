@@ -46,6 +46,16 @@ class CoordinatorServer {
  private:
   CoordinatorServer() = default;
 
+  // Start's steps, in order; each leaves the server ready for the next.
+  absl::Status OpenStore(const adsync::v1::CoordinatorConfig& config,
+                         const StoreTestHooks& store_hooks);
+  absl::Status CreateServices(const adsync::v1::CoordinatorConfig& config,
+                              const std::string& admin_token);
+  absl::Status ListenForAgents(const adsync::v1::CoordinatorConfig& config);
+  absl::Status ListenForAdmin(const adsync::v1::CoordinatorConfig& config);
+  absl::Status ServeMetricsIfConfigured(
+      const adsync::v1::CoordinatorConfig& config);
+
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<PanelSync> panel_;
   std::unique_ptr<AgentGateway> gateway_;

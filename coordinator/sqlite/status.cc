@@ -20,6 +20,7 @@
 #include "common/sid.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
+#include "coordinator/login_explanation.h"
 #include "coordinator/sqlite/rows.h"
 #include "coordinator/sqlite/sqlite_store.h"
 #include "coordinator/validation.h"
@@ -359,111 +360,71 @@ absl::StatusOr<AccountView> SqliteStore::ViewAccount(Database* db,
 }
 
 absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
-    const std::string& org_id, const std::string& login_raw) {
-  const std::string login(absl::StripAsciiWhitespace(login_raw));
+    const std::string& org_id, const std::string& login) {
+  ASSIGN_OR_RETURN(LoginQuery query, ParseLogin(login));
   absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
   ScopedStatement q;
-  const size_t backslash = login.find('\\');
-  if (backslash != std::string::npos) {
-    ASSIGN_OR_RETURN(std::string domain,
-                     ValidateDomainName(login.substr(0, backslash)));
-    ASSIGN_OR_RETURN(
-        q, reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
-                           "AND domain=?2 AND sam=?3 COLLATE NOCASE "
-                           "ORDER BY deleted + absent, updated DESC LIMIT 1"));
-    q->Bind(1, org.key).Bind(2, domain).Bind(3, login.substr(backslash + 1));
-  } else if (absl::StartsWithIgnoreCase(login, "S-1-")) {
-    ASSIGN_OR_RETURN(std::string binary, SidStringToBinary(login));
-    ASSIGN_OR_RETURN(std::string sid, SidBinaryToString(binary));
-    ASSIGN_OR_RETURN(
-        q, reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
-                           "AND sid=?2 LIMIT 1"));
-    q->Bind(1, org.key).Bind(2, sid);
-  } else if (login.find('@') != std::string::npos) {
-    ASSIGN_OR_RETURN(
-        q, reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
-                           "AND upn=?2 COLLATE NOCASE "
-                           "ORDER BY deleted + absent, updated DESC LIMIT 1"));
-    q->Bind(1, org.key).Bind(2, login);
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", login,
-                     "\" is not a login; use DOMAIN\\user, user@upn.suffix or "
-                     "a SID (S-1-5-21-...)"));
+  switch (query.kind) {
+    case LoginQuery::Kind::kSamAccountName: {
+      ASSIGN_OR_RETURN(
+          q,
+          reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
+                          "AND domain=?2 AND sam=?3 COLLATE NOCASE "
+                          "ORDER BY deleted + absent, updated DESC LIMIT 1"));
+      q->Bind(1, org.key).Bind(2, query.domain).Bind(3, query.name);
+      break;
+    }
+    case LoginQuery::Kind::kSid: {
+      ASSIGN_OR_RETURN(q,
+                       reader_->Cached("SELECT object_guid FROM profiles WHERE "
+                                       "org_key=?1 AND sid=?2 LIMIT 1"));
+      q->Bind(1, org.key).Bind(2, query.name);
+      break;
+    }
+    case LoginQuery::Kind::kUpn: {
+      ASSIGN_OR_RETURN(
+          q,
+          reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
+                          "AND upn=?2 COLLATE NOCASE "
+                          "ORDER BY deleted + absent, updated DESC LIMIT 1"));
+      q->Bind(1, org.key).Bind(2, query.name);
+      break;
+    }
   }
   ASSIGN_OR_RETURN(bool row, q->Step());
   adsync::v1::ResolveLoginResponse response;
   if (!row) {
-    response.set_explanation(
-        absl::StrCat("no account with login ", login,
-                     " has been reported for org ", org.org.org_id(),
-                     ". Check that an AD Sync covers that domain "
-                     "(`adsyncctl sync list`) and that its agent is connected "
-                     "(`adsyncctl status`)."));
+    response.set_explanation(ExplainUnknownLogin(login, org.org.org_id()));
     return response;
   }
   const std::string guid = q->ColumnBlob(0);
   ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(reader_.get(), org.key, guid));
   ASSIGN_OR_RETURN(AccountView view, ViewAccount(reader_.get(), org, a));
   response.set_found(true);
-  const std::string who =
-      absl::StrCat(a.domain, "\\", a.state.sam_account_name, " (objectGUID ",
-                   view.object_guid(), ")");
-  std::string why;
-  switch (a.match.outcome) {
-    case Outcome::kMatched: {
-      response.set_person_id(a.match.person_id);
-      ASSIGN_OR_RETURN(ScopedStatement p,
-                       reader_->Cached("SELECT name FROM people WHERE "
-                                       "org_key=?1 AND person_id=?2"));
-      p->Bind(1, org.key).Bind(2, a.match.person_id);
-      ASSIGN_OR_RETURN(bool has, p->Step());
-      if (has) response.set_person_name(p->ColumnText(0));
-      why = absl::StrCat(who, " is Person ", a.match.person_id, " (",
-                         response.person_name(), "): the account's email ",
-                         a.match.matched_email, " is an email of that Person.");
-      break;
-    }
-    case Outcome::kUnmatched: {
-      ASSIGN_OR_RETURN(MatchResult m, Match(reader_.get(), org, a.state));
-      why = absl::StrCat(
-          who, " maps to no one: no Person has any of its emails (",
-          absl::StrJoin(m.emails_tried, ", "),
-          "). Add the email to the Person in K12Panel or fix the "
-          "account's mail in AD, then re-import People.");
-      break;
-    }
-    case Outcome::kAmbiguous:
-      why = absl::StrCat(
-          who, " is ambiguous: its email ", a.match.matched_email,
-          " belongs to several People (",
-          absl::StrJoin(view.candidate_person_ids(), ", "),
-          "); adsync never guesses. Keep the email on one Person only.");
-      break;
-    case Outcome::kNoEmail:
-      why = absl::StrCat(
-          who, " maps to no one: it has no mail",
-          org.settings.match_proxy_addresses ? ", no smtp: proxyAddresses" : "",
-          org.settings.match_upn ? " and no usable UPN" : "",
-          ". Set mail in AD",
-          org.settings.match_upn ? "."
-                                 : ", or enable UPN matching for the org.");
-      break;
-    case Outcome::kRemoved:
-      why =
-          absl::StrCat(who,
-                       a.state.deleted ? " was deleted in AD"
-                                       : " is missing from the last full sync",
-                       ", so it maps to no one.");
-      break;
+  AccountFacts facts;
+  facts.domain = a.domain;
+  facts.sam_account_name = a.state.sam_account_name;
+  facts.object_guid = view.object_guid();
+  facts.state = a.state;
+  facts.match = a.match;
+  facts.candidate_person_ids.assign(view.candidate_person_ids().begin(),
+                                    view.candidate_person_ids().end());
+  facts.settings = org.settings;
+  if (a.match.outcome == Outcome::kMatched) {
+    response.set_person_id(a.match.person_id);
+    ASSIGN_OR_RETURN(ScopedStatement p,
+                     reader_->Cached("SELECT name FROM people WHERE "
+                                     "org_key=?1 AND person_id=?2"));
+    p->Bind(1, org.key).Bind(2, a.match.person_id);
+    ASSIGN_OR_RETURN(bool has, p->Step());
+    if (has) response.set_person_name(p->ColumnText(0));
+    facts.person_name = response.person_name();
+  } else if (a.match.outcome == Outcome::kUnmatched) {
+    ASSIGN_OR_RETURN(MatchResult m, Match(reader_.get(), org, a.state));
+    facts.match.emails_tried = std::move(m.emails_tried);
   }
-  if (!a.state.removed() && !a.state.enabled()) {
-    absl::StrAppend(&why,
-                    " The account is disabled in AD; it stays mapped and "
-                    "is flagged as disabled.");
-  }
-  response.set_explanation(why);
+  response.set_explanation(ExplainAccount(facts));
   *response.mutable_account() = std::move(view);
   return response;
 }
