@@ -13,6 +13,7 @@
 #include "common/status_macros.h"
 #include "coordinator/sqlite/rows.h"
 #include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/store_errors.h"
 #include "coordinator/validation.h"
 
 namespace adsync {
@@ -36,9 +37,7 @@ absl::StatusOr<std::string> CheckSyncOfOrg(Database* db, int64_t org_key,
   q->Bind(1, sync_id).Bind(2, org_key);
   ASSIGN_OR_RETURN(bool row, q->Step());
   if (!row) {
-    return absl::NotFoundError(absl::StrCat(
-        "org ", org_id, " has no AD Sync ", sync_id,
-        "; list them with `adsyncctl sync list --org ", org_id, "`"));
+    return NoSuchSyncError(org_id, sync_id);
   }
   return sync_id;
 }
@@ -69,8 +68,7 @@ absl::StatusOr<adsync::v1::Org> SqliteStore::CreateOrg(
       .Bind(5, now);
   absl::Status s = q->Run();
   if (absl::IsAlreadyExists(s)) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "org ", org_id, " already exists; see `adsyncctl org list`"));
+    return OrgExistsError(org_id);
   }
   RETURN_IF_ERROR(s);
   adsync::v1::Org org;

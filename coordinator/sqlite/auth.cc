@@ -19,6 +19,7 @@
 #include "common/status_macros.h"
 #include "coordinator/sqlite/rows.h"
 #include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/store_errors.h"
 #include "coordinator/validation.h"
 
 namespace adsync {
@@ -33,18 +34,12 @@ absl::Status SqliteStore::CheckCredentialLocked(const SyncRecord& sync) {
   q->Bind(1, sync.sync_id);
   ASSIGN_OR_RETURN(bool row, q->Step());
   if (!row) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "AD Sync ", sync.sync_id,
-        " was removed; stop this agent, or register it again with `adsyncctl "
-        "sync add` and put the new key into its key file"));
+    return SyncRemovedError(sync.sync_id);
   }
   const std::string stored = q->ColumnBlob(0);
   if (stored.size() != sync.key_hash.size() ||
       CRYPTO_memcmp(stored.data(), sync.key_hash.data(), stored.size()) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the key of AD Sync ", sync.sync_id,
-        " was rotated; put the new key (shown by `adsyncctl sync rotate-key`) "
-        "into the agent's key file"));
+    return SyncKeyRotatedError(sync.sync_id);
   }
   return absl::OkStatus();
 }
@@ -53,10 +48,7 @@ absl::StatusOr<SyncRecord> SqliteStore::Authenticate(
     const std::string& org_id, const std::string& key_raw) {
   // One answer for an unknown org and a wrong key: an unauthenticated
   // caller must not learn which Org IDs exist.
-  const absl::Status denied = absl::PermissionDeniedError(
-      "the Org ID and AD Sync key do not match any AD Sync; check both in "
-      "the agent's config against `adsyncctl sync list --org ORG` (a key is "
-      "shown once, by `adsyncctl sync add` or `sync rotate-key`)");
+  const absl::Status denied = AgentCredentialsDenied();
   // Hash whatever was sent (even a malformed key) so timing does not say
   // how far the check got.
   const std::string key(
@@ -191,12 +183,8 @@ absl::StatusOr<std::string> SqliteStore::PinDomainSid(
   if (row) {
     std::string pinned = q->ColumnText(0);
     if (domain_sid.empty() || pinned == domain_sid) return pinned;
-    return absl::FailedPreconditionError(absl::StrCat(
-        "this agent's DC serves the domain with SID ", domain_sid,
-        ", but domain ", sync.domain, " of this org has SID ", q->ColumnText(0),
-        " (first reported by AD Sync ", q->ColumnText(1),
-        "); point the agent at a DC of ", sync.domain,
-        ", or register its own domain with `adsyncctl sync add`"));
+    return DomainSidMismatchError(domain_sid, sync.domain, pinned,
+                                  q->ColumnText(1));
   }
   if (domain_sid.empty()) return std::string();
   ASSIGN_OR_RETURN(

@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "coordinator/sqlite/rows.h"
 #include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/store_errors.h"
 
 namespace adsync {
 
@@ -53,14 +54,8 @@ absl::Status SqliteStore::FinishChangesLocked(const OrgRow& org,
             : 1;
     if (share > options_.quarantine_fraction) {
       quarantine = true;
-      reason =
-          absl::StrCat(cause, " would remove identities from ",
-                       changes.losing.size(), " of ", mapped_before,
-                       " mapped People (", static_cast<int>(share * 100 + 0.5),
-                       "%); check the AD Sync's base DN and filter, then run "
-                       "`adsyncctl push approve --org ",
-                       org.org.org_id(), "` or `adsyncctl push reject --org ",
-                       org.org.org_id(), "`");
+      reason = QuarantineReason(cause, changes.losing.size(), mapped_before,
+                                share, org.org.org_id());
     }
   }
   const int64_t now = NowUnix();

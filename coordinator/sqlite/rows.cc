@@ -30,11 +30,6 @@ std::string RandomBytes(int n) {
   return out;
 }
 
-std::string UnknownOrgMessage(const std::string& org_id) {
-  return absl::StrCat("unknown Org ID ", org_id,
-                      "; list orgs with `adsyncctl org list`");
-}
-
 const char kSelectAccount[] =
     "SELECT domain, sid, sam, upn, mail, proxy, display_name, uac, deleted, "
     "absent, stamps, outcome, person_id, matched_email, object_guid "

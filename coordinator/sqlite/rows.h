@@ -22,8 +22,6 @@ std::string HashKey(const std::string& salt, const std::string& key);
 // `n` bytes from the CSPRNG; aborts without one (no safe keys otherwise).
 std::string RandomBytes(int n);
 
-std::string UnknownOrgMessage(const std::string& org_id);
-
 // One stored account: ?1 org key, ?2 objectGUID (binary); columns as
 // ReadAccountColumns reads them.
 extern const char kSelectAccount[];

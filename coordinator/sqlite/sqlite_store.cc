@@ -21,11 +21,10 @@
 #include "common/sqlite.h"
 #include "common/status_macros.h"
 #include "coordinator/sqlite/rows.h"
+#include "coordinator/store_errors.h"
 #include "coordinator/validation.h"
 
 namespace adsync {
-
-using sqlite_internal::UnknownOrgMessage;
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     const SqliteStoreOptions& options) {
@@ -82,7 +81,7 @@ absl::StatusOr<SqliteStore::OrgRow> SqliteStore::LoadOrg(
                               "created FROM orgs WHERE org_id=?1"));
   q->Bind(1, org_id);
   ASSIGN_OR_RETURN(bool row, q->Step());
-  if (!row) return absl::NotFoundError(UnknownOrgMessage(org_id));
+  if (!row) return UnknownOrgError(org_id);
   OrgRow org;
   org.key = q->ColumnInt(0);
   org.org.set_org_id(org_id);

@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "coordinator/sqlite/rows.h"
 #include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/store_errors.h"
 #include "coordinator/validation.h"
 
 namespace adsync {
@@ -87,13 +88,8 @@ absl::StatusOr<uint32_t> SqliteStore::SweepLocked(
                         "%)");
   }
   if (!hold.empty()) {
-    const std::string reason = absl::StrCat(
-        "full sync of domain ", domain, " by AD Sync ", sync.sync_id,
-        " removed nothing: ", hold,
-        ". Check the agent's base DN, filter and log, then run `adsyncctl "
-        "sweep approve --org ",
-        org.org.org_id(), " --domain ", domain,
-        "` to remove them or `adsyncctl sweep reject ...` to keep them");
+    const std::string reason =
+        HeldSweepReason(domain, sync.sync_id, hold, org.org.org_id());
     ASSIGN_OR_RETURN(
         ScopedStatement h,
         writer_->Cached("INSERT INTO held_sweeps(org_key, domain, sync_id, "
@@ -204,10 +200,7 @@ absl::StatusOr<uint64_t> SqliteStore::ResolveSweep(
     q->Bind(1, org.key).Bind(2, domain);
     ASSIGN_OR_RETURN(bool row, q->Step());
     if (!row) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("domain ", domain, " of org ", org.org.org_id(),
-                       " has no held sweep; `adsyncctl status --org ",
-                       org.org.org_id(), "` shows held sweeps"));
+      return NoHeldSweepError(domain, org.org.org_id());
     }
   }
   uint64_t removed = 0;
