@@ -128,6 +128,279 @@ class RefusingPort {
   int port_ = 0;
 };
 
+// --- Hello ------------------------------------------------------------------
+
+TEST(CoordinatorLinkTest, OpenSendsTheHelloAndReturnsTheCoordinatorsAnswer) {
+  Received received;
+  ScriptedGateway gateway([&](Stream* stream) {
+    adsync::v1::HelloResult r = Primary(7, 4);
+    r.set_full_sync_required(true);
+    r.set_full_sync_reason("no watermark yet");
+    AnswerHello(stream, r, &received);
+    return DrainUntilClosed(stream);
+  });
+  auto link = OpenOrDie(OptionsFor(gateway.target()));
+  ASSERT_NE(link, nullptr);
+  EXPECT_EQ(link->hello_result().sync_id(), "sync-1");
+  const CoordinatorLink::RoleState role = link->role();
+  EXPECT_EQ(role.role, adsync::v1::ROLE_PRIMARY);
+  EXPECT_EQ(role.epoch, 7u);
+  EXPECT_TRUE(role.full_sync_required);
+  EXPECT_EQ(role.reason, "no watermark yet");
+  const auto messages = received.WaitFor(1);
+  ASSERT_EQ(messages.size(), 1u);
+  ASSERT_TRUE(messages[0].has_hello());
+  EXPECT_EQ(messages[0].hello().org_id(), "org-1");
+  EXPECT_EQ(messages[0].hello().sync_key(), "key-1");
+}
+
+TEST(CoordinatorLinkTest, ARejectedHelloKeepsTheCoordinatorsCodeAndReason) {
+  const std::string reason =
+      "the sync key is not this AD Sync's; copy it from `adsyncctl sync add`";
+  ScriptedGateway gateway([&](Stream* stream) {
+    adsync::v1::AgentMessage hello;
+    stream->Read(&hello);
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, reason);
+  });
+  auto link = CoordinatorLink::Open(OptionsFor(gateway.target()), TestHello());
+  EXPECT_EQ(link.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(link.status().message(), reason);
+}
+
+TEST(CoordinatorLinkTest, ASilentCoordinatorTimesTheHelloOutSayingWhatToCheck) {
+  ScriptedGateway gateway(DrainUntilClosed);  // reads, never answers
+  LinkOptions options = OptionsFor(gateway.target());
+  options.hello_timeout = absl::Milliseconds(300);
+  const absl::Time start = absl::Now();
+  auto link = CoordinatorLink::Open(options, TestHello());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_EQ(link.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(link.status().message(),
+            absl::StrCat("the coordinator at ", gateway.target(),
+                         " did not answer the Hello within 300ms; check that "
+                         "it is running and reachable"));
+}
+
+TEST(CoordinatorLinkTest, NothingListeningIsReportedAsUnreachable) {
+  RefusingPort port;
+  auto link = CoordinatorLink::Open(OptionsFor(port.target()), TestHello());
+  EXPECT_EQ(link.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(link.status().message()),
+              AllOf(StartsWith(absl::StrCat("cannot reach the coordinator at ",
+                                            port.target(), ": ")),
+                    HasSubstr("Connection refused"),
+                    EndsWith("; check that it is running and reachable"),
+                    Not(HasSubstr("TLS"))));
+}
+
+// --- Batches and their acknowledgements -------------------------------------
+
+TEST(CoordinatorLinkTest, SendNumbersBatchesAndWaitsWhileTheWindowIsFull) {
+  Received received;
+  absl::Notification ack_first;
+  ScriptedGateway gateway([&](Stream* stream) {
+    AnswerHello(stream, Primary(7, 2), &received);
+    received.Read(stream);
+    received.Read(stream);
+    ack_first.WaitForNotificationWithTimeout(kPatience);
+    stream->Write(AckMessage(1));
+    received.Read(stream);
+    stream->Write(AckMessage(2));
+    stream->Write(AckMessage(3));
+    return DrainUntilClosed(stream);
+  });
+  auto link = OpenOrDie(OptionsFor(gateway.target()));
+  ASSERT_NE(link, nullptr);
+  ASSERT_TRUE(link->Send({}).ok());
+  ASSERT_TRUE(link->Send({}).ok());
+  // Two batches await their acks: the third waits for room.
+  std::atomic<bool> third_sent{false};
+  absl::Status third;
+  std::thread sender([&] {
+    third = link->Send({});
+    third_sent = true;
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_FALSE(third_sent);
+  ack_first.Notify();
+  sender.join();
+  EXPECT_TRUE(third.ok()) << third;
+  EXPECT_TRUE(link->Flush().ok());
+  EXPECT_EQ(link->acked_batches(), 3u);
+  const auto messages = received.WaitFor(4);
+  ASSERT_EQ(messages.size(), 4u);  // the Hello, then the batches
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    ASSERT_TRUE(messages[seq].has_batch());
+    EXPECT_EQ(messages[seq].batch().sequence(), seq);
+    EXPECT_EQ(messages[seq].batch().lease_epoch(), 7u);
+  }
+}
+
+TEST(CoordinatorLinkTest, SendAndFlushGiveUpWhenTheCoordinatorStopsAcking) {
+  ScriptedGateway gateway([](Stream* stream) {
+    // A window of 0 is read as 1: the agent can always send something.
+    AnswerHello(stream, Primary(1, 0));
+    return DrainUntilClosed(stream);  // never acknowledges
+  });
+  LinkOptions options = OptionsFor(gateway.target());
+  options.ack_timeout = absl::Milliseconds(300);
+  auto link = OpenOrDie(options);
+  ASSERT_NE(link, nullptr);
+  ASSERT_TRUE(link->Send({}).ok());
+  const absl::Time start = absl::Now();
+  absl::Status s = link->Send({});
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(s.message(),
+            "the coordinator stopped acknowledging batches; reconnecting");
+  s = link->Flush();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(s.message(), "batches were not acknowledged in time");
+  EXPECT_EQ(link->acked_batches(), 0u);
+}
+
+TEST(CoordinatorLinkTest, AnAckOutOfOrderBreaksTheLinkForGood) {
+  ScriptedGateway gateway([](Stream* stream) {
+    AnswerHello(stream, Primary(1, 4));
+    adsync::v1::AgentMessage batch;
+    stream->Read(&batch);
+    stream->Read(&batch);
+    stream->Write(AckMessage(2));  // batch 1 is still unacknowledged
+    return DrainUntilClosed(stream);
+  });
+  auto link = OpenOrDie(OptionsFor(gateway.target()));
+  ASSERT_NE(link, nullptr);
+  ASSERT_TRUE(link->Send({}).ok());
+  ASSERT_TRUE(link->Send({}).ok());
+  const absl::Status s = link->Flush();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(s.message(), "the coordinator acknowledged batch 2 out of order");
+  EXPECT_EQ(link->Health(), s);
+  EXPECT_EQ(link->Send({}), s);
+  EXPECT_EQ(link->acked_batches(), 0u);
+}
+
+// --- Roles ------------------------------------------------------------------
+
+TEST(CoordinatorLinkTest, RoleChangesAreFollowedAndStaleOnesIgnored) {
+  Received received;
+  ScriptedGateway gateway([&](Stream* stream) {
+    adsync::v1::HelloResult standby = Primary(5, 4);
+    standby.set_role(adsync::v1::ROLE_STANDBY);
+    AnswerHello(stream, standby, &received);
+    adsync::v1::RoleChange promoted;
+    promoted.set_role(adsync::v1::ROLE_PRIMARY);
+    promoted.set_lease_epoch(6);
+    promoted.set_full_sync_required(true);
+    promoted.set_reason("the primary's lease expired");
+    stream->Write(RoleChangeMessage(promoted));
+    // From an older lease, delivered late.
+    adsync::v1::RoleChange stale;
+    stale.set_role(adsync::v1::ROLE_STANDBY);
+    stale.set_lease_epoch(4);
+    stale.set_reason("stale");
+    stream->Write(RoleChangeMessage(stale));
+    // The ack comes after the stale change: once it is in, so is that.
+    received.Read(stream);
+    stream->Write(AckMessage(1));
+    return DrainUntilClosed(stream);
+  });
+  auto link = OpenOrDie(OptionsFor(gateway.target()));
+  ASSERT_NE(link, nullptr);
+  CoordinatorLink::RoleState role =
+      link->WaitForRoleChange(adsync::v1::ROLE_STANDBY, kPatience);
+  EXPECT_EQ(role.role, adsync::v1::ROLE_PRIMARY);
+  EXPECT_EQ(role.epoch, 6u);
+  EXPECT_TRUE(role.full_sync_required);
+  EXPECT_EQ(role.reason, "the primary's lease expired");
+  ASSERT_TRUE(link->Send({}).ok());
+  ASSERT_TRUE(link->Flush().ok());
+  role = link->role();
+  EXPECT_EQ(role.role, adsync::v1::ROLE_PRIMARY);
+  EXPECT_EQ(role.epoch, 6u);
+  const auto messages = received.WaitFor(2);
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[1].batch().lease_epoch(), 6u);  // the new lease's
+}
+
+TEST(CoordinatorLinkTest, WaitForRoleChangeReturnsTheSameRoleAfterTheTimeout) {
+  ScriptedGateway gateway([](Stream* stream) {
+    AnswerHello(stream, Primary(3, 4));
+    return DrainUntilClosed(stream);
+  });
+  auto link = OpenOrDie(OptionsFor(gateway.target()));
+  ASSERT_NE(link, nullptr);
+  const absl::Time start = absl::Now();
+  const CoordinatorLink::RoleState role = link->WaitForRoleChange(
+      adsync::v1::ROLE_PRIMARY, absl::Milliseconds(300));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_EQ(role.role, adsync::v1::ROLE_PRIMARY);
+  EXPECT_EQ(role.epoch, 3u);
+  EXPECT_TRUE(link->Health().ok());
+}
+
+// --- Heartbeats and the end of the stream -----------------------------------
+
+TEST(CoordinatorLinkTest, HeartbeatsCarryThePositionAndTheTimeSent) {
+  Received received;
+  ScriptedGateway gateway([&](Stream* stream) {
+    AnswerHello(stream, Primary(1, 4), &received);
+    received.Read(stream);
+    return DrainUntilClosed(stream);
+  });
+  auto link = OpenOrDie(OptionsFor(gateway.target()));
+  ASSERT_NE(link, nullptr);
+  adsync::v1::Heartbeat heartbeat;
+  heartbeat.set_highest_committed_usn(4242);
+  heartbeat.set_sent_unix_ms(1);  // overwritten
+  const int64_t before = absl::ToUnixMillis(absl::Now());
+  ASSERT_TRUE(link->Heartbeat(heartbeat).ok());
+  const int64_t after = absl::ToUnixMillis(absl::Now());
+  const auto messages = received.WaitFor(2);
+  ASSERT_EQ(messages.size(), 2u);
+  ASSERT_TRUE(messages[1].has_heartbeat());
+  EXPECT_EQ(messages[1].heartbeat().highest_committed_usn(), 4242);
+  EXPECT_GE(messages[1].heartbeat().sent_unix_ms(), before);
+  EXPECT_LE(messages[1].heartbeat().sent_unix_ms(), after);
+}
+
+TEST(CoordinatorLinkTest, TheCoordinatorEndingTheStreamFailsTheLink) {
+  absl::Notification opened;
+  ScriptedGateway gateway([&](Stream* stream) {
+    AnswerHello(stream, Primary(1, 4));
+    opened.WaitForNotificationWithTimeout(kPatience);
+    return grpc::Status::OK;
+  });
+  auto link = OpenOrDie(OptionsFor(gateway.target()));
+  ASSERT_NE(link, nullptr);
+  opened.Notify();
+  // A failure ends the wait: a standby agent must not sleep through it.
+  const absl::Time start = absl::Now();
+  link->WaitForRoleChange(adsync::v1::ROLE_PRIMARY, kPatience);
+  EXPECT_LT(absl::Now() - start, kPatience);
+  const absl::Status s = link->Health();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "the coordinator closed the stream");
+  EXPECT_EQ(link->Send({}), s);
+  EXPECT_EQ(link->Flush(), s);
+}
+
+TEST(CoordinatorLinkTest, TheCoordinatorsErrorsPassThroughUnchanged) {
+  const std::string reason =
+      "lease epoch 3 is no longer current; the agent reconnects";
+  absl::Notification opened;
+  ScriptedGateway gateway([&](Stream* stream) {
+    AnswerHello(stream, Primary(3, 4));
+    opened.WaitForNotificationWithTimeout(kPatience);
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, reason);
+  });
+  auto link = OpenOrDie(OptionsFor(gateway.target()));
+  ASSERT_NE(link, nullptr);
+  opened.Notify();
+  link->WaitForRoleChange(adsync::v1::ROLE_PRIMARY, kPatience);
+  EXPECT_EQ(link->Health(), absl::FailedPreconditionError(reason));
+}
+
 // --- TLS --------------------------------------------------------------------
 //
 // gRPC 1.51 (Debian 12) says, for the first call on a channel:
