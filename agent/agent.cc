@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -52,152 +53,231 @@ void LogCycle(const char* kind, const CycleStats& stats, absl::Time start) {
         absl::StrFormat("%.2f", absl::ToDoubleSeconds(absl::Now() - start))}});
 }
 
-}  // namespace
+TrackerOptions TrackerOptionsFor(const adsync::v1::AgentConfig& config) {
+  TrackerOptions options;
+  options.base_dns.assign(config.ldap().base_dn().begin(),
+                          config.ldap().base_dn().end());
+  options.filter = config.ldap().filter();
+  options.page_size = config.ldap().page_size();
+  return options;
+}
 
-absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
-  std::unique_ptr<Directory> directory = directories_();
-  RETURN_IF_ERROR(directory->Connect());
-  LinkSink sink;
-  TrackerOptions tracker_options;
-  tracker_options.base_dns.assign(config_.ldap().base_dn().begin(),
-                                  config_.ldap().base_dn().end());
-  tracker_options.filter = config_.ldap().filter();
-  tracker_options.page_size = config_.ldap().page_size();
-  ChangeTracker tracker(directory.get(), &sink, tracker_options);
-  ASSIGN_OR_RETURN(ControllerState dc, tracker.ReadController());
-
+adsync::v1::Hello HelloFor(const adsync::v1::AgentConfig& config,
+                           const AgentSecrets& secrets,
+                           const ControllerState& dc) {
   adsync::v1::Hello hello;
-  hello.set_org_id(config_.org_id());
-  hello.set_sync_key(secrets_.sync_key);
+  hello.set_org_id(config.org_id());
+  hello.set_sync_key(secrets.sync_key);
   hello.set_agent_version("adsync-agent 0.1");
   hello.set_controller(dc.host);
   hello.set_invocation_id(dc.invocation_id);
   // What the DC says, so the coordinator can refuse a key copied onto an
   // agent of another domain; the configured name when the DC has no
   // readable crossRef.
-  hello.set_domain_netbios_name(dc.netbios_name.empty() ? config_.domain()
+  hello.set_domain_netbios_name(dc.netbios_name.empty() ? config.domain()
                                                         : dc.netbios_name);
   hello.set_domain_dns_name(dc.domain_dns_name);
   hello.set_domain_sid(dc.domain_sid);
   *hello.mutable_position() = Position(dc);
-  LinkOptions link_options;
-  link_options.target = config_.coordinator();
-  link_options.credentials = secrets_.coordinator_credentials;
-  ASSIGN_OR_RETURN(std::unique_ptr<CoordinatorLink> link,
-                   CoordinatorLink::Open(link_options, hello));
-  sink.link = link.get();
-  const adsync::v1::HelloResult& hr = link->hello_result();
-  Log(LogLevel::kInfo, "connected",
-      {{"controller", dc.host},
-       {"invocation_id", *GuidBinaryToString(dc.invocation_id)},
-       {"sync", hr.sync_id()},
-       {"full_sync", hr.full_sync_required() ? hr.full_sync_reason() : "no"}});
+  return hello;
+}
 
-  const absl::Duration poll = absl::Seconds(config_.poll_interval_seconds());
-  const absl::Duration heartbeat = absl::Milliseconds(
-      hr.heartbeat_interval_ms() ? hr.heartbeat_interval_ms() : 2000);
-  bool watching = false;
+}  // namespace
+
+struct Agent::Connection {
+  Connection(std::unique_ptr<Directory> dc_directory,
+             const TrackerOptions& options)
+      : directory(std::move(dc_directory)),
+        tracker(directory.get(), &sink, options) {}
+  // The tracker points at this connection's directory and sink.
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // The sync cycles. Each returns once the coordinator has acknowledged
+  // every batch, and only then moves the watermark.
+
+  // Every account of `from`.
+  absl::Status FullSync(const ControllerState& from);
+  // What changed on `from` since the watermark. Catching up is logged even
+  // when no account changed, so the operator sees the agent is current;
+  // following changes logs only cycles that sent accounts, or every USN
+  // bump from unrelated objects would log a line.
+  absl::Status SendChanges(const ControllerState& from, const char* done,
+                           bool log_if_none);
+  // Reads the DC and sends what changed: everything when its invocationId
+  // changed (restored from backup), as the watermark is then meaningless.
+  absl::Status CheckForChanges();
+
+  std::unique_ptr<Directory> directory;
+  LinkSink sink;
+  ChangeTracker tracker;
+  std::unique_ptr<CoordinatorLink> link;
+  absl::Duration heartbeat;         // the coordinator's interval
+  ControllerState dc;               // as last read
+  CoordinatorLink::RoleState role;  // as the current phase began
+  int64_t watermark = 0;            // the coordinator has `dc` up to this USN
+  bool watching = false;            // StartWatching ran
+};
+
+absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> c, Connect());
   while (!stop->load()) {
-    // Standby: stay connected and heartbeating until promoted.
-    CoordinatorLink::RoleState role = link->role();
-    if (role.role != adsync::v1::ROLE_PRIMARY) {
+    c->role = c->link->role();
+    if (c->role.role != adsync::v1::ROLE_PRIMARY) {
       if (once) {
         Log(LogLevel::kInfo,
             "standby: another agent is primary for this domain; nothing to do");
         return absl::OkStatus();
       }
-      Log(LogLevel::kInfo, "standby", {{"epoch", absl::StrCat(role.epoch)}});
-      while (!stop->load() && role.role != adsync::v1::ROLE_PRIMARY) {
-        // Read where our DC stands so status can show its replication lag.
-        ASSIGN_OR_RETURN(dc, tracker.ReadController());
-        RETURN_IF_ERROR(link->Heartbeat(Position(dc)));
-        role = link->WaitForRoleChange(role.role, heartbeat);
-        RETURN_IF_ERROR(link->Health());
-      }
+      RETURN_IF_ERROR(Standby(c.get(), stop));
       if (stop->load()) break;
-      Log(LogLevel::kWarning, "promoted to primary",
-          {{"epoch", absl::StrCat(role.epoch)}, {"reason", role.reason}});
-      ASSIGN_OR_RETURN(dc, tracker.ReadController());
     }
-
-    // Primary: catch up from our own watermark, or full sync.
-    int64_t watermark = 0;
-    const absl::Time start = absl::Now();
-    if (role.full_sync_required ||
-        role.resume_from.invocation_id() != dc.invocation_id) {
-      ASSIGN_OR_RETURN(CycleStats stats, tracker.FullSync(dc));
-      RETURN_IF_ERROR(link->Flush());
-      LogCycle("full sync done", stats, start);
-      watermark = stats.watermark_usn;
-    } else {
-      watermark = role.resume_from.usn();
-      if (dc.highest_committed_usn > watermark) {
-        ASSIGN_OR_RETURN(CycleStats stats, tracker.Incremental(dc, watermark));
-        RETURN_IF_ERROR(link->Flush());
-        LogCycle("caught up", stats, start);
-        watermark = stats.watermark_usn;
-      }
-    }
+    RETURN_IF_ERROR(CatchUp(c.get()));
     if (once) return absl::OkStatus();
+    RETURN_IF_ERROR(FollowChanges(c.get(), stop));
+  }
+  return absl::OkStatus();
+}
 
-    if (!watching) {
-      std::string mode =
-          absl::StrCat("polling every ", config_.poll_interval_seconds(), "s");
-      if (config_.change_notification() && dc.offers_change_notification) {
-        absl::Status watch = directory->WatchForChanges(dc.naming_context);
-        if (watch.ok()) {
-          mode = absl::StrCat("change notification, and ", mode);
-        } else {
-          Log(LogLevel::kWarning, "change notification unavailable",
-              {{"reason", std::string(watch.message())}});
-        }
-      }
-      Log(LogLevel::kInfo, "following changes", {{"mode", mode}});
-      watching = true;
+// Reads the DC first: the Hello tells the coordinator which DC this is
+// and where it stands.
+absl::StatusOr<std::unique_ptr<Agent::Connection>> Agent::Connect() {
+  auto c =
+      std::make_unique<Connection>(directories_(), TrackerOptionsFor(config_));
+  RETURN_IF_ERROR(c->directory->Connect());
+  ASSIGN_OR_RETURN(c->dc, c->tracker.ReadController());
+  LinkOptions link_options;
+  link_options.target = config_.coordinator();
+  link_options.credentials = secrets_.coordinator_credentials;
+  ASSIGN_OR_RETURN(
+      c->link,
+      CoordinatorLink::Open(link_options, HelloFor(config_, secrets_, c->dc)));
+  c->sink.link = c->link.get();
+  const adsync::v1::HelloResult& hr = c->link->hello_result();
+  Log(LogLevel::kInfo, "connected",
+      {{"controller", c->dc.host},
+       {"invocation_id", *GuidBinaryToString(c->dc.invocation_id)},
+       {"sync", hr.sync_id()},
+       {"full_sync", hr.full_sync_required() ? hr.full_sync_reason() : "no"}});
+  c->heartbeat = absl::Milliseconds(
+      hr.heartbeat_interval_ms() ? hr.heartbeat_interval_ms() : 2000);
+  return c;
+}
+
+// Stays connected and heartbeating until promoted, then reads the DC again:
+// it moved on meanwhile.
+absl::Status Agent::Standby(Connection* c, const std::atomic<bool>* stop) {
+  Log(LogLevel::kInfo, "standby", {{"epoch", absl::StrCat(c->role.epoch)}});
+  while (!stop->load() && c->role.role != adsync::v1::ROLE_PRIMARY) {
+    // Read where our DC stands so status can show its replication lag.
+    ASSIGN_OR_RETURN(c->dc, c->tracker.ReadController());
+    RETURN_IF_ERROR(c->link->Heartbeat(Position(c->dc)));
+    c->role = c->link->WaitForRoleChange(c->role.role, c->heartbeat);
+    RETURN_IF_ERROR(c->link->Health());
+  }
+  if (stop->load()) return absl::OkStatus();
+  Log(LogLevel::kWarning, "promoted to primary",
+      {{"epoch", absl::StrCat(c->role.epoch)}, {"reason", c->role.reason}});
+  ASSIGN_OR_RETURN(c->dc, c->tracker.ReadController());
+  return absl::OkStatus();
+}
+
+// From the coordinator's watermark when this DC issued it, else in full.
+absl::Status Agent::CatchUp(Connection* c) {
+  if (c->role.full_sync_required ||
+      c->role.resume_from.invocation_id() != c->dc.invocation_id) {
+    return c->FullSync(c->dc);
+  }
+  c->watermark = c->role.resume_from.usn();
+  if (c->dc.highest_committed_usn <= c->watermark) return absl::OkStatus();
+  return c->SendChanges(c->dc, "caught up", /*log_if_none=*/true);
+}
+
+// Until demoted or stopped: looks at the DC on a change notification or
+// every poll interval, heartbeating meanwhile.
+absl::Status Agent::FollowChanges(Connection* c,
+                                  const std::atomic<bool>* stop) {
+  if (!c->watching) StartWatching(c);
+  const absl::Duration poll = absl::Seconds(config_.poll_interval_seconds());
+  absl::Time last_heartbeat = absl::Now();
+  absl::Time last_check = absl::Now();
+  // A change made after the catch-up read the DC but before the
+  // notification registration is announced by nothing: look once now
+  // instead of at the next poll.
+  bool check_now = true;
+  while (!stop->load() && c->link->role().role == adsync::v1::ROLE_PRIMARY) {
+    bool changed = check_now;
+    if (!check_now) {
+      ASSIGN_OR_RETURN(
+          changed, c->directory->WaitForChange(std::min(poll, c->heartbeat)));
     }
-    absl::Time last_heartbeat = absl::Now();
-    absl::Time last_check = absl::Now();
-    // A change made after the sync above read the DC but before the
-    // notification registration is announced by nothing: look once now
-    // instead of at the next poll.
-    bool check_now = true;
-    while (!stop->load() && link->role().role == adsync::v1::ROLE_PRIMARY) {
-      bool changed = check_now;
-      if (!check_now) {
-        ASSIGN_OR_RETURN(changed,
-                         directory->WaitForChange(std::min(poll, heartbeat)));
-      }
-      check_now = false;
-      RETURN_IF_ERROR(link->Health());
-      if (absl::Now() - last_heartbeat >= heartbeat) {
-        RETURN_IF_ERROR(link->Heartbeat(Position(dc)));
-        last_heartbeat = absl::Now();
-      }
-      if (!changed && absl::Now() - last_check < poll) continue;
-      last_check = absl::Now();
-      ASSIGN_OR_RETURN(ControllerState now, tracker.ReadController());
-      const absl::Time cycle_start = absl::Now();
-      dc.highest_committed_usn = now.highest_committed_usn;
-      dc.replication = now.replication;
-      if (now.invocation_id != dc.invocation_id) {
-        Log(LogLevel::kWarning,
-            "the DC's invocationId changed (restored from backup?); full sync");
-        ASSIGN_OR_RETURN(CycleStats stats, tracker.FullSync(now));
-        RETURN_IF_ERROR(link->Flush());
-        LogCycle("full sync done", stats, cycle_start);
-        watermark = stats.watermark_usn;
-        dc = now;
-      } else if (now.highest_committed_usn > watermark) {
-        ASSIGN_OR_RETURN(CycleStats stats, tracker.Incremental(now, watermark));
-        RETURN_IF_ERROR(link->Flush());
-        if (stats.deltas > 0) LogCycle("changes sent", stats, cycle_start);
-        watermark = stats.watermark_usn;
-      }
+    check_now = false;
+    RETURN_IF_ERROR(c->link->Health());
+    if (absl::Now() - last_heartbeat >= c->heartbeat) {
+      RETURN_IF_ERROR(c->link->Heartbeat(Position(c->dc)));
+      last_heartbeat = absl::Now();
     }
-    if (!stop->load()) {
-      Log(LogLevel::kWarning, "demoted to standby",
-          {{"reason", link->role().reason}});
+    if (!changed && absl::Now() - last_check < poll) continue;
+    last_check = absl::Now();
+    RETURN_IF_ERROR(c->CheckForChanges());
+  }
+  if (!stop->load()) {
+    Log(LogLevel::kWarning, "demoted to standby",
+        {{"reason", c->link->role().reason}});
+  }
+  return absl::OkStatus();
+}
+
+// Change notification when the DC offers it and the config allows it;
+// polling in any case. Once a session: the registration lasts as long as
+// the DC connection, through demotions and promotions.
+void Agent::StartWatching(Connection* c) {
+  std::string mode =
+      absl::StrCat("polling every ", config_.poll_interval_seconds(), "s");
+  if (config_.change_notification() && c->dc.offers_change_notification) {
+    absl::Status watch = c->directory->WatchForChanges(c->dc.naming_context);
+    if (watch.ok()) {
+      mode = absl::StrCat("change notification, and ", mode);
+    } else {
+      Log(LogLevel::kWarning, "change notification unavailable",
+          {{"reason", std::string(watch.message())}});
     }
+  }
+  Log(LogLevel::kInfo, "following changes", {{"mode", mode}});
+  c->watching = true;
+}
+
+absl::Status Agent::Connection::FullSync(const ControllerState& from) {
+  const absl::Time start = absl::Now();
+  ASSIGN_OR_RETURN(CycleStats stats, tracker.FullSync(from));
+  RETURN_IF_ERROR(link->Flush());
+  LogCycle("full sync done", stats, start);
+  watermark = stats.watermark_usn;
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Connection::SendChanges(const ControllerState& from,
+                                            const char* done,
+                                            bool log_if_none) {
+  const absl::Time start = absl::Now();
+  ASSIGN_OR_RETURN(CycleStats stats, tracker.Incremental(from, watermark));
+  RETURN_IF_ERROR(link->Flush());
+  if (log_if_none || stats.deltas > 0) LogCycle(done, stats, start);
+  watermark = stats.watermark_usn;
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Connection::CheckForChanges() {
+  ASSIGN_OR_RETURN(ControllerState now, tracker.ReadController());
+  dc.highest_committed_usn = now.highest_committed_usn;
+  dc.replication = now.replication;
+  if (now.invocation_id != dc.invocation_id) {
+    Log(LogLevel::kWarning,
+        "the DC's invocationId changed (restored from backup?); full sync");
+    RETURN_IF_ERROR(FullSync(now));
+    dc = std::move(now);
+  } else if (now.highest_committed_usn > watermark) {
+    return SendChanges(now, "changes sent", /*log_if_none=*/false);
   }
   return absl::OkStatus();
 }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 
+#include "absl/status/statusor.h"
 #include "adsync/v1/config.pb.h"
 #include "agent/agent_config.h"
 #include "agent/directory.h"
@@ -30,7 +31,21 @@ class Agent {
   void RunForever(const std::atomic<bool>* stop);
 
  private:
+  // One session's DC connection, tracker and coordinator link, and where
+  // its sync stands (agent.cc).
+  struct Connection;
+
+  // Connects, then alternates standby and primary (catch up, follow
+  // changes) until stopped or something fails; with `once`, returns after
+  // catching up.
   absl::Status Session(bool once, const std::atomic<bool>* stop);
+
+  // The phases of a session, in the order it goes through them.
+  absl::StatusOr<std::unique_ptr<Connection>> Connect();
+  absl::Status Standby(Connection* c, const std::atomic<bool>* stop);
+  absl::Status CatchUp(Connection* c);
+  absl::Status FollowChanges(Connection* c, const std::atomic<bool>* stop);
+  void StartWatching(Connection* c);
 
   const adsync::v1::AgentConfig config_;
   const AgentSecrets secrets_;

@@ -6,6 +6,17 @@
 
 namespace adsync {
 
+bool LooksLikeTlsHandshakeFailure(const grpc::Status& status) {
+  if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return false;
+  const std::string& message = status.error_message();
+  // "Ssl handshake failed: ..." from OpenSSL; gRPC's own handshaker says
+  // "Handshake failed", "Handshake read failed" and the like.
+  return absl::StrContains(message, "handshake") ||
+         absl::StrContains(message, "Handshake") ||
+         // gRPC checks the name once the handshake has succeeded.
+         absl::StrContains(message, "is not in peer certificate");
+}
+
 CoordinatorLink::CoordinatorLink(const LinkOptions& options)
     : options_(options) {}
 
@@ -101,10 +112,7 @@ void CoordinatorLink::ReadLoop() {
     FailLocked(absl::UnavailableError("the coordinator closed the stream"));
   } else {
     std::string message = s.error_message();
-    const bool tls_failed = absl::StrContains(message, "andshake") ||
-                            absl::StrContains(message, "SSL") ||
-                            absl::StrContains(message, "ssl");
-    if (s.error_code() == grpc::StatusCode::UNAVAILABLE && tls_failed) {
+    if (LooksLikeTlsHandshakeFailure(s)) {
       message = absl::StrCat(
           "TLS with the coordinator at ", options_.target, " failed: ", message,
           "; check that coordinator_ca_file is the CA that signed the "

@@ -35,6 +35,23 @@ struct LinkOptions {
   absl::Duration stream_lifetime = absl::Hours(12);
 };
 
+// True when `status` is gRPC's report that TLS with the coordinator failed:
+// the handshake (a certificate from a CA the agent does not trust, a
+// plaintext listener) or the host name check after it (a certificate that
+// does not name the host dialed).
+//
+// The message is the only signal. gRPC 1.51 reports these failures as
+// UNAVAILABLE with no error_details, exactly like an unreachable host; the
+// TSI result that tells them apart stays inside gRPC's core, and the C++ API
+// exposes no connectivity error either. What it does say, e.g.:
+//   failed to connect to all addresses; last error: UNKNOWN:
+//   ipv4:127.0.0.1:4443: Ssl handshake failed: SSL_ERROR_SSL:
+//   error:0A000086:SSL routines::certificate verify failed
+// tests/agent/coordinator_link_test.cc produces each such message with real
+// connections, so a gRPC that rewords them fails there rather than silently
+// losing the TLS hint.
+bool LooksLikeTlsHandshakeFailure(const grpc::Status& status);
+
 class CoordinatorLink : public BatchSink {
  public:
   // Connects and completes the Hello exchange. Rejections come back with

@@ -1,15 +1,24 @@
+#include "agent/agent.h"
+
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/account_reader.h"
 #include "agent/agent_config.h"
 #include "agent/change_tracker.h"
 #include "agent/ldap_errors.h"
 #include "common/files.h"
+#include "common/guid.h"
+#include "common/log.h"
 #include "common/sid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/scripted_gateway.h"
 #include "tests/support/test_util.h"
 
 namespace adsync {
@@ -305,6 +314,419 @@ TEST(ControllerDomainTest, FilterValuesAreEscaped) {
   EXPECT_EQ(EscapeFilterValue("DC=a,DC=b"), "DC=a,DC=b");
   EXPECT_EQ(EscapeFilterValue("a*(b)\\c"), "a\\2a\\28b\\29\\5cc");
   EXPECT_EQ(EscapeFilterValue(std::string("a\0b", 3)), "a\\00b");
+}
+
+}  // namespace
+}  // namespace adsync
+
+// --- The agent's life: its phases against a scripted coordinator ----------
+//
+// Agent sessions over real gRPC to an in-process coordinator that answers
+// the Hello, acknowledges every batch and sends the role changes a test
+// queues; the DC is a FakeDirectory the test changes while the agent runs.
+// What is checked is what operators and the end-to-end tests see: the
+// batches and heartbeats the coordinator gets, and the log lines.
+
+namespace adsync {
+namespace {
+
+using ::testing::Contains;
+using testing::ScriptedGateway;
+using ::testing::StartsWith;
+
+constexpr absl::Duration kPatience = absl::Seconds(10);
+constexpr char kNtdsSettings[] = "CN=NTDS Settings,CN=DC1";
+
+// The DC as every session of the agent sees it.
+struct LiveDc {
+  std::atomic<int64_t> usn{5000};
+  std::atomic<uint32_t> invocation{77};   // TestGuid(invocation)
+  std::atomic<bool> notification{false};  // a change to announce
+};
+
+// FakeDirectory reading `dc`, and waiting for changes the way a real one
+// does (not returning at once, which would spin the agent's loop).
+class LiveDirectory : public FakeDirectory {
+ public:
+  // `watch_error`: what WatchForChanges says (OK: it registers).
+  LiveDirectory(LiveDc* dc, absl::Status watch_error)
+      : dc_(dc), watch_error_(std::move(watch_error)) {
+    entries = 2;
+  }
+
+  absl::StatusOr<RootDse> ReadRootDse() override {
+    absl::StatusOr<RootDse> dse = FakeDirectory::ReadRootDse();
+    if (dse.ok()) dse->highest_committed_usn = dc_->usn;
+    return dse;
+  }
+  absl::Status Search(const SearchRequest& r,
+                      const EntryCallback& cb) override {
+    if (r.base != kNtdsSettings) return FakeDirectory::Search(r, cb);
+    LdapEntry e;
+    e.attributes["invocationid"] = {testing::TestGuid(dc_->invocation)};
+    return cb(e);
+  }
+  absl::Status WatchForChanges(const std::string&) override {
+    return watch_error_;
+  }
+  absl::StatusOr<bool> WaitForChange(absl::Duration timeout) override {
+    const absl::Time until = absl::Now() + timeout;
+    while (absl::Now() < until) {
+      if (dc_->notification.exchange(false)) return true;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }
+
+ private:
+  LiveDc* const dc_;
+  const absl::Status watch_error_;
+};
+
+// The coordinator's side: answers the Hello with `hello`, acknowledges
+// every batch, and sends what the test queued as soon as the agent next
+// writes (a heartbeat at least every heartbeat_interval_ms).
+class ScriptedCoordinator {
+ public:
+  explicit ScriptedCoordinator(adsync::v1::HelloResult hello)
+      : hello_(std::move(hello)) {}
+
+  std::string target() const { return gateway_.target(); }
+
+  void Queue(adsync::v1::RoleChange change) {
+    absl::MutexLock lock(&mu_);
+    queued_.push_back(testing::RoleChangeMessage(std::move(change)));
+  }
+  std::vector<adsync::v1::AgentMessage> Received() {
+    absl::MutexLock lock(&mu_);
+    return received_;
+  }
+  std::vector<adsync::v1::Batch> Batches() {
+    std::vector<adsync::v1::Batch> batches;
+    for (const auto& m : Received())
+      if (m.has_batch()) batches.push_back(m.batch());
+    return batches;
+  }
+  // Waits until a heartbeat reports `usn`.
+  bool WaitForHeartbeat(int64_t usn) {
+    absl::MutexLock lock(&mu_);
+    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (const auto& m : received_) {
+        if (m.has_heartbeat() && m.heartbeat().highest_committed_usn() == usn) {
+          return true;
+        }
+      }
+      return false;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&seen), kPatience);
+  }
+
+ private:
+  grpc::Status Serve(ScriptedGateway::Stream* stream) {
+    adsync::v1::AgentMessage m;
+    if (!stream->Read(&m)) return grpc::Status::OK;
+    Record(m);
+    stream->Write(testing::HelloResultMessage(hello_));
+    while (stream->Read(&m)) {
+      Record(m);
+      if (m.has_batch())
+        stream->Write(testing::AckMessage(m.batch().sequence()));
+      std::vector<adsync::v1::CoordinatorMessage> queued;
+      {
+        absl::MutexLock lock(&mu_);
+        queued.swap(queued_);
+      }
+      for (const auto& q : queued) stream->Write(q);
+    }
+    return grpc::Status::OK;
+  }
+  void Record(const adsync::v1::AgentMessage& m) {
+    absl::MutexLock lock(&mu_);
+    received_.push_back(m);
+  }
+
+  const adsync::v1::HelloResult hello_;
+  absl::Mutex mu_;
+  std::vector<adsync::v1::AgentMessage> received_ ABSL_GUARDED_BY(mu_);
+  std::vector<adsync::v1::CoordinatorMessage> queued_ ABSL_GUARDED_BY(mu_);
+  // Last: stops serving before the rest goes.
+  ScriptedGateway gateway_{
+      [this](ScriptedGateway::Stream* stream) { return Serve(stream); }};
+};
+
+// The agent's log lines, without their time stamps, while it lives.
+class LogLines {
+ public:
+  LogLines() {
+    SetLogSink([this](LogLevel, const std::string& line) {
+      absl::MutexLock lock(&mu_);
+      lines_.push_back(line.substr(line.find(' ') + 1));
+    });
+  }
+  ~LogLines() { SetLogSink(nullptr); }
+
+  std::vector<std::string> All() {
+    absl::MutexLock lock(&mu_);
+    return lines_;
+  }
+  int Count(absl::string_view prefix) {
+    int n = 0;
+    for (const std::string& line : All()) n += absl::StartsWith(line, prefix);
+    return n;
+  }
+  // Waits until `n` lines start with `prefix`.
+  bool WaitFor(absl::string_view prefix, int n = 1) {
+    absl::MutexLock lock(&mu_);
+    auto logged = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      int seen = 0;
+      for (const std::string& line : lines_)
+        seen += absl::StartsWith(line, prefix);
+      return seen >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&logged), kPatience);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+};
+
+adsync::v1::HelloResult HelloAs(adsync::v1::Role role, uint64_t epoch) {
+  adsync::v1::HelloResult r;
+  r.set_sync_id("sync-1");
+  r.set_role(role);
+  r.set_lease_epoch(epoch);
+  r.set_max_unacked_batches(4);
+  r.set_heartbeat_interval_ms(100);
+  return r;
+}
+adsync::v1::HelloResult FullSyncRequired() {
+  adsync::v1::HelloResult r = HelloAs(adsync::v1::ROLE_PRIMARY, 1);
+  r.set_full_sync_required(true);
+  r.set_full_sync_reason("no watermark yet");
+  return r;
+}
+adsync::v1::HelloResult ResumeFrom(uint32_t invocation, int64_t usn) {
+  adsync::v1::HelloResult r = HelloAs(adsync::v1::ROLE_PRIMARY, 1);
+  r.mutable_resume_from()->set_invocation_id(testing::TestGuid(invocation));
+  r.mutable_resume_from()->set_usn(usn);
+  return r;
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  Agent MakeAgent(const std::string& target, bool change_notification = true) {
+    adsync::v1::AgentConfig c;
+    c.set_coordinator(target);
+    c.set_org_id("6f1c2a7e-8d3b-4c5a-9e0f-1a2b3c4d5e6f");
+    c.set_sync_key_file("/unused");
+    c.set_domain("DISTRICT");
+    c.mutable_ldap()->set_uri("ldaps://dc1.district.test");
+    c.mutable_ldap()->set_bind_dn("svc");
+    c.mutable_ldap()->set_password_file("/unused");
+    c.set_poll_interval_seconds(1);
+    c.set_change_notification(change_notification);
+    auto config = ResolveAgentConfig(c);
+    EXPECT_TRUE(config.ok()) << config.status();
+    AgentSecrets secrets;
+    secrets.sync_key = "key-1";
+    return Agent(*config, secrets, [this]() -> std::unique_ptr<Directory> {
+      return std::make_unique<LiveDirectory>(&dc_, watch_error_);
+    });
+  }
+
+  void TearDown() override {
+    EXPECT_EQ(log_.Count("error sync interrupted"), 0);
+  }
+
+  // Announces a change on the DC.
+  void Change(int64_t usn) {
+    dc_.usn = usn;
+    dc_.notification = true;
+  }
+
+  LogLines log_;
+  LiveDc dc_;
+  absl::Status watch_error_;
+};
+
+// An agent running (RunForever) on its own thread until destroyed; declared
+// after its coordinator, so it stops first.
+class RunningAgent {
+ public:
+  explicit RunningAgent(Agent agent) : agent_(std::move(agent)) {}
+  ~RunningAgent() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  Agent agent_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_{[this] { agent_.RunForever(&stop_); }};  // last
+};
+
+TEST_F(AgentTest, RunOnceSendsTheHelloThenAFullSyncWhenAsked) {
+  ScriptedCoordinator coordinator(FullSyncRequired());
+  ASSERT_TRUE(MakeAgent(coordinator.target()).RunOnce().ok());
+  const auto received = coordinator.Received();
+  ASSERT_GE(received.size(), 2u);
+  const adsync::v1::Hello& hello = received[0].hello();
+  EXPECT_EQ(hello.org_id(), "6f1c2a7e-8d3b-4c5a-9e0f-1a2b3c4d5e6f");
+  EXPECT_EQ(hello.sync_key(), "key-1");
+  EXPECT_EQ(hello.controller(), "dc1.district.test");
+  EXPECT_EQ(hello.invocation_id(), testing::TestGuid(77));
+  EXPECT_EQ(hello.domain_netbios_name(), "DISTRICT");  // the DC has no crossRef
+  EXPECT_EQ(hello.domain_dns_name(), "district.test");
+  EXPECT_EQ(hello.position().highest_committed_usn(), 5000);
+  const auto batches = coordinator.Batches();
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_TRUE(batches[0].full_sync_begin());
+  EXPECT_TRUE(batches[0].full_sync_end());
+  EXPECT_EQ(batches[0].deltas_size(), 2);
+  EXPECT_EQ(batches[0].watermark().usn(), 5000);
+  EXPECT_THAT(log_.All(),
+              Contains(StartsWith(absl::StrCat(
+                  "info connected controller=dc1.district.test invocation_id=",
+                  *GuidBinaryToString(testing::TestGuid(77)),
+                  " sync=sync-1 full_sync=no watermark yet"))));
+  EXPECT_EQ(log_.Count("info full sync done deltas=2 skipped=0 usn=5000 "), 1);
+  EXPECT_EQ(log_.Count("info following changes"), 0);
+}
+
+TEST_F(AgentTest, RunOnceCatchesUpFromTheCoordinatorsWatermarkForThisDc) {
+  ScriptedCoordinator behind(ResumeFrom(77, 4200));
+  ASSERT_TRUE(MakeAgent(behind.target()).RunOnce().ok());
+  auto batches = behind.Batches();
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_FALSE(batches[0].full_sync_begin());
+  EXPECT_EQ(batches[0].deltas_size(), 2);
+  EXPECT_EQ(batches[0].watermark().usn(), 5000);
+  EXPECT_EQ(log_.Count("info caught up deltas=2 skipped=0 usn=5000 "), 1);
+
+  // Already there: nothing to send, nothing to log.
+  ScriptedCoordinator current(ResumeFrom(77, 5000));
+  ASSERT_TRUE(MakeAgent(current.target()).RunOnce().ok());
+  EXPECT_TRUE(current.Batches().empty());
+  EXPECT_EQ(log_.Count("info caught up"), 1);
+
+  // A watermark another DC (or this one before a restore) issued means
+  // nothing here: a full sync.
+  ScriptedCoordinator other(ResumeFrom(78, 4200));
+  ASSERT_TRUE(MakeAgent(other.target()).RunOnce().ok());
+  batches = other.Batches();
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_TRUE(batches[0].full_sync_begin());
+  EXPECT_EQ(log_.Count("info full sync done deltas=2 skipped=0 usn=5000 "), 1);
+  EXPECT_EQ(log_.Count("info following changes"), 0);
+}
+
+TEST_F(AgentTest, RunOnceAsStandbyDoesNothing) {
+  ScriptedCoordinator coordinator(HelloAs(adsync::v1::ROLE_STANDBY, 4));
+  ASSERT_TRUE(MakeAgent(coordinator.target()).RunOnce().ok());
+  EXPECT_TRUE(coordinator.Batches().empty());
+  EXPECT_EQ(
+      log_.Count(
+          "info standby: another agent is primary for this domain; nothing to "
+          "do"),
+      1);
+}
+
+TEST_F(AgentTest, FollowsChangesThroughDemotionAndPromotion) {
+  ScriptedCoordinator coordinator(FullSyncRequired());
+  auto agent = std::make_unique<RunningAgent>(MakeAgent(coordinator.target()));
+  ASSERT_TRUE(log_.WaitFor("info full sync done deltas=2 skipped=0 usn=5000 "));
+  ASSERT_TRUE(log_.WaitFor(
+      "info following changes mode=change notification, and polling every "
+      "1s"));
+
+  Change(5100);
+  ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5100 "));
+  auto batches = coordinator.Batches();
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_FALSE(batches[1].full_sync_begin());
+  EXPECT_EQ(batches[1].watermark().usn(), 5100);
+  EXPECT_EQ(batches[1].lease_epoch(), 1u);
+
+  adsync::v1::RoleChange demoted;
+  demoted.set_role(adsync::v1::ROLE_STANDBY);
+  demoted.set_lease_epoch(2);
+  demoted.set_reason("another agent holds the lease");
+  coordinator.Queue(demoted);
+  ASSERT_TRUE(log_.WaitFor(
+      "warning demoted to standby reason=another agent holds the lease"));
+  ASSERT_TRUE(log_.WaitFor("info standby epoch=2"));
+  // A standby keeps reading its DC, so status can show its lag.
+  dc_.usn = 5200;
+  ASSERT_TRUE(coordinator.WaitForHeartbeat(5200));
+  EXPECT_EQ(coordinator.Batches().size(), 2u);
+
+  adsync::v1::RoleChange promoted;
+  promoted.set_role(adsync::v1::ROLE_PRIMARY);
+  promoted.set_lease_epoch(3);
+  promoted.set_reason("the primary's lease expired");
+  promoted.mutable_resume_from()->set_invocation_id(testing::TestGuid(77));
+  promoted.mutable_resume_from()->set_usn(5100);
+  coordinator.Queue(promoted);
+  ASSERT_TRUE(log_.WaitFor(
+      "warning promoted to primary epoch=3 reason=the primary's lease "
+      "expired"));
+  ASSERT_TRUE(log_.WaitFor("info caught up deltas=2 skipped=0 usn=5200 "));
+  batches = coordinator.Batches();
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_FALSE(batches[2].full_sync_begin());
+  EXPECT_EQ(batches[2].lease_epoch(), 3u);
+  EXPECT_EQ(batches[2].watermark().usn(), 5200);
+
+  // Back to following: the registration made at first still holds.
+  Change(5300);
+  ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5300 "));
+  agent.reset();
+  EXPECT_EQ(log_.Count("info following changes"), 1);
+  EXPECT_EQ(log_.Count("info full sync done"), 1);
+}
+
+TEST_F(AgentTest, ARestoredDcIsSyncedInFullAndFollowedUnderItsNewIdentity) {
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
+  RunningAgent agent(MakeAgent(coordinator.target()));
+  ASSERT_TRUE(log_.WaitFor("info following changes"));
+  dc_.invocation = 99;
+  Change(6000);
+  ASSERT_TRUE(log_.WaitFor(
+      "warning the DC's invocationId changed (restored from backup?); full "
+      "sync"));
+  ASSERT_TRUE(log_.WaitFor("info full sync done deltas=2 skipped=0 usn=6000 "));
+  Change(6100);
+  ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=6100 "));
+  const auto batches = coordinator.Batches();
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_TRUE(batches[0].full_sync_begin());
+  EXPECT_EQ(batches[0].watermark().invocation_id(), testing::TestGuid(99));
+  EXPECT_EQ(batches[0].watermark().usn(), 6000);
+  EXPECT_FALSE(batches[1].full_sync_begin());
+  EXPECT_EQ(batches[1].watermark().invocation_id(), testing::TestGuid(99));
+  EXPECT_EQ(batches[1].watermark().usn(), 6100);
+}
+
+TEST_F(AgentTest, PollsWhenChangeNotificationIsOffOrRefused) {
+  {
+    ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
+    RunningAgent agent(
+        MakeAgent(coordinator.target(), /*change_notification=*/false));
+    ASSERT_TRUE(log_.WaitFor("info following changes mode=polling every 1s"));
+    // Past the first look (a heartbeat comes only after it), a change with
+    // no notification waits for the next poll.
+    ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));
+    dc_.usn = 5100;
+    ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5100 "));
+  }
+  watch_error_ = absl::UnimplementedError("the DC refused the control");
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5100));
+  RunningAgent agent(MakeAgent(coordinator.target()));
+  ASSERT_TRUE(log_.WaitFor(
+      "warning change notification unavailable reason=the DC refused the "
+      "control"));
+  ASSERT_TRUE(log_.WaitFor("info following changes mode=polling every 1s", 2));
 }
 
 }  // namespace
