@@ -2,18 +2,16 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
-#include "common/guid.h"
 #include "common/log.h"
-#include "common/sid.h"
+#include "common/net.h"
 #include "coordinator/fencing.h"
 #include "coordinator/metrics.h"
+#include "coordinator/session_policy.h"
 #include "coordinator/validation.h"
 #include "google/protobuf/arena.h"
 
@@ -26,141 +24,17 @@ namespace {
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
-// Where a (newly) primary agent starts: from its own controller's
-// watermark, or a full sync when there is none or it cannot be trusted.
-struct ResumePoint {
-  bool full_sync = false;
-  std::string reason;
-  adsync::v1::Watermark watermark;
-};
-
-ResumePoint DecideResume(const WatermarkState& w,
-                         const std::string& invocation_id) {
-  ResumePoint r;
-  if (!w.has_watermark) {
-    r.full_sync = true;
-    r.reason = w.full_sync_in_progress ? "the previous full sync did not finish"
-                                       : "no watermark yet";
-  } else if (w.invocation_id != invocation_id) {
-    r.full_sync = true;
-    r.reason =
-        "the controller's invocationId changed (restored from backup, or a "
-        "different DC); its USNs cannot be compared with the watermark";
-  } else {
-    r.watermark.set_invocation_id(w.invocation_id);
-    r.watermark.set_usn(w.usn);
-  }
-  return r;
-}
-
-// Checks the size of every Hello field before any other work: a Hello is
-// unauthenticated input, and nothing of it may be stored, logged or
-// hashed at a size the agent chose. Messages name the field and the
-// limit, never the value.
-absl::Status CheckHelloSizes(const adsync::v1::Hello& hello) {
-  struct Field {
-    const char* name;
-    size_t size;
-    size_t max;
-    const char* what;
-  };
-  const Field fields[] = {
-      {"org_id", hello.org_id().size(), 64, "an Org ID is a 36-character GUID"},
-      {"sync_key", hello.sync_key().size(), 64,
-       "an AD Sync key is a 36-character GUID"},
-      {"agent_version", hello.agent_version().size(), 64,
-       "upgrade or reinstall the agent"},
-      {"controller", hello.controller().size(), 255,
-       "a DC host name has at most 255 characters"},
-      {"domain_dns_name", hello.domain_dns_name().size(), 255,
-       "a DNS name has at most 255 characters"},
-      {"domain_netbios_name", hello.domain_netbios_name().size(), 15,
-       "a NetBIOS domain name has at most 15 characters"},
-  };
-  for (const Field& f : fields) {
-    if (f.size > f.max) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Hello.", f.name, " is ", f.size, " bytes, more than ",
-                       f.max, " allowed (", f.what, ")"));
-    }
-  }
-  if (hello.invocation_id().size() != 16) {
-    return absl::InvalidArgumentError(
-        "Hello.invocation_id must be the DC's 16-byte invocationId; upgrade "
-        "or reinstall the agent");
-  }
-  return absl::OkStatus();
-}
-
-// The Hello's domain must be the AD Sync's: a key copied onto an agent of
-// another domain would otherwise write (and at its first full sync,
-// remove) the registered domain's accounts. Returns the domain SID in text
-// form ("" when the agent sent none).
-absl::StatusOr<std::string> CheckHelloDomain(const SyncRecord& sync,
-                                             const adsync::v1::Hello& hello) {
-  const std::string& netbios = hello.domain_netbios_name();
-  const std::string& dns = hello.domain_dns_name();
-  if (!netbios.empty()) {
-    if (!ValidateDomainName(netbios).ok()) {
-      return absl::InvalidArgumentError(
-          "Hello.domain_netbios_name is not a NetBIOS domain name; upgrade "
-          "or reinstall the agent");
-    }
-    if (!absl::EqualsIgnoreCase(netbios, sync.domain)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "this agent's DC serves domain ", absl::AsciiStrToUpper(netbios),
-          " but AD Sync ", sync.sync_id, " is registered for domain ",
-          sync.domain, "; give this agent the key of an AD Sync of ",
-          absl::AsciiStrToUpper(netbios), " (`adsyncctl sync add --domain ",
-          absl::AsciiStrToUpper(netbios), "`), or point it at a DC of ",
-          sync.domain));
-    }
-  }
-  if (!dns.empty()) {
-    for (char c : dns) {
-      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
-          c != '-') {
-        return absl::InvalidArgumentError(
-            "Hello.domain_dns_name is not a DNS name; upgrade or reinstall "
-            "the agent");
-      }
-    }
-    if (!sync.dns_name.empty() && !absl::EqualsIgnoreCase(dns, sync.dns_name)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "this agent's DC serves ", dns, " but AD Sync ", sync.sync_id,
-          " is registered for ", sync.dns_name, " (", sync.domain,
-          "); point the agent at a DC of ", sync.dns_name,
-          ", or use the key of an AD Sync of ", dns));
-    }
-  }
-  if (hello.domain_sid().empty()) return std::string();
-  absl::StatusOr<std::string> sid = SidBinaryToString(hello.domain_sid());
-  if (!sid.ok()) {
-    return absl::InvalidArgumentError(
-        "Hello.domain_sid is not a SID; upgrade or reinstall the agent");
-  }
-  return sid;
-}
-
-// With mutual TLS, the agent's (CA-verified) certificate must name the AD
-// Sync its key authenticated as.
-absl::Status CheckCertificateNamesSync(const grpc::AuthContext& auth,
-                                       const std::string& sync_id) {
-  std::string named;
+// What SessionPolicy::Admit compares with the sync: the names (subject CN,
+// then subjectAltNames) of the agent's CA-verified client certificate.
+std::vector<std::string> CertificateNames(const grpc::AuthContext& auth) {
+  std::vector<std::string> names;
   for (const char* property :
        {"x509_common_name", "x509_subject_alternative_name"}) {
     for (const grpc::string_ref& value : auth.FindPropertyValues(property)) {
-      const absl::string_view v(value.data(), value.size());
-      if (absl::EqualsIgnoreCase(v, sync_id)) return absl::OkStatus();
-      if (named.empty()) named = std::string(v.substr(0, 64));
+      names.emplace_back(value.data(), value.size());
     }
   }
-  return absl::PermissionDeniedError(absl::StrCat(
-      "the agent's client certificate names \"", named, "\", not AD Sync ",
-      sync_id,
-      "; issue this agent a certificate whose subject CN is its AD "
-      "Sync ID (scripts/make_certs.sh DIR agent NAME ",
-      sync_id, " with the coordinator's client CA)"));
+  return names;
 }
 
 // One message read from an agent, parsed into its own arena: a batch of
@@ -182,11 +56,22 @@ struct IncomingMessage {
 
 }  // namespace
 
-class AgentGateway::Session
+// One agent's stream: moves messages between the agent and the store, and
+// leaves every decision about the agent (refused, primary or standby, where
+// it starts) to SessionPolicy. Three threads touch it: gRPC's reactor
+// thread (reads, write completions, OnDone), the gateway's storage thread
+// (the store work Post queues, one task at a time; End) and the lease
+// monitor (TryPromote, CancelIfStalled). It deletes itself in OnDone, which
+// gRPC calls once Finish was called and nothing else is in flight; a
+// storage task counts in `pending_` so that the stream cannot finish under
+// it.
+class AgentGateway::Session final
     : public grpc::ServerBidiReactor<AgentMessage, CoordinatorMessage> {
  public:
   Session(AgentGateway* gateway, grpc::CallbackServerContext* context)
-      : gateway_(gateway), context_(context) {
+      : gateway_(gateway),
+        context_(context),
+        policy_(gateway->store_, gateway->options_.lease_ttl_ms) {
     Metrics::Global().StreamOpened();
     {
       absl::MutexLock lock(&gateway_->sessions_mu_);
@@ -197,6 +82,101 @@ class AgentGateway::Session
     ContinueReading();
   }
 
+  // Any thread (the lease monitor): asks the store to make this standby
+  // the primary; on success tells the agent where to start.
+  void TryPromote(const std::string& reason) {
+    Post([this, reason] {
+      {
+        // The monitor may ask twice before the first promotion lands; a
+        // second grant would start a new epoch and fence the first.
+        absl::MutexLock lock(&mu_);
+        if (primary_ || finish_wanted_) {  // promoted already, or ending
+          DoneLocked();
+          return;
+        }
+      }
+      absl::StatusOr<SessionPolicy::Role> role = policy_.Promote(
+          sync_, invocation_id_, reason,
+          next_sequence_.load(std::memory_order_relaxed) - 1, NowMs());
+      if (!role.ok()) return Done(role.status());
+      absl::MutexLock lock(&mu_);
+      if (role->primary) {
+        primary_ = true;
+        epoch_ = role->epoch;
+        CoordinatorMessage out;
+        adsync::v1::RoleChange* change = out.mutable_role_change();
+        change->set_role(adsync::v1::ROLE_PRIMARY);
+        change->set_lease_epoch(role->epoch);
+        change->set_full_sync_required(role->resume.full_sync);
+        if (!role->resume.full_sync)
+          *change->mutable_resume_from() = role->resume.watermark;
+        change->set_reason(reason);
+        WriteLocked(std::move(out));
+        Metrics::Global().Failover();
+        Log(LogLevel::kWarning, "failover: standby promoted",
+            {{"sync", sync_.sync_id},
+             {"domain", sync_.domain},
+             {"epoch", absl::StrCat(role->epoch)},
+             {"reason", reason}});
+      }
+      DoneLocked();
+    });
+  }
+
+  // Any thread. Cancels the stream when its agent sent no accepted Hello,
+  // or left a message unread, for `limit_ms`; returns why, or "".
+  std::string CancelIfStalled(int64_t now_ms, int64_t limit_ms) {
+    std::string why;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finish_called_) return "";
+      // A Hello waiting for the storage thread is not the agent's fault.
+      if (!hello_received_ && now_ms - connected_at_ms_ > limit_ms) {
+        why = "no Hello";
+      } else if (writing_ && now_ms - write_started_ms_ > limit_ms) {
+        // (An agent that floods heartbeats meanwhile is cut off as soon as
+        // kMaxQueuedWrites echoes wait; see OnHeartbeat.)
+        why = "the agent stopped reading the coordinator's messages";
+      }
+    }
+    if (!why.empty()) context_->TryCancel();
+    return why;
+  }
+
+  // Any thread: ends the stream with `status` (its sync was removed, its
+  // key rotated, or a newer stream of the same sync replaced it).
+  void End(const absl::Status& status) {
+    bool stuck;
+    {
+      absl::MutexLock lock(&mu_);
+      FailLocked(status);
+      stuck = !finish_called_ && writing_;
+    }
+    // A write stuck on an agent that stopped reading would hold the finish
+    // back: cancel. Otherwise the agent reads `status` and its reason.
+    if (stuck) context_->TryCancel();
+  }
+
+  // Set before the session is registered with the gateway, fixed after.
+  const SyncRecord& sync() const { return sync_; }
+  const std::string& peer_ip() const { return peer_ip_; }
+  int64_t connected_at_ms() const { return connected_at_ms_; }
+  // When the agent last sent anything (a heartbeat, a batch).
+  int64_t last_read_ms() const {
+    return last_read_ms_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  AgentGateway* const gateway_;
+  grpc::CallbackServerContext* const context_;
+  const SessionPolicy policy_;
+  std::string peer_ip_;  // set by the constructor
+  const int64_t connected_at_ms_ = NowMs();
+  absl::Mutex mu_;
+
+  // --- Reading: the reactor thread, one read in flight at a time ---
+
+  // gRPC's callbacks are private: only the reactor calls them.
   void OnReadDone(bool ok) override {
     if (!ok) {
       // The agent closed its side, the call was cancelled, or a message
@@ -224,106 +204,13 @@ class AgentGateway::Session
         return OnHello();
       case AgentMessage::kBatch:
         return OnBatch();
-      case AgentMessage::kHeartbeat: {
-        if (QueuedWrites() > kMaxQueuedWrites) {
-          // Heartbeats keep coming but their echoes are not read: stop
-          // before the queue grows without bound.
-          Metrics::Global().Rejected("stalled_stream");
-          Log(LogLevel::kWarning, "agent stream cancelled",
-              {{"ip", peer_ip_},
-               {"reason",
-                "the agent is not reading the coordinator's messages"}});
-          context_->TryCancel();
-          return;
-        }
-        CoordinatorMessage echo;
-        *echo.mutable_heartbeat() = in_->message->heartbeat();
-        Write(std::move(echo));
-        // Store work (lease renewal, the DC's position) at most twice per
-        // heartbeat interval: an agent sending faster must not become a
-        // stream of writes that delays everyone else's.
-        const int64_t now = NowMs();
-        if (IsAuthenticated() &&
-            now - last_heartbeat_stored_ms_ >=
-                gateway_->options_.heartbeat_interval_ms / 2) {
-          last_heartbeat_stored_ms_ = now;
-          if (IsPrimary()) Post([this] { RenewLease(); });
-          Post([this, position = in_->message->heartbeat()] {
-            gateway_->store_
-                ->RecordControllerPosition(sync_.sync_id, "", position)
-                .IgnoreError();
-            absl::MutexLock lock(&mu_);
-            --pending_;
-            TryFinishLocked();
-          });
-        }
-        ContinueReading();
-        return;
-      }
+      case AgentMessage::kHeartbeat:
+        return OnHeartbeat();
       default:
         return Fail(absl::InvalidArgumentError(
             "empty or unknown message from agent; upgrade the agent"));
     }
   }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) {
-      finish_wanted_ = true;  // the stream is gone
-      writes_.clear();
-    } else if (!writes_.empty()) {
-      StartNextWriteLocked();
-    }
-    TryFinishLocked();
-  }
-
-  void OnDone() override {
-    // Finish() may have been called by a thread still holding mu_: taking
-    // it waits for that thread to let go before this object goes away.
-    const bool authenticated = IsAuthenticated();
-    Metrics::Global().StreamClosed();
-    {
-      absl::MutexLock lock(&gateway_->sessions_mu_);
-      gateway_->open_streams_.erase(this);
-    }
-    if (authenticated) {
-      gateway_->Unregister(this);
-      Store* store = gateway_->store_;
-      const SyncRecord sync = sync_;
-      const std::string ip = peer_ip_;
-      const std::string controller = controller_;
-      // Read after Unregister: no promotion can change them any more.
-      bool primary;
-      uint64_t epoch;
-      {
-        absl::MutexLock lock(&mu_);
-        primary = primary_;
-        epoch = epoch_;
-      }
-      AgentGateway* gateway = gateway_;
-      gateway_->storage_.Post(
-          [store, sync, ip, controller, primary, epoch, gateway] {
-            // A newer stream of the same sync (one that replaced this one)
-            // is what status should show.
-            if (!gateway->HasStream(sync.sync_id)) {
-              store->RecordConnection(sync.sync_id, false, ip, controller)
-                  .IgnoreError();
-            }
-            if (primary) {
-              store->ReleaseLease(sync, epoch).IgnoreError();
-              gateway->monitor_cv_.SignalAll();  // promote a standby now
-            }
-          });
-      const std::string sync_id = sync.sync_id;
-      Log(LogLevel::kInfo, "agent disconnected",
-          {{"sync", sync_id}, {"ip", ip}});
-    }
-    delete this;
-  }
-
- private:
-  // --- reactor thread ---
 
   void OnHello() {
     {
@@ -341,13 +228,7 @@ class AgentGateway::Session
       Metrics::Global().Rejected("rate_limited");
       return Fail(admitted);
     }
-    absl::Status sizes =
-        in_->message->hello().ByteSizeLong() > kMaxHelloBytes
-            ? absl::InvalidArgumentError(absl::StrCat(
-                  "the Hello is ", in_->message->hello().ByteSizeLong(),
-                  " bytes, more than ", kMaxHelloBytes,
-                  " allowed; upgrade or reinstall the agent"))
-            : CheckHelloSizes(in_->message->hello());
+    absl::Status sizes = CheckHelloSizes(in_->message->hello());
     if (!sizes.ok()) {
       Metrics::Global().Rejected("bad_hello");
       gateway_->hello_limiter_.RecordFailure(peer_ip_, "", NowMs());
@@ -355,9 +236,38 @@ class AgentGateway::Session
           {{"ip", peer_ip_}, {"reason", std::string(sizes.message())}});
       return Fail(sizes);
     }
-    adsync::v1::Hello hello = in_->message->hello();
-    controller_ = hello.controller();
-    Post([this, hello = std::move(hello)] { Authenticate(hello); });
+    Post([this, hello = in_->message->hello()] { Authenticate(hello); });
+  }
+
+  void OnHeartbeat() {
+    if (QueuedWrites() > kMaxQueuedWrites) {
+      // Heartbeats keep coming but their echoes are not read: stop
+      // before the queue grows without bound.
+      Metrics::Global().Rejected("stalled_stream");
+      Log(LogLevel::kWarning, "agent stream cancelled",
+          {{"ip", peer_ip_},
+           {"reason", "the agent is not reading the coordinator's messages"}});
+      context_->TryCancel();
+      return;
+    }
+    CoordinatorMessage echo;
+    *echo.mutable_heartbeat() = in_->message->heartbeat();
+    Write(std::move(echo));
+    // Store work (lease renewal, the DC's position) at most twice per
+    // heartbeat interval: an agent sending faster must not become a
+    // stream of writes that delays everyone else's.
+    const int64_t now = NowMs();
+    if (IsAuthenticated() && now - last_heartbeat_stored_ms_ >=
+                                 gateway_->options_.heartbeat_interval_ms / 2) {
+      last_heartbeat_stored_ms_ = now;
+      if (IsPrimary()) Post([this] { RenewLease(); });
+      Post([this, position = in_->message->heartbeat()] {
+        gateway_->store_->RecordControllerPosition(sync_.sync_id, "", position)
+            .IgnoreError();
+        Done();
+      });
+    }
+    ContinueReading();
   }
 
   void OnBatch() {
@@ -418,120 +328,74 @@ class AgentGateway::Session
     StartRead(in_->message);
   }
 
-  // --- storage thread ---
+  std::unique_ptr<IncomingMessage> in_;  // the read in flight
+  bool hello_received_ ABSL_GUARDED_BY(mu_) = false;
+  // Written by the reactor; read by the storage thread when a promotion
+  // tells the store where this stream's batches stand.
+  std::atomic<uint64_t> next_sequence_{1};
+  std::atomic<int64_t> last_read_ms_{NowMs()};
+  int64_t last_heartbeat_stored_ms_ = 0;
+
+  // --- The agent's Hello and role: the storage thread ---
 
   void Authenticate(const adsync::v1::Hello& hello) {
-    Store* store = gateway_->store_;
-    auto sync = store->Authenticate(hello.org_id(), hello.sync_key());
-    if (!sync.ok()) {
-      const std::string reason = std::string(sync.status().message());
-      Metrics::Global().Rejected(absl::IsPermissionDenied(sync.status())
-                                     ? "bad_credentials"
-                                     : "bad_hello");
-      store->RecordRejection(hello.org_id(), "", peer_ip_, reason)
-          .IgnoreError();
-      // The claimed Org ID goes to the log and the limiter only if it is
-      // one (it is unauthenticated input).
-      auto claimed = CanonicalGuid(hello.org_id(), "Org ID");
-      const std::string org = claimed.ok() ? *claimed : "";
-      Log(LogLevel::kWarning, "agent rejected",
-          {{"org", org}, {"ip", peer_ip_}, {"reason", reason}});
-      if (!absl::IsUnavailable(sync.status()) &&
-          !absl::IsInternal(sync.status())) {
-        gateway_->hello_limiter_.RecordFailure(peer_ip_, org, NowMs());
-      }
-      return Done(absl::UnauthenticatedError(reason));
-    }
-    if (!AddressInRanges(peer_ip_, sync->allowed_ips)) {
-      std::vector<std::string> allowed;
-      for (const IpRange& r : sync->allowed_ips) allowed.push_back(r.text);
-      const std::string reason = absl::StrCat(
-          "sync came from ", peer_ip_, "; registered external IP",
-          allowed.size() == 1 ? " is " : "s are ", absl::StrJoin(allowed, ", "),
-          ". If the agent's address changed, update the AD Sync's IPs "
-          "(remove and add it again with --ip ",
-          peer_ip_, ")");
-      Metrics::Global().Rejected("wrong_source_ip");
-      store->RecordRejection(sync->org_id, sync->sync_id, peer_ip_, reason)
-          .IgnoreError();
-      Log(LogLevel::kWarning, "agent rejected",
-          {{"sync", sync->sync_id}, {"ip", peer_ip_}, {"reason", reason}});
-      gateway_->hello_limiter_.RecordFailure(peer_ip_, sync->org_id, NowMs());
-      return Done(absl::PermissionDeniedError(reason));
-    }
+    std::optional<std::vector<std::string>> certificate_names;
     if (gateway_->options_.certificate_names_sync) {
-      absl::Status tied =
-          CheckCertificateNamesSync(*context_->auth_context(), sync->sync_id);
-      if (!tied.ok()) {
-        const std::string reason(tied.message());
-        Metrics::Global().Rejected("wrong_certificate");
-        store->RecordRejection(sync->org_id, sync->sync_id, peer_ip_, reason)
-            .IgnoreError();
-        Log(LogLevel::kWarning, "agent rejected",
-            {{"sync", sync->sync_id}, {"ip", peer_ip_}, {"reason", reason}});
-        return Done(tied);
+      certificate_names = CertificateNames(*context_->auth_context());
+    }
+    SessionPolicy::HelloOutcome outcome =
+        policy_.Admit(hello, peer_ip_, certificate_names);
+    if (outcome.rejection.has_value()) {
+      const SessionPolicy::Rejection& r = *outcome.rejection;
+      Metrics::Global().Rejected(r.metric);
+      // Named by its sync once the key authenticated, else by its org.
+      const bool named = !r.sync_id.empty();
+      Log(LogLevel::kWarning, "agent rejected",
+          {{named ? "sync" : "org", named ? r.sync_id : r.org_id},
+           {"ip", peer_ip_},
+           {"reason", std::string(r.status.message())}});
+      if (r.failed_hello) {
+        gateway_->hello_limiter_.RecordFailure(peer_ip_, r.org_id, NowMs());
       }
     }
-    absl::StatusOr<std::string> domain_sid = CheckHelloDomain(*sync, hello);
-    if (domain_sid.ok()) domain_sid = store->PinDomainSid(*sync, *domain_sid);
-    if (!domain_sid.ok()) {
-      const std::string reason(domain_sid.status().message());
-      Metrics::Global().Rejected("wrong_domain");
-      store->RecordRejection(sync->org_id, sync->sync_id, peer_ip_, reason)
-          .IgnoreError();
-      Log(LogLevel::kWarning, "agent rejected",
-          {{"sync", sync->sync_id}, {"ip", peer_ip_}, {"reason", reason}});
-      return Done(domain_sid.status());
-    }
-    domain_sid_ = *std::move(domain_sid);
-    auto watermark = store->GetWatermark(sync->sync_id);
-    if (!watermark.ok()) return Done(watermark.status());
-    absl::Status recorded = store->RecordConnection(
-        sync->sync_id, true, peer_ip_, hello.controller());
-    if (recorded.ok()) {
-      // The DC's replUpToDateVector, from the Hello: a full sync right
-      // after it must know how far this DC has replicated (its sweep).
-      recorded = store->RecordControllerPosition(
-          sync->sync_id, hello.invocation_id(), hello.position());
-    }
-    if (!recorded.ok()) return Done(recorded);
+    if (!outcome.admission.ok()) return Done(outcome.admission.status());
+    SessionPolicy::Admission& admitted = *outcome.admission;
 
     // One stream per AD Sync: this Hello replaces any earlier stream of
     // the same sync (a reconnect after a network cut, or a second copy of
     // the agent), and the new lease epoch fences whatever it still sends.
     gateway_->EndStreamsOf(
-        sync->sync_id, this,
+        admitted.sync.sync_id, this,
         "a new connection of the same AD Sync replaced this stream");
-    auto lease =
-        store->AcquireLease(*sync, NowMs(), gateway_->options_.lease_ttl_ms,
-                            "connected while the domain had no live primary",
-                            /*last_sequence=*/0);
-    if (!lease.ok()) return Done(lease.status());
+    absl::StatusOr<SessionPolicy::Role> role =
+        policy_.TakeRole(admitted, hello.invocation_id(), NowMs());
+    if (!role.ok()) return Done(role.status());
 
     CoordinatorMessage out;
     adsync::v1::HelloResult* result = out.mutable_hello_result();
-    result->set_sync_id(sync->sync_id);
-    result->set_role(lease->primary ? adsync::v1::ROLE_PRIMARY
-                                    : adsync::v1::ROLE_STANDBY);
-    result->set_lease_epoch(lease->epoch);
+    result->set_sync_id(admitted.sync.sync_id);
+    result->set_role(role->primary ? adsync::v1::ROLE_PRIMARY
+                                   : adsync::v1::ROLE_STANDBY);
+    result->set_lease_epoch(role->epoch);
     result->set_max_unacked_batches(gateway_->options_.max_unacked_batches);
     result->set_max_deltas_per_batch(gateway_->options_.max_deltas_per_batch);
     result->set_heartbeat_interval_ms(gateway_->options_.heartbeat_interval_ms);
-    if (lease->primary) {
-      const ResumePoint resume =
-          DecideResume(*watermark, hello.invocation_id());
-      result->set_full_sync_required(resume.full_sync);
-      result->set_full_sync_reason(resume.reason);
-      if (!resume.full_sync) *result->mutable_resume_from() = resume.watermark;
+    if (role->primary) {
+      result->set_full_sync_required(role->resume.full_sync);
+      result->set_full_sync_reason(role->resume.reason);
+      if (!role->resume.full_sync)
+        *result->mutable_resume_from() = role->resume.watermark;
     }
-    sync_ = *std::move(sync);
+    sync_ = std::move(admitted.sync);
+    domain_sid_ = std::move(admitted.domain_sid);
     invocation_id_ = hello.invocation_id();
+    controller_ = hello.controller();
     Log(LogLevel::kInfo, "agent connected",
         {{"sync", sync_.sync_id},
          {"domain", sync_.domain},
          {"ip", peer_ip_},
-         {"controller", hello.controller()},
-         {"role", lease->primary ? "primary" : "standby"},
+         {"controller", controller_},
+         {"role", role->primary ? "primary" : "standby"},
          {"full_sync",
           result->full_sync_required() ? result->full_sync_reason() : "no"}});
     // Registered and reading before this task lets go of `pending_`: until
@@ -540,17 +404,15 @@ class AgentGateway::Session
     {
       absl::MutexLock lock(&mu_);
       authenticated_ = true;
-      primary_ = lease->primary;
-      epoch_ = lease->epoch;
+      primary_ = role->primary;
+      epoch_ = role->epoch;
       WriteLocked(std::move(out));
     }
     ContinueReading();
-    absl::MutexLock lock(&mu_);
-    --pending_;
-    TryFinishLocked();
+    Done();
   }
 
-  // Storage thread: keeps the lease alive; tells the agent when it was lost.
+  // Keeps the lease alive; tells the agent when it was lost.
   void RenewLease() {
     uint64_t epoch;
     {
@@ -563,7 +425,6 @@ class AgentGateway::Session
       return Done(renewed.status());  // removed, or its key rotated
     }
     absl::MutexLock lock(&mu_);
-    --pending_;
     if (renewed.ok() && !*renewed && primary_) {
       primary_ = false;
       CoordinatorMessage out;
@@ -575,57 +436,7 @@ class AgentGateway::Session
       WriteLocked(std::move(out));
       Log(LogLevel::kWarning, "primary demoted", {{"sync", sync_.sync_id}});
     }
-    TryFinishLocked();
-  }
-
- public:
-  // Any thread (the lease monitor): asks the store to make this standby
-  // the primary; on success tells the agent where to start.
-  void TryPromote(const std::string& reason) {
-    Post([this, reason] {
-      {
-        // The monitor may ask twice before the first promotion lands; a
-        // second grant would start a new epoch and fence the first.
-        absl::MutexLock lock(&mu_);
-        if (primary_ || finish_wanted_) {  // promoted already, or ending
-          --pending_;
-          TryFinishLocked();
-          return;
-        }
-      }
-      Store* store = gateway_->store_;
-      auto watermark = store->GetWatermark(sync_.sync_id);
-      if (!watermark.ok()) return Done(watermark.status());
-      auto lease = store->AcquireLease(
-          sync_, NowMs(), gateway_->options_.lease_ttl_ms, reason,
-          next_sequence_.load(std::memory_order_relaxed) - 1);
-      if (absl::IsPermissionDenied(lease.status())) {
-        return Done(lease.status());  // removed, or its key rotated
-      }
-      absl::MutexLock lock(&mu_);
-      --pending_;
-      if (lease.ok() && lease->primary) {
-        primary_ = true;
-        epoch_ = lease->epoch;
-        const ResumePoint resume = DecideResume(*watermark, invocation_id_);
-        CoordinatorMessage out;
-        adsync::v1::RoleChange* change = out.mutable_role_change();
-        change->set_role(adsync::v1::ROLE_PRIMARY);
-        change->set_lease_epoch(lease->epoch);
-        change->set_full_sync_required(resume.full_sync);
-        if (!resume.full_sync)
-          *change->mutable_resume_from() = resume.watermark;
-        change->set_reason(reason);
-        WriteLocked(std::move(out));
-        Metrics::Global().Failover();
-        Log(LogLevel::kWarning, "failover: standby promoted",
-            {{"sync", sync_.sync_id},
-             {"domain", sync_.domain},
-             {"epoch", absl::StrCat(lease->epoch)},
-             {"reason", reason}});
-      }
-      TryFinishLocked();
-    });
+    DoneLocked();
   }
 
   bool IsPrimary() {
@@ -637,61 +448,25 @@ class AgentGateway::Session
     return authenticated_;
   }
 
-  size_t QueuedWrites() {
-    absl::MutexLock lock(&mu_);
-    return writes_.size();
-  }
+  // Set by Authenticate before authenticated_ is published, fixed after.
+  SyncRecord sync_;
+  std::string domain_sid_;     // text form; "" when none is pinned
+  std::string invocation_id_;  // the DC's, from the Hello
+  std::string controller_;     // the DC's host name, from the Hello
+  bool authenticated_ ABSL_GUARDED_BY(mu_) = false;
+  bool primary_ ABSL_GUARDED_BY(mu_) = false;  // holds the domain's lease
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
 
-  // Any thread. Cancels the stream when its agent sent no accepted Hello,
-  // or left a message unread, for `limit_ms`; returns why, or "".
-  std::string CancelIfStalled(int64_t now_ms, int64_t limit_ms) {
-    std::string why;
-    {
-      absl::MutexLock lock(&mu_);
-      if (finish_called_) return "";
-      // A Hello waiting for the storage thread is not the agent's fault.
-      if (!hello_received_ && now_ms - connected_at_ms_ > limit_ms) {
-        why = "no Hello";
-      } else if (writing_ && now_ms - write_started_ms_ > limit_ms) {
-        // (An agent that floods heartbeats meanwhile is cut off as soon as
-        // kMaxQueuedWrites echoes wait; see OnReadDone.)
-        why = "the agent stopped reading the coordinator's messages";
-      }
-    }
-    if (!why.empty()) context_->TryCancel();
-    return why;
-  }
-  // Any thread: ends the stream with `status` (its sync was removed, its
-  // key rotated, or a newer stream of the same sync replaced it).
-  void End(const absl::Status& status) {
-    bool stuck;
-    {
-      absl::MutexLock lock(&mu_);
-      FailLocked(status);
-      stuck = !finish_called_ && writing_;
-    }
-    // A write stuck on an agent that stopped reading would hold the finish
-    // back: cancel. Otherwise the agent reads `status` and its reason.
-    if (stuck) context_->TryCancel();
-  }
-  const SyncRecord& sync() const { return sync_; }
-  const std::string& peer_ip() const { return peer_ip_; }
-  int64_t connected_at_ms() const { return connected_at_ms_; }
-  // When the agent last sent anything (a heartbeat, a batch).
-  int64_t last_read_ms() const {
-    return last_read_ms_.load(std::memory_order_relaxed);
-  }
+  // --- Batches: the storage thread ---
 
- private:
   void Commit(PreparedBatch batch) {
     if (batch_failed_) {
       // An earlier batch of this stream failed: committing this one would
       // let its watermark move past changes that were never stored. The
       // stream is ending; the agent resends both after it reconnects.
       absl::MutexLock lock(&mu_);
-      --pending_;
       --batches_waiting_;
-      TryFinishLocked();
+      DoneLocked();
       return;
     }
     const uint64_t sequence = batch.sequence;
@@ -748,9 +523,7 @@ class AgentGateway::Session
     // Reading again before this task lets go of `pending_`: until then the
     // stream cannot finish (and delete this) under our feet.
     if (resume_reading) ContinueReading();
-    absl::MutexLock lock(&mu_);
-    --pending_;
-    TryFinishLocked();
+    Done();
   }
 
   void RejectBatch(uint64_t sequence, const absl::Status& status) {
@@ -772,34 +545,24 @@ class AgentGateway::Session
     Done(out);
   }
 
-  // --- any thread ---
+  bool batch_failed_ = false;  // nothing after a failed batch commits
+  bool in_full_sync_ = false;
+  SeenAccounts seen_;
+  // Posted and not yet committed; reading pauses at max_unacked_batches.
+  uint32_t batches_waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
 
-  void Post(std::function<void()> task) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (finish_called_) return;  // OnDone may be near: take no new work
-      ++pending_;
+  // --- Writing: any thread; one write in flight, the rest queued ---
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      finish_wanted_ = true;  // the stream is gone
+      writes_.clear();
+    } else if (!writes_.empty()) {
+      StartNextWriteLocked();
     }
-    gateway_->storage_.Post(std::move(task));
-  }
-
-  // Ends a storage task with an error: finish the stream with `status`.
-  void Done(const absl::Status& status) {
-    absl::MutexLock lock(&mu_);
-    --pending_;
-    FailLocked(status);
-  }
-
-  void Fail(const absl::Status& status) {
-    absl::MutexLock lock(&mu_);
-    FailLocked(status);
-  }
-
-  void FailLocked(const absl::Status& status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!finish_wanted_ || final_status_.ok())
-      final_status_ = ToGrpcStatus(status);
-    finish_wanted_ = true;
     TryFinishLocked();
   }
 
@@ -823,6 +586,58 @@ class AgentGateway::Session
     StartWrite(&current_write_);
   }
 
+  size_t QueuedWrites() {
+    absl::MutexLock lock(&mu_);
+    return writes_.size();
+  }
+
+  // Acks and heartbeat echoes waiting behind an unread one; beyond this the
+  // agent is not reading and the stream is cancelled.
+  static constexpr size_t kMaxQueuedWrites = 256;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t write_started_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<CoordinatorMessage> writes_ ABSL_GUARDED_BY(mu_);
+  CoordinatorMessage current_write_ ABSL_GUARDED_BY(mu_);
+
+  // --- Storage tasks and the end of the stream: any thread ---
+
+  void Post(std::function<void()> task) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finish_called_) return;  // OnDone may be near: take no new work
+      ++pending_;
+    }
+    gateway_->storage_.Post(std::move(task));
+  }
+
+  // Ends a storage task; with an error, the stream too.
+  void Done() {
+    absl::MutexLock lock(&mu_);
+    DoneLocked();
+  }
+  void DoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    --pending_;
+    TryFinishLocked();
+  }
+  void Done(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    --pending_;
+    FailLocked(status);
+  }
+
+  void Fail(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    FailLocked(status);
+  }
+
+  void FailLocked(const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!finish_wanted_ || final_status_.ok())
+      final_status_ = ToGrpcStatus(status);
+    finish_wanted_ = true;
+    TryFinishLocked();
+  }
+
   // Finishes once nothing is pending: no storage task (which may still want
   // to write an ack for a durable batch) and no write in flight.
   void TryFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -831,48 +646,51 @@ class AgentGateway::Session
     Finish(final_status_);
   }
 
-  // Acks and heartbeat echoes waiting behind an unread one; beyond this the
-  // agent is not reading and the stream is cancelled.
-  static constexpr size_t kMaxQueuedWrites = 256;
-  // Every Hello field within its own cap (CheckHelloSizes), plus the DC's
-  // replication position, fits easily.
-  static constexpr size_t kMaxHelloBytes = 64 << 10;
+  void OnDone() override {
+    // Finish() may have been called by a thread still holding mu_: taking
+    // it waits for that thread to let go before this object goes away.
+    const bool authenticated = IsAuthenticated();
+    Metrics::Global().StreamClosed();
+    {
+      absl::MutexLock lock(&gateway_->sessions_mu_);
+      gateway_->open_streams_.erase(this);
+    }
+    if (authenticated) {
+      gateway_->Unregister(this);
+      Store* store = gateway_->store_;
+      const SyncRecord sync = sync_;
+      const std::string ip = peer_ip_;
+      const std::string controller = controller_;
+      // Read after Unregister: no promotion can change them any more.
+      bool primary;
+      uint64_t epoch;
+      {
+        absl::MutexLock lock(&mu_);
+        primary = primary_;
+        epoch = epoch_;
+      }
+      AgentGateway* gateway = gateway_;
+      gateway_->storage_.Post(
+          [store, sync, ip, controller, primary, epoch, gateway] {
+            // A newer stream of the same sync (one that replaced this one)
+            // is what status should show.
+            if (!gateway->HasStream(sync.sync_id)) {
+              store->RecordConnection(sync.sync_id, false, ip, controller)
+                  .IgnoreError();
+            }
+            if (primary) {
+              store->ReleaseLease(sync, epoch).IgnoreError();
+              gateway->monitor_cv_.SignalAll();  // promote a standby now
+            }
+          });
+      const std::string sync_id = sync.sync_id;
+      Log(LogLevel::kInfo, "agent disconnected",
+          {{"sync", sync_id}, {"ip", ip}});
+    }
+    delete this;
+  }
 
-  AgentGateway* const gateway_;
-  grpc::CallbackServerContext* const context_;
-  std::string peer_ip_;
-  std::unique_ptr<IncomingMessage> in_;  // the read in flight
-
-  // Reactor-thread state (one read in flight at a time).
-  // Written by the reactor; read by the storage thread when a promotion
-  // tells the store where this stream's batches stand.
-  std::atomic<uint64_t> next_sequence_{1};
-  std::atomic<int64_t> last_read_ms_{NowMs()};
-  int64_t last_heartbeat_stored_ms_ = 0;
-  std::string controller_;
-
-  const int64_t connected_at_ms_ = NowMs();
-  std::string invocation_id_;  // the DC's, from the Hello (storage thread)
-
-  // Storage-thread state (set before authenticated_ is published).
-  SyncRecord sync_;
-  std::string domain_sid_;     // text form; "" when the agent sent none
-  bool batch_failed_ = false;  // nothing after a failed batch commits
-  bool in_full_sync_ = false;
-  SeenAccounts seen_;
-
-  absl::Mutex mu_;
-  bool authenticated_ ABSL_GUARDED_BY(mu_) = false;  // written under mu_ once
-  bool hello_received_ ABSL_GUARDED_BY(mu_) = false;
-  bool primary_ ABSL_GUARDED_BY(mu_) = false;  // holds the domain's lease
-  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   int pending_ ABSL_GUARDED_BY(mu_) = 0;  // storage tasks not yet finished
-  uint32_t batches_waiting_ ABSL_GUARDED_BY(mu_) = 0;
-  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t write_started_ms_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<CoordinatorMessage> writes_ ABSL_GUARDED_BY(mu_);
-  CoordinatorMessage current_write_ ABSL_GUARDED_BY(mu_);
   bool finish_wanted_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
