@@ -657,7 +657,7 @@ class AgentGateway::Session final
     }
     if (authenticated) {
       gateway_->Unregister(this);
-      Store* store = gateway_->store_;
+      AgentStore* store = gateway_->store_;
       const SyncRecord sync = sync_;
       const std::string ip = peer_ip_;
       const std::string controller = controller_;
@@ -696,7 +696,7 @@ class AgentGateway::Session final
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
 };
 
-AgentGateway::AgentGateway(Store* store, const GatewayOptions& options)
+AgentGateway::AgentGateway(AgentStore* store, const GatewayOptions& options)
     : store_(store),
       options_(options),
       hello_limiter_(options.failed_hellos_per_minute) {

@@ -63,7 +63,7 @@ struct GatewayOptions {
 class AgentGateway final : public adsync::v1::AgentGateway::CallbackService {
  public:
   // REQUIRES: `store` outlives the gateway.
-  AgentGateway(Store* store, const GatewayOptions& options);
+  AgentGateway(AgentStore* store, const GatewayOptions& options);
   ~AgentGateway() override;
 
   grpc::ServerBidiReactor<adsync::v1::AgentMessage,
@@ -98,7 +98,7 @@ class AgentGateway final : public adsync::v1::AgentGateway::CallbackService {
   // stalled_stream_ms.
   void CancelStalledStreams();
 
-  Store* const store_;
+  AgentStore* const store_;
   const GatewayOptions options_;
   HelloLimiter hello_limiter_;
 

@@ -157,7 +157,7 @@ absl::Status CheckHelloSizes(const adsync::v1::Hello& hello) {
   return absl::OkStatus();
 }
 
-SessionPolicy::SessionPolicy(Store* store, int64_t lease_ttl_ms)
+SessionPolicy::SessionPolicy(AgentStore* store, int64_t lease_ttl_ms)
     : store_(store), lease_ttl_ms_(lease_ttl_ms) {}
 
 SessionPolicy::HelloOutcome SessionPolicy::Admit(

@@ -101,7 +101,7 @@ class SessionPolicy {
   };
 
   // REQUIRES: `store` outlives the policy.
-  SessionPolicy(Store* store, int64_t lease_ttl_ms);
+  SessionPolicy(AgentStore* store, int64_t lease_ttl_ms);
 
   // `peer_ip` is the address the Hello came from; `certificate_names` the
   // names (subject CN, then subjectAltNames) of the agent's CA-verified
@@ -136,7 +136,7 @@ class SessionPolicy {
   HelloOutcome Reject(Rejection rejection, const std::string& org_id,
                       const std::string& peer_ip) const;
 
-  Store* const store_;
+  AgentStore* const store_;
   const int64_t lease_ttl_ms_;
 };
 

@@ -28,7 +28,7 @@ absl::Status Unimplemented() {
   return absl::UnimplementedError("not used by SessionPolicy");
 }
 
-class FakeStore : public Store {
+class FakeStore : public AgentStore {
  public:
   FakeStore() {
     sync_.sync_id = kSyncId;
@@ -124,32 +124,6 @@ class FakeStore : public Store {
   }
 
   // --- not asked by the policy ---
-  absl::StatusOr<adsync::v1::Org> CreateOrg(
-      const adsync::v1::CreateOrgRequest&) override {
-    return Unimplemented();
-  }
-  absl::StatusOr<std::vector<adsync::v1::Org>> ListOrgs() override {
-    return Unimplemented();
-  }
-  absl::StatusOr<adsync::v1::AddSyncResponse> AddSync(
-      const adsync::v1::AddSyncRequest&) override {
-    return Unimplemented();
-  }
-  absl::StatusOr<std::vector<adsync::v1::SyncInfo>> ListSyncs(
-      const std::string&) override {
-    return Unimplemented();
-  }
-  absl::StatusOr<adsync::v1::AddSyncResponse> RotateSyncKey(
-      const std::string&, const std::string&) override {
-    return Unimplemented();
-  }
-  absl::Status RemoveSync(const std::string&, const std::string&) override {
-    return Unimplemented();
-  }
-  absl::StatusOr<adsync::v1::ImportPeopleResponse> ReplacePeople(
-      const std::string&, const std::vector<Person>&) override {
-    return Unimplemented();
-  }
   absl::StatusOr<bool> RenewLease(const SyncRecord&, uint64_t, int64_t,
                                   int64_t) override {
     return Unimplemented();
@@ -164,42 +138,6 @@ class FakeStore : public Store {
   absl::StatusOr<BatchOutcome> ApplyBatch(const SyncRecord&, PreparedBatch,
                                           const SeenAccounts*,
                                           int64_t) override {
-    return Unimplemented();
-  }
-  absl::StatusOr<std::vector<std::string>> OrgsReadyToPush(int64_t) override {
-    return Unimplemented();
-  }
-  absl::StatusOr<PushBatch> NextPushBatch(const std::string&, int) override {
-    return Unimplemented();
-  }
-  absl::Status CompletePush(const PushBatch&) override {
-    return Unimplemented();
-  }
-  absl::Status DeferPush(const std::string&, int64_t,
-                         const std::string&) override {
-    return Unimplemented();
-  }
-  absl::Status ParkPush(const PushBatch&, const std::string&) override {
-    return Unimplemented();
-  }
-  absl::StatusOr<uint64_t> ResolveSweep(const std::string&, const std::string&,
-                                        bool) override {
-    return Unimplemented();
-  }
-  absl::StatusOr<adsync::v1::PushStatus> ResolveQuarantine(const std::string&,
-                                                           bool) override {
-    return Unimplemented();
-  }
-  absl::StatusOr<adsync::v1::GetStatusResponse> GetStatus(
-      const std::string&) override {
-    return Unimplemented();
-  }
-  absl::StatusOr<adsync::v1::ResolveLoginResponse> ResolveLogin(
-      const std::string&, const std::string&) override {
-    return Unimplemented();
-  }
-  absl::StatusOr<adsync::v1::ListAccountsResponse> ListAccounts(
-      const adsync::v1::ListAccountsRequest&) override {
     return Unimplemented();
   }
 };
