@@ -114,7 +114,7 @@ struct Agent::Connection {
   std::unique_ptr<CoordinatorLink> link;
   absl::Duration heartbeat;         // the coordinator's interval
   ControllerState dc;               // as last read
-  CoordinatorLink::RoleState role;  // as the current phase began
+  CoordinatorLink::RoleState role;  // as last seen (Standby updates it)
   int64_t watermark = 0;            // the coordinator has `dc` up to this USN
   bool watching = false;            // StartWatching ran
 };

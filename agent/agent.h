@@ -37,7 +37,7 @@ class Agent {
 
   // Connects, then alternates standby and primary (catch up, follow
   // changes) until stopped or something fails; with `once`, returns after
-  // catching up.
+  // catching up (at once when the coordinator makes it a standby).
   absl::Status Session(bool once, const std::atomic<bool>* stop);
 
   // The phases of a session, in the order it goes through them.

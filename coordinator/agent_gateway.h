@@ -8,6 +8,10 @@
 // `max_unacked_batches` batches wait for the store, so a fast agent cannot
 // queue unbounded work.
 //
+// What a Hello may do (refused, primary or standby, where to resume) is
+// decided by SessionPolicy (session_policy.h), which knows no gRPC; this
+// file is the stream handling around it.
+//
 // Thread-safety: the service is used by gRPC's threads; all state is
 // internally synchronized.
 #ifndef ADSYNC_COORDINATOR_AGENT_GATEWAY_H_

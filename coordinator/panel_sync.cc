@@ -137,7 +137,7 @@ PanelClient::Delivery PanelClient::BatchUpdate(const PushBatch& batch) {
   return d;
 }
 
-PanelSync::PanelSync(OutboxStore* outbox, AdminStore* people,
+PanelSync::PanelSync(OutboxStore* outbox, PeopleStore* people,
                      const adsync::v1::PanelConfig& config, std::string token)
     : outbox_(outbox),
       people_(people),

@@ -69,7 +69,7 @@ class PanelSync {
   // `outbox`: what to push; `people`: where the People pulled from
   // K12Panel go. REQUIRES: config.base_url() is set; both outlive this
   // object.
-  PanelSync(OutboxStore* outbox, AdminStore* people,
+  PanelSync(OutboxStore* outbox, PeopleStore* people,
             const adsync::v1::PanelConfig& config, std::string token);
   ~PanelSync();
 
@@ -89,7 +89,7 @@ class PanelSync {
   void PullLoop();
 
   OutboxStore* const outbox_;
-  AdminStore* const people_;
+  PeopleStore* const people_;
   const adsync::v1::PanelConfig config_;
   PanelClient client_;
   std::mt19937_64 rng_{std::random_device{}()};

@@ -163,6 +163,18 @@ SessionPolicy::SessionPolicy(AgentStore* store, int64_t lease_ttl_ms)
 SessionPolicy::HelloOutcome SessionPolicy::Admit(
     const adsync::v1::Hello& hello, const std::string& peer_ip,
     const std::optional<std::vector<std::string>>& certificate_names) const {
+  // The gateway checks sizes on the gRPC thread before it posts the Hello;
+  // checked again so that no caller can hand the store an unchecked one.
+  if (absl::Status sizes = CheckHelloSizes(hello); !sizes.ok()) {
+    Rejection r;
+    r.status = sizes;
+    r.metric = "bad_hello";
+    r.failed_hello = true;
+    HelloOutcome out;
+    out.admission = std::move(sizes);
+    out.rejection = std::move(r);
+    return out;
+  }
   absl::StatusOr<SyncRecord> sync =
       store_->Authenticate(hello.org_id(), hello.sync_key());
   if (!sync.ok()) {

@@ -4,16 +4,18 @@
 // primary (and where it starts: a full sync, or its watermark) or a
 // standby. The gateway's Session does the stream handling (reads, writes,
 // threads, metrics, the log, the HelloLimiter) and asks this class; nothing
-// here knows gRPC, so every rule is tested against a fake Store
+// here knows gRPC, so every rule is tested against a fake AgentStore
 // (tests/coordinator/session_policy_test.cc).
 //
 // A Hello passes, in order, with the gateway's own work between:
 //
-//   CheckHelloSizes  before any other work (no store involved);
+//   (the gateway's HelloLimiter: is its source address blocked?)
+//   CheckHelloSizes  before any other work (no store involved); Admit
+//                    checks again;
 //   Admit            key, source address, client certificate, domain and
 //                    domain SID; then the watermark is read and the
 //                    connection recorded. A refusal is recorded with
-//                    Store::RecordRejection;
+//                    AgentStore::RecordRejection;
 //   (the gateway ends the other streams of the same AD Sync)
 //   TakeRole         the domain's lease: primary or standby.
 //
@@ -23,7 +25,7 @@
 // checked first) and say what the operator or the agent should do: they go
 // to the agent, the log and the org's status.
 //
-// Thread-safety: SessionPolicy keeps no state of its own and Store is
+// Thread-safety: SessionPolicy keeps no state of its own and AgentStore is
 // thread-safe, so one policy may be used from any number of threads.
 #ifndef ADSYNC_COORDINATOR_SESSION_POLICY_H_
 #define ADSYNC_COORDINATOR_SESSION_POLICY_H_
@@ -62,7 +64,7 @@ absl::Status CheckHelloSizes(const adsync::v1::Hello& hello);
 class SessionPolicy {
  public:
   // A refused Hello. The stream ends with `status`; its message is the
-  // reason Store::RecordRejection recorded.
+  // reason AgentStore::RecordRejection recorded.
   struct Rejection {
     absl::Status status;
     std::string metric;  // the rejections metric's reason label
@@ -106,7 +108,9 @@ class SessionPolicy {
   // `peer_ip` is the address the Hello came from; `certificate_names` the
   // names (subject CN, then subjectAltNames) of the agent's CA-verified
   // client certificate when certificates must name their AD Sync, nullopt
-  // when they need not. REQUIRES: CheckHelloSizes(hello) is OK.
+  // when they need not. A Hello that fails CheckHelloSizes is refused
+  // before the store sees it (and not recorded: nothing of it is safe to
+  // keep).
   HelloOutcome Admit(
       const adsync::v1::Hello& hello, const std::string& peer_ip,
       const std::optional<std::vector<std::string>>& certificate_names) const;

@@ -3,11 +3,13 @@
 //
 //   AgentStore    the agent gateway: authentication, leases, batches
 //   OutboxStore   the push to K12Panel (PanelSync)
-//   AdminStore    the admin service: orgs, AD Syncs, People, held removals
+//   PeopleStore   the org list and its People (PanelSync's People pull)
+//   AdminStore    the admin service: PeopleStore, orgs, AD Syncs, held
+//                 removals
 //   StatusStore   status, resolve and account listings (StatusService,
 //                 the metrics snapshot)
 //
-// `Store` is all four; an engine implements it (coordinator/sqlite/ on
+// `Store` is all of them; an engine implements it (coordinator/sqlite/ on
 // SQLite). All state lives in the store (nothing that only one process's
 // memory holds), so a coordinator can be restarted, or the engine replaced,
 // without touching callers. Example:
@@ -204,15 +206,24 @@ class OutboxStore {
                                 const std::string& error) = 0;
 };
 
+// The org's People, as the People pull from K12Panel (PanelSync) and the
+// admin service's CSV import replace them.
+class PeopleStore {
+ public:
+  virtual ~PeopleStore() = default;
+
+  virtual absl::StatusOr<std::vector<adsync::v1::Org>> ListOrgs() = 0;
+  // Replaces the org's People atomically and re-matches its accounts.
+  virtual absl::StatusOr<adsync::v1::ImportPeopleResponse> ReplacePeople(
+      const std::string& org_id, const std::vector<Person>& people) = 0;
+};
+
 // The admin service's view: organizations, AD Syncs and their keys, the
 // org's People, and the removals held for an operator.
-class AdminStore {
+class AdminStore : public PeopleStore {
  public:
-  virtual ~AdminStore() = default;
-
   virtual absl::StatusOr<adsync::v1::Org> CreateOrg(
       const adsync::v1::CreateOrgRequest& request) = 0;
-  virtual absl::StatusOr<std::vector<adsync::v1::Org>> ListOrgs() = 0;
   // Returns the new sync with its key; only the key's salted hash is kept.
   virtual absl::StatusOr<adsync::v1::AddSyncResponse> AddSync(
       const adsync::v1::AddSyncRequest& request) = 0;
@@ -222,9 +233,6 @@ class AdminStore {
       const std::string& org_id, const std::string& sync_id) = 0;
   virtual absl::Status RemoveSync(const std::string& org_id,
                                   const std::string& sync_id) = 0;
-  // Replaces the org's People atomically and re-matches its accounts.
-  virtual absl::StatusOr<adsync::v1::ImportPeopleResponse> ReplacePeople(
-      const std::string& org_id, const std::vector<Person>& people) = 0;
   // approve: marks the accounts of the domain's held full-sync sweep gone
   // (those written since the hold stay); reject: keeps them. Returns how
   // many were removed. FailedPrecondition when nothing is held.

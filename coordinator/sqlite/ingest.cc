@@ -25,10 +25,6 @@ using sqlite_internal::NowUnix;
 using sqlite_internal::ReadAccountColumns;
 using sqlite_internal::ReadLease;
 
-// The schema and the queries below write "outcome = 0" for a matched account.
-static_assert(static_cast<int>(Outcome::kMatched) == 0,
-              "matched is outcome 0 in the schema's index and the SQL here");
-
 absl::StatusOr<MatchResult> SqliteStore::Match(Database* db, const OrgRow& org,
                                                const AccountState& account) {
   ASSIGN_OR_RETURN(ScopedStatement q,

@@ -14,6 +14,11 @@
 
 namespace adsync::sqlite_internal {
 
+// The schema's partial index and the outbox's queries write "outcome = 0"
+// for a matched account (an index definition cannot name a constant).
+static_assert(static_cast<int>(Outcome::kMatched) == 0,
+              "matched is outcome 0 in the schema's index and the SQL");
+
 int64_t NowUnix();
 
 // SHA-256 of salt + key: the only form in which an AD Sync key is kept.

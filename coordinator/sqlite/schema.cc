@@ -5,6 +5,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
+#include "coordinator/sqlite/rows.h"
 #include "coordinator/sqlite/sqlite_store.h"
 
 namespace adsync {

@@ -2,6 +2,13 @@
 // BEGIN IMMEDIATE), one read connection for status queries, a versioned
 // schema with forward migrations.
 //
+// One class, its methods in one file per job beside this header:
+// sqlite_store.cc (opening, the connections, LoadOrg), schema.cc, admin.cc,
+// auth.cc, leases.cc, ingest.cc (also Match, LoadAccount and
+// WriteAccountLocked, which admin and status use), sweep.cc, outbox.cc
+// (also ReadPushStatus, which status uses), status.cc; rows.h holds the
+// row readers they share.
+//
 // Thread-safety: safe for concurrent use; writes are serialized on the
 // write connection's mutex, reads on the read connection's.
 #ifndef ADSYNC_COORDINATOR_SQLITE_SQLITE_STORE_H_

@@ -33,10 +33,6 @@ using sqlite_internal::LeaseRow;
 using sqlite_internal::ReadLease;
 using sqlite_internal::ReadSyncInfo;
 
-// The schema and the queries below write "outcome = 0" for a matched account.
-static_assert(static_cast<int>(Outcome::kMatched) == 0,
-              "matched is outcome 0 in the schema's index and the SQL here");
-
 namespace {
 
 // Where one AD Sync's DC stands, as its agent last reported.
@@ -361,9 +357,9 @@ absl::StatusOr<AccountView> SqliteStore::ViewAccount(Database* db,
 
 absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
     const std::string& org_id, const std::string& login) {
-  ASSIGN_OR_RETURN(LoginQuery query, ParseLogin(login));
   absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  ASSIGN_OR_RETURN(LoginQuery query, ParseLogin(login));
   ScopedStatement q;
   switch (query.kind) {
     case LoginQuery::Kind::kSamAccountName: {

@@ -58,6 +58,7 @@ class FakeStore : public AgentStore {
   absl::Status lease_error_;
 
   // What the policy told it.
+  int authenticate_calls_ = 0;
   std::vector<Rejection> rejections_;
   std::vector<Connection> connections_;
   std::vector<std::string> positions_;  // invocation ids
@@ -66,6 +67,7 @@ class FakeStore : public AgentStore {
 
   absl::StatusOr<SyncRecord> Authenticate(const std::string& org_id,
                                           const std::string& key) override {
+    ++authenticate_calls_;
     if (!authenticate_error_.ok()) return authenticate_error_;
     // One message for both, as the store's contract says.
     if (org_id != kOrgId || key != kKey) {
@@ -205,6 +207,24 @@ TEST_F(SessionPolicyTest, UnknownOrgIsRejectedAndRecorded) {
   EXPECT_EQ(store_.rejections_[0].org_id,
             "5E1C3D4A-0000-4000-8000-0000000000FF");
   EXPECT_EQ(store_.rejections_[0].sync_id, "");
+}
+
+TEST_F(SessionPolicyTest, AnOversizedHelloNeverReachesTheStore) {
+  hello_.set_domain_netbios_name(std::string(16, 'A'));
+  const SessionPolicy::HelloOutcome outcome =
+      policy_.Admit(hello_, kAgentIp, std::nullopt);
+  ASSERT_FALSE(outcome.admission.ok());
+  ASSERT_TRUE(outcome.rejection.has_value());
+  const SessionPolicy::Rejection& r = *outcome.rejection;
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status.message(), HasSubstr("Hello.domain_netbios_name"));
+  EXPECT_EQ(r.metric, "bad_hello");
+  EXPECT_TRUE(r.failed_hello);
+  EXPECT_EQ(r.org_id, "");  // nothing of it is trusted, not even the org
+  // Not authenticated, recorded or connected: the store never saw it.
+  EXPECT_EQ(store_.authenticate_calls_, 0);
+  EXPECT_TRUE(store_.rejections_.empty());
+  EXPECT_TRUE(store_.connections_.empty());
 }
 
 TEST_F(SessionPolicyTest, WrongKeyIsRejectedAndRecordedLikeAnUnknownOrg) {
