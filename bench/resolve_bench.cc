@@ -48,6 +48,7 @@ int Main() {
   for (int first = 0; first < n; first += 1000) {
     adsync::v1::Batch b;
     b.set_lease_epoch(epoch);
+    b.set_sequence(static_cast<uint64_t>(first / 1000 + 1));  // 1, 2, ...
     for (int i = first; i < std::min(n, first + 1000); ++i) {
       testing::DeltaSpec s;
       s.guid = i + 1;
@@ -55,7 +56,13 @@ int Main() {
       s.mail = absl::StrCat("u", i, "@d.org");
       *b.add_deltas() = testing::MakeDelta(s);
     }
-    (void)store->PrepareAndApply(sync, b, nullptr);
+    absl::StatusOr<BatchOutcome> applied =
+        store->PrepareAndApply(sync, b, nullptr);
+    if (!applied.ok()) {
+      std::fprintf(stderr, "setting up the accounts failed: %s\n",
+                   std::string(applied.status().message()).c_str());
+      return 1;
+    }
   }
   auto channel = grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", bench.server->admin_port()),

@@ -398,15 +398,6 @@ absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
   ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(reader_.get(), org.key, guid));
   ASSIGN_OR_RETURN(AccountView view, ViewAccount(reader_.get(), org, a));
   response.set_found(true);
-  AccountFacts facts;
-  facts.domain = a.domain;
-  facts.sam_account_name = a.state.sam_account_name;
-  facts.object_guid = view.object_guid();
-  facts.state = a.state;
-  facts.match = a.match;
-  facts.candidate_person_ids.assign(view.candidate_person_ids().begin(),
-                                    view.candidate_person_ids().end());
-  facts.settings = org.settings;
   if (a.match.outcome == Outcome::kMatched) {
     response.set_person_id(a.match.person_id);
     ASSIGN_OR_RETURN(ScopedStatement p,
@@ -415,11 +406,21 @@ absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
     p->Bind(1, org.key).Bind(2, a.match.person_id);
     ASSIGN_OR_RETURN(bool has, p->Step());
     if (has) response.set_person_name(p->ColumnText(0));
-    facts.person_name = response.person_name();
   } else if (a.match.outcome == Outcome::kUnmatched) {
     ASSIGN_OR_RETURN(MatchResult m, Match(reader_.get(), org, a.state));
-    facts.match.emails_tried = std::move(m.emails_tried);
+    a.match.emails_tried = std::move(m.emails_tried);
   }
+  // Moved, not copied: the account is not needed after this.
+  AccountFacts facts;
+  facts.domain = std::move(a.domain);
+  facts.sam_account_name = a.state.sam_account_name;
+  facts.object_guid = view.object_guid();
+  facts.state = std::move(a.state);
+  facts.match = std::move(a.match);
+  facts.candidate_person_ids.assign(view.candidate_person_ids().begin(),
+                                    view.candidate_person_ids().end());
+  facts.person_name = response.person_name();
+  facts.settings = org.settings;
   response.set_explanation(ExplainAccount(facts));
   *response.mutable_account() = std::move(view);
   return response;
