@@ -20,7 +20,8 @@ Agent::Agent(adsync::v1::AgentConfig config, AgentSecrets secrets,
              DirectoryFactory directories)
     : config_(std::move(config)),
       secrets_(std::move(secrets)),
-      directories_(std::move(directories)) {}
+      directories_(std::move(directories)),
+      coordinators_(CoordinatorAddresses(config_)) {}
 
 namespace {
 
@@ -117,10 +118,20 @@ struct Agent::Connection {
   CoordinatorLink::RoleState role;  // as last seen (Standby updates it)
   int64_t watermark = 0;            // the coordinator has `dc` up to this USN
   bool watching = false;            // StartWatching ran
+  size_t coordinator = 0;           // the link's, in coordinators_
 };
 
 absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> c, Connect());
+  absl::Status s = RunPhases(c.get(), once, stop);
+  // A coordinator that broke the stream (killed, its machine gone) is the
+  // last one to try again.
+  if (!s.ok()) next_coordinator_ = (c->coordinator + 1) % coordinators_.size();
+  return s;
+}
+
+absl::Status Agent::RunPhases(Connection* c, bool once,
+                              const std::atomic<bool>* stop) {
   while (!stop->load()) {
     c->role = c->link->role();
     if (c->role.role != adsync::v1::ROLE_PRIMARY) {
@@ -129,12 +140,12 @@ absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
             "standby: another agent is primary for this domain; nothing to do");
         return absl::OkStatus();
       }
-      RETURN_IF_ERROR(Standby(c.get(), stop));
+      RETURN_IF_ERROR(Standby(c, stop));
       if (stop->load()) break;
     }
-    RETURN_IF_ERROR(CatchUp(c.get()));
+    RETURN_IF_ERROR(CatchUp(c));
     if (once) return absl::OkStatus();
-    RETURN_IF_ERROR(FollowChanges(c.get(), stop));
+    RETURN_IF_ERROR(FollowChanges(c, stop));
   }
   return absl::OkStatus();
 }
@@ -146,19 +157,38 @@ absl::StatusOr<std::unique_ptr<Agent::Connection>> Agent::Connect() {
       std::make_unique<Connection>(directories_(), TrackerOptionsFor(config_));
   RETURN_IF_ERROR(c->directory->Connect());
   ASSIGN_OR_RETURN(c->dc, c->tracker.ReadController());
+  // Every coordinator in turn, from the one after the last that failed:
+  // with one database behind them, any of them will do.
+  const adsync::v1::Hello hello = HelloFor(config_, secrets_, c->dc);
   LinkOptions link_options;
-  link_options.target = config_.coordinator();
   link_options.credentials = secrets_.coordinator_credentials;
-  ASSIGN_OR_RETURN(
-      c->link,
-      CoordinatorLink::Open(link_options, HelloFor(config_, secrets_, c->dc)));
+  absl::Status failed;
+  for (size_t tried = 0; tried < coordinators_.size() && !c->link; ++tried) {
+    const size_t i = (next_coordinator_ + tried) % coordinators_.size();
+    link_options.target = coordinators_[i];
+    absl::StatusOr<std::unique_ptr<CoordinatorLink>> link =
+        CoordinatorLink::Open(link_options, hello);
+    if (link.ok()) {
+      c->link = *std::move(link);
+      c->coordinator = i;
+      break;
+    }
+    failed = link.status();
+    if (coordinators_.size() > 1) {
+      Log(LogLevel::kWarning, "coordinator unavailable, trying the next",
+          {{"coordinator", coordinators_[i]},
+           {"error", std::string(failed.message())}});
+    }
+  }
+  if (!c->link) return failed;
   c->sink.link = c->link.get();
   const adsync::v1::HelloResult& hr = c->link->hello_result();
   Log(LogLevel::kInfo, "connected",
       {{"controller", c->dc.host},
        {"invocation_id", *GuidBinaryToString(c->dc.invocation_id)},
        {"sync", hr.sync_id()},
-       {"full_sync", hr.full_sync_required() ? hr.full_sync_reason() : "no"}});
+       {"full_sync", hr.full_sync_required() ? hr.full_sync_reason() : "no"},
+       {"coordinator", coordinators_[c->coordinator]}});
   c->heartbeat = absl::Milliseconds(
       hr.heartbeat_interval_ms() ? hr.heartbeat_interval_ms() : 2000);
   return c;

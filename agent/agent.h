@@ -10,6 +10,8 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "adsync/v1/config.pb.h"
@@ -40,8 +42,12 @@ class Agent {
   // catching up (at once when the coordinator makes it a standby).
   absl::Status Session(bool once, const std::atomic<bool>* stop);
 
-  // The phases of a session, in the order it goes through them.
+  // The phases of a session, in the order it goes through them: Connect
+  // (the DC, then the first coordinator that answers), then RunPhases
+  // alternates Standby and CatchUp + FollowChanges.
   absl::StatusOr<std::unique_ptr<Connection>> Connect();
+  absl::Status RunPhases(Connection* c, bool once,
+                         const std::atomic<bool>* stop);
   absl::Status Standby(Connection* c, const std::atomic<bool>* stop);
   absl::Status CatchUp(Connection* c);
   absl::Status FollowChanges(Connection* c, const std::atomic<bool>* stop);
@@ -50,6 +56,11 @@ class Agent {
   const adsync::v1::AgentConfig config_;
   const AgentSecrets secrets_;
   DirectoryFactory directories_;
+  const std::vector<std::string> coordinators_;  // at least one
+  // Where the next Connect starts in coordinators_: the one after the
+  // coordinator of the last session that failed. Only the thread running
+  // the agent touches it.
+  size_t next_coordinator_ = 0;
 };
 
 }  // namespace adsync

@@ -2,8 +2,11 @@
 
 #include <openssl/crypto.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/files.h"
 #include "common/guid.h"
 #include "common/status_macros.h"
@@ -30,6 +33,18 @@ absl::StatusOr<adsync::v1::AgentConfig> ResolveAgentConfig(
   };
   RETURN_IF_ERROR(required(c.coordinator(), "coordinator",
                            "coordinator: \"adsync.example.org:7443\""));
+  std::vector<std::string> coordinators;
+  for (absl::string_view address : absl::StrSplit(c.coordinator(), ',')) {
+    address = absl::StripAsciiWhitespace(address);
+    if (address.empty() || absl::StrContains(address, ' ')) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "coordinator \"", c.coordinator(),
+          "\" must be host:port, or several separated by commas, e.g. "
+          "\"coord1.example.org:7443,coord2.example.org:7443\""));
+    }
+    coordinators.emplace_back(address);
+  }
+  c.set_coordinator(absl::StrJoin(coordinators, ","));
   RETURN_IF_ERROR(required(c.org_id(), "org_id",
                            "the Org ID shown by `adsyncctl org list`"));
   ASSIGN_OR_RETURN(std::string org, CanonicalGuid(c.org_id(), "org_id"));
@@ -110,6 +125,11 @@ absl::StatusOr<adsync::v1::AgentConfig> ResolveAgentConfig(
     return absl::InvalidArgumentError("log_format must be text or json");
   }
   return c;
+}
+
+std::vector<std::string> CoordinatorAddresses(
+    const adsync::v1::AgentConfig& config) {
+  return absl::StrSplit(config.coordinator(), ',', absl::SkipEmpty());
 }
 
 absl::StatusOr<AgentSecrets> LoadAgentSecrets(

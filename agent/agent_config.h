@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "adsync/v1/config.pb.h"
@@ -17,6 +18,10 @@ namespace adsync {
 // Fills defaults and checks required fields; errors name the field.
 absl::StatusOr<adsync::v1::AgentConfig> ResolveAgentConfig(
     adsync::v1::AgentConfig config);
+
+// The coordinator addresses of a resolved config, in the order given.
+std::vector<std::string> CoordinatorAddresses(
+    const adsync::v1::AgentConfig& config);
 
 struct AgentSecrets {
   std::string sync_key;

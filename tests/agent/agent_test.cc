@@ -1,5 +1,10 @@
 #include "agent/agent.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -252,6 +257,36 @@ TEST(AgentConfig, RequiredFieldsAndDefaults) {
   c.set_org_id("nope");
   EXPECT_THAT(std::string(ResolveAgentConfig(c).status().message()),
               HasSubstr("org_id"));
+}
+
+TEST(AgentConfig, SeveralCoordinatorsSeparatedByCommas) {
+  adsync::v1::AgentConfig c;
+  ASSERT_TRUE(
+      ParseTextProto(
+          R"pb(
+            coordinator: " c1.example.org:7443 ,c2.example.org:7443"
+            org_id: "5E1C3D4A-0000-4000-8000-000000000001"
+            sync_key_file: "/k"
+            domain: "DISTRICT"
+            ldap { uri: "ldaps://dc1" bind_dn: "svc" password_file: "/p" }
+          )pb",
+          "t", &c)
+          .ok());
+  auto resolved = ResolveAgentConfig(c);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->coordinator(), "c1.example.org:7443,c2.example.org:7443");
+  EXPECT_THAT(
+      CoordinatorAddresses(*resolved),
+      ::testing::ElementsAre("c1.example.org:7443", "c2.example.org:7443"));
+  for (const char* bad :
+       {"c1:7443,,c2:7443", "c1:7443,", ",c1:7443", "c1:7443 c2:7443"}) {
+    c.set_coordinator(bad);
+    absl::Status s = ResolveAgentConfig(c).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(s.message()),
+                HasSubstr("several separated by commas"))
+        << bad;
+  }
 }
 
 TEST(LdapErrors, ServerResultCodesMeanTheSameForEveryLibrary) {
@@ -536,7 +571,9 @@ class AgentTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    EXPECT_EQ(log_.Count("error sync interrupted"), 0);
+    if (!expect_interruptions_) {
+      EXPECT_EQ(log_.Count("error sync interrupted"), 0);
+    }
   }
 
   // Announces a change on the DC.
@@ -548,7 +585,21 @@ class AgentTest : public ::testing::Test {
   LogLines log_;
   LiveDc dc_;
   absl::Status watch_error_;
+  bool expect_interruptions_ = false;  // a test breaks the stream on purpose
 };
+
+// host:port where nothing listens (a port the kernel just handed out).
+std::string DeadTarget() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  close(fd);
+  return absl::StrCat("127.0.0.1:", ntohs(a.sin_port));
+}
 
 // An agent running (RunForever) on its own thread until destroyed; declared
 // after its coordinator, so it stops first.
@@ -630,6 +681,46 @@ TEST_F(AgentTest, RunOnceAsStandbyDoesNothing) {
           "info standby: another agent is primary for this domain; nothing to "
           "do"),
       1);
+}
+
+TEST_F(AgentTest, ConnectsToTheFirstCoordinatorThatAnswers) {
+  ScriptedCoordinator live(FullSyncRequired());
+  const std::string dead = DeadTarget();
+  ASSERT_TRUE(MakeAgent(absl::StrCat(dead, ",", live.target())).RunOnce().ok());
+  ASSERT_FALSE(live.Received().empty());
+  EXPECT_TRUE(live.Received()[0].has_hello());
+  EXPECT_EQ(live.Batches().size(), 1u);
+  EXPECT_EQ(log_.Count(absl::StrCat(
+                "warning coordinator unavailable, trying the next coordinator=",
+                dead, " ")),
+            1);
+  EXPECT_EQ(log_.Count("info connected "), 1);
+  EXPECT_THAT(log_.All(), Contains(::testing::EndsWith(
+                              absl::StrCat(" coordinator=", live.target()))));
+}
+
+TEST_F(AgentTest, NoCoordinatorAnsweringFailsNamingTheLastError) {
+  const std::string dead1 = DeadTarget(), dead2 = DeadTarget();
+  absl::Status s = MakeAgent(absl::StrCat(dead1, ",", dead2)).RunOnce();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(log_.Count("warning coordinator unavailable, trying the next"), 2);
+}
+
+TEST_F(AgentTest, MovesToTheNextCoordinatorWhenItsStreamBreaks) {
+  expect_interruptions_ = true;
+  auto first = std::make_unique<ScriptedCoordinator>(FullSyncRequired());
+  ScriptedCoordinator second(FullSyncRequired());
+  auto agent = std::make_unique<RunningAgent>(
+      MakeAgent(absl::StrCat(first->target(), ",", second.target())));
+  ASSERT_TRUE(log_.WaitFor("info following changes"));
+  EXPECT_TRUE(second.Received().empty());
+  first.reset();  // the coordinator's machine goes away
+  ASSERT_TRUE(log_.WaitFor("info following changes", 2));
+  ASSERT_FALSE(second.Received().empty());
+  EXPECT_TRUE(second.Received()[0].has_hello());
+  // Straight to the second: the dead one was not tried first.
+  EXPECT_EQ(log_.Count("warning coordinator unavailable"), 0);
+  agent.reset();
 }
 
 TEST_F(AgentTest, FollowsChangesThroughDemotionAndPromotion) {
