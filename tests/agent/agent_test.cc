@@ -225,14 +225,12 @@ TEST(WindowsTask, PrintsProgramArgumentsAndSchtasks) {
           "\\\"C:\\ProgramData\\adsync\\agent config.textproto\\\"\""));
 }
 
-TEST(AgentConfig, RequiredFieldsAndDefaults) {
+// The required fields, with `coordinator` as given.
+adsync::v1::AgentConfig MinimalAgentConfig(const std::string& coordinator) {
   adsync::v1::AgentConfig c;
-  EXPECT_THAT(std::string(ResolveAgentConfig(c).status().message()),
-              HasSubstr("coordinator is required"));
-  ASSERT_TRUE(
+  EXPECT_TRUE(
       ParseTextProto(
           R"pb(
-            coordinator: "127.0.0.1:7443"
             org_id: "5E1C3D4A-0000-4000-8000-000000000001"
             sync_key_file: "/k"
             domain: "DISTRICT"
@@ -240,6 +238,15 @@ TEST(AgentConfig, RequiredFieldsAndDefaults) {
           )pb",
           "t", &c)
           .ok());
+  c.set_coordinator(coordinator);
+  return c;
+}
+
+TEST(AgentConfig, RequiredFieldsAndDefaults) {
+  adsync::v1::AgentConfig c;
+  EXPECT_THAT(std::string(ResolveAgentConfig(c).status().message()),
+              HasSubstr("coordinator is required"));
+  c = MinimalAgentConfig("127.0.0.1:7443");
   auto resolved = ResolveAgentConfig(c);
   ASSERT_TRUE(resolved.ok()) << resolved.status();
   EXPECT_EQ(resolved->org_id(), "5e1c3d4a-0000-4000-8000-000000000001");
@@ -260,18 +267,8 @@ TEST(AgentConfig, RequiredFieldsAndDefaults) {
 }
 
 TEST(AgentConfig, SeveralCoordinatorsSeparatedByCommas) {
-  adsync::v1::AgentConfig c;
-  ASSERT_TRUE(
-      ParseTextProto(
-          R"pb(
-            coordinator: " c1.example.org:7443 ,c2.example.org:7443"
-            org_id: "5E1C3D4A-0000-4000-8000-000000000001"
-            sync_key_file: "/k"
-            domain: "DISTRICT"
-            ldap { uri: "ldaps://dc1" bind_dn: "svc" password_file: "/p" }
-          )pb",
-          "t", &c)
-          .ok());
+  adsync::v1::AgentConfig c =
+      MinimalAgentConfig(" c1.example.org:7443 ,c2.example.org:7443");
   auto resolved = ResolveAgentConfig(c);
   ASSERT_TRUE(resolved.ok()) << resolved.status();
   EXPECT_EQ(resolved->coordinator(), "c1.example.org:7443,c2.example.org:7443");
