@@ -24,25 +24,19 @@ using sqlite_internal::NowUnix;
 using sqlite_internal::RandomBytes;
 using sqlite_internal::ReadSyncInfo;
 
-namespace {
-
-absl::StatusOr<std::string> CheckSyncOfOrg(Database* db, int64_t org_key,
-                                           const std::string& org_id,
-                                           const std::string& sync_id_raw) {
+absl::StatusOr<SqliteStore::SyncOfOrg> SqliteStore::LoadSyncOfOrg(
+    Database* db, const std::string& org_id, const std::string& sync_id_raw) {
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(db, org_id));
   ASSIGN_OR_RETURN(std::string sync_id,
                    CanonicalGuid(sync_id_raw, "AD Sync ID"));
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       db->Cached("SELECT 1 FROM syncs WHERE sync_id=?1 AND org_key=?2"));
-  q->Bind(1, sync_id).Bind(2, org_key);
+  q->Bind(1, sync_id).Bind(2, org.key);
   ASSIGN_OR_RETURN(bool row, q->Step());
-  if (!row) {
-    return NoSuchSyncError(org_id, sync_id);
-  }
-  return sync_id;
+  if (!row) return NoSuchSyncError(org.org.org_id(), sync_id);
+  return SyncOfOrg{std::move(org), std::move(sync_id)};
 }
-
-}  // namespace
 
 absl::StatusOr<adsync::v1::Org> SqliteStore::CreateOrg(
     const adsync::v1::CreateOrgRequest& request) {
@@ -190,10 +184,10 @@ absl::StatusOr<std::vector<adsync::v1::SyncInfo>> SqliteStore::ListSyncs(
 absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::RotateSyncKey(
     const std::string& org_id, const std::string& sync_id_raw) {
   absl::MutexLock lock(&write_mu_);
-  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
-  ASSIGN_OR_RETURN(
-      std::string sync_id,
-      CheckSyncOfOrg(writer_.get(), org.key, org.org.org_id(), sync_id_raw));
+  ASSIGN_OR_RETURN(SyncOfOrg found,
+                   LoadSyncOfOrg(writer_.get(), org_id, sync_id_raw));
+  const OrgRow& org = found.org;
+  const std::string& sync_id = found.sync_id;
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
   ASSIGN_OR_RETURN(adsync::v1::AddSyncResponse response,
@@ -209,10 +203,10 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::RotateSyncKey(
 absl::Status SqliteStore::RemoveSync(const std::string& org_id,
                                      const std::string& sync_id_raw) {
   absl::MutexLock lock(&write_mu_);
-  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
-  ASSIGN_OR_RETURN(
-      std::string sync_id,
-      CheckSyncOfOrg(writer_.get(), org.key, org.org.org_id(), sync_id_raw));
+  ASSIGN_OR_RETURN(SyncOfOrg found,
+                   LoadSyncOfOrg(writer_.get(), org_id, sync_id_raw));
+  const OrgRow& org = found.org;
+  const std::string& sync_id = found.sync_id;
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
   // Removal is also how a leaked key is retired: what its holder wrote is

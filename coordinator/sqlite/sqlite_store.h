@@ -161,6 +161,15 @@ class SqliteStore : public Store {
   absl::Status Migrate();
   static absl::StatusOr<OrgRow> LoadOrg(Database* db,
                                         const std::string& org_id);
+  // The org and the canonical ID of one of its AD Syncs; NotFound (saying
+  // how to list them) when the org has no such sync.
+  struct SyncOfOrg {
+    OrgRow org;
+    std::string sync_id;
+  };
+  static absl::StatusOr<SyncOfOrg> LoadSyncOfOrg(Database* db,
+                                                 const std::string& org_id,
+                                                 const std::string& sync_id);
   static absl::StatusOr<StoredAccount> LoadAccount(Database* db,
                                                    int64_t org_key,
                                                    const std::string& guid);
