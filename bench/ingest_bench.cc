@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "bench/bench_setup.h"
 #include "common/sqlite.h"
+#include "coordinator/sqlite/sqlite_store.h"
 #include "tests/support/raw_stream.h"
 #include "tests/support/test_util.h"
 #include "tests/support/wire_agent.h"
@@ -96,9 +97,9 @@ double StreamAll(testing::RawStream& agent,
 double RawUpsert(const std::string& path, int n) {
   SqliteStoreOptions options;
   options.path = path;
-  auto store = SqliteStore::Open(options);  // same schema and pragmas
+  auto store = OpenSqliteStore(options);  // same schema and pragmas
   if (!store.ok()) std::exit(1);
-  auto db = Database::Open(path);
+  auto db = SqliteDatabase::Open(path);
   // The rows are built before the clock starts, as the agent's batches are.
   std::vector<adsync::v1::ProfileDelta> rows;
   std::vector<std::string> sids;  // the store keeps the SID's text form
@@ -146,7 +147,7 @@ double RawUpsert(const std::string& path, int n) {
 double StoreOnly(const std::string& path, int n) {
   SqliteStoreOptions options;
   options.path = path;
-  auto store = SqliteStore::Open(options);
+  auto store = OpenSqliteStore(options);
   if (!store.ok()) std::exit(1);
   adsync::v1::CreateOrgRequest org;
   org.set_name("Bench USD");

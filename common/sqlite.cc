@@ -4,87 +4,81 @@
 
 namespace adsync {
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+SqliteStatement::~SqliteStatement() { sqlite3_finalize(stmt_); }
 
-Statement& Statement::Bind(int i, int64_t v) {
+Statement& SqliteStatement::Bind(int i, int64_t v) {
   sqlite3_bind_int64(stmt_, i, v);
   return *this;
 }
 
-Statement& Statement::Bind(int i, absl::string_view text) {
+Statement& SqliteStatement::Bind(int i, absl::string_view text) {
   sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()),
                     SQLITE_TRANSIENT);
   return *this;
 }
 
-Statement& Statement::BindBlob(int i, absl::string_view blob) {
+Statement& SqliteStatement::BindBlob(int i, absl::string_view blob) {
   sqlite3_bind_blob(stmt_, i, blob.data(), static_cast<int>(blob.size()),
                     SQLITE_TRANSIENT);
   return *this;
 }
 
-Statement& Statement::BindTextNoCopy(int i, absl::string_view text) {
+Statement& SqliteStatement::BindTextNoCopy(int i, absl::string_view text) {
   sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()),
                     SQLITE_STATIC);
   return *this;
 }
 
-Statement& Statement::BindBlobNoCopy(int i, absl::string_view blob) {
+Statement& SqliteStatement::BindBlobNoCopy(int i, absl::string_view blob) {
   sqlite3_bind_blob(stmt_, i, blob.data(), static_cast<int>(blob.size()),
                     SQLITE_STATIC);
   return *this;
 }
 
-Statement& Statement::BindNull(int i) {
+Statement& SqliteStatement::BindNull(int i) {
   sqlite3_bind_null(stmt_, i);
   return *this;
 }
 
-absl::StatusOr<bool> Statement::Step() {
+absl::StatusOr<bool> SqliteStatement::Step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   return db_->Error(sqlite3_sql(stmt_));
 }
 
-absl::Status Statement::Run() {
-  auto row = Step();
-  if (!row.ok()) return row.status();
-  return absl::OkStatus();
-}
-
-int64_t Statement::ColumnInt(int i) const {
+int64_t SqliteStatement::ColumnInt(int i) const {
   return sqlite3_column_int64(stmt_, i);
 }
 
-std::string Statement::ColumnText(int i) const {
+std::string SqliteStatement::ColumnText(int i) const {
   const unsigned char* p = sqlite3_column_text(stmt_, i);
   return p ? std::string(reinterpret_cast<const char*>(p),
                          sqlite3_column_bytes(stmt_, i))
            : std::string();
 }
 
-std::string Statement::ColumnBlob(int i) const {
+std::string SqliteStatement::ColumnBlob(int i) const {
   return std::string(ColumnBlobView(i));
 }
 
-absl::string_view Statement::ColumnBlobView(int i) const {
+absl::string_view SqliteStatement::ColumnBlobView(int i) const {
   const void* p = sqlite3_column_blob(stmt_, i);
   return p ? absl::string_view(static_cast<const char*>(p),
                                sqlite3_column_bytes(stmt_, i))
            : absl::string_view();
 }
 
-bool Statement::ColumnIsNull(int i) const {
+bool SqliteStatement::ColumnIsNull(int i) const {
   return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
 }
 
-void Statement::Reset() {
+void SqliteStatement::Reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
 }
 
-absl::StatusOr<std::unique_ptr<Database>> Database::Open(
+absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(
     const std::string& path, bool read_only, int busy_timeout_ms) {
   sqlite3* raw = nullptr;
   const int flags = (read_only ? SQLITE_OPEN_READONLY
@@ -98,7 +92,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
         absl::StrCat("cannot open database ", path, ": ", msg,
                      "; check that the directory exists and is writable"));
   }
-  std::unique_ptr<Database> db(new Database(raw));
+  std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(raw));
   sqlite3_busy_timeout(raw, busy_timeout_ms);
   sqlite3_extended_result_codes(raw, 1);
   if (!read_only) {
@@ -113,12 +107,12 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   return db;
 }
 
-Database::~Database() {
+SqliteDatabase::~SqliteDatabase() {
   cache_.clear();
   sqlite3_close(db_);
 }
 
-absl::Status Database::Execute(absl::string_view sql) {
+absl::Status SqliteDatabase::Execute(absl::string_view sql) {
   char* err = nullptr;
   const int rc =
       sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &err);
@@ -130,7 +124,7 @@ absl::Status Database::Execute(absl::string_view sql) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ScopedStatement> Database::Cached(const char* sql) {
+absl::StatusOr<ScopedStatement> SqliteDatabase::Cached(const char* sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) {
     it->second->Reset();
@@ -141,13 +135,13 @@ absl::StatusOr<ScopedStatement> Database::Cached(const char* sql) {
                          nullptr) != SQLITE_OK) {
     return Error(sql);
   }
-  auto owned = std::make_unique<Statement>(this, stmt);
-  Statement* raw = owned.get();
+  auto owned = std::make_unique<SqliteStatement>(this, stmt);
+  SqliteStatement* raw = owned.get();
   cache_.emplace(sql, std::move(owned));
   return ScopedStatement(raw);
 }
 
-absl::Status Database::Error(absl::string_view context) const {
+absl::Status SqliteDatabase::Error(absl::string_view context) const {
   const int code = sqlite3_extended_errcode(db_);
   const std::string msg =
       absl::StrCat("database error (", sqlite3_errmsg(db_), ") in: ", context);
@@ -173,22 +167,6 @@ absl::Status Database::Error(absl::string_view context) const {
     default:
       return absl::InternalError(msg);
   }
-}
-
-Transaction::~Transaction() {
-  if (open_) db_->Execute("ROLLBACK").IgnoreError();
-}
-
-absl::Status Transaction::Begin() {
-  absl::Status s = db_->Execute("BEGIN IMMEDIATE");
-  open_ = s.ok();
-  return s;
-}
-
-absl::Status Transaction::Commit() {
-  absl::Status s = db_->Execute("COMMIT");
-  if (s.ok()) open_ = false;
-  return s;
 }
 
 }  // namespace adsync

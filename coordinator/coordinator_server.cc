@@ -13,16 +13,22 @@
 #include "common/status_macros.h"
 #include "common/tls.h"
 #include "coordinator/metrics.h"
+#include "coordinator/postgres/postgres_store.h"
+#include "coordinator/sqlite/sqlite_store.h"
 
 namespace adsync {
 
 absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
     adsync::v1::CoordinatorConfig c) {
-  if (c.database_path().empty()) {
+  if (c.database_path().empty() == c.postgres().empty()) {
     return absl::InvalidArgumentError(
-        "database_path is required (e.g. database_path: "
-        "\"/var/lib/adsync/coordinator.db\")");
+        "give exactly one store: database_path (SQLite, e.g. database_path: "
+        "\"/var/lib/adsync/coordinator.db\") or postgres (a connection "
+        "string, e.g. postgres: \"host=db1,db2 dbname=adsync user=adsync "
+        "target_session_attrs=read-write\")");
   }
+  if (!c.postgres().empty())
+    RETURN_IF_ERROR(CheckPostgresConnInfo(c.postgres()));
   if (c.admin_token_file().empty()) {
     return absl::InvalidArgumentError(
         "admin_token_file is required: a file (mode 600) holding the token "
@@ -135,20 +141,30 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       {{"agents", absl::StrCat(config.agent_listen(), " (port ",
                                server->agent_port_, ")")},
        {"admin", config.admin_listen()},
-       {"database", config.database_path()}});
+       {"database",
+        config.postgres().empty() ? config.database_path() : "PostgreSQL"}});
   return server;
 }
 
 absl::Status CoordinatorServer::OpenStore(
     const adsync::v1::CoordinatorConfig& config,
     const StoreTestHooks& store_hooks) {
-  SqliteStoreOptions store_options;
-  store_options.path = config.database_path();
-  store_options.test_hooks = store_hooks;
-  store_options.rejections_kept = config.rejections_kept();
-  store_options.quarantine_min_people = config.panel().quarantine_min_people();
-  store_options.quarantine_fraction = config.panel().quarantine_fraction();
-  ASSIGN_OR_RETURN(store_, SqliteStore::Open(store_options));
+  StoreOptions options;
+  options.test_hooks = store_hooks;
+  options.rejections_kept = config.rejections_kept();
+  options.quarantine_min_people = config.panel().quarantine_min_people();
+  options.quarantine_fraction = config.panel().quarantine_fraction();
+  if (!config.postgres().empty()) {
+    PostgresStoreOptions postgres;
+    static_cast<StoreOptions&>(postgres) = options;
+    postgres.conninfo = config.postgres();
+    ASSIGN_OR_RETURN(store_, OpenPostgresStore(postgres));
+    return absl::OkStatus();
+  }
+  SqliteStoreOptions sqlite;
+  static_cast<StoreOptions&>(sqlite) = options;
+  sqlite.path = config.database_path();
+  ASSIGN_OR_RETURN(store_, OpenSqliteStore(sqlite));
   return absl::OkStatus();
 }
 

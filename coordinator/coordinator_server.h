@@ -17,7 +17,7 @@
 #include "coordinator/agent_gateway.h"
 #include "coordinator/metrics.h"
 #include "coordinator/panel_sync.h"
-#include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/sql_store/sql_store.h"
 
 namespace adsync {
 
@@ -56,7 +56,7 @@ class CoordinatorServer {
   absl::Status ServeMetricsIfConfigured(
       const adsync::v1::CoordinatorConfig& config);
 
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<SqlStore> store_;
   std::unique_ptr<PanelSync> panel_;
   std::unique_ptr<AgentGateway> gateway_;
   std::unique_ptr<AdminService> admin_;

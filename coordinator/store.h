@@ -9,15 +9,17 @@
 //   StatusStore   status, resolve and account listings (StatusService,
 //                 the metrics snapshot)
 //
-// `Store` is all of them; an engine implements it (coordinator/sqlite/ on
-// SQLite). All state lives in the store (nothing that only one process's
-// memory holds), so a coordinator can be restarted, or the engine replaced,
-// without touching callers. Example:
+// `Store` is all of them; SqlStore (coordinator/sql_store/) implements it
+// on SQLite or PostgreSQL. All state lives in the store (nothing that only one
+// process's memory holds), so a coordinator can be restarted, or the engine
+// replaced, without touching callers. Example:
 //
-//   ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
-//                    SqliteStore::Open({.path = "/var/lib/adsync/db"}));
-//   AgentGateway gateway(store.get(), options);   // sees an AgentStore
-//   PanelSync panel(store.get(), store.get(), panel_config, token);
+//   SqliteStoreOptions options;
+//   options.path = "/var/lib/adsync/coordinator.db";
+//   ASSIGN_OR_RETURN(std::unique_ptr<SqlStore> store,
+//   OpenSqliteStore(options)); AgentGateway gateway(store.get(), options);   //
+//   sees an AgentStore PanelSync panel(store.get(), store.get(), panel_config,
+//   token);
 //
 // Thread-safety: implementations are safe for concurrent use.
 #ifndef ADSYNC_COORDINATOR_STORE_H_
@@ -192,6 +194,10 @@ class OutboxStore {
   virtual absl::StatusOr<std::vector<std::string>> OrgsReadyToPush(
       int64_t now_ms) = 0;
   // Up to `max_people` due updates with each person's complete identity set.
+  // Empty when another coordinator is pushing the org at this moment; a
+  // non-empty batch holds the org's push for this coordinator until
+  // CompletePush, DeferPush or ParkPush (several coordinators never push
+  // one org at once).
   virtual absl::StatusOr<PushBatch> NextPushBatch(const std::string& org_id,
                                                   int max_people) = 0;
   // K12Panel accepted the batch: drop what it covered (items changed since

@@ -59,7 +59,7 @@ absl::Status ParseJson(const std::string& body, google::protobuf::Message* m) {
 
 absl::StatusOr<std::unique_ptr<PanelSim>> PanelSim::Open(
     const std::string& db_path, std::string token, uint64_t seed) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(db_path));
+  ASSIGN_OR_RETURN(std::unique_ptr<Database> db, SqliteDatabase::Open(db_path));
   RETURN_IF_ERROR(db->Execute(kSchema));
   return std::unique_ptr<PanelSim>(
       new PanelSim(std::move(db), std::move(token), seed));

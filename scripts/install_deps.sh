@@ -27,6 +27,11 @@ PACKAGES=(
   binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev libz-mingw-w64-dev
   wine wine64 msitools wixl dpkg-dev perl unicode-data python3-six
   wine64-tools patch
+  # The PostgreSQL store (issue 16): tests and the demo run their own servers
+  # (scripts/postgres.sh); libpq for the coordinator.
+  postgresql-15 postgresql-client-15 libpq-dev
+  # PostgreSQL made redundant by Patroni with etcd (scripts/patroni.sh).
+  patroni etcd-server python3-etcd
 )
 
 missing=()
@@ -48,6 +53,12 @@ for svc in samba-ad-dc smbd nmbd winbind; do
     systemctl stop "$svc" || true
   fi
 done
+# Likewise the cluster Debian creates with postgresql-15: tests and the demo
+# run their own servers (scripts/postgres.sh), and it would hold port 5432.
+if command -v pg_ctlcluster >/dev/null 2>&1 &&
+   pg_ctlcluster 15 main status >/dev/null 2>&1; then
+  pg_ctlcluster 15 main stop || true
+fi
 
 # scripts/build_windows_deps.sh runs `apt-get source`, which needs deb-src
 # entries for the archive the binaries came from.

@@ -1,6 +1,5 @@
-// SqliteStore's connections: opening the database (one coordinator per
-// file, under an flock), the write and read connections, and what every
-// part of the store reads first (an org's row).
+// The SQLite engine: the file's flock (one coordinator per database file),
+// its connections, its migrations; no push claims (no other coordinator).
 
 #include "coordinator/sqlite/sqlite_store.h"
 
@@ -8,7 +7,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -16,17 +14,48 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "common/guid.h"
 #include "common/sqlite.h"
 #include "common/status_macros.h"
-#include "coordinator/sqlite/rows.h"
-#include "coordinator/store_errors.h"
-#include "coordinator/validation.h"
+#include "coordinator/sql_store/store_engine.h"
 
 namespace adsync {
+namespace {
 
-absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+class SqliteEngine : public StoreEngine {
+ public:
+  SqliteEngine(std::string path, uint32_t busy_timeout_ms, int lock_fd)
+      : path_(std::move(path)),
+        busy_timeout_ms_(busy_timeout_ms),
+        lock_fd_(lock_fd) {}
+  ~SqliteEngine() override { close(lock_fd_); }  // releases the lock
+
+  std::string Name() const override { return "database " + path_; }
+  absl::StatusOr<std::unique_ptr<Database>> Connect() override {
+    ASSIGN_OR_RETURN(std::unique_ptr<SqliteDatabase> db,
+                     SqliteDatabase::Open(path_, /*read_only=*/false,
+                                          static_cast<int>(busy_timeout_ms_)));
+    return std::unique_ptr<Database>(std::move(db));
+  }
+  const std::vector<const char*>& Migrations() const override {
+    return SqliteMigrations();
+  }
+  // The flock keeps every other coordinator out.
+  bool SoleWriter() const override { return true; }
+  absl::StatusOr<bool> ClaimPush(int64_t) override { return true; }
+  void ReleasePush(int64_t) override {}
+
+ private:
+  const std::string path_;
+  const uint32_t busy_timeout_ms_;
+  // flock()ed "<path>.lock": one store (one coordinator) per database file,
+  // since the store keeps state beside the file (the known-accounts
+  // filters) that another writer would make stale.
+  const int lock_fd_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqlStore>> OpenSqliteStore(
     const SqliteStoreOptions& options) {
   if (options.path.empty()) {
     return absl::InvalidArgumentError(
@@ -40,58 +69,17 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
         "cannot create ", lock_path, ": ", strerror(errno),
         "; check that the database directory exists and is writable"));
   }
+  // The engine owns the descriptor from here: closing it releases the lock.
+  auto engine = std::make_unique<SqliteEngine>(
+      options.path, options.busy_timeout_ms, lock_fd);
   if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    close(lock_fd);
     return absl::FailedPreconditionError(
         absl::StrCat("database ", options.path,
                      " is in use by another coordinator (", lock_path,
                      " is locked); stop that one, or give this one its own "
                      "database_path"));
   }
-  auto writer = Database::Open(options.path, /*read_only=*/false,
-                               static_cast<int>(options.busy_timeout_ms));
-  if (!writer.ok()) {
-    close(lock_fd);
-    return writer.status();
-  }
-  std::unique_ptr<SqliteStore> store(
-      new SqliteStore(options, lock_fd, *std::move(writer)));
-  RETURN_IF_ERROR(store->Migrate());
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> reader,
-                   Database::Open(options.path, /*read_only=*/false,
-                                  static_cast<int>(options.busy_timeout_ms)));
-  {
-    absl::MutexLock lock(&store->read_mu_);
-    store->reader_ = std::move(reader);
-  }
-  return store;
-}
-
-SqliteStore::~SqliteStore() {
-  writer_.reset();
-  reader_.reset();
-  if (lock_fd_ >= 0) close(lock_fd_);  // releases the lock
-}
-
-absl::StatusOr<SqliteStore::OrgRow> SqliteStore::LoadOrg(
-    Database* db, const std::string& org_id_raw) {
-  ASSIGN_OR_RETURN(std::string org_id, CanonicalGuid(org_id_raw, "Org ID"));
-  ASSIGN_OR_RETURN(ScopedStatement q,
-                   db->Cached("SELECT org_key, name, match_proxy, match_upn, "
-                              "created FROM orgs WHERE org_id=?1"));
-  q->Bind(1, org_id);
-  ASSIGN_OR_RETURN(bool row, q->Step());
-  if (!row) return UnknownOrgError(org_id);
-  OrgRow org;
-  org.key = q->ColumnInt(0);
-  org.org.set_org_id(org_id);
-  org.org.set_name(q->ColumnText(1));
-  org.org.set_match_proxy_addresses(q->ColumnInt(2) != 0);
-  org.org.set_match_upn(q->ColumnInt(3) != 0);
-  org.org.set_created_unix(q->ColumnInt(4));
-  org.settings.match_proxy_addresses = org.org.match_proxy_addresses();
-  org.settings.match_upn = org.org.match_upn();
-  return org;
+  return SqlStore::Open(options, std::move(engine));
 }
 
 }  // namespace adsync

@@ -1,277 +1,40 @@
-// Store on SQLite: WAL mode, one write connection (every write under
-// BEGIN IMMEDIATE), one read connection for status queries, a versioned
-// schema with forward migrations.
+// The store on SQLite, the embedded default: one file, one coordinator
+// (an flock on "<path>.lock" refuses a second), WAL mode with one write
+// connection (every write under BEGIN IMMEDIATE) and one read connection.
 //
-// One class, its methods in one file per job beside this header:
-// sqlite_store.cc (opening, the connections, LoadOrg), schema.cc, admin.cc,
-// auth.cc, leases.cc, ingest.cc (also Match, LoadAccount and
-// WriteAccountLocked, which admin and status use), sweep.cc, outbox.cc
-// (also ReadPushStatus, which status uses), status.cc; rows.h holds the
-// row readers they share.
+//   SqliteStoreOptions options;
+//   options.path = "/var/lib/adsync/coordinator.db";
+//   ASSIGN_OR_RETURN(std::unique_ptr<SqlStore> store,
+//   OpenSqliteStore(options));
 //
-// Thread-safety: safe for concurrent use; writes are serialized on the
-// write connection's mutex, reads on the read connection's.
+// Thread-safety: as SqlStore.
 #ifndef ADSYNC_COORDINATOR_SQLITE_SQLITE_STORE_H_
 #define ADSYNC_COORDINATOR_SQLITE_SQLITE_STORE_H_
 
-#include <functional>
+#include <cstdint>
 #include <memory>
-#include <set>
 #include <string>
+#include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
-#include "common/sqlite.h"
-#include "coordinator/account_filter.h"
-#include "coordinator/store.h"
+#include "absl/status/statusor.h"
+#include "coordinator/sql_store/sql_store.h"
 
 namespace adsync {
 
-// Fault injection for tests; empty in a real coordinator.
-struct StoreTestHooks {
-  // Called in ApplyBatch's transaction before anything is written; an
-  // error fails the batch as a failing disk or a busy database would.
-  std::function<absl::Status(const PreparedBatch&)> before_apply;
-};
-
-struct SqliteStoreOptions {
-  std::string path;               // required
-  uint32_t rejections_kept = 50;  // per org
-  uint32_t rejections_kept_total = 10000;
-  // Deletion safety: a change that removes identities from more than
-  // `quarantine_min_people` People AND more than `quarantine_fraction` of
-  // the org's mapped People quarantines the org's push.
-  uint32_t quarantine_min_people = 20;
-  double quarantine_fraction = 0.05;
-  // A full-sync sweep that would remove more than `sweep_hold_min_accounts`
-  // AND more than `sweep_hold_fraction` of the domain's active accounts is
-  // held for an operator (as is one that saw nothing, or after which the
-  // agent reported unreadable entries).
-  uint32_t sweep_hold_min_accounts = 20;
-  double sweep_hold_fraction = 0.10;
-  // Test hook: the process _exit()s after a batch is written but before it
-  // commits, to prove a crash loses nothing acknowledged.
-  bool crash_before_commit_for_testing = false;
-  StoreTestHooks test_hooks;
+struct SqliteStoreOptions : StoreOptions {
+  std::string path;  // required
   // How long a write waits for another process's lock on the database
   // before the batch fails with Unavailable (and the agent retries).
   uint32_t busy_timeout_ms = 5000;
 };
 
-class SqliteStore : public Store {
- public:
-  // Opens the database and migrates its schema to the current version.
-  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
-      const SqliteStoreOptions& options);
-  ~SqliteStore() override;
+// Opens (creating) the database file and migrates its schema.
+// FailedPrecondition when another coordinator has the file open.
+absl::StatusOr<std::unique_ptr<SqlStore>> OpenSqliteStore(
+    const SqliteStoreOptions& options);
 
-  // The schema version this build writes.
-  static int CurrentSchemaVersion();
-  absl::StatusOr<int> SchemaVersion();
-
-  absl::StatusOr<adsync::v1::Org> CreateOrg(
-      const adsync::v1::CreateOrgRequest& request) override;
-  absl::StatusOr<std::vector<adsync::v1::Org>> ListOrgs() override;
-  absl::StatusOr<adsync::v1::AddSyncResponse> AddSync(
-      const adsync::v1::AddSyncRequest& request) override;
-  absl::StatusOr<std::vector<adsync::v1::SyncInfo>> ListSyncs(
-      const std::string& org_id) override;
-  absl::StatusOr<adsync::v1::AddSyncResponse> RotateSyncKey(
-      const std::string& org_id, const std::string& sync_id) override;
-  absl::Status RemoveSync(const std::string& org_id,
-                          const std::string& sync_id) override;
-  absl::StatusOr<adsync::v1::ImportPeopleResponse> ReplacePeople(
-      const std::string& org_id, const std::vector<Person>& people) override;
-  absl::StatusOr<SyncRecord> Authenticate(const std::string& org_id,
-                                          const std::string& key) override;
-  absl::Status RecordRejection(const std::string& org_id,
-                               const std::string& sync_id,
-                               const std::string& source_ip,
-                               const std::string& reason) override;
-  absl::Status RecordConnection(const std::string& sync_id, bool connected,
-                                const std::string& source_ip,
-                                const std::string& controller) override;
-  absl::StatusOr<WatermarkState> GetWatermark(
-      const std::string& sync_id) override;
-  absl::StatusOr<std::string> PinDomainSid(
-      const SyncRecord& sync, const std::string& domain_sid) override;
-  absl::Status RecordControllerPosition(
-      const std::string& sync_id, const std::string& invocation_id,
-      const adsync::v1::Heartbeat& position) override;
-  absl::StatusOr<LeaseGrant> AcquireLease(const SyncRecord& sync,
-                                          int64_t now_ms, int64_t ttl_ms,
-                                          const std::string& reason,
-                                          uint64_t last_sequence) override;
-  absl::StatusOr<bool> RenewLease(const SyncRecord& sync, uint64_t epoch,
-                                  int64_t now_ms, int64_t ttl_ms) override;
-  absl::Status ReleaseLease(const SyncRecord& sync, uint64_t epoch) override;
-  absl::StatusOr<LeaseGrant> GetLease(const std::string& org_id,
-                                      const std::string& domain,
-                                      int64_t now_ms) override;
-  absl::StatusOr<BatchOutcome> ApplyBatch(const SyncRecord& sync,
-                                          PreparedBatch batch,
-                                          const SeenAccounts* seen,
-                                          int64_t lease_expires_ms) override;
-  absl::StatusOr<std::vector<std::string>> OrgsReadyToPush(
-      int64_t now_ms) override;
-  absl::StatusOr<PushBatch> NextPushBatch(const std::string& org_id,
-                                          int max_people) override;
-  absl::Status CompletePush(const PushBatch& batch) override;
-  absl::Status DeferPush(const std::string& org_id, int64_t next_attempt_ms,
-                         const std::string& error) override;
-  absl::Status ParkPush(const PushBatch& batch,
-                        const std::string& error) override;
-  absl::StatusOr<adsync::v1::PushStatus> ResolveQuarantine(
-      const std::string& org_id, bool approve) override;
-  absl::StatusOr<uint64_t> ResolveSweep(const std::string& org_id,
-                                        const std::string& domain,
-                                        bool approve) override;
-  absl::StatusOr<adsync::v1::GetStatusResponse> GetStatus(
-      const std::string& org_id) override;
-  absl::StatusOr<adsync::v1::ResolveLoginResponse> ResolveLogin(
-      const std::string& org_id, const std::string& login) override;
-  absl::StatusOr<adsync::v1::ListAccountsResponse> ListAccounts(
-      const adsync::v1::ListAccountsRequest& request) override;
-
- private:
-  struct OrgRow {
-    int64_t key = 0;
-    adsync::v1::Org org;
-    MatchSettings settings;
-  };
-  struct StoredAccount {
-    bool exists = false;
-    std::string domain;
-    AccountState state;
-    MatchResult match;
-  };
-  // People whose identity sets one transaction changed.
-  struct ChangeSet {
-    std::set<std::string> dirty;   // any change: push the new set
-    std::set<std::string> losing;  // lost an identity (deletion safety)
-  };
-
-  SqliteStore(SqliteStoreOptions options, int lock_fd,
-              std::unique_ptr<Database> writer)
-      : options_(std::move(options)),
-        lock_fd_(lock_fd),
-        writer_(std::move(writer)) {}
-
-  absl::Status Migrate();
-  static absl::StatusOr<OrgRow> LoadOrg(Database* db,
-                                        const std::string& org_id);
-  // The org and the canonical ID of one of its AD Syncs; NotFound (saying
-  // how to list them) when the org has no such sync.
-  struct SyncOfOrg {
-    OrgRow org;
-    std::string sync_id;
-  };
-  static absl::StatusOr<SyncOfOrg> LoadSyncOfOrg(Database* db,
-                                                 const std::string& org_id,
-                                                 const std::string& sync_id);
-  static absl::StatusOr<StoredAccount> LoadAccount(Database* db,
-                                                   int64_t org_key,
-                                                   const std::string& guid);
-  static absl::StatusOr<MatchResult> Match(Database* db, const OrgRow& org,
-                                           const AccountState& account);
-  // Writes an account and records in `changes` whose identities moved.
-  // `before` is the stored version (exists=false for a new account).
-  absl::Status WriteAccountLocked(int64_t org_key, const std::string& domain,
-                                  const StoredAccount& before,
-                                  const AccountState& state,
-                                  const MatchResult& match, ChangeSet* changes)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Bumps versions and queues the changed People in the outbox; quarantines
-  // the org's push when the removals look like a mistake. `cause` names
-  // what happened for the status page.
-  // `operator_approved`: an operator already confirmed these removals (an
-  // approved sweep): no quarantine.
-  absl::Status FinishChangesLocked(const OrgRow& org, const ChangeSet& changes,
-                                   const std::string& cause,
-                                   bool operator_approved = false)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // True when `sync` held the lease at `epoch`.
-  absl::StatusOr<bool> RenewLeaseLocked(int64_t org_key, const SyncRecord& sync,
-                                        uint64_t epoch, int64_t expires_ms)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Marks the domain's accounts that a completed full sync did not report
-  // as gone, or holds them for an operator when that looks like a mistake.
-  // `authoritative`: the full sync owed after a key rotation or removal (no
-  // replication filter then: stored stamps may be forged).
-  absl::StatusOr<uint32_t> SweepLocked(const OrgRow& org,
-                                       const SyncRecord& sync,
-                                       const SeenAccounts& seen,
-                                       uint32_t skipped_entries,
-                                       bool authoritative, ChangeSet* changes)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // The accounts of `gone` whose every stored write the sweeping DC
-  // (`sync`'s) has applied, by its replUpToDateVector; all of them when
-  // its position is unknown.
-  absl::StatusOr<std::vector<std::string>> CaughtUpLocked(
-      int64_t org_key, const SyncRecord& sync, std::vector<std::string> gone)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Marks the accounts (objectGUIDs) gone; returns how many were active.
-  absl::StatusOr<uint32_t> RemoveAccountsLocked(
-      const OrgRow& org, const std::vector<std::string>& gone,
-      ChangeSet* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  absl::Status DropHeldSweepLocked(int64_t org_key, const std::string& domain)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  absl::Status SkipAccountLocked(int64_t org_key, const std::string& domain,
-                                 const SkippedAccount& skipped)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Records the batch's oversized accounts; the accounts it carries leave
-  // the skipped list and the domain's held sweep (they exist in AD).
-  absl::Status NoteReportedAccountsLocked(int64_t org_key,
-                                          const std::string& domain,
-                                          const PreparedBatch& batch)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Runs `sql` once per update of `batch`, binding ?1 org key, ?2 person,
-  // ?3 version and ?4 `extra` (ignored by statements without ?4).
-  absl::Status ForEachOutboxItemLocked(int64_t org_key, const PushBatch& batch,
-                                       const char* sql,
-                                       const std::string& extra)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // `db`: either connection, its lock held by the caller.
-  static absl::StatusOr<adsync::v1::PushStatus> ReadPushStatus(Database* db,
-                                                               int64_t org_key);
-  // OK when `sync` still exists with the key it authenticated with;
-  // PermissionDenied (saying what to do) when it was removed or its key
-  // rotated.
-  absl::Status CheckCredentialLocked(const SyncRecord& sync)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Clears the watermarks of every sync of `sync_id`'s domain and makes the
-  // domain's next full sync authoritative.
-  absl::Status RequireAuthoritativeResyncLocked(int64_t org_key,
-                                                const std::string& sync_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Lets the leases `sync_id` holds lapse.
-  absl::Status EndLeasesOfLocked(const std::string& sync_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  absl::StatusOr<adsync::v1::AddSyncResponse> IssueKeyLocked(
-      const std::string& org_id, const std::string& sync_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  static absl::StatusOr<adsync::v1::AccountView> ViewAccount(
-      Database* db, const OrgRow& org, const StoredAccount& account);
-
-  // The org's filter of known objectGUIDs, built from the table on first
-  // use and rebuilt 4x larger when full.
-  absl::StatusOr<AccountFilter*> KnownAccountsLocked(int64_t org_key)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-
-  const SqliteStoreOptions options_;
-  // flock()ed "<path>.lock": one store (one coordinator) per database file,
-  // since the store keeps state beside the file (the known-accounts
-  // filters) that another writer would make stale.
-  int lock_fd_ = -1;
-  absl::Mutex write_mu_;
-  std::unique_ptr<Database> writer_ ABSL_GUARDED_BY(write_mu_);
-  // By org key.
-  absl::flat_hash_map<int64_t, std::unique_ptr<AccountFilter>> known_accounts_
-      ABSL_GUARDED_BY(write_mu_);
-  absl::Mutex read_mu_;
-  std::unique_ptr<Database> reader_ ABSL_GUARDED_BY(read_mu_);
-};
+// The SQLite schema's migrations (sqlite_schema.cc).
+const std::vector<const char*>& SqliteMigrations();
 
 }  // namespace adsync
 

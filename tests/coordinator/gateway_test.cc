@@ -143,7 +143,7 @@ TEST_F(GatewayTest, AckArrivesOnlyAfterTheBatchIsDurable) {
     agent.Send(MakeBatch(
         i, {{.guid = static_cast<uint32_t>(i), .sam = absl::StrCat("u", i)}}));
   }
-  auto db = Database::Open(config_.database_path(), /*read_only=*/true);
+  auto db = SqliteDatabase::Open(config_.database_path(), /*read_only=*/true);
   ASSERT_TRUE(db.ok());
   for (int i = 1; i <= kBatches; ++i) {
     auto ack = agent.Read();

@@ -5,38 +5,82 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/postgres.h"
+#include "common/sqlite.h"
 #include "coordinator/fencing.h"
+#include "coordinator/postgres/postgres_store.h"
 #include "coordinator/sqlite/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_databases.h"
 #include "tests/support/test_util.h"
 
 namespace adsync {
 namespace {
 
 using testing::DeltaSpec;
+using testing::Engine;
 using ::testing::HasSubstr;
 using testing::MakeDelta;
 using testing::TempDir;
 
-class StoreTest : public ::testing::Test {
+// Every test of the store runs on both engines (StoreTest); what only one
+// engine has (SQLite's file lock, PostgreSQL's several coordinators) is
+// tested on that one (SqliteStoreTest, PostgresStoreTest).
+class StoreFixture : public ::testing::Test {
  protected:
+  virtual Engine engine() const = 0;
+
   void SetUp() override {
+    if (engine() == Engine::kPostgres) {
+      auto conninfo = testing::FreshPostgresDatabase();
+      ASSERT_TRUE(conninfo.ok()) << conninfo.status();
+      conninfo_ = *conninfo;
+    }
     store_ = Open();
+    ASSERT_NE(store_, nullptr);
     adsync::v1::CreateOrgRequest org;
     org.set_name("Springfield USD");
     org_id_ = store_->CreateOrg(org)->org_id();
     sync_a_ = AddSync("DISTRICT", "127.0.0.21");
   }
 
-  std::unique_ptr<SqliteStore> Open(bool crash = false) {
-    SqliteStoreOptions options;
-    options.path = dir_.File("coordinator.db");
+  // Opens this test's database; with `options` its settings (engine
+  // fields are filled in).
+  absl::StatusOr<std::unique_ptr<SqlStore>> TryOpen(
+      const StoreOptions& options) {
+    if (engine() == Engine::kPostgres) {
+      PostgresStoreOptions postgres;
+      static_cast<StoreOptions&>(postgres) = options;
+      postgres.conninfo = conninfo_;
+      return OpenPostgresStore(postgres);
+    }
+    SqliteStoreOptions sqlite;
+    static_cast<StoreOptions&>(sqlite) = options;
+    sqlite.path = dir_.File("coordinator.db");
+    return OpenSqliteStore(sqlite);
+  }
+
+  std::unique_ptr<SqlStore> Open(bool crash = false) {
+    StoreOptions options;
     options.rejections_kept = 5;
     options.crash_before_commit_for_testing = crash;
-    auto store = SqliteStore::Open(options);
+    auto store = TryOpen(options);
     EXPECT_TRUE(store.ok()) << store.status();
-    return *std::move(store);
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  // A connection of its own to the test's database, for what the store's
+  // interface does not show.
+  std::unique_ptr<Database> Raw() {
+    if (engine() == Engine::kPostgres) {
+      auto db = PostgresDatabase::Open(conninfo_);
+      EXPECT_TRUE(db.ok()) << db.status();
+      return db.ok() ? *std::move(db) : nullptr;
+    }
+    auto db = SqliteDatabase::Open(dir_.File("coordinator.db"));
+    EXPECT_TRUE(db.ok()) << db.status();
+    return db.ok() ? *std::move(db) : nullptr;
   }
 
   SyncRecord AddSync(const std::string& domain, const std::string& ip,
@@ -92,33 +136,48 @@ class StoreTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<SqliteStore> store_;
+  std::string conninfo_;  // PostgreSQL: this test's database
+  std::unique_ptr<SqlStore> store_;
   std::string org_id_;
   SyncRecord sync_a_;
   uint64_t sequence_ = 0;
   int64_t lease_clock_ms_ = absl::ToUnixMillis(absl::Now());
 };
 
-TEST_F(StoreTest, MigratesOnceAndRefusesNewerSchema) {
-  EXPECT_EQ(*store_->SchemaVersion(), SqliteStore::CurrentSchemaVersion());
+class StoreTest : public StoreFixture,
+                  public ::testing::WithParamInterface<Engine> {
+ protected:
+  Engine engine() const override { return GetParam(); }
+};
+
+class SqliteStoreTest : public StoreFixture {
+ protected:
+  Engine engine() const override { return Engine::kSqlite; }
+};
+
+class PostgresStoreTest : public StoreFixture {
+ protected:
+  Engine engine() const override { return Engine::kPostgres; }
+};
+
+TEST_P(StoreTest, MigratesOnceAndRefusesNewerSchema) {
+  EXPECT_EQ(*store_->SchemaVersion(), store_->CurrentSchemaVersion());
   store_.reset();
   store_ = Open();  // reopening keeps the data and the version
   EXPECT_EQ(store_->ListOrgs()->size(), 1u);
   store_.reset();
   {
-    auto db = Database::Open(dir_.File("coordinator.db"));
-    ASSERT_TRUE((*db)->Execute("UPDATE schema_version SET version=99").ok());
+    std::unique_ptr<Database> db = Raw();
+    ASSERT_TRUE(db->Execute("UPDATE schema_version SET version=99").ok());
   }
-  SqliteStoreOptions options;
-  options.path = dir_.File("coordinator.db");
-  auto refused = SqliteStore::Open(options);
+  auto refused = TryOpen(StoreOptions{});
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(refused.status().message()),
               HasSubstr("schema version 99"));
 }
 
-TEST_F(StoreTest, BadAdminInputIsRejectedAndChangesNothing) {
+TEST_P(StoreTest, BadAdminInputIsRejectedAndChangesNothing) {
   adsync::v1::AddSyncRequest req;
   req.set_org_id(org_id_);
   req.set_domain("district.org");
@@ -151,7 +210,7 @@ TEST_F(StoreTest, BadAdminInputIsRejectedAndChangesNothing) {
   EXPECT_EQ(store_->ListOrgs()->size(), 1u);
 }
 
-TEST_F(StoreTest, AuthenticatesByKeyAndRotates) {
+TEST_P(StoreTest, AuthenticatesByKeyAndRotates) {
   std::string key;
   SyncRecord b = AddSync("DISTRICT", "127.0.0.22", &key);
   EXPECT_EQ(store_->Authenticate(org_id_, key)->sync_id, b.sync_id);
@@ -172,7 +231,7 @@ TEST_F(StoreTest, AuthenticatesByKeyAndRotates) {
   EXPECT_FALSE(store_->Authenticate(org_id_, rotated->sync_key()).ok());
 }
 
-TEST_F(StoreTest, SameAccountFromTwoControllersIsStoredOnce) {
+TEST_P(StoreTest, SameAccountFromTwoControllersIsStoredOnce) {
   SyncRecord b = AddSync("DISTRICT", "127.0.0.22");
   ImportPeople({{"p-jane", "Jane Doe", {"jane@d.org"}}});
   EXPECT_EQ(Apply(sync_a_, {{.guid = 1, .sam = "jdoe", .mail = "Jane@D.org"}})
@@ -191,7 +250,7 @@ TEST_F(StoreTest, SameAccountFromTwoControllersIsStoredOnce) {
               HasSubstr("jane@d.org is an email of that Person"));
 }
 
-TEST_F(StoreTest, KnownAccountsSurviveARestartAndManyNewOnes) {
+TEST_P(StoreTest, KnownAccountsSurviveARestartAndManyNewOnes) {
   Apply(sync_a_, {{.guid = 1, .sam = "jane.doe", .version = 2}});
   // After a restart the store must still know account 1 (its filter of
   // known accounts is rebuilt from the table): an older version re-sent by
@@ -216,7 +275,7 @@ TEST_F(StoreTest, KnownAccountsSurviveARestartAndManyNewOnes) {
   EXPECT_EQ(Counts().profiles(), 5999u);
 }
 
-TEST_F(StoreTest, RenamesUpdateTheSameProfile) {
+TEST_P(StoreTest, RenamesUpdateTheSameProfile) {
   ImportPeople(
       {{"p-jane", "Jane", {"jane@d.org"}}, {"p-jd", "JD", {"jd@d.org"}}});
   Apply(
@@ -234,7 +293,7 @@ TEST_F(StoreTest, RenamesUpdateTheSameProfile) {
   EXPECT_EQ(Resolve("S-1-5-21-1-2-3-1001").person_id(), "p-jd");
 }
 
-TEST_F(StoreTest, DeletedLosesIdentityDisabledStaysFlagged) {
+TEST_P(StoreTest, DeletedLosesIdentityDisabledStaysFlagged) {
   ImportPeople({{"p-1", "One", {"one@d.org"}}, {"p-2", "Two", {"two@d.org"}}});
   Apply(sync_a_,
         {{.guid = 1, .sam = "one", .mail = "one@d.org"},
@@ -254,7 +313,7 @@ TEST_F(StoreTest, DeletedLosesIdentityDisabledStaysFlagged) {
   EXPECT_EQ(c.disabled(), 1u);
 }
 
-TEST_F(StoreTest, PersonHoldsIdentitiesFromSeveralDomains) {
+TEST_P(StoreTest, PersonHoldsIdentitiesFromSeveralDomains) {
   SyncRecord staff = AddSync("STAFF", "127.0.0.31");
   ImportPeople({{"p-jane", "Jane", {"jane@d.org", "jane@staff.d.org"}}});
   Apply(sync_a_, {{.guid = 1, .sam = "jdoe", .mail = "jane@d.org"}});
@@ -266,7 +325,7 @@ TEST_F(StoreTest, PersonHoldsIdentitiesFromSeveralDomains) {
   ASSERT_EQ(status->orgs(0).domains_size(), 2);
 }
 
-TEST_F(StoreTest, AmbiguousAndUnmatchedExplainThemselves) {
+TEST_P(StoreTest, AmbiguousAndUnmatchedExplainThemselves) {
   ImportPeople(
       {{"p-a", "A", {"shared@d.org"}}, {"p-b", "B", {"shared@d.org"}}});
   Apply(sync_a_, {{.guid = 1, .sam = "shared", .mail = "shared@d.org"},
@@ -292,7 +351,7 @@ TEST_F(StoreTest, AmbiguousAndUnmatchedExplainThemselves) {
   EXPECT_FALSE(store_->ListAccounts(list).ok());
 }
 
-TEST_F(StoreTest, ImportingPeopleRematches) {
+TEST_P(StoreTest, ImportingPeopleRematches) {
   Apply(sync_a_, {{.guid = 1, .sam = "jdoe", .mail = "jane@d.org"}});
   EXPECT_EQ(Counts().unmatched(), 1u);
   auto imported =
@@ -304,7 +363,7 @@ TEST_F(StoreTest, ImportingPeopleRematches) {
   EXPECT_EQ(Counts().unmatched(), 1u);
 }
 
-TEST_F(StoreTest, CompletedFullSyncRemovesAccountsItDidNotSee) {
+TEST_P(StoreTest, CompletedFullSyncRemovesAccountsItDidNotSee) {
   SyncRecord staff = AddSync("STAFF", "127.0.0.31");
   Apply(sync_a_, {{.guid = 1, .sam = "a"},
                   {.guid = 2, .sam = "b"},
@@ -325,7 +384,7 @@ TEST_F(StoreTest, CompletedFullSyncRemovesAccountsItDidNotSee) {
   EXPECT_NE(Resolve("DISTRICT\\b").account().outcome(), "removed");
 }
 
-TEST_F(StoreTest, WatermarkCommitsWithBatchAndFullSyncClearsIt) {
+TEST_P(StoreTest, WatermarkCommitsWithBatchAndFullSyncClearsIt) {
   adsync::v1::Batch batch;
   batch.set_sequence(1);
   batch.set_lease_epoch(TakeLease(sync_a_));
@@ -343,7 +402,7 @@ TEST_F(StoreTest, WatermarkCommitsWithBatchAndFullSyncClearsIt) {
   EXPECT_TRUE(w.full_sync_in_progress);
 }
 
-TEST_F(StoreTest, InvalidDeltaRejectsWholeBatch) {
+TEST_P(StoreTest, InvalidDeltaRejectsWholeBatch) {
   adsync::v1::Batch batch;
   batch.set_sequence(1);
   batch.set_lease_epoch(TakeLease(sync_a_));
@@ -377,7 +436,7 @@ TEST_F(StoreTest, InvalidDeltaRejectsWholeBatch) {
   EXPECT_EQ(Counts().profiles(), 0u);  // nothing from the good delta either
 }
 
-TEST_F(StoreTest, KeepsRecentRejectionsPerOrg) {
+TEST_P(StoreTest, KeepsRecentRejectionsPerOrg) {
   for (int i = 0; i < 8; ++i) {
     ASSERT_TRUE(store_
                     ->RecordRejection(org_id_, "", "127.0.0.23",
@@ -391,31 +450,31 @@ TEST_F(StoreTest, KeepsRecentRejectionsPerOrg) {
   EXPECT_EQ(rejections[0].source_ip(), "127.0.0.23");
 }
 
-TEST_F(StoreTest, OneStorePerDatabaseFile) {
+TEST_F(SqliteStoreTest, OneStorePerDatabaseFile) {
   SqliteStoreOptions options;
   options.path = dir_.File("coordinator.db");
-  auto second = SqliteStore::Open(options);
+  auto second = OpenSqliteStore(options);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(second.status().message()),
               HasSubstr("in use by another coordinator"));
   store_.reset();  // released with the store
-  EXPECT_TRUE(SqliteStore::Open(options).ok());
+  EXPECT_TRUE(OpenSqliteStore(options).ok());
 }
 
-TEST_F(StoreTest, ALockedDatabaseFailsTheBatchClearlyAndChangesNothing) {
+TEST_F(SqliteStoreTest, ALockedDatabaseFailsTheBatchClearlyAndChangesNothing) {
   store_.reset();
   SqliteStoreOptions options;
   options.path = dir_.File("coordinator.db");
   options.busy_timeout_ms = 100;
-  store_ = *SqliteStore::Open(options);
+  store_ = *OpenSqliteStore(options);
   adsync::v1::Batch batch;
   batch.set_sequence(1);
   batch.set_lease_epoch(TakeLease(sync_a_));
   *batch.add_deltas() = MakeDelta({.guid = 1, .sam = "jdoe"});
   // Another process (here: another connection) holds the write lock, as a
   // backup tool or a stray sqlite3 shell might.
-  auto other = Database::Open(options.path);
+  auto other = SqliteDatabase::Open(options.path);
   ASSERT_TRUE(other.ok());
   ASSERT_TRUE((*other)->Execute("BEGIN EXCLUSIVE").ok());
   auto locked = store_->PrepareAndApply(sync_a_, batch, nullptr);
@@ -430,13 +489,13 @@ TEST_F(StoreTest, ALockedDatabaseFailsTheBatchClearlyAndChangesNothing) {
   EXPECT_TRUE(Resolve("DISTRICT\\jdoe").found());
 }
 
-TEST_F(StoreTest, CrashBeforeCommitLosesOnlyTheUncommittedBatch) {
+TEST_P(StoreTest, CrashBeforeCommitLosesOnlyTheUncommittedBatch) {
   Apply(sync_a_, {{.guid = 1, .sam = "committed"}});
   store_.reset();  // one store per database file: the child opens it
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    std::unique_ptr<SqliteStore> crashing = Open(/*crash=*/true);
+    std::unique_ptr<SqlStore> crashing = Open(/*crash=*/true);
     adsync::v1::Batch batch;
     batch.set_sequence(2);
     batch.set_lease_epoch(1);  // sync_a_ took epoch 1 in Apply() above
@@ -469,7 +528,7 @@ class OutboxTest : public StoreTest {
   }
 };
 
-TEST_F(OutboxTest, QueuesPeopleWhoseIdentitiesChangeAndOnlyThem) {
+TEST_P(OutboxTest, QueuesPeopleWhoseIdentitiesChangeAndOnlyThem) {
   ImportPeople({{"p-1", "One", {"one@d.org"}}, {"p-2", "Two", {"two@d.org"}}});
   EXPECT_TRUE(Queued().empty());
   Apply(sync_a_, {{.guid = 1, .sam = "one", .mail = "one@d.org"}});
@@ -501,7 +560,7 @@ TEST_F(OutboxTest, QueuesPeopleWhoseIdentitiesChangeAndOnlyThem) {
   EXPECT_EQ(Queued(), (std::map<std::string, uint32_t>{{"p-2", 2}}));
 }
 
-TEST_F(StoreTest, ABatchRenewsItsWritersLeaseInItsOwnTransaction) {
+TEST_P(StoreTest, ABatchRenewsItsWritersLeaseInItsOwnTransaction) {
   const int64_t now = absl::ToUnixMillis(absl::Now());
   auto lease = store_->AcquireLease(sync_a_, now, 6000, "first", 0);
   ASSERT_TRUE(lease->primary);
@@ -520,7 +579,7 @@ TEST_F(StoreTest, ABatchRenewsItsWritersLeaseInItsOwnTransaction) {
   EXPECT_EQ(later->holder_sync_id, sync_a_.sync_id);
 }
 
-TEST_F(StoreTest, OnlyTheLeaseHolderAtItsEpochMayWrite) {
+TEST_P(StoreTest, OnlyTheLeaseHolderAtItsEpochMayWrite) {
   SyncRecord b = AddSync("DISTRICT", "127.0.0.22");
   const int64_t now = absl::ToUnixMillis(absl::Now());
   auto a_lease = store_->AcquireLease(sync_a_, now, 6000, "first", 0);
@@ -552,7 +611,7 @@ TEST_F(StoreTest, OnlyTheLeaseHolderAtItsEpochMayWrite) {
 
 // Audit finding 1, in the store: under one lease epoch, batch N+1 commits
 // only after batch N did; a gap is refused and changes nothing.
-TEST_F(StoreTest, ABatchThatDoesNotFollowTheLastCommittedIsRefused) {
+TEST_P(StoreTest, ABatchThatDoesNotFollowTheLastCommittedIsRefused) {
   const int64_t now = absl::ToUnixMillis(absl::Now());
   auto lease = store_->AcquireLease(sync_a_, now, 60000, "first", 0);
   ASSERT_TRUE(lease.ok() && lease->primary);
@@ -587,7 +646,7 @@ TEST_F(StoreTest, ABatchThatDoesNotFollowTheLastCommittedIsRefused) {
 
 // Audit finding 2, in the store: once a sync is removed or its key rotated,
 // the record it authenticated with can neither write, renew nor acquire.
-TEST_F(StoreTest, ARemovedOrReKeyedSyncCannotWrite) {
+TEST_P(StoreTest, ARemovedOrReKeyedSyncCannotWrite) {
   std::string key;
   SyncRecord b = AddSync("STAFF", "127.0.0.22", &key);
   const int64_t now = absl::ToUnixMillis(absl::Now());
@@ -620,12 +679,11 @@ TEST_F(StoreTest, ARemovedOrReKeyedSyncCannotWrite) {
 
 // Audit finding 4: rejections keep no raw input and are bounded in total,
 // not only per claimed org (random Org IDs each start a list of their own).
-TEST_F(StoreTest, RejectionsAreBoundedInTotalAndKeepNoRawInput) {
+TEST_P(StoreTest, RejectionsAreBoundedInTotalAndKeepNoRawInput) {
   store_.reset();
-  SqliteStoreOptions options;
-  options.path = dir_.File("coordinator.db");
+  StoreOptions options;
   options.rejections_kept_total = 20;
-  store_ = *SqliteStore::Open(options);
+  store_ = *TryOpen(options);
   for (int i = 0; i < 100; ++i) {
     ASSERT_TRUE(store_
                     ->RecordRejection(
@@ -638,10 +696,8 @@ TEST_F(StoreTest, RejectionsAreBoundedInTotalAndKeepNoRawInput) {
                                     "bad credentials")
                   .ok());
   store_.reset();
-  auto db = Database::Open(options.path);
-  ASSERT_TRUE(db.ok());
-  auto q =
-      (*db)->Cached("SELECT count(*), max(length(org_id)) FROM rejections");
+  std::unique_ptr<Database> db = Raw();
+  auto q = db->Cached("SELECT count(*), max(length(org_id)) FROM rejections");
   ASSERT_TRUE(q.ok());
   ASSERT_TRUE(*(*q)->Step());
   EXPECT_LE((*q)->ColumnInt(0), 21);
@@ -698,7 +754,7 @@ class SweepHoldTest : public StoreTest {
 
 // Audit finding 5: a full sync that saw nothing removes nothing; the sweep
 // waits in the store, visible in status, until an operator approves it.
-TEST_F(SweepHoldTest, AFullSyncThatSawNothingIsHeldUntilApproved) {
+TEST_P(SweepHoldTest, AFullSyncThatSawNothingIsHeldUntilApproved) {
   EXPECT_EQ(FullSync({}).removed, 0u);
   EXPECT_EQ(Active(), 30);
   adsync::v1::HeldSweep held = Held();
@@ -716,7 +772,7 @@ TEST_F(SweepHoldTest, AFullSyncThatSawNothingIsHeldUntilApproved) {
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(SweepHoldTest, RejectingAHeldSweepKeepsTheAccounts) {
+TEST_P(SweepHoldTest, RejectingAHeldSweepKeepsTheAccounts) {
   FullSync({1, 2, 3}, /*skipped_entries=*/2);
   adsync::v1::HeldSweep held = Held();
   EXPECT_EQ(held.would_remove(), 27u);
@@ -727,7 +783,7 @@ TEST_F(SweepHoldTest, RejectingAHeldSweepKeepsTheAccounts) {
   EXPECT_EQ(Held().would_remove(), 0u);
 }
 
-TEST_F(SweepHoldTest, ALargeShareOfTheDomainIsHeldASmallOneIsNot) {
+TEST_P(SweepHoldTest, ALargeShareOfTheDomainIsHeldASmallOneIsNot) {
   std::vector<uint32_t> most;
   for (uint32_t i = 1; i <= 29; ++i) most.push_back(i);
   EXPECT_EQ(FullSync(most).removed, 1u);  // one leaver: a normal day
@@ -745,7 +801,7 @@ TEST_F(SweepHoldTest, ALargeShareOfTheDomainIsHeldASmallOneIsNot) {
 // Audit finding 8: an account with a value over the limits is left out of
 // its batch and reported; the rest of the batch is stored, and once the
 // account is fixed in AD it is stored and no longer reported.
-TEST_F(StoreTest, AnOversizedAccountIsSkippedAndReportedNotTheBatch) {
+TEST_P(StoreTest, AnOversizedAccountIsSkippedAndReportedNotTheBatch) {
   adsync::v1::Batch batch;
   batch.set_lease_epoch(TakeLease(sync_a_));
   batch.set_sequence(++sequence_);
@@ -783,7 +839,7 @@ TEST_F(StoreTest, AnOversizedAccountIsSkippedAndReportedNotTheBatch) {
 
 // Audit finding 3: a sync writes only its own domain's accounts. (Before
 // the fix, the STAFF sync renamed a DISTRICT account.)
-TEST_F(StoreTest, ASyncCannotWriteAnotherDomainsAccount) {
+TEST_P(StoreTest, ASyncCannotWriteAnotherDomainsAccount) {
   SyncRecord staff = AddSync("STAFF", "127.0.0.31");
   Apply(sync_a_, {{.guid = 1, .sam = "jdoe"}});
   BatchOutcome outcome =
@@ -807,7 +863,7 @@ TEST_F(StoreTest, ASyncCannotWriteAnotherDomainsAccount) {
 // Audit finding 3: stamps from a holder of a stolen key (version
 // 0xFFFFFFFF) would pin a forged value forever; after the key is rotated,
 // the domain's next full sync restores what AD holds.
-TEST_F(StoreTest, AfterAKeyRotationTheNextFullSyncIsAuthoritative) {
+TEST_P(StoreTest, AfterAKeyRotationTheNextFullSyncIsAuthoritative) {
   std::string key;
   SyncRecord district = AddSync("DISTRICT", "127.0.0.22", &key);
   Apply(district, {{.guid = 1, .sam = "jdoe"}});
@@ -829,7 +885,7 @@ TEST_F(StoreTest, AfterAKeyRotationTheNextFullSyncIsAuthoritative) {
   EXPECT_TRUE(Resolve("DISTRICT\\jdoe").found());
 }
 
-TEST_F(StoreTest, ADomainSidIsPinnedByItsFirstAgent) {
+TEST_P(StoreTest, ADomainSidIsPinnedByItsFirstAgent) {
   SyncRecord other = AddSync("DISTRICT", "127.0.0.22");
   EXPECT_EQ(*store_->PinDomainSid(sync_a_, ""), "");  // nothing pinned yet
   EXPECT_TRUE(store_->PinDomainSid(sync_a_, "S-1-5-21-1-2-3").ok());
@@ -849,7 +905,7 @@ TEST_F(StoreTest, ADomainSidIsPinnedByItsFirstAgent) {
 // Audit finding 5: after a failover the new primary's DC may not have
 // applied an account's writes yet; its full sync does not count that
 // account gone until its replUpToDateVector covers them.
-TEST_F(StoreTest, ASweepNeverRemovesWhatTheSweepingDcHasNotReplicated) {
+TEST_P(StoreTest, ASweepNeverRemovesWhatTheSweepingDcHasNotReplicated) {
   SyncRecord b = AddSync("DISTRICT", "127.0.0.22");
   Apply(sync_a_, {{.guid = 1, .sam = "old", .invocation = 100, .usn = 40},
                   {.guid = 2, .sam = "fresh", .invocation = 100, .usn = 500}});
@@ -897,7 +953,7 @@ TEST(StampEncodingTest, OriginatingUsnRoundTripsAndOldBlobsStillDecode) {
 
 // A rotation or a removal owes the domain an authoritative full sync: a
 // primary that keeps streaming changes is refused until it starts one.
-TEST_F(StoreTest, AfterARemovalTheDomainsPrimaryMustFullSyncFirst) {
+TEST_P(StoreTest, AfterARemovalTheDomainsPrimaryMustFullSyncFirst) {
   SyncRecord leaked = AddSync("DISTRICT", "127.0.0.22");
   Apply(sync_a_, {{.guid = 1, .sam = "jdoe"}});
   ASSERT_TRUE(store_->RemoveSync(org_id_, leaked.sync_id).ok());
@@ -919,7 +975,7 @@ TEST_F(StoreTest, AfterARemovalTheDomainsPrimaryMustFullSyncFirst) {
   EXPECT_TRUE(Resolve("DISTRICT\\then").found());
 }
 
-TEST_F(StoreTest, AMalformedOrgIdGetsTheWrongKeysAnswer) {
+TEST_P(StoreTest, AMalformedOrgIdGetsTheWrongKeysAnswer) {
   auto wrong_key =
       store_->Authenticate(org_id_, "5e1c3d4a-0000-4000-8000-000000000001");
   auto malformed = store_->Authenticate("not-a-guid-<script>", "x");
@@ -928,7 +984,7 @@ TEST_F(StoreTest, AMalformedOrgIdGetsTheWrongKeysAnswer) {
               ::testing::Not(HasSubstr("script")));
 }
 
-TEST_F(SweepHoldTest, AnAccountReportedAgainLeavesTheHeldSweep) {
+TEST_P(SweepHoldTest, AnAccountReportedAgainLeavesTheHeldSweep) {
   FullSync({});
   EXPECT_EQ(Held().would_remove(), 30u);
   Apply(sync_a_, {{.guid = 7, .sam = "u7"}});  // re-sent, even unchanged
@@ -943,7 +999,7 @@ TEST_F(SweepHoldTest, AnAccountReportedAgainLeavesTheHeldSweep) {
 // sync already running at the rotation does not count; the rotated sync's
 // domain SID pin is released; skipped accounts a full sync did not see
 // are dropped from the list.
-TEST_F(StoreTest, TheAuthoritativeSweepIgnoresForgedReplicationStamps) {
+TEST_P(StoreTest, TheAuthoritativeSweepIgnoresForgedReplicationStamps) {
   std::string key;
   SyncRecord leaked = AddSync("DISTRICT", "127.0.0.22", &key);
   Apply(sync_a_, {{.guid = 1, .sam = "real", .invocation = 100, .usn = 5}});
@@ -979,7 +1035,7 @@ TEST_F(StoreTest, TheAuthoritativeSweepIgnoresForgedReplicationStamps) {
   EXPECT_NE(Resolve("DISTRICT\\real").account().outcome(), "removed");
 }
 
-TEST_F(StoreTest, SkippedAccountsAFullSyncDidNotSeeAreDropped) {
+TEST_P(StoreTest, SkippedAccountsAFullSyncDidNotSeeAreDropped) {
   adsync::v1::Batch batch;
   batch.set_lease_epoch(TakeLease(sync_a_));
   batch.set_sequence(++sequence_);
@@ -993,4 +1049,9 @@ TEST_F(StoreTest, SkippedAccountsAFullSyncDidNotSeeAreDropped) {
 }
 
 }  // namespace
+const auto kEngines = ::testing::Values(Engine::kSqlite, Engine::kPostgres);
+INSTANTIATE_TEST_SUITE_P(Engines, StoreTest, kEngines, testing::EngineName);
+INSTANTIATE_TEST_SUITE_P(Engines, OutboxTest, kEngines, testing::EngineName);
+INSTANTIATE_TEST_SUITE_P(Engines, SweepHoldTest, kEngines, testing::EngineName);
+
 }  // namespace adsync

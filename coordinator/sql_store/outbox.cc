@@ -1,27 +1,28 @@
-// SqliteStore's outbox: the People whose identity sets changed, queued in
+// SqlStore's outbox: the People whose identity sets changed, queued in
 // the transaction that changed them, claimed and completed by the push to
 // K12Panel; quarantine when removals look like a mistake.
 
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/guid.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "common/status_macros.h"
-#include "coordinator/sqlite/rows.h"
-#include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/sql_store/rows.h"
+#include "coordinator/sql_store/sql_store.h"
 #include "coordinator/store_errors.h"
 
 namespace adsync {
 
-using sqlite_internal::NowUnix;
+using sql_internal::NowUnix;
 
-absl::Status SqliteStore::FinishChangesLocked(const OrgRow& org,
-                                              const ChangeSet& changes,
-                                              const std::string& cause,
-                                              bool operator_approved) {
+absl::Status SqlStore::FinishChangesLocked(const OrgRow& org,
+                                           const ChangeSet& changes,
+                                           const std::string& cause,
+                                           bool operator_approved) {
   if (changes.dirty.empty()) return absl::OkStatus();
   // Deletion safety (docs/design.md, rule 7): many People losing identities
   // at once is more likely a wrong base DN than a real event; hold the push
@@ -65,7 +66,7 @@ absl::Status SqliteStore::FinishChangesLocked(const OrgRow& org,
         writer_->Cached(
             "INSERT INTO person_versions(org_key, person_id, version) "
             "VALUES(?1,?2,1) ON CONFLICT(org_key, person_id) DO "
-            "UPDATE SET version=version+1 RETURNING version"));
+            "UPDATE SET version=person_versions.version+1 RETURNING version"));
     v->Bind(1, org.key).Bind(2, person);
     ASSIGN_OR_RETURN(bool row, v->Step());
     if (!row) return absl::InternalError("no version returned");
@@ -77,7 +78,9 @@ absl::Status SqliteStore::FinishChangesLocked(const OrgRow& org,
             "INSERT INTO outbox(org_key, person_id, version, enqueued, "
             "quarantined) VALUES(?1,?2,?3,?4,?5) ON CONFLICT(org_key, "
             "person_id) DO UPDATE SET version=?3, parked=0, error='', "
-            "quarantined=max(quarantined, ?5)"));
+            "quarantined=CASE WHEN outbox.quarantined > ?5 THEN "
+            "outbox.quarantined "
+            "ELSE ?5 END"));
     o->Bind(1, org.key)
         .Bind(2, person)
         .Bind(3, version)
@@ -98,7 +101,7 @@ absl::Status SqliteStore::FinishChangesLocked(const OrgRow& org,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::string>> SqliteStore::OrgsReadyToPush(
+absl::StatusOr<std::vector<std::string>> SqlStore::OrgsReadyToPush(
     int64_t now_ms) {
   absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(
@@ -119,12 +122,16 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::OrgsReadyToPush(
   return orgs;
 }
 
-absl::StatusOr<PushBatch> SqliteStore::NextPushBatch(const std::string& org_id,
-                                                     int max_people) {
+absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
+                                                  int max_people) {
   absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
   PushBatch batch;
   batch.org_id = org.org.org_id();
+  ASSIGN_OR_RETURN(bool claimed, engine_->ClaimPush(org.key));
+  if (!claimed) return batch;  // another coordinator is pushing the org
+  // The claim lasts until the batch is completed, deferred or parked.
+  absl::Cleanup release = [&] { engine_->ReleasePush(org.key); };
   {
     ASSIGN_OR_RETURN(
         ScopedStatement q,
@@ -169,13 +176,14 @@ absl::StatusOr<PushBatch> SqliteStore::NextPushBatch(const std::string& org_id,
       id->set_enabled(!AccountDisabled(static_cast<uint32_t>(q->ColumnInt(5))));
     }
   }
+  if (!batch.updates.empty()) std::move(release).Cancel();
   return batch;
 }
 
-absl::Status SqliteStore::ForEachOutboxItemLocked(int64_t org_key,
-                                                  const PushBatch& batch,
-                                                  const char* sql,
-                                                  const std::string& extra) {
+absl::Status SqlStore::ForEachOutboxItemLocked(int64_t org_key,
+                                               const PushBatch& batch,
+                                               const char* sql,
+                                               const std::string& extra) {
   for (const auto& u : batch.updates) {
     ASSIGN_OR_RETURN(ScopedStatement q, writer_->Cached(sql));
     q->Bind(1, org_key)
@@ -187,9 +195,10 @@ absl::Status SqliteStore::ForEachOutboxItemLocked(int64_t org_key,
   return absl::OkStatus();
 }
 
-absl::Status SqliteStore::CompletePush(const PushBatch& batch) {
+absl::Status SqlStore::CompletePush(const PushBatch& batch) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), batch.org_id));
+  absl::Cleanup release = [&] { engine_->ReleasePush(org.key); };
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
   RETURN_IF_ERROR(ForEachOutboxItemLocked(
@@ -201,7 +210,7 @@ absl::Status SqliteStore::CompletePush(const PushBatch& batch) {
       writer_->Cached(
           "INSERT INTO push_state(org_key, last_success, delivered) "
           "VALUES(?1,?2,?3) ON CONFLICT(org_key) DO UPDATE SET "
-          "last_success=?2, delivered=delivered+?3, attempts=0, "
+          "last_success=?2, delivered=push_state.delivered+?3, attempts=0, "
           "next_attempt_ms=0"));
   q->Bind(1, org.key)
       .Bind(2, NowUnix())
@@ -210,18 +219,19 @@ absl::Status SqliteStore::CompletePush(const PushBatch& batch) {
   return txn.Commit();
 }
 
-absl::Status SqliteStore::DeferPush(const std::string& org_id,
-                                    int64_t next_attempt_ms,
-                                    const std::string& error) {
+absl::Status SqlStore::DeferPush(const std::string& org_id,
+                                 int64_t next_attempt_ms,
+                                 const std::string& error) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
+  absl::Cleanup release = [&] { engine_->ReleasePush(org.key); };
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached(
           "INSERT INTO push_state(org_key, next_attempt_ms, attempts, "
           "last_error, last_error_at) VALUES(?1,?2,1,?3,?4) ON "
           "CONFLICT(org_key) DO UPDATE SET next_attempt_ms=?2, "
-          "attempts=attempts+1, last_error=?3, last_error_at=?4"));
+          "attempts=push_state.attempts+1, last_error=?3, last_error_at=?4"));
   q->Bind(1, org.key)
       .Bind(2, next_attempt_ms)
       .Bind(3, error)
@@ -229,10 +239,11 @@ absl::Status SqliteStore::DeferPush(const std::string& org_id,
   return q->Run();
 }
 
-absl::Status SqliteStore::ParkPush(const PushBatch& batch,
-                                   const std::string& error) {
+absl::Status SqlStore::ParkPush(const PushBatch& batch,
+                                const std::string& error) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), batch.org_id));
+  absl::Cleanup release = [&] { engine_->ReleasePush(org.key); };
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
   RETURN_IF_ERROR(
@@ -251,7 +262,7 @@ absl::Status SqliteStore::ParkPush(const PushBatch& batch,
   return txn.Commit();
 }
 
-absl::StatusOr<adsync::v1::PushStatus> SqliteStore::ResolveQuarantine(
+absl::StatusOr<adsync::v1::PushStatus> SqlStore::ResolveQuarantine(
     const std::string& org_id, bool approve) {
   {
     absl::MutexLock lock(&write_mu_);
@@ -290,7 +301,7 @@ absl::StatusOr<adsync::v1::PushStatus> SqliteStore::ResolveQuarantine(
   return ReadPushStatus(reader_.get(), org.key);
 }
 
-absl::StatusOr<adsync::v1::PushStatus> SqliteStore::ReadPushStatus(
+absl::StatusOr<adsync::v1::PushStatus> SqlStore::ReadPushStatus(
     Database* db, int64_t org_key) {
   adsync::v1::PushStatus p;
   {

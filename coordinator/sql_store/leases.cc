@@ -1,21 +1,21 @@
-// SqliteStore's leases: one primary AD Sync per (org, domain), each grant at
+// SqlStore's leases: one primary AD Sync per (org, domain), each grant at
 // a new epoch so fencing tells an old stream from a new one.
 
 #include <string>
 
 #include "absl/synchronization/mutex.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "common/status_macros.h"
-#include "coordinator/sqlite/rows.h"
-#include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/sql_store/rows.h"
+#include "coordinator/sql_store/sql_store.h"
 
 namespace adsync {
 
-using sqlite_internal::LeaseRow;
-using sqlite_internal::NowUnix;
-using sqlite_internal::ReadLease;
+using sql_internal::LeaseRow;
+using sql_internal::NowUnix;
+using sql_internal::ReadLease;
 
-absl::Status SqliteStore::EndLeasesOfLocked(const std::string& sync_id) {
+absl::Status SqlStore::EndLeasesOfLocked(const std::string& sync_id) {
   // The holder stays named (status and the failover record say who held
   // it); the lapsed lease goes to a standby at a new epoch.
   ASSIGN_OR_RETURN(ScopedStatement q,
@@ -25,11 +25,11 @@ absl::Status SqliteStore::EndLeasesOfLocked(const std::string& sync_id) {
   return q->Run();
 }
 
-absl::StatusOr<LeaseGrant> SqliteStore::AcquireLease(const SyncRecord& sync,
-                                                     int64_t now_ms,
-                                                     int64_t ttl_ms,
-                                                     const std::string& reason,
-                                                     uint64_t last_sequence) {
+absl::StatusOr<LeaseGrant> SqlStore::AcquireLease(const SyncRecord& sync,
+                                                  int64_t now_ms,
+                                                  int64_t ttl_ms,
+                                                  const std::string& reason,
+                                                  uint64_t last_sequence) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   Transaction txn(writer_.get());
@@ -85,10 +85,10 @@ absl::StatusOr<LeaseGrant> SqliteStore::AcquireLease(const SyncRecord& sync,
   return grant;
 }
 
-absl::StatusOr<bool> SqliteStore::RenewLeaseLocked(int64_t org_key,
-                                                   const SyncRecord& sync,
-                                                   uint64_t epoch,
-                                                   int64_t expires_ms) {
+absl::StatusOr<bool> SqlStore::RenewLeaseLocked(int64_t org_key,
+                                                const SyncRecord& sync,
+                                                uint64_t epoch,
+                                                int64_t expires_ms) {
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached("UPDATE leases SET expires_ms=?5 WHERE org_key=?1 AND "
@@ -102,16 +102,16 @@ absl::StatusOr<bool> SqliteStore::RenewLeaseLocked(int64_t org_key,
   return writer_->Changes() == 1;
 }
 
-absl::StatusOr<bool> SqliteStore::RenewLease(const SyncRecord& sync,
-                                             uint64_t epoch, int64_t now_ms,
-                                             int64_t ttl_ms) {
+absl::StatusOr<bool> SqlStore::RenewLease(const SyncRecord& sync,
+                                          uint64_t epoch, int64_t now_ms,
+                                          int64_t ttl_ms) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   RETURN_IF_ERROR(CheckCredentialLocked(sync));
   return RenewLeaseLocked(org.key, sync, epoch, now_ms + ttl_ms);
 }
 
-absl::Status SqliteStore::ReleaseLease(const SyncRecord& sync, uint64_t epoch) {
+absl::Status SqlStore::ReleaseLease(const SyncRecord& sync, uint64_t epoch) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   ASSIGN_OR_RETURN(
@@ -125,9 +125,9 @@ absl::Status SqliteStore::ReleaseLease(const SyncRecord& sync, uint64_t epoch) {
   return q->Run();
 }
 
-absl::StatusOr<LeaseGrant> SqliteStore::GetLease(const std::string& org_id,
-                                                 const std::string& domain,
-                                                 int64_t now_ms) {
+absl::StatusOr<LeaseGrant> SqlStore::GetLease(const std::string& org_id,
+                                              const std::string& domain,
+                                              int64_t now_ms) {
   absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
   ASSIGN_OR_RETURN(LeaseRow lease, ReadLease(reader_.get(), org.key, domain));

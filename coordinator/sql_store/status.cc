@@ -1,4 +1,4 @@
-// SqliteStore's status queries, on the read connection: an org's (or every
+// SqlStore's status queries, on the read connection: an org's (or every
 // org's) sync status, one login resolved with the reason, accounts listed
 // by outcome.
 
@@ -18,20 +18,20 @@
 #include "adsync/v1/agent.pb.h"
 #include "common/guid.h"
 #include "common/sid.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "common/status_macros.h"
 #include "coordinator/login_explanation.h"
-#include "coordinator/sqlite/rows.h"
-#include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/sql_store/rows.h"
+#include "coordinator/sql_store/sql_store.h"
 #include "coordinator/validation.h"
 
 namespace adsync {
 
 using adsync::v1::AccountView;
-using sqlite_internal::kSelectSyncs;
-using sqlite_internal::LeaseRow;
-using sqlite_internal::ReadLease;
-using sqlite_internal::ReadSyncInfo;
+using sql_internal::kSelectSyncs;
+using sql_internal::LeaseRow;
+using sql_internal::ReadLease;
+using sql_internal::ReadSyncInfo;
 
 namespace {
 
@@ -300,7 +300,7 @@ absl::Status ReadRecentRejections(Database* db, adsync::v1::OrgStatus* os) {
 
 }  // namespace
 
-absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
+absl::StatusOr<adsync::v1::GetStatusResponse> SqlStore::GetStatus(
     const std::string& org_id) {
   std::vector<std::string> org_ids;
   if (org_id.empty()) {
@@ -330,9 +330,9 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqliteStore::GetStatus(
   return response;
 }
 
-absl::StatusOr<AccountView> SqliteStore::ViewAccount(Database* db,
-                                                     const OrgRow& org,
-                                                     const StoredAccount& a) {
+absl::StatusOr<AccountView> SqlStore::ViewAccount(Database* db,
+                                                  const OrgRow& org,
+                                                  const StoredAccount& a) {
   AccountView v;
   ASSIGN_OR_RETURN(std::string guid, GuidBinaryToString(a.state.object_guid));
   v.set_object_guid(guid);
@@ -355,7 +355,7 @@ absl::StatusOr<AccountView> SqliteStore::ViewAccount(Database* db,
   return v;
 }
 
-absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
+absl::StatusOr<adsync::v1::ResolveLoginResponse> SqlStore::ResolveLogin(
     const std::string& org_id, const std::string& login) {
   absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
@@ -366,7 +366,7 @@ absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
       ASSIGN_OR_RETURN(
           q,
           reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
-                          "AND domain=?2 AND sam=?3 COLLATE NOCASE "
+                          "AND domain=?2 AND lower(sam)=lower(?3) "
                           "ORDER BY deleted + absent, updated DESC LIMIT 1"));
       q->Bind(1, org.key).Bind(2, query.domain).Bind(3, query.name);
       break;
@@ -382,7 +382,7 @@ absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
       ASSIGN_OR_RETURN(
           q,
           reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
-                          "AND upn=?2 COLLATE NOCASE "
+                          "AND lower(upn)=lower(?2) "
                           "ORDER BY deleted + absent, updated DESC LIMIT 1"));
       q->Bind(1, org.key).Bind(2, query.name);
       break;
@@ -426,7 +426,7 @@ absl::StatusOr<adsync::v1::ResolveLoginResponse> SqliteStore::ResolveLogin(
   return response;
 }
 
-absl::StatusOr<adsync::v1::ListAccountsResponse> SqliteStore::ListAccounts(
+absl::StatusOr<adsync::v1::ListAccountsResponse> SqlStore::ListAccounts(
     const adsync::v1::ListAccountsRequest& request) {
   std::set<std::string> wanted(request.outcomes().begin(),
                                request.outcomes().end());

@@ -1,4 +1,4 @@
-#include "coordinator/sqlite/rows.h"
+#include "coordinator/sql_store/rows.h"
 
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -10,7 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 
-namespace adsync::sqlite_internal {
+namespace adsync::sql_internal {
 
 int64_t NowUnix() { return absl::ToUnixSeconds(absl::Now()); }
 
@@ -97,4 +97,4 @@ absl::StatusOr<LeaseRow> ReadLease(Database* db, int64_t org_key,
   return lease;
 }
 
-}  // namespace adsync::sqlite_internal
+}  // namespace adsync::sql_internal

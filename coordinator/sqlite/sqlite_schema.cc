@@ -1,21 +1,16 @@
-// SqliteStore's schema: the forward migrations, one per version, and the
-// schema_version table that records how far a database has come.
+// The SQLite engine's schema: its forward migrations, one per version.
 
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "common/sqlite.h"
-#include "common/status_macros.h"
-#include "coordinator/sqlite/rows.h"
+#include <vector>
+
 #include "coordinator/sqlite/sqlite_store.h"
 
 namespace adsync {
 
-namespace {
-
-// Each entry migrates version i to i+1. Never edit a released entry; append.
-const char* const kMigrations[] = {
-    // 0 -> 1: initial schema.
-    R"sql(
+// Entry i migrates version i to i+1. Never edit a released entry; append.
+const std::vector<const char*>& SqliteMigrations() {
+  static const std::vector<const char*> kMigrations = {
+      // 0 -> 1: initial schema.
+      R"sql(
 CREATE TABLE orgs(
   org_key INTEGER PRIMARY KEY,
   org_id TEXT NOT NULL UNIQUE,
@@ -87,9 +82,9 @@ CREATE INDEX profiles_by_sam ON profiles(org_key, domain, sam COLLATE NOCASE);
 CREATE INDEX profiles_by_upn ON profiles(org_key, upn COLLATE NOCASE);
 CREATE INDEX profiles_by_sid ON profiles(org_key, sid);
 )sql",
-    // 1 -> 2: push to K12Panel. The outbox is written in the same
-    // transaction as the account change that causes it.
-    R"sql(
+      // 1 -> 2: push to K12Panel. The outbox is written in the same
+      // transaction as the account change that causes it.
+      R"sql(
 CREATE INDEX profiles_by_person ON profiles(org_key, person_id) WHERE outcome = 0;
 CREATE TABLE person_versions(
   org_key INTEGER NOT NULL,
@@ -116,8 +111,8 @@ CREATE TABLE push_state(
   quarantine_reason TEXT NOT NULL DEFAULT '',
   delivered INTEGER NOT NULL DEFAULT 0);
 )sql",
-    // 2 -> 3: one primary per (org, domain); epochs fence demoted agents.
-    R"sql(
+      // 2 -> 3: one primary per (org, domain); epochs fence demoted agents.
+      R"sql(
 CREATE TABLE leases(
   org_key INTEGER NOT NULL,
   domain TEXT NOT NULL,
@@ -136,21 +131,21 @@ CREATE TABLE failovers(
   reason TEXT NOT NULL);
 CREATE INDEX failovers_by_domain ON failovers(org_key, domain, id);
 )sql",
-    // 3 -> 4: where each DC stands, for replication lag in status.
-    R"sql(
+      // 3 -> 4: where each DC stands, for replication lag in status.
+      R"sql(
 ALTER TABLE syncs ADD COLUMN dc_invocation BLOB;
 ALTER TABLE syncs ADD COLUMN dc_usn INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE syncs ADD COLUMN dc_position BLOB;
 )sql",
-    // 4 -> 5: the last batch committed under the current lease epoch, so a
-    // batch that failed can never be skipped over by the ones behind it.
-    R"sql(
+      // 4 -> 5: the last batch committed under the current lease epoch, so a
+      // batch that failed can never be skipped over by the ones behind it.
+      R"sql(
 ALTER TABLE leases ADD COLUMN last_sequence INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX rejections_by_time ON rejections(id);
 )sql",
-    // 5 -> 6: accounts left out for oversized values, and full-sync sweeps
-    // held for an operator instead of removing accounts.
-    R"sql(
+      // 5 -> 6: accounts left out for oversized values, and full-sync sweeps
+      // held for an operator instead of removing accounts.
+      R"sql(
 CREATE TABLE skipped_accounts(
   org_key INTEGER NOT NULL,
   domain TEXT NOT NULL,
@@ -175,9 +170,9 @@ CREATE TABLE held_sweep_accounts(
   object_guid BLOB NOT NULL,
   PRIMARY KEY(org_key, domain, object_guid)) WITHOUT ROWID;
 )sql",
-    // 6 -> 7: each domain's SID as its DCs report it (pinned on first use),
-    // and the authoritative re-sync owed after a key rotation.
-    R"sql(
+      // 6 -> 7: each domain's SID as its DCs report it (pinned on first use),
+      // and the authoritative re-sync owed after a key rotation.
+      R"sql(
 CREATE TABLE domains(
   org_key INTEGER NOT NULL,
   domain TEXT NOT NULL,
@@ -187,49 +182,16 @@ CREATE TABLE domains(
   PRIMARY KEY(org_key, domain)) WITHOUT ROWID;
 ALTER TABLE syncs ADD COLUMN authoritative_resync INTEGER NOT NULL DEFAULT 0;
 )sql",
-};
-
-}  // namespace
-
-int SqliteStore::CurrentSchemaVersion() {
-  return static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
-}
-
-absl::StatusOr<int> SqliteStore::SchemaVersion() {
-  absl::MutexLock lock(&write_mu_);
-  ASSIGN_OR_RETURN(ScopedStatement q,
-                   writer_->Cached("SELECT version FROM schema_version"));
-  ASSIGN_OR_RETURN(bool row, q->Step());
-  return row ? static_cast<int>(q->ColumnInt(0)) : 0;
-}
-
-absl::Status SqliteStore::Migrate() {
-  absl::MutexLock lock(&write_mu_);
-  RETURN_IF_ERROR(writer_->Execute(
-      "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
-  int version = 0;
-  {
-    ASSIGN_OR_RETURN(ScopedStatement q,
-                     writer_->Cached("SELECT version FROM schema_version"));
-    ASSIGN_OR_RETURN(bool row, q->Step());
-    if (row) version = static_cast<int>(q->ColumnInt(0));
-  }
-  if (version > CurrentSchemaVersion()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "database ", options_.path, " has schema version ", version,
-        ", newer than this coordinator understands (", CurrentSchemaVersion(),
-        "); run the newer coordinator or restore a backup"));
-  }
-  for (int v = version; v < CurrentSchemaVersion(); ++v) {
-    Transaction txn(writer_.get());
-    RETURN_IF_ERROR(txn.Begin());
-    RETURN_IF_ERROR(writer_->Execute(kMigrations[v]));
-    RETURN_IF_ERROR(writer_->Execute("DELETE FROM schema_version"));
-    RETURN_IF_ERROR(writer_->Execute(
-        absl::StrCat("INSERT INTO schema_version VALUES(", v + 1, ")")));
-    RETURN_IF_ERROR(txn.Commit());
-  }
-  return absl::OkStatus();
+      // 7 -> 8: case-insensitive lookups by lower(), as on PostgreSQL, so
+      // the store's SQL is one text for both engines.
+      R"sql(
+CREATE INDEX profiles_by_lower_sam ON profiles(org_key, domain, lower(sam));
+CREATE INDEX profiles_by_lower_upn ON profiles(org_key, lower(upn));
+DROP INDEX profiles_by_sam;
+DROP INDEX profiles_by_upn;
+)sql",
+  };
+  return kMigrations;
 }
 
 }  // namespace adsync

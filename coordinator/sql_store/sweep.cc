@@ -1,4 +1,4 @@
-// SqliteStore's sweep after a full sync: accounts the DC no longer reports
+// SqlStore's sweep after a full sync: accounts the DC no longer reports
 // are removed, or held for an operator when that looks like a mistake.
 
 #include <string>
@@ -8,18 +8,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "adsync/v1/agent.pb.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "common/status_macros.h"
-#include "coordinator/sqlite/rows.h"
-#include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/sql_store/rows.h"
+#include "coordinator/sql_store/sql_store.h"
 #include "coordinator/store_errors.h"
 #include "coordinator/validation.h"
 
 namespace adsync {
 
-using sqlite_internal::NowUnix;
+using sql_internal::NowUnix;
 
-absl::StatusOr<uint32_t> SqliteStore::SweepLocked(
+absl::StatusOr<uint32_t> SqlStore::SweepLocked(
     const OrgRow& org, const SyncRecord& sync, const SeenAccounts& seen,
     uint32_t skipped_entries, bool authoritative, ChangeSet* changes) {
   const std::string& domain = sync.domain;
@@ -107,8 +107,9 @@ absl::StatusOr<uint32_t> SqliteStore::SweepLocked(
     for (const std::string& guid : gone) {
       ASSIGN_OR_RETURN(
           ScopedStatement a,
-          writer_->Cached("INSERT OR IGNORE INTO held_sweep_accounts(org_key, "
-                          "domain, object_guid) VALUES(?1,?2,?3)"));
+          writer_->Cached("INSERT INTO held_sweep_accounts(org_key, domain, "
+                          "object_guid) VALUES(?1,?2,?3) ON CONFLICT DO "
+                          "NOTHING"));
       a->Bind(1, org.key).Bind(2, domain).BindBlob(3, guid);
       RETURN_IF_ERROR(a->Run());
     }
@@ -117,7 +118,7 @@ absl::StatusOr<uint32_t> SqliteStore::SweepLocked(
   return RemoveAccountsLocked(org, gone, changes);
 }
 
-absl::StatusOr<std::vector<std::string>> SqliteStore::CaughtUpLocked(
+absl::StatusOr<std::vector<std::string>> SqlStore::CaughtUpLocked(
     int64_t org_key, const SyncRecord& sync, std::vector<std::string> gone) {
   // Where the sweeping DC stands: its own invocationId and its
   // replUpToDateVector (from its agent's last heartbeat).
@@ -155,7 +156,7 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::CaughtUpLocked(
   return caught_up;
 }
 
-absl::StatusOr<uint32_t> SqliteStore::RemoveAccountsLocked(
+absl::StatusOr<uint32_t> SqlStore::RemoveAccountsLocked(
     const OrgRow& org, const std::vector<std::string>& gone,
     ChangeSet* changes) {
   uint32_t removed = 0;
@@ -174,8 +175,8 @@ absl::StatusOr<uint32_t> SqliteStore::RemoveAccountsLocked(
   return removed;
 }
 
-absl::Status SqliteStore::DropHeldSweepLocked(int64_t org_key,
-                                              const std::string& domain) {
+absl::Status SqlStore::DropHeldSweepLocked(int64_t org_key,
+                                           const std::string& domain) {
   for (const char* sql :
        {"DELETE FROM held_sweeps WHERE org_key=?1 AND domain=?2",
         "DELETE FROM held_sweep_accounts WHERE org_key=?1 AND domain=?2"}) {
@@ -186,8 +187,9 @@ absl::Status SqliteStore::DropHeldSweepLocked(int64_t org_key,
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> SqliteStore::ResolveSweep(
-    const std::string& org_id, const std::string& domain_raw, bool approve) {
+absl::StatusOr<uint64_t> SqlStore::ResolveSweep(const std::string& org_id,
+                                                const std::string& domain_raw,
+                                                bool approve) {
   ASSIGN_OR_RETURN(std::string domain, ValidateDomainName(domain_raw));
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));

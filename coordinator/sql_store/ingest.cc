@@ -1,4 +1,4 @@
-// SqliteStore's ingest: an agent's batch, matched and written with its
+// SqlStore's ingest: an agent's batch, matched and written with its
 // watermark in one transaction, fenced by the lease; the known-accounts
 // filter that lets unchanged re-sends skip the database.
 
@@ -11,22 +11,22 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "common/status_macros.h"
 #include "coordinator/fencing.h"
-#include "coordinator/sqlite/rows.h"
-#include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/sql_store/rows.h"
+#include "coordinator/sql_store/sql_store.h"
 
 namespace adsync {
 
-using sqlite_internal::kSelectAccount;
-using sqlite_internal::LeaseRow;
-using sqlite_internal::NowUnix;
-using sqlite_internal::ReadAccountColumns;
-using sqlite_internal::ReadLease;
+using sql_internal::kSelectAccount;
+using sql_internal::LeaseRow;
+using sql_internal::NowUnix;
+using sql_internal::ReadAccountColumns;
+using sql_internal::ReadLease;
 
-absl::StatusOr<MatchResult> SqliteStore::Match(Database* db, const OrgRow& org,
-                                               const AccountState& account) {
+absl::StatusOr<MatchResult> SqlStore::Match(Database* db, const OrgRow& org,
+                                            const AccountState& account) {
   ASSIGN_OR_RETURN(ScopedStatement q,
                    db->Cached("SELECT person_id FROM person_emails "
                               "WHERE org_key=?1 AND email=?2"));
@@ -51,7 +51,7 @@ absl::StatusOr<MatchResult> SqliteStore::Match(Database* db, const OrgRow& org,
   return result;
 }
 
-absl::StatusOr<SqliteStore::StoredAccount> SqliteStore::LoadAccount(
+absl::StatusOr<SqlStore::StoredAccount> SqlStore::LoadAccount(
     Database* db, int64_t org_key, const std::string& guid) {
   ASSIGN_OR_RETURN(ScopedStatement q, db->Cached(kSelectAccount));
   q->Bind(1, org_key).BindBlob(2, guid);
@@ -63,8 +63,7 @@ absl::StatusOr<SqliteStore::StoredAccount> SqliteStore::LoadAccount(
   return a;
 }
 
-absl::StatusOr<AccountFilter*> SqliteStore::KnownAccountsLocked(
-    int64_t org_key) {
+absl::StatusOr<AccountFilter*> SqlStore::KnownAccountsLocked(int64_t org_key) {
   std::unique_ptr<AccountFilter>& filter = known_accounts_[org_key];
   if (filter != nullptr && !filter->full()) return filter.get();
   ASSIGN_OR_RETURN(ScopedStatement count,
@@ -88,10 +87,10 @@ absl::StatusOr<AccountFilter*> SqliteStore::KnownAccountsLocked(
   return filter.get();
 }
 
-absl::Status SqliteStore::WriteAccountLocked(
+absl::Status SqlStore::WriteAccountLocked(
     int64_t org_key, const std::string& domain, const StoredAccount& before,
     const AccountState& s, const MatchResult& m, ChangeSet* changes) {
-  if (!before.exists) {
+  if (!before.exists && engine_->SoleWriter()) {
     // Before the row: the filter may claim too much, never too little.
     ASSIGN_OR_RETURN(AccountFilter * known, KnownAccountsLocked(org_key));
     known->Add(s.object_guid);
@@ -146,10 +145,10 @@ absl::Status SqliteStore::WriteAccountLocked(
   return q->Run();
 }
 
-absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
-                                                     PreparedBatch batch,
-                                                     const SeenAccounts* seen,
-                                                     int64_t lease_expires_ms) {
+absl::StatusOr<BatchOutcome> SqlStore::ApplyBatch(const SyncRecord& sync,
+                                                  PreparedBatch batch,
+                                                  const SeenAccounts* seen,
+                                                  int64_t lease_expires_ms) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
   Transaction txn(writer_.get());
@@ -184,8 +183,9 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
     }
     ASSIGN_OR_RETURN(
         ScopedStatement q,
-        writer_->Cached("UPDATE leases SET last_sequence=?3, expires_ms="
-                        "max(expires_ms, ?4) WHERE org_key=?1 AND domain=?2"));
+        writer_->Cached("UPDATE leases SET last_sequence=?3, expires_ms=CASE "
+                        "WHEN expires_ms > ?4 THEN expires_ms ELSE ?4 END "
+                        "WHERE org_key=?1 AND domain=?2"));
     // A primary streaming a long full sync sends batches, not heartbeats:
     // the same write renews its lease.
     q->Bind(1, org.key)
@@ -231,9 +231,14 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
   }
   for (AccountState& incoming : batch.accounts) {
     bool exists = false;
-    // An account the filter has never seen is new: no lookup needed.
-    ASSIGN_OR_RETURN(AccountFilter * known, KnownAccountsLocked(org.key));
-    if (known->MayContain(incoming.object_guid)) {
+    // An account the filter has never seen is new: no lookup needed. With
+    // other writers (several coordinators) only the table knows.
+    bool may_exist = true;
+    if (engine_->SoleWriter()) {
+      ASSIGN_OR_RETURN(AccountFilter * known, KnownAccountsLocked(org.key));
+      may_exist = known->MayContain(incoming.object_guid);
+    }
+    if (may_exist) {
       // Fast path for re-sent accounts: compare stamps only, write nothing.
       ASSIGN_OR_RETURN(
           ScopedStatement q,
@@ -345,9 +350,9 @@ absl::StatusOr<BatchOutcome> SqliteStore::ApplyBatch(const SyncRecord& sync,
   return outcome;
 }
 
-absl::Status SqliteStore::SkipAccountLocked(int64_t org_key,
-                                            const std::string& domain,
-                                            const SkippedAccount& skipped) {
+absl::Status SqlStore::SkipAccountLocked(int64_t org_key,
+                                         const std::string& domain,
+                                         const SkippedAccount& skipped) {
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached("INSERT INTO skipped_accounts(org_key, domain, "
@@ -363,8 +368,9 @@ absl::Status SqliteStore::SkipAccountLocked(int64_t org_key,
   return q->Run();
 }
 
-absl::Status SqliteStore::NoteReportedAccountsLocked(
-    int64_t org_key, const std::string& domain, const PreparedBatch& batch) {
+absl::Status SqlStore::NoteReportedAccountsLocked(int64_t org_key,
+                                                  const std::string& domain,
+                                                  const PreparedBatch& batch) {
   for (const SkippedAccount& skipped : batch.skipped) {
     RETURN_IF_ERROR(SkipAccountLocked(org_key, domain, skipped));
   }

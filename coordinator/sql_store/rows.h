@@ -1,18 +1,18 @@
-// Rows and small helpers the parts of SqliteStore share: reading an account,
+// Rows and small helpers the parts of SqlStore share: reading an account,
 // an AD Sync and a lease row, hashing keys, the clock. Internal to
 // coordinator/sqlite/; callers use store.h.
-#ifndef ADSYNC_COORDINATOR_SQLITE_ROWS_H_
-#define ADSYNC_COORDINATOR_SQLITE_ROWS_H_
+#ifndef ADSYNC_COORDINATOR_SQL_STORE_ROWS_H_
+#define ADSYNC_COORDINATOR_SQL_STORE_ROWS_H_
 
 #include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "adsync/v1/admin.pb.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "coordinator/merge_rules.h"
 
-namespace adsync::sqlite_internal {
+namespace adsync::sql_internal {
 
 // The schema's partial index and the outbox's queries write "outcome = 0"
 // for a matched account (an index definition cannot name a constant).
@@ -51,6 +51,6 @@ struct LeaseRow {
 absl::StatusOr<LeaseRow> ReadLease(Database* db, int64_t org_key,
                                    const std::string& domain);
 
-}  // namespace adsync::sqlite_internal
+}  // namespace adsync::sql_internal
 
-#endif  // ADSYNC_COORDINATOR_SQLITE_ROWS_H_
+#endif  // ADSYNC_COORDINATOR_SQL_STORE_ROWS_H_

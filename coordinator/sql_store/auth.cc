@@ -1,4 +1,4 @@
-// SqliteStore's side of an agent's connection: authentication by Org ID and
+// SqlStore's side of an agent's connection: authentication by Org ID and
 // key, rejected attempts, connection state, the watermark an agent resumes
 // from, the domain SID it is pinned to and where its DC stands.
 
@@ -15,19 +15,19 @@
 #include "absl/synchronization/mutex.h"
 #include "adsync/v1/agent.pb.h"
 #include "common/guid.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "common/status_macros.h"
-#include "coordinator/sqlite/rows.h"
-#include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/sql_store/rows.h"
+#include "coordinator/sql_store/sql_store.h"
 #include "coordinator/store_errors.h"
 #include "coordinator/validation.h"
 
 namespace adsync {
 
-using sqlite_internal::HashKey;
-using sqlite_internal::NowUnix;
+using sql_internal::HashKey;
+using sql_internal::NowUnix;
 
-absl::Status SqliteStore::CheckCredentialLocked(const SyncRecord& sync) {
+absl::Status SqlStore::CheckCredentialLocked(const SyncRecord& sync) {
   ASSIGN_OR_RETURN(ScopedStatement q,
                    writer_->Cached("SELECT key_hash FROM syncs "
                                    "WHERE sync_id=?1"));
@@ -44,8 +44,8 @@ absl::Status SqliteStore::CheckCredentialLocked(const SyncRecord& sync) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<SyncRecord> SqliteStore::Authenticate(
-    const std::string& org_id, const std::string& key_raw) {
+absl::StatusOr<SyncRecord> SqlStore::Authenticate(const std::string& org_id,
+                                                  const std::string& key_raw) {
   // One answer for an unknown org and a wrong key: an unauthenticated
   // caller must not learn which Org IDs exist.
   const absl::Status denied = AgentCredentialsDenied();
@@ -95,10 +95,10 @@ absl::StatusOr<SyncRecord> SqliteStore::Authenticate(
   return *found;
 }
 
-absl::Status SqliteStore::RecordRejection(const std::string& org_id,
-                                          const std::string& sync_id,
-                                          const std::string& source_ip,
-                                          const std::string& reason) {
+absl::Status SqlStore::RecordRejection(const std::string& org_id,
+                                       const std::string& sync_id,
+                                       const std::string& source_ip,
+                                       const std::string& reason) {
   // Only a well-formed Org ID is kept: whatever else an unauthenticated
   // agent claimed is never stored.
   auto canonical = CanonicalGuid(org_id.substr(0, 64), "Org ID");
@@ -133,10 +133,10 @@ absl::Status SqliteStore::RecordRejection(const std::string& org_id,
   return txn.Commit();
 }
 
-absl::Status SqliteStore::RecordConnection(const std::string& sync_id,
-                                           bool connected,
-                                           const std::string& source_ip,
-                                           const std::string& controller) {
+absl::Status SqlStore::RecordConnection(const std::string& sync_id,
+                                        bool connected,
+                                        const std::string& source_ip,
+                                        const std::string& controller) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(ScopedStatement q,
                    writer_->Cached("UPDATE syncs SET connected=?2, "
@@ -150,7 +150,7 @@ absl::Status SqliteStore::RecordConnection(const std::string& sync_id,
   return q->Run();
 }
 
-absl::StatusOr<WatermarkState> SqliteStore::GetWatermark(
+absl::StatusOr<WatermarkState> SqlStore::GetWatermark(
     const std::string& sync_id) {
   absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(ScopedStatement q,
@@ -171,7 +171,7 @@ absl::StatusOr<WatermarkState> SqliteStore::GetWatermark(
   return w;
 }
 
-absl::StatusOr<std::string> SqliteStore::PinDomainSid(
+absl::StatusOr<std::string> SqlStore::PinDomainSid(
     const SyncRecord& sync, const std::string& domain_sid) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
@@ -200,7 +200,7 @@ absl::StatusOr<std::string> SqliteStore::PinDomainSid(
   return domain_sid;
 }
 
-absl::Status SqliteStore::RecordControllerPosition(
+absl::Status SqlStore::RecordControllerPosition(
     const std::string& sync_id, const std::string& invocation_id,
     const adsync::v1::Heartbeat& position) {
   absl::MutexLock lock(&write_mu_);

@@ -1,4 +1,4 @@
-// SqliteStore's administration: organizations, AD Syncs and their keys,
+// SqlStore's administration: organizations, AD Syncs and their keys,
 // and the org's People (replaced as a whole, then every account re-matched).
 
 #include <string>
@@ -9,22 +9,22 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/guid.h"
-#include "common/sqlite.h"
+#include "common/sql.h"
 #include "common/status_macros.h"
-#include "coordinator/sqlite/rows.h"
-#include "coordinator/sqlite/sqlite_store.h"
+#include "coordinator/sql_store/rows.h"
+#include "coordinator/sql_store/sql_store.h"
 #include "coordinator/store_errors.h"
 #include "coordinator/validation.h"
 
 namespace adsync {
 
-using sqlite_internal::HashKey;
-using sqlite_internal::kSelectSyncs;
-using sqlite_internal::NowUnix;
-using sqlite_internal::RandomBytes;
-using sqlite_internal::ReadSyncInfo;
+using sql_internal::HashKey;
+using sql_internal::kSelectSyncs;
+using sql_internal::NowUnix;
+using sql_internal::RandomBytes;
+using sql_internal::ReadSyncInfo;
 
-absl::StatusOr<SqliteStore::SyncOfOrg> SqliteStore::LoadSyncOfOrg(
+absl::StatusOr<SqlStore::SyncOfOrg> SqlStore::LoadSyncOfOrg(
     Database* db, const std::string& org_id, const std::string& sync_id_raw) {
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(db, org_id));
   ASSIGN_OR_RETURN(std::string sync_id,
@@ -38,7 +38,7 @@ absl::StatusOr<SqliteStore::SyncOfOrg> SqliteStore::LoadSyncOfOrg(
   return SyncOfOrg{std::move(org), std::move(sync_id)};
 }
 
-absl::StatusOr<adsync::v1::Org> SqliteStore::CreateOrg(
+absl::StatusOr<adsync::v1::Org> SqlStore::CreateOrg(
     const adsync::v1::CreateOrgRequest& request) {
   std::string org_id = NewRandomGuid();
   if (!request.org_id().empty()) {
@@ -74,7 +74,7 @@ absl::StatusOr<adsync::v1::Org> SqliteStore::CreateOrg(
   return org;
 }
 
-absl::StatusOr<std::vector<adsync::v1::Org>> SqliteStore::ListOrgs() {
+absl::StatusOr<std::vector<adsync::v1::Org>> SqlStore::ListOrgs() {
   absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(ScopedStatement q,
                    reader_->Cached("SELECT org_id FROM orgs ORDER BY name"));
@@ -92,7 +92,7 @@ absl::StatusOr<std::vector<adsync::v1::Org>> SqliteStore::ListOrgs() {
   return orgs;
 }
 
-absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::IssueKeyLocked(
+absl::StatusOr<adsync::v1::AddSyncResponse> SqlStore::IssueKeyLocked(
     const std::string& org_id, const std::string& sync_id) {
   const std::string key = NewRandomGuid();
   const std::string salt = RandomBytes(16);
@@ -111,7 +111,7 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::IssueKeyLocked(
   return response;
 }
 
-absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::AddSync(
+absl::StatusOr<adsync::v1::AddSyncResponse> SqlStore::AddSync(
     const adsync::v1::AddSyncRequest& request) {
   ASSIGN_OR_RETURN(std::string domain, ValidateDomainName(request.domain()));
   if (request.allowed_ips().empty()) {
@@ -144,14 +144,16 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::AddSync(
       ScopedStatement q,
       writer_->Cached("INSERT INTO syncs(sync_id, org_key, domain, dns_name, "
                       "allowed_ips, priority, key_salt, key_hash, created, "
-                      "key_rotated) VALUES(?1,?2,?3,?4,?5,?6,x'',x'',?7,?7)"));
+                      "key_rotated) VALUES(?1,?2,?3,?4,?5,?6,?8,?8,?7,?7)"));
+  // The key is issued below, in the same transaction.
   q->Bind(1, sync_id)
       .Bind(2, org.key)
       .Bind(3, domain)
       .Bind(4, dns_name)
       .Bind(5, absl::StrJoin(ips, ","))
       .Bind(6, request.priority())
-      .Bind(7, now);
+      .Bind(7, now)
+      .BindBlob(8, "");
   RETURN_IF_ERROR(q->Run());
   ASSIGN_OR_RETURN(adsync::v1::AddSyncResponse response,
                    IssueKeyLocked(org.org.org_id(), sync_id));
@@ -166,7 +168,7 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::AddSync(
   return response;
 }
 
-absl::StatusOr<std::vector<adsync::v1::SyncInfo>> SqliteStore::ListSyncs(
+absl::StatusOr<std::vector<adsync::v1::SyncInfo>> SqlStore::ListSyncs(
     const std::string& org_id) {
   absl::MutexLock lock(&read_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
@@ -181,7 +183,7 @@ absl::StatusOr<std::vector<adsync::v1::SyncInfo>> SqliteStore::ListSyncs(
   return syncs;
 }
 
-absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::RotateSyncKey(
+absl::StatusOr<adsync::v1::AddSyncResponse> SqlStore::RotateSyncKey(
     const std::string& org_id, const std::string& sync_id_raw) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(SyncOfOrg found,
@@ -200,8 +202,8 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqliteStore::RotateSyncKey(
   return response;
 }
 
-absl::Status SqliteStore::RemoveSync(const std::string& org_id,
-                                     const std::string& sync_id_raw) {
+absl::Status SqlStore::RemoveSync(const std::string& org_id,
+                                  const std::string& sync_id_raw) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(SyncOfOrg found,
                    LoadSyncOfOrg(writer_.get(), org_id, sync_id_raw));
@@ -220,7 +222,7 @@ absl::Status SqliteStore::RemoveSync(const std::string& org_id,
   return txn.Commit();
 }
 
-absl::Status SqliteStore::RequireAuthoritativeResyncLocked(
+absl::Status SqlStore::RequireAuthoritativeResyncLocked(
     int64_t org_key, const std::string& sync_id) {
   ASSIGN_OR_RETURN(
       ScopedStatement q,
@@ -240,7 +242,7 @@ absl::Status SqliteStore::RequireAuthoritativeResyncLocked(
   return unpin->Run();
 }
 
-absl::StatusOr<adsync::v1::ImportPeopleResponse> SqliteStore::ReplacePeople(
+absl::StatusOr<adsync::v1::ImportPeopleResponse> SqlStore::ReplacePeople(
     const std::string& org_id, const std::vector<Person>& people) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), org_id));
@@ -254,12 +256,14 @@ absl::StatusOr<adsync::v1::ImportPeopleResponse> SqliteStore::ReplacePeople(
   }
   adsync::v1::ImportPeopleResponse response;
   ASSIGN_OR_RETURN(ScopedStatement add_person,
-                   writer_->Cached("INSERT OR REPLACE INTO people(org_key, "
-                                   "person_id, name) VALUES(?1,?2,?3)"));
+                   writer_->Cached("INSERT INTO people(org_key, person_id, "
+                                   "name) VALUES(?1,?2,?3) ON CONFLICT("
+                                   "org_key, person_id) DO UPDATE SET "
+                                   "name=excluded.name"));
   ASSIGN_OR_RETURN(
       ScopedStatement add_email,
-      writer_->Cached("INSERT OR IGNORE INTO person_emails(org_key, "
-                      "email, person_id) VALUES(?1,?2,?3)"));
+      writer_->Cached("INSERT INTO person_emails(org_key, email, "
+                      "person_id) VALUES(?1,?2,?3) ON CONFLICT DO NOTHING"));
   for (const Person& p : people) {
     add_person->Reset();
     add_person->Bind(1, org.key).Bind(2, p.id).Bind(3, p.name);
