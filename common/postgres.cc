@@ -1,6 +1,7 @@
 #include "common/postgres.h"
 
 #include <cstdlib>
+#include <functional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -127,7 +128,10 @@ Statement& PostgresStatement::BindNull(int i) {
 }
 
 absl::Status PostgresStatement::Execute() {
-  if (absl::Status s = db_->EnsureConnected(); !s.ok()) return s;
+  return db_->RetryingOnALostConnection([this] { return ExecuteOnce(); });
+}
+
+absl::Status PostgresStatement::ExecuteOnce() {
   PGconn* conn = db_->conn_;
   if (prepared_generation_ != db_->generation_) {
     PGresult* prepared =
@@ -316,12 +320,28 @@ absl::Status PostgresDatabase::Check(PGresult* result,
 }
 
 absl::Status PostgresDatabase::Execute(absl::string_view sql) {
-  if (absl::Status s = EnsureConnected(); !s.ok()) return s;
   const std::string text(sql);
-  PGresult* result = PQexec(conn_, text.c_str());
-  if (absl::Status s = Check(result, sql); !s.ok()) return s;
-  PQclear(result);
-  return absl::OkStatus();
+  return RetryingOnALostConnection([&] {
+    PGresult* result = PQexec(conn_, text.c_str());
+    absl::Status s = Check(result, sql);  // consumes `result` on error
+    if (s.ok()) PQclear(result);
+    return s;
+  });
+}
+
+absl::Status PostgresDatabase::RetryingOnALostConnection(
+    const std::function<absl::Status()>& run) {
+  for (int attempt = 0;; ++attempt) {
+    if (absl::Status s = EnsureConnected(); !s.ok()) return s;
+    // Outside a transaction, a connection found dead (the server restarted,
+    // a standby was promoted) costs no write: run once more on a new one.
+    // Inside one, the transaction died with it: the caller retries it.
+    const bool idle = PQtransactionStatus(conn_) == PQTRANS_IDLE;
+    absl::Status s = run();
+    if (s.ok() || attempt > 0 || !idle || PQstatus(conn_) == CONNECTION_OK) {
+      return s;
+    }
+  }
 }
 
 absl::StatusOr<ScopedStatement> PostgresDatabase::Cached(const char* sql) {

@@ -11,10 +11,11 @@
 // writers, so the store's rules hold unchanged (docs/design.md).
 //
 // A lost connection (the server restarted, or a standby was promoted) is
-// re-established on the next statement outside a transaction, with the
-// same connection string: a multi-host string with
-// target_session_attrs=read-write follows a promotion. Inside a
-// transaction the loss fails every statement (Unavailable) until Rollback.
+// re-established with the same connection string (a multi-host string with
+// target_session_attrs=read-write follows a promotion): a statement outside
+// a transaction that finds it dead runs again on the new one; inside a
+// transaction the loss fails every statement (Unavailable) until Rollback,
+// and the caller retries the transaction.
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<PostgresDatabase> db,
 //                    PostgresDatabase::Open("host=/run/pg dbname=adsync"));
@@ -27,6 +28,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -76,6 +78,7 @@ class PostgresStatement : public Statement {
   };
   Param* At(int i);
   absl::Status Execute();
+  absl::Status ExecuteOnce();
 
   PostgresDatabase* db_;
   const std::string name_;
@@ -117,6 +120,10 @@ class PostgresDatabase : public Database {
       : conninfo_(std::move(conninfo)), conn_(conn) {}
   // Reconnects when the connection is lost and no transaction is open.
   absl::Status EnsureConnected();
+  // Runs `run` on a live connection, a second time when the first found
+  // the connection dead outside a transaction.
+  absl::Status RetryingOnALostConnection(
+      const std::function<absl::Status()>& run);
   // The status of a finished command; `result` is consumed on error.
   absl::Status Check(PGresult* result, absl::string_view context);
   absl::Status ErrorFromConnection(absl::string_view context) const;
