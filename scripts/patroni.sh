@@ -51,8 +51,8 @@
 #   --enable-v2 is needed (that would be for Patroni's `etcd:` section, which
 #   speaks the v2 API, off by default since etcd 3.4). etcd 3.4 refuses to
 #   run on architectures other than amd64 and ppc64le (arm64 included)
-#   unless ETCD_UNSUPPORTED_ARCH names the architecture; we set it to the
-#   machine's, which changes nothing on amd64.
+#   unless ETCD_UNSUPPORTED_ARCH names the architecture; we set it there
+#   only (on amd64 etcd warns about it as an unrecognized variable).
 # - Timings: ttl 10, loop_wait 1, retry_timeout 4, so a dead leader's key
 #   expires within 10 s and the replica takes over right after. Patroni
 #   3.0.2 checks none of the three at run time (its --validate-config only
@@ -134,20 +134,24 @@ port_busy() {
 # Whether pid $1 is alive (a zombie counts as dead) and its command line
 # holds $2.
 alive() {
-  local pid=$1 state
+  local pid=$1 stat cmdline
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [[ -n "$state" && "$state" != Z ]] || return 1
-  [[ -z "${2:-}" ]] || tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"
+  # "pid (comm) state ...": comm may hold spaces and parentheses.
+  { read -r stat < "/proc/$pid/stat"; } 2>/dev/null || return 1
+  stat=${stat##*) }
+  [[ -n "$stat" && "${stat:0:1}" != Z ]] || return 1
+  [[ -n "${2:-}" ]] || return 0
+  cmdline=$(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline") || return 1
+  [[ "$cmdline" == *"$2"* ]]
 }
 
 # Pid of our etcd or of node $1's Patroni, when running.
 etcd_pid() {
-  local pid; pid=$(cat "$dir/run/etcd.pid" 2>/dev/null) || return 1
+  local pid; { read -r pid < "$dir/run/etcd.pid"; } 2>/dev/null || return 1
   alive "$pid" "--data-dir $dir/etcd" && echo "$pid"
 }
 patroni_pid() {
-  local pid; pid=$(cat "$dir/run/$1.pid" 2>/dev/null) || return 1
+  local pid; { read -r pid < "$dir/run/$1.pid"; } 2>/dev/null || return 1
   alive "$pid" "$dir/$1.yml" && echo "$pid"
 }
 # Pid of node $1's postmaster, when running.
@@ -171,15 +175,15 @@ wait_gone() {
 }
 
 # Runs a program as adsync-pg in a new session, detached from the terminal,
-# with output appended to log $1; the process keeps the pid, written to
-# pidfile $2 (setsid and setpriv exec, they do not fork here).
+# with output appended to log $1 and a clean environment (NAME=VALUE
+# arguments before the program add to it); the process keeps the pid,
+# written to pidfile $2 (setsid, setpriv and env exec, none forks here).
 spawn() {
   local log=$1 pidfile=$2; shift 2
   touch "$log"
   chown "$user:" "$log"
   (cd / && exec setsid setpriv --reuid="$user" --regid="$user" --init-groups -- \
      env -i PATH=/usr/bin:/bin HOME="$dir" LANG=C.UTF-8 \
-       ETCD_UNSUPPORTED_ARCH="$(dpkg --print-architecture 2>/dev/null || echo amd64)" \
        "$@" >> "$log" 2>&1 < /dev/null) &
   echo $! > "$pidfile"
 }
@@ -328,6 +332,10 @@ postgresql:
   bin_dir: $bindir
   pgpass: $dir/$n/pgpass
   use_unix_socket: true
+  # The replica's first copy: pg_basebackup asks for an immediate checkpoint
+  # (by default a spread one, which took 90 s here).
+  basebackup:
+  - checkpoint: fast
   authentication:
     superuser:
       username: postgres
@@ -367,9 +375,18 @@ start_etcd() {
       exit 1
     }
   done
-  local url=http://127.0.0.1
+  local url=http://127.0.0.1 arch archenv=()
+  # etcd 3.4 runs elsewhere than amd64 and ppc64le only when told to (and
+  # warns about the variable where it is not needed).
+  arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+  case $arch in  # Debian's name -> Go's
+    amd64|ppc64el) ;;
+    i386) archenv=(ETCD_UNSUPPORTED_ARCH=386) ;;
+    armhf|armel) archenv=(ETCD_UNSUPPORTED_ARCH=arm) ;;
+    *) archenv=("ETCD_UNSUPPORTED_ARCH=$arch") ;;
+  esac
   # The --initial-* flags only matter the first time (DIR/etcd empty).
-  spawn "$dir/etcd.log" "$dir/run/etcd.pid" etcd \
+  spawn "$dir/etcd.log" "$dir/run/etcd.pid" "${archenv[@]}" etcd \
     --name etcd0 --data-dir "$dir/etcd" \
     --listen-client-urls "$url:$etcd_port" --advertise-client-urls "$url:$etcd_port" \
     --listen-peer-urls "$url:$peer_port" --initial-advertise-peer-urls "$url:$peer_port" \

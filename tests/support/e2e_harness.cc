@@ -197,18 +197,22 @@ std::shared_ptr<grpc::ChannelCredentials> E2eAgentCredentials() {
 }
 
 Coordinator::Coordinator(const std::string& dir,
-                         const std::string& extra_config)
+                         const std::string& extra_config,
+                         const std::string& postgres)
     : dir_(dir), agent_port_(FreePort()), admin_port_(FreePort()) {
   WriteFile(dir_ + "/token", "e2e-admin-token");
-  WriteFile(dir_ + "/coordinator.textproto",
-            absl::StrCat(
-                "agent_listen: \"0.0.0.0:", agent_port_, "\"\n",
-                "agent_tls { cert_file: \"", E2eCertDir(),
-                "/server.pem\" key_file: \"", E2eCertDir(), "/server.key\" }\n",
-                "admin_listen: \"127.0.0.1:", admin_port_, "\"\n",
-                "database_path: \"", dir_, "/coordinator.db\"\n",
-                "admin_token_file: \"", dir_, "/token\"\n", extra_config),
-            0644);
+  WriteFile(
+      dir_ + "/coordinator.textproto",
+      absl::StrCat(
+          "agent_listen: \"0.0.0.0:", agent_port_, "\"\n",
+          "agent_tls { cert_file: \"", E2eCertDir(),
+          "/server.pem\" key_file: \"", E2eCertDir(), "/server.key\" }\n",
+          "admin_listen: \"127.0.0.1:", admin_port_, "\"\n",
+          postgres.empty()
+              ? absl::StrCat("database_path: \"", dir_, "/coordinator.db\"\n")
+              : absl::StrCat("postgres: \"", postgres, "\"\n"),
+          "admin_token_file: \"", dir_, "/token\"\n", extra_config),
+      0644);
 }
 
 void Coordinator::Start() {

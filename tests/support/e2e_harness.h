@@ -93,12 +93,14 @@ class PanelSimProcess {
 // 2 s lease (failover tests), and no periodic People pull.
 std::string FastFailoverPanelConfig(const PanelSimProcess& panel);
 
-// The coordinator binary on free ports with a fresh database in `dir`.
+// The coordinator binary on free ports with a fresh SQLite database in
+// `dir`, or on the PostgreSQL database of the connection string `postgres`.
 // `extra_config` is appended to its text-format config.
 class Coordinator {
  public:
   explicit Coordinator(const std::string& dir,
-                       const std::string& extra_config = "");
+                       const std::string& extra_config = "",
+                       const std::string& postgres = "");
   void Start();
   void Kill9();  // a crash: no clean shutdown
   void Stop();
