@@ -4,17 +4,27 @@
 # panel-sim with sample People, the coordinator, one agent per DC, then the
 # status table, a few resolved logins, a live change and a failover.
 # Everything it starts is stopped on exit (Ctrl-C included).
-#   scripts/demo.sh            # run the demo
-#   KEEP=1 scripts/demo.sh     # leave everything running at the end
+#   scripts/demo.sh              # run the demo (the coordinator on SQLite)
+#   scripts/demo.sh --postgres   # two coordinators on one PostgreSQL
+#                                # database; at the end one is killed
+#   KEEP=1 scripts/demo.sh       # leave everything running at the end
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+POSTGRES=0
+case "${1:-}" in
+  "") ;;
+  --postgres) POSTGRES=1 ;;
+  *) echo "usage: scripts/demo.sh [--postgres]" >&2; exit 2 ;;
+esac
 scripts/install_deps.sh
 scripts/build.sh build > /dev/null
 
 DEMO=$ROOT/build/demo
 SAMBA=$ROOT/scripts/samba_dc.sh
 CTL="$ROOT/build/ctl/adsyncctl --admin 127.0.0.1:17444 --token-file $DEMO/admin.token"
+CTL2="$ROOT/build/ctl/adsyncctl --admin 127.0.0.1:17454 --token-file $DEMO/admin.token"
+PG=$ROOT/scripts/postgres.sh
 export SAMBA_NS=$DEMO/forest
 PIDS=()
 
@@ -24,6 +34,7 @@ cleanup() {
   say "cleaning up"
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  [[ "$POSTGRES" == 1 ]] && { "$PG" stop "$DEMO/pg" || true; }
   "$SAMBA" ns-stop "$SAMBA_NS" || true
 }
 trap cleanup EXIT
@@ -103,6 +114,17 @@ umask 022
 "$ROOT/build/panel/panel-sim" --listen=127.0.0.1:18480 --db="$DEMO/panel.db" \
   --token_file="$DEMO/panel.token" > "$DEMO/panel-sim.log" 2>&1 &
 PIDS+=($!)
+if [[ "$POSTGRES" == 1 ]]; then
+  # A PostgreSQL server of the demo's own (as the user adsync-pg, unix
+  # socket only), a fresh database each run.
+  "$PG" stop "$DEMO/pg" > /dev/null 2>&1 || true
+  rm -rf "$DEMO/pg"
+  "$PG" init "$DEMO/pg" 5432 > /dev/null
+  "$PG" start "$DEMO/pg" > /dev/null
+  STORE="postgres: \"$("$PG" conninfo "$DEMO/pg")\""
+else
+  STORE="database_path: \"$DEMO/coordinator.db\""
+fi
 cat > "$DEMO/coordinator.textproto" <<CONF
 agent_listen: "0.0.0.0:17443"
 agent_tls {
@@ -110,7 +132,7 @@ agent_tls {
   key_file: "$DEMO/tls/server.key"
 }
 admin_listen: "127.0.0.1:17444"
-database_path: "$DEMO/coordinator.db"
+$STORE
 admin_token_file: "$DEMO/admin.token"
 metrics_listen: "127.0.0.1:19464"
 heartbeat_interval_ms: 1000
@@ -124,6 +146,18 @@ CONF
 "$ROOT/build/coordinator/adsync-coordinator" --config "$DEMO/coordinator.textproto" \
   > "$DEMO/coordinator.log" 2>&1 &
 PIDS+=($!)
+echo "$!" > "$DEMO/coordinator.pid"
+AGENT_PORTS=17443
+if [[ "$POSTGRES" == 1 ]]; then
+  # The second coordinator: same database, its own ports.
+  sed -e 's/:17443"/:17453"/; s/:17444"/:17454"/; s/:19464"/:19474"/' \
+    "$DEMO/coordinator.textproto" > "$DEMO/coordinator2.textproto"
+  "$ROOT/build/coordinator/adsync-coordinator" --config "$DEMO/coordinator2.textproto" \
+    > "$DEMO/coordinator2.log" 2>&1 &
+  PIDS+=($!)
+  AGENT_PORTS="17443 17453"
+  echo "two coordinators on PostgreSQL: agents 17443 and 17453, admin 17444 and 17454"
+fi
 for _ in $(seq 1 100); do $CTL org list > /dev/null 2>&1 && break; sleep 0.1; done
 
 ORG=5e1c3d4a-6f1b-4d7e-9a0c-1f2e3d4c5b6a
@@ -140,8 +174,12 @@ start_agent() {  # name dc-dir domain ip priority
   chmod 600 "$DEMO/$name.key"
   # shellcheck disable=SC1091
   local dcip; dcip=$(. "$dc/env"; echo "$IP")
+  # Every coordinator, separated by commas: the agent uses the first that
+  # answers and moves to the next when it fails.
+  local coordinators="" port
+  for port in $AGENT_PORTS; do coordinators+="${coordinators:+,}$ip:$port"; done
   cat > "$DEMO/$name.textproto" <<CONF
-coordinator: "$ip:17443"
+coordinator: "$coordinators"
 coordinator_ca_file: "$DEMO/tls/ca.pem"
 org_id: "$ORG"
 sync_key_file: "$DEMO/$name.key"
@@ -227,6 +265,32 @@ done
 printf 'a change made on dc2 during the failover reached K12Panel %.1f s after the primary stopped\n' \
   "$(echo "$(date +%s.%N) - $start" | bc)"
 $CTL status --org "$ORG"
-say "a few of the coordinator's Prometheus metrics (http://127.0.0.1:19464/metrics)"
-curl -s http://127.0.0.1:19464/metrics | grep -E "^adsync_(deltas_total|failovers_total|push_people_total|accounts)" | head -8
+if [[ "$POSTGRES" == 1 ]]; then
+  say "a coordinator dies: kill -9 the first one; agents move to the second"
+  kill -9 "$(cat "$DEMO/coordinator.pid")"
+  start=$(date +%s.%N)
+  "$SAMBA" ldap "$SAMBA_NS/dc2" ldapmodify > /dev/null <<LDIF
+dn: CN=jefferson.student2,OU=Students,OU=Jefferson,OU=Schools,DC=district,DC=demo
+changetype: modify
+replace: userAccountControl
+userAccountControl: 512
+LDIF
+  for _ in $(seq 1 150); do
+    curl -s "http://127.0.0.1:18480/sim/orgs/$ORG/state" | python3 -c '
+import json,sys
+ok=any(i["sam_account_name"]=="jeffs2" and i.get("enabled", False)
+       for p in json.load(sys.stdin).get("people",[]) for i in p["identities"])
+sys.exit(0 if ok else 1)' && break
+    sleep 0.1
+  done
+  printf 'a change made right after the kill reached K12Panel %.1f s later, through the second coordinator\n' \
+    "$(echo "$(date +%s.%N) - $start" | bc)"
+  grep -h " connected " "$DEMO"/agent-dc*.log | grep ":17453" | tail -n 2
+  echo "\$ adsyncctl --admin 127.0.0.1:17454 status   (the second coordinator answers for both)"
+  $CTL2 status --org "$ORG"
+fi
+say "a few of the coordinator's Prometheus metrics"
+METRICS_PORT=19464
+[[ "$POSTGRES" == 1 ]] && METRICS_PORT=19474  # the first coordinator is gone
+curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -E "^adsync_(deltas_total|failovers_total|push_people_total|accounts)" | head -8
 say "demo complete (logs in $DEMO)"

@@ -60,9 +60,12 @@
 #   loop_wait + 2 * retry_timeout <= ttl, and 1 + 2*4 = 9 <= 10 holds.
 #   Patroni 3.1 and later raise a ttl under 20 (and a retry_timeout under 3)
 #   to that minimum, so with a newer Patroni a failover takes ~20 s.
-# - synchronous_mode off, maximum_lag_on_failover at its default (1 MB):
-#   a failover may lose the last transactions the replica had not received,
-#   as asynchronous replication does.
+# - synchronous_mode on: a commit the coordinator acknowledged is on both
+#   nodes, so a failover loses none of them. adsync needs that: a lost tail
+#   would take People's push versions back below what K12Panel has already
+#   applied, and K12Panel would ignore the next updates as stale
+#   (docs/operations.md). With the replica gone the leader goes on alone
+#   (synchronous_mode_strict off): availability over a second copy.
 # - use_pg_rewind on (with data checksums), so a killed leader that `start`
 #   brings back rejoins as a replica of the new leader.
 set -euo pipefail
@@ -307,7 +310,7 @@ bootstrap:
     loop_wait: 1
     retry_timeout: 4
     maximum_lag_on_failover: 1048576
-    synchronous_mode: false
+    synchronous_mode: true
     postgresql:
       use_pg_rewind: true
       use_slots: true
