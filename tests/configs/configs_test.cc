@@ -59,6 +59,23 @@ TEST(Configs, DeploymentFilesStartOurBinariesWithTheirConfigs) {
   EXPECT_TRUE(absl::StrContains(*task, "</Task>"));
 }
 
+TEST(Configs, TheStoreIsSQLiteOrPostgresNeverBoth) {
+  adsync::v1::CoordinatorConfig c;
+  c.set_admin_token_file("/t");
+  c.set_database_path("/x.db");
+  c.set_postgres("host=db1 dbname=adsync user=adsync");
+  const absl::Status both = ResolveCoordinatorConfig(c).status();
+  EXPECT_TRUE(absl::StrContains(both.message(), "exactly one store")) << both;
+  c.clear_database_path();
+  c.set_agent_listen("127.0.0.1:7443");  // no agent TLS needed on loopback
+  const absl::Status postgres = ResolveCoordinatorConfig(c).status();
+  EXPECT_TRUE(postgres.ok()) << postgres;
+  c.set_postgres("host=db1 dbname=adsync user=adsync password=s3cret");
+  const absl::Status password = ResolveCoordinatorConfig(c).status();
+  EXPECT_TRUE(absl::StrContains(password.message(), "passfile")) << password;
+  EXPECT_FALSE(absl::StrContains(password.message(), "s3cret")) << password;
+}
+
 TEST(Configs, CoordinatorConfigErrorsNameTheField) {
   adsync::v1::CoordinatorConfig c;
   EXPECT_TRUE(absl::StrContains(ResolveCoordinatorConfig(c).status().message(),
