@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "bench/bench_engine.h"
 #include "coordinator/coordinator_server.h"
 #include "tests/support/test_util.h"
 
@@ -15,19 +16,28 @@ namespace adsync {
 
 struct BenchCoordinator {
   std::unique_ptr<CoordinatorServer> server;
+  std::string database;  // its file, or connection string
   std::string org_id;
   std::string sync_key;
 };
 
-// Empties `dir` and starts the coordinator with its database there.
-// Exits the benchmark with the error when anything fails.
-inline BenchCoordinator StartBenchCoordinator(const std::string& dir) {
+// Starts the coordinator with a new database in `dir` (SQLite), or a new
+// database of `engine`'s. Exits the benchmark with the error when anything
+// fails.
+inline BenchCoordinator StartBenchCoordinator(const std::string& dir,
+                                              BenchEngine* engine = nullptr) {
   std::filesystem::create_directories(dir);
   testing::WriteFile(dir + "/token", "bench-token");
   adsync::v1::CoordinatorConfig config;
   config.set_agent_listen("127.0.0.1:0");
   config.set_admin_listen("127.0.0.1:0");
-  config.set_database_path(dir + "/coordinator.db");
+  std::string database = dir + "/coordinator.db";
+  if (engine != nullptr) {
+    database = engine->NewDatabase("coordinator");
+    engine->Configure(database, &config);
+  } else {
+    config.set_database_path(database);
+  }
   config.set_admin_token_file(dir + "/token");
   // The synthetic agent sends no heartbeats while it prepares its batches
   // (seconds, for a million profiles): its lease must outlast that.
@@ -40,6 +50,7 @@ inline BenchCoordinator StartBenchCoordinator(const std::string& dir) {
   }
   BenchCoordinator bench;
   bench.server = *std::move(server);
+  bench.database = database;
   Store* store = bench.server->store();
   adsync::v1::CreateOrgRequest org;
   org.set_name("Bench USD");

@@ -3,11 +3,12 @@
 // A synthetic agent streams N realistic profile deltas over loopback gRPC
 // to an in-process coordinator (batches of 1000, acked only after commit),
 // then re-sends them unchanged (what every full sync and failover does).
-// The storage floor is measured in the same run: a raw SQLite upsert of the
-// same rows into the same schema, 1000 rows per transaction, prepared
-// statements, no matching or merging.
+// The storage floor is measured in the same run: a raw upsert of the same
+// rows into the same schema on the same engine, 1000 rows per transaction,
+// prepared statements, no matching or merging.
 //
 //   build/bench/ingest_bench [--profiles=1000000] [--rounds=3] [--dir=/tmp]
+//                            [--engine=sqlite|postgres]
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -29,6 +30,8 @@ ABSL_FLAG(int, profiles, 1000000, "profiles to stream");
 ABSL_FLAG(std::string, dir, "/tmp", "directory for the benchmark databases");
 ABSL_FLAG(bool, store_only, false,
           "only the raw upsert and the store alone (for profiling them)");
+ABSL_FLAG(std::string, engine, "sqlite",
+          "store engine: sqlite, or postgres (a server the benchmark starts)");
 ABSL_FLAG(int, rounds, 3,
           "rounds of (raw upsert, coordinator ingest, unchanged re-send); "
           "medians are reported because this machine's speed varies");
@@ -94,12 +97,11 @@ double StreamAll(testing::RawStream& agent,
   return absl::ToDoubleSeconds(absl::Now() - start);
 }
 
-double RawUpsert(const std::string& path, int n) {
-  SqliteStoreOptions options;
-  options.path = path;
-  auto store = OpenSqliteStore(options);  // same schema and pragmas
-  if (!store.ok()) std::exit(1);
-  auto db = SqliteDatabase::Open(path);
+double RawUpsert(BenchEngine& engine, int n) {
+  const std::string database = engine.NewDatabase("raw");
+  // The store creates the schema (and, on SQLite, sets its pragmas).
+  std::unique_ptr<SqlStore> store = engine.OpenStore(database, StoreOptions{});
+  std::unique_ptr<Database> db = engine.OpenRaw(database);
   // The rows are built before the clock starts, as the agent's batches are.
   std::vector<adsync::v1::ProfileDelta> rows;
   std::vector<std::string> sids;  // the store keeps the SID's text form
@@ -112,11 +114,11 @@ double RawUpsert(const std::string& path, int n) {
   const std::string stamps(224, '\x01');
   const absl::Time start = absl::Now();
   for (int first = 0; first < n; first += 1000) {
-    Transaction txn(db->get());
+    Transaction txn(db.get());
     (void)txn.Begin();
     for (int i = first; i < std::min(n, first + 1000); ++i) {
       const adsync::v1::ProfileDelta& d = rows[i];
-      auto q = (*db)->Cached(
+      auto q = db->Cached(
           "INSERT INTO profiles(org_key, object_guid, domain, sid, sam, upn, "
           "mail, proxy, "
           "display_name, uac, deleted, absent, stamps, outcome, person_id, "
@@ -144,23 +146,21 @@ double RawUpsert(const std::string& path, int n) {
 // directly on one thread, no gRPC and nothing running beside it. Separates
 // what the store costs from what sharing two cores with the gRPC threads
 // costs.
-double StoreOnly(const std::string& path, int n) {
-  SqliteStoreOptions options;
-  options.path = path;
-  auto store = OpenSqliteStore(options);
-  if (!store.ok()) std::exit(1);
+double StoreOnly(BenchEngine& engine, int n) {
+  std::unique_ptr<SqlStore> store =
+      engine.OpenStore(engine.NewDatabase("store"), StoreOptions{});
   adsync::v1::CreateOrgRequest org;
   org.set_name("Bench USD");
-  const std::string org_id = (*store)->CreateOrg(org)->org_id();
+  const std::string org_id = store->CreateOrg(org)->org_id();
   adsync::v1::AddSyncRequest add;
   add.set_org_id(org_id);
   add.set_domain("DISTRICT");
   add.add_allowed_ips("127.0.0.1");
-  const std::string key = (*store)->AddSync(add)->sync_key();
-  const SyncRecord sync = *(*store)->Authenticate(org_id, key);
+  const std::string key = store->AddSync(add)->sync_key();
+  const SyncRecord sync = *store->Authenticate(org_id, key);
   const int64_t now = absl::ToUnixMillis(absl::Now());
   const uint64_t epoch =
-      (*store)->AcquireLease(sync, now, 3600 * 1000, "bench", 0)->epoch;
+      store->AcquireLease(sync, now, 3600 * 1000, "bench", 0)->epoch;
   std::vector<PreparedBatch> batches;
   uint64_t sequence = 0;
   for (int first = 0; first < n; first += 1000) {
@@ -173,19 +173,9 @@ double StoreOnly(const std::string& path, int n) {
   }
   const absl::Time start = absl::Now();
   for (PreparedBatch& b : batches) {
-    if (!(*store)->ApplyBatch(sync, std::move(b), nullptr, 0).ok())
-      std::exit(1);
+    if (!store->ApplyBatch(sync, std::move(b), nullptr, 0).ok()) std::exit(1);
   }
   return absl::ToDoubleSeconds(absl::Now() - start);
-}
-
-int64_t FileBytes(const std::string& path) {
-  int64_t total = 0;
-  for (const char* suffix : {"", "-wal"}) {
-    struct stat st;
-    if (stat((path + suffix).c_str(), &st) == 0) total += st.st_size;
-  }
-  return total;
 }
 
 struct Round {
@@ -199,16 +189,16 @@ struct Round {
 
 // One round: the raw reference, then the coordinator on a fresh database,
 // back to back so that both see the same machine conditions.
-Round RunRound(const std::string& dir, int n) {
+Round RunRound(BenchEngine& engine, const std::string& dir, int n) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   Round r;
-  const double raw = RawUpsert(dir + "/raw.db", n);
+  const double raw = RawUpsert(engine, n);
   r.raw_rows_per_s = n / raw;
-  r.store_ratio = StoreOnly(dir + "/store.db", n) / raw;
+  r.store_ratio = StoreOnly(engine, n) / raw;
   if (absl::GetFlag(FLAGS_store_only)) return r;
 
-  BenchCoordinator bench = StartBenchCoordinator(dir);
+  BenchCoordinator bench = StartBenchCoordinator(dir, &engine);
   testing::RawStream agent(
       absl::StrCat("127.0.0.1:", bench.server->agent_port()),
       grpc::InsecureChannelCredentials(), absl::Hours(1));
@@ -233,8 +223,7 @@ Round RunRound(const std::string& dir, int n) {
   (void)agent.Close();
   bench.server->Shutdown();
   bench.server.reset();
-  r.bytes_per_profile =
-      static_cast<double>(FileBytes(dir + "/coordinator.db")) / n;
+  r.bytes_per_profile = static_cast<double>(engine.Bytes(bench.database)) / n;
   std::filesystem::remove_all(dir);
   return r;
 }
@@ -248,12 +237,14 @@ int Main() {
   const int n = absl::GetFlag(FLAGS_profiles);
   const int rounds = absl::GetFlag(FLAGS_rounds);
   const std::string dir = absl::GetFlag(FLAGS_dir) + "/adsync-ingest-bench";
+  BenchEngine engine(absl::GetFlag(FLAGS_engine), dir + "-files");
+  std::printf("engine: %s\n", engine.name());
   std::printf(
       "round  raw upsert rows/s  store alone  new deltas/s  ratio  "
       "unchanged deltas/s  bytes/profile\n");
   std::vector<double> raw, store, fresh, ratio, unchanged;
   for (int i = 1; i <= rounds; ++i) {
-    const Round r = RunRound(dir, n);
+    const Round r = RunRound(engine, dir, n);
     std::printf("%5d  %17.0f  %10.2fx  %12.0f  %4.2fx  %18.0f  %13.0f\n", i,
                 r.raw_rows_per_s, r.store_ratio, r.new_per_s, r.ratio,
                 r.unchanged_per_s, r.bytes_per_profile);
