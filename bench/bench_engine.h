@@ -39,6 +39,7 @@ class BenchEngine {
     if (engine != "sqlite" && engine != "postgres") {
       Fail("--engine must be sqlite or postgres");
     }
+    current = this;
     std::filesystem::create_directories(dir_);
     if (postgres_) {
       auto server = testing::PostgresServer::Start(server_dir_.path(), 5432);
@@ -122,10 +123,15 @@ class BenchEngine {
   }
 
  private:
+  // Exits, stopping the PostgreSQL server first (exit skips destructors).
   [[noreturn]] static void Fail(const std::string& message) {
     std::fprintf(stderr, "%s\n", message.c_str());
+    if (current != nullptr && current->server_ != nullptr) {
+      current->server_->Stop().IgnoreError();
+    }
     std::exit(1);
   }
+  static inline BenchEngine* current = nullptr;
 
   const bool postgres_;
   const std::string dir_;

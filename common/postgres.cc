@@ -77,7 +77,10 @@ absl::StatusCode CodeForSqlState(absl::string_view sqlstate) {
       sqlstate == "25P03") {               // idle-in-transaction timeout
     return absl::StatusCode::kUnavailable;
   }
-  if (sqlstate == "53100" || absl::StartsWith(sqlstate, "53")) {
+  if (sqlstate == "53300") {
+    return absl::StatusCode::kUnavailable;  // too many connections: retry
+  }
+  if (absl::StartsWith(sqlstate, "53")) {
     return absl::StatusCode::kResourceExhausted;  // disk full, memory
   }
   return absl::StatusCode::kInternal;
@@ -132,7 +135,8 @@ Statement& PostgresStatement::BindNull(int i) {
 }
 
 absl::Status PostgresStatement::Execute() {
-  return db_->RetryingOnALostConnection([this] { return ExecuteOnce(); });
+  return db_->RetryingOnALostConnection([this] { return ExecuteOnce(); },
+                                        PostgresDatabase::SafeToRepeat(sql_));
 }
 
 absl::Status PostgresStatement::ExecuteOnce() {
@@ -222,7 +226,7 @@ void PostgresStatement::Reset() {
 }
 
 absl::StatusOr<std::unique_ptr<PostgresDatabase>> PostgresDatabase::Open(
-    const std::string& conninfo) {
+    const std::string& conninfo, const std::string& session_settings) {
   // Earlier keywords are defaults the connection string overrides.
   const char* keywords[] = {"connect_timeout", "fallback_application_name",
                             "dbname", nullptr};
@@ -232,7 +236,8 @@ absl::StatusOr<std::unique_ptr<PostgresDatabase>> PostgresDatabase::Open(
     return absl::ResourceExhaustedError(
         "cannot allocate a PostgreSQL connection (out of memory)");
   }
-  std::unique_ptr<PostgresDatabase> db(new PostgresDatabase(conninfo, conn));
+  std::unique_ptr<PostgresDatabase> db(
+      new PostgresDatabase(conninfo, session_settings, conn));
   // Server notices ("relation already exists, skipping") are not errors
   // and would otherwise go to stderr.
   PQsetNoticeProcessor(
@@ -244,7 +249,7 @@ absl::StatusOr<std::unique_ptr<PostgresDatabase>> PostgresDatabase::Open(
         "; check that the server is running and that the coordinator's "
         "postgres setting (host, port, dbname, user) is right"));
   }
-  if (absl::Status s = db->Execute(kSessionSettings); !s.ok()) return s;
+  if (absl::Status s = db->ApplySessionSettings(); !s.ok()) return s;
   return db;
 }
 
@@ -276,9 +281,16 @@ absl::Status PostgresDatabase::EnsureConnected() {
         "cannot reconnect to PostgreSQL: ", FirstLine(PQerrorMessage(conn_)),
         "; check the server (the coordinator retries on the next write)"));
   }
-  PGresult* settings = PQexec(conn_, kSessionSettings);
-  if (absl::Status s = Check(settings, kSessionSettings); !s.ok()) return s;
-  PQclear(settings);
+  return ApplySessionSettings();
+}
+
+absl::Status PostgresDatabase::ApplySessionSettings() {
+  for (const char* sql : {kSessionSettings, session_settings_.c_str()}) {
+    if (*sql == '\0') continue;
+    PGresult* result = PQexec(conn_, sql);
+    if (absl::Status s = Check(result, sql); !s.ok()) return s;
+    PQclear(result);
+  }
   return absl::OkStatus();
 }
 
@@ -325,24 +337,40 @@ absl::Status PostgresDatabase::Check(PGresult* result,
 
 absl::Status PostgresDatabase::Execute(absl::string_view sql) {
   const std::string text(sql);
-  return RetryingOnALostConnection([&] {
-    PGresult* result = PQexec(conn_, text.c_str());
-    absl::Status s = Check(result, sql);  // consumes `result` on error
-    if (s.ok()) PQclear(result);
-    return s;
-  });
+  return RetryingOnALostConnection(
+      [&] {
+        PGresult* result = PQexec(conn_, text.c_str());
+        absl::Status s = Check(result, sql);  // consumes `result` on error
+        if (!s.ok()) return s;
+        int64_t changes = 0;
+        if (absl::SimpleAtoi(PQcmdTuples(result), &changes)) {
+          changes_ = changes;
+        }
+        PQclear(result);
+        return s;
+      },
+      SafeToRepeat(sql));
+}
+
+bool PostgresDatabase::SafeToRepeat(absl::string_view sql) {
+  // Reads, and opening a transaction (its lock included): a statement that
+  // writes may have been applied before the connection died.
+  return absl::StartsWith(sql, "SELECT ") || absl::StartsWith(sql, "BEGIN") ||
+         absl::StartsWith(sql, "SET ");
 }
 
 absl::Status PostgresDatabase::RetryingOnALostConnection(
-    const std::function<absl::Status()>& run) {
+    const std::function<absl::Status()>& run, bool safe_to_repeat) {
   for (int attempt = 0;; ++attempt) {
     if (absl::Status s = EnsureConnected(); !s.ok()) return s;
-    // Outside a transaction, a connection found dead (the server restarted,
-    // a standby was promoted) costs no write: run once more on a new one.
-    // Inside one, the transaction died with it: the caller retries it.
+    // Outside a transaction, a read or a BEGIN that finds the connection
+    // dead (the server restarted, a standby was promoted) runs once more on
+    // a new one. Inside one, the transaction died with it, and a write may
+    // have been applied: the caller decides.
     const bool idle = PQtransactionStatus(conn_) == PQTRANS_IDLE;
     absl::Status s = run();
-    if (s.ok() || attempt > 0 || !idle || PQstatus(conn_) == CONNECTION_OK) {
+    if (s.ok() || attempt > 0 || !idle || !safe_to_repeat ||
+        PQstatus(conn_) == CONNECTION_OK) {
       return s;
     }
   }
@@ -382,7 +410,18 @@ absl::Status PostgresDatabase::Commit() {
         "the write is retried after reconnecting");
   }
   PGresult* result = PQexec(conn_, "COMMIT");
-  if (absl::Status s = Check(result, "COMMIT"); !s.ok()) return s;
+  if (absl::Status s = Check(result, "COMMIT"); !s.ok()) {
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      // Sent, and no answer: the server may have committed it or not.
+      return absl::UnavailableError(absl::StrCat(
+          "the connection to PostgreSQL was lost during COMMIT, so the write "
+          "may or may not be stored (",
+          s.message(),
+          "); it is retried, and every write adsync retries is safe to "
+          "repeat (a batch already stored is recognized by its sequence)"));
+    }
+    return s;
+  }
   // COMMIT of a transaction a failed statement aborted reports ROLLBACK.
   const bool rolled_back = absl::string_view(PQcmdStatus(result)) == "ROLLBACK";
   PQclear(result);

@@ -12,10 +12,11 @@
 //
 // A lost connection (the server restarted, or a standby was promoted) is
 // re-established with the same connection string (a multi-host string with
-// target_session_attrs=read-write follows a promotion): a statement outside
-// a transaction that finds it dead runs again on the new one; inside a
-// transaction the loss fails every statement (Unavailable) until Rollback,
-// and the caller retries the transaction.
+// target_session_attrs=read-write follows a promotion): a read or a BEGIN
+// outside a transaction that finds it dead runs again on the new one; a
+// write does not (it may have been applied); inside a transaction the loss
+// fails every statement (Unavailable) until Rollback, and the caller
+// retries the transaction.
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<PostgresDatabase> db,
 //                    PostgresDatabase::Open("host=/run/pg dbname=adsync"));
@@ -96,9 +97,11 @@ class PostgresStatement : public Statement {
 class PostgresDatabase : public Database {
  public:
   // Connects with `conninfo` (a libpq connection string or URI).
-  // Unavailable (naming the server and what to check) when it cannot.
+  // `session_settings` (SET statements) run after the defaults on every
+  // connection and reconnection. Unavailable (naming the server and what
+  // to check) when it cannot connect.
   static absl::StatusOr<std::unique_ptr<PostgresDatabase>> Open(
-      const std::string& conninfo);
+      const std::string& conninfo, const std::string& session_settings = "");
   ~PostgresDatabase() override;
 
   absl::Status Execute(absl::string_view sql) override;
@@ -113,22 +116,30 @@ class PostgresDatabase : public Database {
 
   // `?N` parameters as `$N`, outside quoted text.
   static std::string NumberedParameters(absl::string_view sql);
+  // Whether `sql` may run again after its connection died under it: reads
+  // and BEGIN (a write may have been applied before the connection died).
+  static bool SafeToRepeat(absl::string_view sql);
 
  private:
   friend class PostgresStatement;
-  PostgresDatabase(std::string conninfo, PGconn* conn)
-      : conninfo_(std::move(conninfo)), conn_(conn) {}
+  PostgresDatabase(std::string conninfo, std::string session_settings,
+                   PGconn* conn)
+      : conninfo_(std::move(conninfo)),
+        session_settings_(std::move(session_settings)),
+        conn_(conn) {}
+  absl::Status ApplySessionSettings();
   // Reconnects when the connection is lost and no transaction is open.
   absl::Status EnsureConnected();
   // Runs `run` on a live connection, a second time when the first found
-  // the connection dead outside a transaction.
+  // the connection dead outside a transaction and `safe_to_repeat`.
   absl::Status RetryingOnALostConnection(
-      const std::function<absl::Status()>& run);
+      const std::function<absl::Status()>& run, bool safe_to_repeat);
   // The status of a finished command; `result` is consumed on error.
   absl::Status Check(PGresult* result, absl::string_view context);
   absl::Status ErrorFromConnection(absl::string_view context) const;
 
   const std::string conninfo_;
+  const std::string session_settings_;
   PGconn* conn_;
   int generation_ = 0;  // grows with every reconnection
   bool in_transaction_ = false;

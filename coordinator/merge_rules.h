@@ -96,7 +96,7 @@ bool PanelIdentityChanged(const AccountState& before,
 
 // The schema's partial index and the store's queries say "outcome = 0" for
 // kMatched (an index definition cannot name a constant); see the
-// static_assert in coordinator/sqlite/rows.h.
+// static_assert in coordinator/sql_store/rows.h.
 enum class Outcome : int {
   kMatched = 0,
   kUnmatched = 1,

@@ -17,9 +17,10 @@
 //   SqliteStoreOptions options;
 //   options.path = "/var/lib/adsync/coordinator.db";
 //   ASSIGN_OR_RETURN(std::unique_ptr<SqlStore> store,
-//   OpenSqliteStore(options)); AgentGateway gateway(store.get(), options);   //
-//   sees an AgentStore PanelSync panel(store.get(), store.get(), panel_config,
-//   token);
+//                    OpenSqliteStore(options));
+//   // The gateway sees an AgentStore, the push an OutboxStore.
+//   AgentGateway gateway(store.get(), gateway_options);
+//   PanelSync panel(store.get(), store.get(), panel_config, token);
 //
 // Thread-safety: implementations are safe for concurrent use.
 #ifndef ADSYNC_COORDINATOR_STORE_H_

@@ -245,23 +245,31 @@ done
 printf 'the new mapping reached K12Panel %.1f s after the change on the DC\n' "$(echo "$(date +%s.%N) - $start" | bc)"
 $CTL resolve --org "$ORG" 'DISTRICT\washs5' || true
 
-say "failover: the primary agent (dc1) stops; the standby on dc2 takes over"
-kill "$(cat "$DEMO/agent-dc1.pid")"
-start=$(date +%s.%N)
-"$SAMBA" ldap "$SAMBA_NS/dc2" ldapmodify > /dev/null <<LDIF
+# Sets jefferson.student2's userAccountControl on a DC (512 enabled, 514
+# disabled) and waits until K12Panel shows the account that way.
+set_jeffs2_uac() {  # dc-dir uac
+  local enabled=False
+  [[ "$2" == 512 ]] && enabled=True
+  "$SAMBA" ldap "$1" ldapmodify > /dev/null <<LDIF
 dn: CN=jefferson.student2,OU=Students,OU=Jefferson,OU=Schools,DC=district,DC=demo
 changetype: modify
 replace: userAccountControl
-userAccountControl: 514
+userAccountControl: $2
 LDIF
-for _ in $(seq 1 150); do
-  curl -s "http://127.0.0.1:18480/sim/orgs/$ORG/state" | python3 -c '
+  for _ in $(seq 1 150); do
+    curl -s "http://127.0.0.1:18480/sim/orgs/$ORG/state" | python3 -c "
 import json,sys
-ok=any(i["sam_account_name"]=="jeffs2" and not i.get("enabled", True)
-       for p in json.load(sys.stdin).get("people",[]) for i in p["identities"])
-sys.exit(0 if ok else 1)' && break
-  sleep 0.1
-done
+ok=any(i['sam_account_name']=='jeffs2' and bool(i.get('enabled', False)) == $enabled
+       for p in json.load(sys.stdin).get('people',[]) for i in p['identities'])
+sys.exit(0 if ok else 1)" && return
+    sleep 0.1
+  done
+}
+
+say "failover: the primary agent (dc1) stops; the standby on dc2 takes over"
+kill "$(cat "$DEMO/agent-dc1.pid")"
+start=$(date +%s.%N)
+set_jeffs2_uac "$SAMBA_NS/dc2" 514
 printf 'a change made on dc2 during the failover reached K12Panel %.1f s after the primary stopped\n' \
   "$(echo "$(date +%s.%N) - $start" | bc)"
 $CTL status --org "$ORG"
@@ -269,20 +277,7 @@ if [[ "$POSTGRES" == 1 ]]; then
   say "a coordinator dies: kill -9 the first one; agents move to the second"
   kill -9 "$(cat "$DEMO/coordinator.pid")"
   start=$(date +%s.%N)
-  "$SAMBA" ldap "$SAMBA_NS/dc2" ldapmodify > /dev/null <<LDIF
-dn: CN=jefferson.student2,OU=Students,OU=Jefferson,OU=Schools,DC=district,DC=demo
-changetype: modify
-replace: userAccountControl
-userAccountControl: 512
-LDIF
-  for _ in $(seq 1 150); do
-    curl -s "http://127.0.0.1:18480/sim/orgs/$ORG/state" | python3 -c '
-import json,sys
-ok=any(i["sam_account_name"]=="jeffs2" and i.get("enabled", False)
-       for p in json.load(sys.stdin).get("people",[]) for i in p["identities"])
-sys.exit(0 if ok else 1)' && break
-    sleep 0.1
-  done
+  set_jeffs2_uac "$SAMBA_NS/dc2" 512
   printf 'a change made right after the kill reached K12Panel %.1f s later, through the second coordinator\n' \
     "$(echo "$(date +%s.%N) - $start" | bc)"
   grep -h " connected " "$DEMO"/agent-dc*.log | grep ":17453" | tail -n 2

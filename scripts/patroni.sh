@@ -35,14 +35,25 @@
 # (0600), and DIR/pgpass (0600) is a libpq passfile for them, for clients
 # running as root: psql "$(patroni.sh conninfo DIR)".
 #
-# DIR gets: env (BASE_PORT), passwords, pgpass, pg1.yml and pg2.yml (Patroni's
-# configuration; patronictl -c DIR/pg1.yml list), post_bootstrap.sh, run/
-# (pid files), etcd/ (etcd's data), pg1/ and pg2/ (data/ = PGDATA, socket/,
-# and pgpass, Patroni's own), and the logs etcd.log, pg1.log and pg2.log
-# (Patroni's log and its PostgreSQL's, which inherits Patroni's stderr).
-# DIR itself is made 0755 so adsync-pg can reach it; its parent directories
-# must already be searchable by other users. PG_BINDIR overrides where the
+# DIR gets, root's: env (0644, a BASE_PORT line, which the script parses,
+# never runs), passwords and pgpass (0600), pg1.yml and pg2.yml (Patroni's
+# configuration, with passwords: 0640, group adsync-pg; patronictl -c
+# DIR/pg1.yml list), post_bootstrap.sh (with a password: 0750, group
+# adsync-pg), run/ (pid files); adsync-pg's: etcd/ (etcd's data), pg1/ and
+# pg2/ (data/ = PGDATA, socket/, and pgpass, Patroni's own), and the logs
+# etcd.log, pg1.log and pg2.log (Patroni's log and its PostgreSQL's, which
+# inherits Patroni's stderr). Secrets are created under umask 077. DIR
+# itself is made 0755 so adsync-pg can reach it; its parent directories must
+# already be searchable by other users. PG_BINDIR overrides where the
 # PostgreSQL programs are (default: pg_config --bindir).
+#
+# Root works on paths inside DIR, so DIR must be root's alone: the script
+# creates it (0755, root) when missing, and refuses a DIR that is a symbolic
+# link, is not owned by root, or is writable by group or others (another user
+# could plant links there that root would follow, or edit env). Inside DIR,
+# root never writes through a symbolic link, touches what is inside
+# adsync-pg's directories only as adsync-pg, and kills only adsync-pg's
+# processes.
 #
 # Choices, for Patroni 3.0.2 and etcd 3.4 as Debian 12 ships them:
 # - DCS: the etcd3 section (etcd's v3 API, which Patroni reaches through
@@ -71,7 +82,6 @@
 set -euo pipefail
 
 cmd=${1:?usage: patroni.sh start|conninfo|leader|kill-leader|wait-leader|status|stop DIR ...}
-dir=$(realpath -m "${2:?DIR is required}")
 user=adsync-pg
 scope=adsync
 nodes=(pg1 pg2)
@@ -80,11 +90,51 @@ if [[ $(id -u) != 0 ]]; then
   echo "patroni.sh: run it as root (it runs etcd and Patroni as the user $user)" >&2
   exit 1
 fi
+
+# Absolute path $1 with its parent directories resolved but not its last
+# component, so a DIR that is a symbolic link is seen as one (and refused).
+resolve_dir() {
+  local p=$1 base parent
+  while [[ "$p" == */ && "$p" != / ]]; do p=${p%/}; done
+  base=${p##*/}
+  case $base in
+    ""|.|..) realpath -m -- "$p" ;;
+    *)
+      if [[ "$p" == */* ]]; then parent=${p%/*}/; else parent=.; fi
+      parent=$(realpath -m -- "$parent")
+      printf '%s/%s\n' "${parent%/}" "$base"
+      ;;
+  esac
+}
+
+# Refuses directory $1 (when it exists) unless only root can change what is
+# in it: root's, not writable by group or others, not a symbolic link.
+check_dir() {
+  local d=$1 owner mode
+  if [[ -L "$d" ]]; then
+    echo "patroni.sh: $d is a symbolic link; pass the directory it points to, or a new path" \
+         "(the script creates it)" >&2
+    exit 2
+  fi
+  [[ -e "$d" ]] || return 0
+  [[ -d "$d" ]] || { echo "patroni.sh: $d is not a directory; remove it or use another DIR" >&2; exit 2; }
+  read -r owner mode < <(stat -c '%u %a' -- "$d")
+  if [[ "$owner" != 0 ]] || ((8#$mode & 8#022)); then
+    echo "patroni.sh: $d is owned by $(stat -c %U -- "$d") with mode $mode, but must be root's and" \
+         "writable by root only (another user could plant links in it that root would follow);" \
+         "use a new DIR (the script creates it), or a directory made by root (chmod go-w)" >&2
+    exit 2
+  fi
+}
+
+dir=$(resolve_dir "${2:?DIR is required}")
+[[ "$dir" != / ]] || { echo "patroni.sh: DIR cannot be /" >&2; exit 2; }
 # DIR goes unquoted into YAML, libpq strings and pgrep patterns.
 if [[ ! "$dir" =~ ^[A-Za-z0-9._/-]+$ ]]; then
   echo "patroni.sh: DIR may hold only letters, digits and . _ / - (got '$dir'); use a plainer path" >&2
   exit 2
 fi
+check_dir "$dir"
 
 bindir=${PG_BINDIR:-}
 if [[ -z "$bindir" ]]; then
@@ -111,13 +161,93 @@ ensure_user() {
     useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
 }
 
+# Runs a program as adsync-pg (from /). Inside adsync-pg's directories
+# (etcd/, pg1/, pg2/) root reads and writes only through this.
+as_user() {
+  (cd / && setpriv --reuid="$user" --regid="$user" --init-groups -- "$@")
+}
+
+# Creates DIR (0755, root's) when missing; makes it 0755 when it is not.
+make_dir() {
+  mkdir -p -- "${dir%/*}/"
+  mkdir -m 0755 -- "$dir" 2>/dev/null || true
+  check_dir "$dir"  # again: someone may have made it meanwhile
+  [[ -d "$dir" ]] || { echo "patroni.sh: cannot create $dir" >&2; exit 1; }
+  chmod 0755 -- "$dir"
+}
+
+# Refuses $1 (a path directly in DIR, which root writes, reads or chowns)
+# when it is a symbolic link or not a regular file (left over from when DIR
+# was writable by others, say).
+no_link() {
+  if [[ -L "$1" ]] || [[ -e "$1" && ! -f "$1" ]]; then
+    echo "patroni.sh: $1 is a symbolic link or not a regular file; remove it" \
+         "(or use a new DIR)" >&2
+    exit 1
+  fi
+}
+
+# Makes $1 (a path directly in DIR) a directory owned by $2, mode $3.
+own_dir() {
+  if [[ -L "$1" ]] || [[ -e "$1" && ! -d "$1" ]]; then
+    echo "patroni.sh: $1 is a symbolic link or not a directory; remove it (or use a new DIR)" >&2
+    exit 1
+  fi
+  mkdir -p -- "$1"
+  chown -h -- "$2:" "$1"
+  chmod "$3" -- "$1"
+}
+
+# Makes $1 (a path directly in DIR) a regular file owned by adsync-pg.
+user_file() {
+  no_link "$1"
+  [[ -e "$1" ]] || : > "$1"
+  [[ $(stat -c %U -- "$1") == "$user" ]] && return 0
+  [[ $(stat -c %h -- "$1") == 1 ]] || {
+    echo "patroni.sh: $1 has other hard links; remove it (or use a new DIR)" >&2
+    exit 1
+  }
+  chown -h -- "$user:" "$1"
+}
+
+# Writes stdin to $1 (a path directly in DIR) through a new file, root's,
+# group $2, mode $3, made under umask 077 (so never readable by others),
+# renamed over $1.
+write_secret() {
+  rm -f -- "$1.new"
+  (umask 077 && cat > "$1.new")
+  chown -h -- "root:$2" "$1.new"
+  chmod "$3" -- "$1.new"
+  mv -- "$1.new" "$1"
+}
+
+# Sets BASE_PORT (and the ports made from it) from DIR/env, a BASE_PORT=N
+# line root wrote; parsed, not run, and checked.
 load_env() {
-  [[ -f "$dir/env" ]] || {
+  local f=$dir/env line
+  [[ -f "$f" ]] || {
     echo "patroni.sh: $dir has no cluster; run 'patroni.sh start $dir BASE_PORT' first" >&2
     exit 1
   }
-  # shellcheck disable=SC1091
-  source "$dir/env"
+  if [[ -L "$f" || $(stat -c %u -- "$f") != 0 ]] || ((8#$(stat -c %a -- "$f") & 8#022)); then
+    echo "patroni.sh: $f is not a file of root's that only root can write;" \
+         "run 'patroni.sh stop $dir' and remove $dir to start over" >&2
+    exit 1
+  fi
+  BASE_PORT=""
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ -n "$line" ]] || continue
+    if [[ "$line" =~ ^BASE_PORT=([1-9][0-9]{3,4})$ ]] && ((BASH_REMATCH[1] + 21 < 65536)); then
+      BASE_PORT=${BASH_REMATCH[1]}
+    else
+      echo "patroni.sh: $f has a bad line '$line'; run 'patroni.sh stop $dir' and remove $dir to start over" >&2
+      exit 1
+    fi
+  done < "$f"
+  [[ -n "$BASE_PORT" ]] || {
+    echo "patroni.sh: $f has no BASE_PORT; run 'patroni.sh stop $dir' and remove $dir to start over" >&2
+    exit 1
+  }
   etcd_port=$BASE_PORT
   peer_port=$((BASE_PORT + 1))
 }
@@ -148,19 +278,38 @@ alive() {
   [[ "$cmdline" == *"$2"* ]]
 }
 
+# Whether process $1 runs as adsync-pg (real and effective uid). Only such
+# processes are ever signalled.
+owned() {
+  local line ruid euid uid
+  uid=$(id -u "$user" 2>/dev/null) || return 1
+  line=$(grep -m1 '^Uid:' "/proc/$1/status" 2>/dev/null) || return 1
+  read -r _ ruid euid _ <<< "$line"
+  [[ "$ruid" == "$uid" && "$euid" == "$uid" ]]
+}
+
 # Pid of our etcd or of node $1's Patroni, when running.
 etcd_pid() {
   local pid; { read -r pid < "$dir/run/etcd.pid"; } 2>/dev/null || return 1
-  alive "$pid" "--data-dir $dir/etcd" && echo "$pid"
+  alive "$pid" "--data-dir $dir/etcd" && owned "$pid" && echo "$pid"
 }
 patroni_pid() {
   local pid; { read -r pid < "$dir/run/$1.pid"; } 2>/dev/null || return 1
-  alive "$pid" "$dir/$1.yml" && echo "$pid"
+  alive "$pid" "$dir/$1.yml" && owned "$pid" && echo "$pid"
 }
-# Pid of node $1's postmaster, when running.
+# Pid of node $1's postmaster, when running: adsync-pg's, alive, and its
+# command line a postgres program with -D DIR/$1/data. (postmaster.pid is
+# adsync-pg's, so it is read as adsync-pg, and may be stale.)
 postmaster_pid() {
-  local pid; pid=$(head -1 "$dir/$1/data/postmaster.pid" 2>/dev/null) || return 1
-  alive "$pid" "$dir/$1/data" && echo "$pid"
+  local pid args=() i
+  pid=$(as_user head -1 "$dir/$1/data/postmaster.pid" 2>/dev/null) || return 1
+  alive "$pid" && owned "$pid" || return 1
+  { mapfile -d '' -t args < "/proc/$pid/cmdline"; } 2>/dev/null || return 1
+  [[ "${args[0]:-}" == postgres || "${args[0]:-}" == */postgres ]] || return 1
+  for ((i = 1; i + 1 < ${#args[@]}; i++)); do
+    [[ "${args[i]}" == -D && "${args[i + 1]}" == "$dir/$1/data" ]] && { echo "$pid"; return 0; }
+  done
+  return 1
 }
 
 # Waits until all of the given pids are gone (reaped, or zombies); false
@@ -183,8 +332,8 @@ wait_gone() {
 # written to pidfile $2 (setsid, setpriv and env exec, none forks here).
 spawn() {
   local log=$1 pidfile=$2; shift 2
-  touch "$log"
-  chown "$user:" "$log"
+  user_file "$log"
+  no_link "$pidfile"
   (cd / && exec setsid setpriv --reuid="$user" --regid="$user" --init-groups -- \
      env -i PATH=/usr/bin:/bin HOME="$dir" LANG=C.UTF-8 \
        "$@" >> "$log" 2>&1 < /dev/null) &
@@ -235,18 +384,20 @@ sys.exit(0 if want <= streaming else 1)' "${others[@]}" <<< "$body"
 # Passwords, pgpass, Patroni's and etcd's configuration; kept when present.
 prepare() {
   ensure_user
-  mkdir -p "$dir" "$dir/run"
-  chmod 0755 "$dir"
-  if ! setpriv --reuid="$user" --regid="$user" --init-groups test -x "$dir" 2>/dev/null; then
+  make_dir
+  own_dir "$dir/run" root 0755
+  if ! as_user test -x "$dir" 2>/dev/null; then
     echo "patroni.sh: the user $user cannot reach $dir: a parent directory is not" \
          "searchable by other users; chmod o+x it, or use a DIR elsewhere (e.g. under /tmp)" >&2
     exit 1
   fi
-  local d n
-  for d in etcd pg1 pg1/socket pg2 pg2/socket; do
-    mkdir -p "$dir/$d"
-    chown "$user:" "$dir/$d"
-    chmod 0700 "$dir/$d"
+  local d n gid
+  gid=$(id -g "$user")
+  for d in etcd pg1 pg2; do own_dir "$dir/$d" "$user" 0700; done
+  # Inside adsync-pg's directories: as adsync-pg.
+  for n in "${nodes[@]}"; do
+    as_user mkdir -p -- "$dir/$n/socket"
+    as_user chmod 0700 -- "$dir/$n/socket"
   done
   for n in "${nodes[@]}"; do
     local sock
@@ -255,10 +406,15 @@ prepare() {
       { echo "patroni.sh: the socket path $sock is too long for a unix socket (107 bytes at most); use a shorter DIR" >&2; exit 2; }
   done
 
+  # Secrets from here on: nothing made is readable by others, even briefly;
+  # write_secret then gives adsync-pg (the group) what it needs.
+  local old_umask; old_umask=$(umask)
+  umask 077
+  no_link "$dir/passwords"
   if [[ ! -s "$dir/passwords" ]]; then
-    (umask 077 && printf 'superuser=%s\nreplication=%s\nadsync=%s\n' \
-      "$(openssl rand -hex 16)" "$(openssl rand -hex 16)" "$(openssl rand -hex 16)" \
-      > "$dir/passwords.new" && mv "$dir/passwords.new" "$dir/passwords")
+    printf 'superuser=%s\nreplication=%s\nadsync=%s\n' \
+      "$(openssl rand -hex 16)" "$(openssl rand -hex 16)" "$(openssl rand -hex 16)" |
+      write_secret "$dir/passwords" root 0600
   fi
   local superuser_pw replication_pw adsync_pw
   superuser_pw=$(sed -n 's/^superuser=//p' "$dir/passwords")
@@ -268,16 +424,15 @@ prepare() {
     echo "patroni.sh: $dir/passwords lacks a password; run 'patroni.sh stop $dir' and remove $dir to start over" >&2
     exit 1
   }
-  (umask 077 && cat > "$dir/pgpass" <<PGPASS
+  write_secret "$dir/pgpass" root 0600 <<PGPASS
 127.0.0.1:*:*:adsync:$adsync_pw
 127.0.0.1:*:*:postgres:$superuser_pw
 127.0.0.1:*:replication:replicator:$replication_pw
 PGPASS
-  )
 
   # Run once by Patroni as adsync-pg after initdb, with a superuser libpq
   # string as its argument (the unix socket, trusted).
-  cat > "$dir/post_bootstrap.sh" <<SCRIPT
+  write_secret "$dir/post_bootstrap.sh" "$gid" 0750 <<SCRIPT
 #!/bin/sh
 # Written by scripts/patroni.sh; Patroni runs it once, after initdb.
 set -e
@@ -286,11 +441,9 @@ CREATE ROLE adsync LOGIN PASSWORD '$adsync_pw';
 CREATE DATABASE adsync OWNER adsync;
 SQL
 SCRIPT
-  chown "$user:" "$dir/post_bootstrap.sh"
-  chmod 0700 "$dir/post_bootstrap.sh"
 
   for n in "${nodes[@]}"; do
-    (umask 077 && cat > "$dir/$n.yml.new" <<YAML
+    write_secret "$dir/$n.yml" "$gid" 0640 <<YAML
 # Written by scripts/patroni.sh at each start; edit the script, not this.
 scope: $scope
 namespace: /service/
@@ -362,10 +515,8 @@ tags:
   clonefrom: false
   nosync: false
 YAML
-    )
-    chown "$user:" "$dir/$n.yml.new"
-    mv "$dir/$n.yml.new" "$dir/$n.yml"
   done
+  umask "$old_umask"
 }
 
 start_etcd() {
@@ -426,7 +577,7 @@ start_node() {
 
 start() {
   local base=${3:?usage: patroni.sh start DIR BASE_PORT}
-  [[ "$base" =~ ^[0-9]+$ ]] && ((base >= 1024 && base + 21 < 65536)) ||
+  [[ "$base" =~ ^[1-9][0-9]{3,4}$ ]] && ((base >= 1024 && base + 21 < 65536)) ||
     { echo "patroni.sh: BASE_PORT must be a number from 1024 to 65514, not '$base'" >&2; exit 2; }
   if [[ -f "$dir/env" ]]; then
     load_env
@@ -436,8 +587,11 @@ start() {
       exit 2
     }
   else
-    mkdir -p "$dir"
-    printf 'BASE_PORT=%s\n' "$base" > "$dir/env"
+    make_dir
+    rm -f -- "$dir/env.new"
+    (umask 022 && printf 'BASE_PORT=%s\n' "$base" > "$dir/env.new")
+    chmod 0644 -- "$dir/env.new"
+    mv -- "$dir/env.new" "$dir/env"
     load_env
   fi
   prepare
@@ -473,14 +627,18 @@ kill_node() {
   local n=$1 pids=() pid child
   if pid=$(patroni_pid "$n"); then
     pids+=("$pid")
-    for child in $(cat "/proc/$pid/task/"*/children 2>/dev/null); do pids+=("$child"); done
+    for child in $(cat "/proc/$pid/task/"*/children 2>/dev/null); do
+      owned "$child" && pids+=("$child")
+    done
   fi
   # The postmaster runs in its own session (Patroni starts it through
   # setsid), and each of its children makes its own (setsid), so they are
   # named one by one.
   if pid=$(postmaster_pid "$n"); then
     pids+=("$pid")
-    for child in $(cat "/proc/$pid/task/"*/children 2>/dev/null); do pids+=("$child"); done
+    for child in $(cat "/proc/$pid/task/"*/children 2>/dev/null); do
+      owned "$child" && pids+=("$child")
+    done
   fi
   ((${#pids[@]})) || return 0
   kill -KILL "${pids[@]}" 2>/dev/null || true
@@ -537,8 +695,7 @@ stop_node() {
     }
   fi
   if postmaster_pid "$n" >/dev/null; then
-    (cd / && setpriv --reuid="$user" --regid="$user" --init-groups -- \
-       "$bindir/pg_ctl" -D "$dir/$n/data" -m fast -t 60 -w stop >/dev/null 2>&1) || true
+    as_user "$bindir/pg_ctl" -D "$dir/$n/data" -m fast -t 60 -w stop >/dev/null 2>&1 || true
   fi
   kill_node "$n"
   rm -f "$dir/run/$n.pid"

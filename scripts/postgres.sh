@@ -24,20 +24,78 @@
 # (REPLICATION).
 #
 # DIR gets: data/ (PGDATA, 0700, owned by adsync-pg; our settings are in
-# data/adsync.conf), socket/, postgres.log, password and env (PORT, LISTEN,
-# PRIMARY). DIR itself is made 0755 so adsync-pg can reach it; its parent
-# directories must already be searchable by other users. PG_BINDIR overrides
-# where the PostgreSQL programs are (default: pg_config --bindir).
+# data/adsync.conf), socket/ (adsync-pg's), postgres.log (adsync-pg's), and,
+# root's: password (0600), env (0644; PORT, LISTEN, PRIMARY lines, which the
+# script parses, never runs) and the initdb/basebackup logs. DIR itself is
+# made 0755 so adsync-pg can reach it; its parent directories must already be
+# searchable by other users. PG_BINDIR overrides where the PostgreSQL
+# programs are (default: pg_config --bindir).
+#
+# Root works on paths inside DIR, so DIR must be root's alone: the script
+# creates it (0755, root) when missing, and refuses a DIR that is a symbolic
+# link, is not owned by root, or is writable by group or others (another user
+# could plant links there that root would follow, or edit env). Inside DIR,
+# root never writes through a symbolic link, and touches what adsync-pg owns
+# (data/, socket/) only as adsync-pg. DIR may hold only letters, digits and
+# . _ / - (it goes into postgresql.conf and libpq strings).
 set -euo pipefail
 
 cmd=${1:?usage: postgres.sh init|start|stop|kill|standby|promote|conninfo|psql DIR ...}
-dir=$(realpath -m "${2:?DIR is required}")
 user=adsync-pg
 
 if [[ $(id -u) != 0 ]]; then
   echo "postgres.sh: run it as root (it runs the servers as the user $user)" >&2
   exit 1
 fi
+
+# Absolute path $1 with its parent directories resolved but not its last
+# component, so a DIR that is a symbolic link is seen as one (and refused).
+resolve_dir() {
+  local p=$1 base parent
+  while [[ "$p" == */ && "$p" != / ]]; do p=${p%/}; done
+  base=${p##*/}
+  case $base in
+    ""|.|..) realpath -m -- "$p" ;;
+    *)
+      if [[ "$p" == */* ]]; then parent=${p%/*}/; else parent=.; fi
+      parent=$(realpath -m -- "$parent")
+      printf '%s/%s\n' "${parent%/}" "$base"
+      ;;
+  esac
+}
+
+# Refuses path $1 unless it is plain: absolute, letters, digits, . _ / -.
+check_plain() {
+  [[ "$1" =~ ^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$ ]] || {
+    echo "postgres.sh: $2 may hold only letters, digits and . _ / - (got '$1'); use a plainer path" >&2
+    exit 2
+  }
+}
+
+# Refuses directory $1 (when it exists) unless only root can change what is
+# in it: root's, not writable by group or others, not a symbolic link.
+check_dir() {
+  local d=$1 owner mode
+  if [[ -L "$d" ]]; then
+    echo "postgres.sh: $d is a symbolic link; pass the directory it points to, or a new path" \
+         "(the script creates it)" >&2
+    exit 2
+  fi
+  [[ -e "$d" ]] || return 0
+  [[ -d "$d" ]] || { echo "postgres.sh: $d is not a directory; remove it or use another DIR" >&2; exit 2; }
+  read -r owner mode < <(stat -c '%u %a' -- "$d")
+  if [[ "$owner" != 0 ]] || ((8#$mode & 8#022)); then
+    echo "postgres.sh: $d is owned by $(stat -c %U -- "$d") with mode $mode, but must be root's and" \
+         "writable by root only (another user could plant links in it that root would follow);" \
+         "use a new DIR (the script creates it), or a directory made by root (chmod go-w)" >&2
+    exit 2
+  fi
+}
+
+dir=$(resolve_dir "${2:?DIR is required}")
+[[ "$dir" != / ]] || { echo "postgres.sh: DIR cannot be /" >&2; exit 2; }
+check_plain "$dir" DIR
+check_dir "$dir"
 
 bindir=${PG_BINDIR:-}
 if [[ -z "$bindir" ]]; then
@@ -50,10 +108,54 @@ if [[ ! -x "$bindir/initdb" ]]; then
   exit 1
 fi
 
-# Runs a PostgreSQL program as adsync-pg (from /, so a private working
-# directory does not make it complain).
+# Runs a program as adsync-pg (from /, so a private working directory does
+# not make it complain). Everything under data/ and socket/ is adsync-pg's:
+# root reads and writes there only through this.
 asuser() {
   (cd / && runuser -u "$user" -- "$@")
+}
+
+# Creates DIR (0755, root's) when missing; makes it 0755 when it is not.
+make_dir() {
+  mkdir -p -- "${dir%/*}/"
+  mkdir -m 0755 -- "$dir" 2>/dev/null || true
+  check_dir "$dir"  # again: someone may have made it meanwhile
+  [[ -d "$dir" ]] || { echo "postgres.sh: cannot create $dir" >&2; exit 1; }
+  chmod 0755 -- "$dir"
+}
+
+# Refuses $1 (a path directly in DIR, which root writes, reads or chowns)
+# when it is a symbolic link or not a regular file (left over from when DIR
+# was writable by others, say).
+no_link() {
+  if [[ -L "$1" ]] || [[ -e "$1" && ! -f "$1" ]]; then
+    echo "postgres.sh: $1 is a symbolic link or not a regular file; remove it" \
+         "(or use a new DIR)" >&2
+    exit 1
+  fi
+}
+
+# Makes $1 (a path directly in DIR) a directory owned by adsync-pg, 0700.
+user_dir() {
+  if [[ -L "$1" ]] || [[ -e "$1" && ! -d "$1" ]]; then
+    echo "postgres.sh: $1 is a symbolic link or not a directory; remove it (or use a new DIR)" >&2
+    exit 1
+  fi
+  mkdir -p -- "$1"
+  chown -h -- "$user:" "$1"
+  chmod 0700 -- "$1"
+}
+
+# Makes $1 (a path directly in DIR) a regular file owned by adsync-pg.
+user_file() {
+  no_link "$1"
+  [[ -e "$1" ]] || : > "$1"
+  [[ $(stat -c %U -- "$1") == "$user" ]] && return 0
+  [[ $(stat -c %h -- "$1") == 1 ]] || {
+    echo "postgres.sh: $1 has other hard links; remove it (or use a new DIR)" >&2
+    exit 1
+  }
+  chown -h -- "$user:" "$1"
 }
 
 ensure_user() {
@@ -64,42 +166,72 @@ ensure_user() {
 # DIR with the parts adsync-pg owns.
 prepare_dir() {
   ensure_user
-  mkdir -p "$dir"
-  chmod 0755 "$dir"
+  make_dir
   if ! runuser -u "$user" -- test -x "$dir" 2>/dev/null; then
     echo "postgres.sh: the user $user cannot reach $dir: a parent directory is not" \
          "searchable by other users; chmod o+x it, or use a DIR elsewhere (e.g. under /tmp)" >&2
     exit 1
   fi
-  mkdir -p "$dir/data" "$dir/socket"
-  chown "$user:" "$dir/data" "$dir/socket"
-  chmod 0700 "$dir/data" "$dir/socket"
-  touch "$dir/postgres.log"
-  chown "$user:" "$dir/postgres.log"
+  user_dir "$dir/data"
+  user_dir "$dir/socket"
+  user_file "$dir/postgres.log"
 }
 
+valid_port() { [[ "$1" =~ ^[1-9][0-9]{0,4}$ ]] && (($1 < 65536)); }
+# listen_addresses: host names or IP addresses, comma-separated, or *.
+valid_listen() { [[ "$1" =~ ^[A-Za-z0-9.:,*-]*$ ]]; }
+
+# Sets PORT, LISTEN and PRIMARY from DIR/env (or $1/env), KEY=VALUE lines
+# that root wrote; parsed, not run, and every value checked. (LISTEN and
+# PRIMARY are there for the record: init and standby take them anew.)
+# shellcheck disable=SC2034
 load_env() {
-  [[ -f "$dir/env" ]] || {
-    echo "postgres.sh: $dir has no server; run 'postgres.sh init $dir [PORT]' (or standby) first" >&2
+  local d=${1:-$dir} line key value
+  local f=$d/env
+  [[ -f "$f" ]] || {
+    echo "postgres.sh: $d has no server; run 'postgres.sh init $d [PORT]' (or standby) first" >&2
     exit 1
   }
-  # shellcheck disable=SC1091
-  source "$dir/env"
+  if [[ -L "$f" || $(stat -c %u -- "$f") != 0 ]] || ((8#$(stat -c %a -- "$f") & 8#022)); then
+    echo "postgres.sh: $f is not a file of root's that only root can write; remove $d to start over" >&2
+    exit 1
+  fi
+  PORT="" LISTEN="" PRIMARY=""
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ -n "$line" ]] || continue
+    key=${line%%=*} value=${line#*=}
+    case $key in
+      PORT) valid_port "$value" && PORT=$value ;;
+      LISTEN) valid_listen "$value" && LISTEN=$value ;;
+      PRIMARY) [[ -z "$value" || "$value" =~ ^/[A-Za-z0-9._/-]*$ ]] && PRIMARY=$value ;;
+      *) false ;;
+    esac || {
+      echo "postgres.sh: $f has a bad line '$line'; remove $d to start over" >&2
+      exit 1
+    }
+  done < "$f"
+  [[ -n "$PORT" ]] || { echo "postgres.sh: $f has no PORT; remove $d to start over" >&2; exit 1; }
+}
+
+check_listen() {
+  valid_listen "$1" ||
+    { echo "postgres.sh: PG_LISTEN must be an IP address (or host names, comma-separated), not '$1'" >&2; exit 2; }
 }
 
 check_port() {
   local port=$1 sock
-  [[ "$port" =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) ||
+  valid_port "$port" ||
     { echo "postgres.sh: PORT must be a number from 1 to 65535, not '$port'" >&2; exit 2; }
   sock="$dir/socket/.s.PGSQL.$port"
   ((${#sock} < 108)) ||
     { echo "postgres.sh: the socket path $sock is too long for a unix socket (107 bytes at most); use a shorter DIR" >&2; exit 2; }
 }
 
-# Our settings, in data/adsync.conf (included from postgresql.conf).
+# Our settings, in data/adsync.conf (included from postgresql.conf); written
+# as adsync-pg, whose files they are.
 write_conf() {  # port listen
   local data=$dir/data
-  cat > "$data/adsync.conf" <<CONF
+  asuser tee "$data/adsync.conf" > /dev/null <<CONF
 # Written by scripts/postgres.sh; rewritten by init and standby.
 listen_addresses = '$2'
 port = $1
@@ -113,23 +245,25 @@ shared_buffers = 32MB
 log_destination = 'stderr'
 logging_collector = off
 CONF
-  chown "$user:" "$data/adsync.conf"
-  grep -q "^include 'adsync.conf'" "$data/postgresql.conf" ||
-    echo "include 'adsync.conf'" >> "$data/postgresql.conf"
+  asuser grep -q "^include 'adsync.conf'" "$data/postgresql.conf" ||
+    echo "include 'adsync.conf'" | asuser tee -a "$data/postgresql.conf" > /dev/null
   # Password logins on the TCP address (initdb's rules cover 127.0.0.1 and ::1).
-  if [[ -n "$2" ]] && ! grep -q '^host all all samenet' "$data/pg_hba.conf"; then
-    printf 'host all all samenet scram-sha-256\nhost replication all samenet scram-sha-256\n' \
-      >> "$data/pg_hba.conf"
+  if [[ -n "$2" ]] && ! asuser grep -q '^host all all samenet' "$data/pg_hba.conf"; then
+    printf 'host all all samenet scram-sha-256\nhost replication all samenet scram-sha-256\n' |
+      asuser tee -a "$data/pg_hba.conf" > /dev/null
   fi
 }
 
+# DIR/env, root's, 0644.
 write_env() {  # port listen primary
-  printf 'PORT=%s\nLISTEN=%s\nPRIMARY=%s\n' "$1" "$2" "$3" > "$dir/env.new"
-  mv "$dir/env.new" "$dir/env"
+  rm -f -- "$dir/env.new"
+  (umask 022 && printf 'PORT=%s\nLISTEN=%s\nPRIMARY=%s\n' "$1" "$2" "$3" > "$dir/env.new")
+  chmod 0644 -- "$dir/env.new"
+  mv -- "$dir/env.new" "$dir/env"
 }
 
 running() {
-  [[ -f "$dir/data/PG_VERSION" ]] && asuser "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1
+  asuser "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1
 }
 
 # Superuser psql on database $2 (default adsync) through the socket.
@@ -142,6 +276,7 @@ su_psql() {  # db args...
 init() {
   local port=${3:-5432} listen=${PG_LISTEN:-}
   check_port "$port"
+  check_listen "$listen"
   if [[ -f "$dir/.initialized" ]]; then
     load_env
     [[ -z "${3:-}" || "$3" == "$PORT" ]] || {
@@ -152,7 +287,8 @@ init() {
     return
   fi
   prepare_dir
-  if [[ ! -f "$dir/data/PG_VERSION" ]]; then
+  if ! asuser test -f "$dir/data/PG_VERSION"; then
+    no_link "$dir/initdb.log"
     asuser "$bindir/initdb" -D "$dir/data" -U postgres -E UTF8 --no-locale \
       --auth-local=trust --auth-host=scram-sha-256 > "$dir/initdb.log" 2>&1 || {
         tail -20 "$dir/initdb.log" >&2
@@ -163,6 +299,7 @@ init() {
   fi
   write_conf "$port" "$listen"
   write_env "$port" "$listen" ""
+  no_link "$dir/password"
   [[ -f "$dir/password" ]] || (umask 077 && openssl rand -hex 16 > "$dir/password")
   local was_running=0
   running && was_running=1
@@ -183,6 +320,7 @@ ALTER ROLE replicator PASSWORD '$password';
 SELECT 'CREATE DATABASE adsync OWNER adsync'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'adsync') \gexec
 SQL
+  no_link "$dir/.initialized"
   touch "$dir/.initialized"
   ((was_running)) || stop
 }
@@ -190,7 +328,7 @@ SQL
 start() {
   load_env
   if running; then return; fi
-  [[ -f "$dir/data/PG_VERSION" ]] ||
+  asuser test -f "$dir/data/PG_VERSION" ||
     { echo "postgres.sh: $dir/data holds no database; run 'postgres.sh init $dir' first" >&2; exit 1; }
   prepare_dir
   if ! asuser "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -t 120 -w start > /dev/null; then
@@ -214,16 +352,42 @@ stop() {
   asuser "$bindir/pg_ctl" -D "$dir/data" -m fast -t 60 -w stop > /dev/null
 }
 
+# Whether process $1 runs as adsync-pg (real and effective uid).
+owned() {
+  local line ruid euid
+  line=$(grep -m1 '^Uid:' "/proc/$1/status" 2>/dev/null) || return 1
+  read -r _ ruid euid _ <<< "$line"
+  [[ "$ruid" == "$uid" && "$euid" == "$uid" ]]
+}
+
+# Whether process $1 is this DIR's postmaster: adsync-pg's, and its command
+# line is a postgres program with -D DIR/data.
+our_postmaster() {
+  local pid=$1 args=() i
+  [[ "$pid" =~ ^[1-9][0-9]*$ ]] && owned "$pid" || return 1
+  { mapfile -d '' -t args < "/proc/$pid/cmdline"; } 2>/dev/null || return 1
+  [[ "${args[0]:-}" == postgres || "${args[0]:-}" == */postgres ]] || return 1
+  for ((i = 1; i + 1 < ${#args[@]}; i++)); do
+    [[ "${args[i]}" == -D && "${args[i + 1]}" == "$dir/data" ]] && return 0
+  done
+  return 1
+}
+
 kill_server() {
-  local pidfile=$dir/data/postmaster.pid pid
-  [[ -f "$pidfile" ]] || return 0
-  pid=$(head -1 "$pidfile")
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 0
+  local pid uid
+  uid=$(id -u "$user" 2>/dev/null) || return 0
+  # postmaster.pid is adsync-pg's (read as adsync-pg), and may be stale (an
+  # earlier kill), its pid since reused: only this DIR's postmaster is killed.
+  pid=$(asuser head -1 "$dir/data/postmaster.pid" 2>/dev/null) || return 0
+  our_postmaster "$pid" || return 0
   # pg_ctl starts the postmaster in its own session, and each child makes
-  # its own (setsid), so the children are named one by one.
-  local pids=("$pid") child
-  for child in $(cat "/proc/$pid/task/"*/children 2>/dev/null); do pids+=("$child"); done
-  kill -KILL -- "-$pid" 2>/dev/null || true
+  # its own (setsid), so the children are named one by one, with whatever
+  # else is in the postmaster's process group; adsync-pg's processes only.
+  local pids=("$pid") p
+  for p in $(cat "/proc/$pid/task/"*/children 2>/dev/null) \
+           $(pgrep -u "$uid" -g "$pid" 2>/dev/null); do
+    [[ "$p" != "$pid" ]] && owned "$p" && pids+=("$p")
+  done
   kill -KILL "${pids[@]}" 2>/dev/null || true
   # Waits until they are reaped, not just dead: while the postmaster is a
   # zombie its pid still answers, and pg_ctl and postgres take the server
@@ -239,22 +403,26 @@ kill_server() {
 }
 
 standby() {
-  local primary; primary=$(realpath -m "${3:?PRIMARY_DIR is required}")
+  local primary; primary=$(resolve_dir "${3:?PRIMARY_DIR is required}")
+  check_plain "$primary" PRIMARY_DIR
+  check_dir "$primary"
   local port=${4:-5432} listen=${PG_LISTEN:-}
   if [[ -f "$dir/.initialized" ]]; then
     start
     return
   fi
   check_port "$port"
+  check_listen "$listen"
   [[ -f "$primary/env" ]] ||
     { echo "postgres.sh: $primary has no server; run 'postgres.sh init $primary' and start it first" >&2; exit 1; }
-  local pport; pport=$(. "$primary/env"; echo "$PORT")
+  local pport; pport=$(load_env "$primary"; echo "$PORT")
   "$bindir/pg_isready" -q -h "$primary/socket" -p "$pport" ||
     { echo "postgres.sh: the primary in $primary is not running; run 'postgres.sh start $primary' first" >&2; exit 1; }
   # A half-made standby (its start failed) is made again.
   stop
   rm -rf "${dir:?}/data"
   prepare_dir
+  no_link "$dir/basebackup.log"
   asuser "$bindir/pg_basebackup" -h "$primary/socket" -p "$pport" -U replicator \
     -D "$dir/data" -R -X stream -c fast > "$dir/basebackup.log" 2>&1 || {
       tail -20 "$dir/basebackup.log" >&2
@@ -264,15 +432,18 @@ standby() {
     }
   write_conf "$port" "$listen"
   write_env "$port" "$listen" "$primary"
-  cp "$primary/password" "$dir/password"
+  no_link "$primary/password"
+  no_link "$dir/password"
+  (umask 077 && cp -- "$primary/password" "$dir/password")
   start
+  no_link "$dir/.initialized"
   touch "$dir/.initialized"
 }
 
 promote() {
   load_env
   running || { echo "postgres.sh: the server in $dir is not running; start it first" >&2; exit 1; }
-  [[ -f "$dir/data/standby.signal" ]] || return 0
+  asuser test -f "$dir/data/standby.signal" || return 0
   asuser "$bindir/pg_ctl" -D "$dir/data" -t 60 -w promote > /dev/null
 }
 

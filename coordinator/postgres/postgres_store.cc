@@ -19,14 +19,39 @@
 namespace adsync {
 namespace {
 
+// The claim's transaction sits idle while K12Panel answers a push: its
+// session may stay idle in it longer than the coordinator's other sessions
+// (15 s), up to a bound above the K12Panel request timeout (default 30 s),
+// after which the server ends a hung coordinator's claim.
+constexpr char kClaimSessionSettings[] =
+    "SET idle_in_transaction_session_timeout = '120s'";
+
+// "PostgreSQL database adsync on db1,db2:5432", from the connection
+// string's own fields (never its other options).
+std::string DescribeConnInfo(const std::string& conninfo) {
+  std::string db = "?", host = "(default host)", port;
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  PQfreemem(error);
+  if (options == nullptr) return "PostgreSQL database";
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || o->val[0] == '\0') continue;
+    const std::string keyword = o->keyword;
+    if (keyword == "dbname") db = o->val;
+    if (keyword == "host") host = o->val;
+    if (keyword == "port") port = o->val;
+  }
+  PQconninfoFree(options);
+  return absl::StrCat("PostgreSQL database ", db, " on ", host,
+                      port.empty() ? "" : ":", port);
+}
+
 class PostgresEngine : public StoreEngine {
  public:
   explicit PostgresEngine(std::string conninfo)
       : conninfo_(std::move(conninfo)) {}
 
-  std::string Name() const override {
-    return absl::StrCat("PostgreSQL database (", conninfo_, ")");
-  }
+  std::string Name() const override { return DescribeConnInfo(conninfo_); }
   absl::StatusOr<std::unique_ptr<Database>> Connect() override {
     ASSIGN_OR_RETURN(std::unique_ptr<PostgresDatabase> db,
                      PostgresDatabase::Open(conninfo_));
@@ -44,7 +69,8 @@ class PostgresEngine : public StoreEngine {
     // that was never released (its batch's bookkeeping failed).
     ReleaseLocked();
     if (claims_ == nullptr) {
-      ASSIGN_OR_RETURN(claims_, PostgresDatabase::Open(conninfo_));
+      ASSIGN_OR_RETURN(
+          claims_, PostgresDatabase::Open(conninfo_, kClaimSessionSettings));
     }
     {
       ASSIGN_OR_RETURN(ScopedStatement add,
@@ -100,25 +126,28 @@ absl::Status CheckPostgresConnInfo(const std::string& conninfo) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
   if (options == nullptr) {
-    std::string message = error ? error : "out of memory";
+    // libpq's message may quote the string, password included: not echoed.
     PQfreemem(error);
-    while (!message.empty() && message.back() == '\n') message.pop_back();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "postgres is not a valid libpq connection string (", message,
-        "); see https://www.postgresql.org/docs/15/libpq-connect.html"));
+    return absl::InvalidArgumentError(
+        "postgres is not a valid libpq connection string: write it as "
+        "key=value pairs (host=db1 dbname=adsync user=adsync) or as a "
+        "postgresql:// URI; see "
+        "https://www.postgresql.org/docs/15/libpq-connect.html");
   }
   bool has_password = false;
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
-    if (std::string(o->keyword) == "password" && o->val != nullptr &&
-        o->val[0] != '\0') {
+    const std::string keyword = o->keyword;
+    if ((keyword == "password" || keyword == "sslpassword") &&
+        o->val != nullptr && o->val[0] != '\0') {
       has_password = true;
     }
   }
   PQconninfoFree(options);
   if (has_password) {
     return absl::InvalidArgumentError(
-        "postgres holds a password: the config file is not the place for "
-        "one. Remove it and put it in a passfile readable only by the "
+        "postgres holds a password (password or sslpassword): the config "
+        "file is not the place for one. Remove it and put it in a passfile "
+        "readable only by the "
         "coordinator's user (passfile=/etc/adsync/pgpass in the connection "
         "string, format host:port:dbname:user:password), or use peer or "
         "certificate authentication");

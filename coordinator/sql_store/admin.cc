@@ -186,12 +186,14 @@ absl::StatusOr<std::vector<adsync::v1::SyncInfo>> SqlStore::ListSyncs(
 absl::StatusOr<adsync::v1::AddSyncResponse> SqlStore::RotateSyncKey(
     const std::string& org_id, const std::string& sync_id_raw) {
   absl::MutexLock lock(&write_mu_);
+  // Looked up inside the transaction: another coordinator may have just
+  // removed the sync.
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
   ASSIGN_OR_RETURN(SyncOfOrg found,
                    LoadSyncOfOrg(writer_.get(), org_id, sync_id_raw));
   const OrgRow& org = found.org;
   const std::string& sync_id = found.sync_id;
-  Transaction txn(writer_.get());
-  RETURN_IF_ERROR(txn.Begin());
   ASSIGN_OR_RETURN(adsync::v1::AddSyncResponse response,
                    IssueKeyLocked(org.org.org_id(), sync_id));
   RETURN_IF_ERROR(EndLeasesOfLocked(sync_id));
@@ -205,12 +207,12 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqlStore::RotateSyncKey(
 absl::Status SqlStore::RemoveSync(const std::string& org_id,
                                   const std::string& sync_id_raw) {
   absl::MutexLock lock(&write_mu_);
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
   ASSIGN_OR_RETURN(SyncOfOrg found,
                    LoadSyncOfOrg(writer_.get(), org_id, sync_id_raw));
   const OrgRow& org = found.org;
   const std::string& sync_id = found.sync_id;
-  Transaction txn(writer_.get());
-  RETURN_IF_ERROR(txn.Begin());
   // Removal is also how a leaked key is retired: what its holder wrote is
   // replaced by the domain's next full sync, as after a rotation.
   RETURN_IF_ERROR(RequireAuthoritativeResyncLocked(org.key, sync_id));

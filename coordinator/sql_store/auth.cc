@@ -175,6 +175,11 @@ absl::StatusOr<std::string> SqlStore::PinDomainSid(
     const SyncRecord& sync, const std::string& domain_sid) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
+  // Read and pin in one write transaction: two agents of the domain
+  // reporting at once (through two coordinators) pin one SID, and the
+  // other hears the mismatch.
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
   ASSIGN_OR_RETURN(ScopedStatement q,
                    writer_->Cached("SELECT domain_sid, pinned_by FROM domains "
                                    "WHERE org_key=?1 AND domain=?2"));
@@ -197,6 +202,7 @@ absl::StatusOr<std::string> SqlStore::PinDomainSid(
       .Bind(4, sync.sync_id)
       .Bind(5, NowUnix());
   RETURN_IF_ERROR(put->Run());
+  RETURN_IF_ERROR(txn.Commit());
   return domain_sid;
 }
 

@@ -107,8 +107,16 @@ absl::StatusOr<bool> SqlStore::RenewLease(const SyncRecord& sync,
                                           int64_t ttl_ms) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), sync.org_id));
+  // The credential check and the renewal in one write transaction: a key
+  // rotated or a sync removed (by any coordinator) in between must not see
+  // its lease revived.
+  Transaction txn(writer_.get());
+  RETURN_IF_ERROR(txn.Begin());
   RETURN_IF_ERROR(CheckCredentialLocked(sync));
-  return RenewLeaseLocked(org.key, sync, epoch, now_ms + ttl_ms);
+  ASSIGN_OR_RETURN(bool renewed,
+                   RenewLeaseLocked(org.key, sync, epoch, now_ms + ttl_ms));
+  RETURN_IF_ERROR(txn.Commit());
+  return renewed;
 }
 
 absl::Status SqlStore::ReleaseLease(const SyncRecord& sync, uint64_t epoch) {

@@ -124,14 +124,20 @@ absl::StatusOr<std::vector<std::string>> SqlStore::OrgsReadyToPush(
 
 absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
                                                   int max_people) {
-  absl::MutexLock lock(&read_mu_);
-  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  OrgRow org;
+  {
+    absl::MutexLock lock(&read_mu_);
+    ASSIGN_OR_RETURN(org, LoadOrg(reader_.get(), org_id));
+  }
   PushBatch batch;
   batch.org_id = org.org.org_id();
+  // Claimed without the read lock: claiming may wait for a (re)connection,
+  // and status and Hellos read meanwhile.
   ASSIGN_OR_RETURN(bool claimed, engine_->ClaimPush(org.key));
   if (!claimed) return batch;  // another coordinator is pushing the org
   // The claim lasts until the batch is completed, deferred or parked.
   absl::Cleanup release = [&] { engine_->ReleasePush(org.key); };
+  absl::MutexLock lock(&read_mu_);
   {
     ASSIGN_OR_RETURN(
         ScopedStatement q,

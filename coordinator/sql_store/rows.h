@@ -1,6 +1,6 @@
 // Rows and small helpers the parts of SqlStore share: reading an account,
 // an AD Sync and a lease row, hashing keys, the clock. Internal to
-// coordinator/sqlite/; callers use store.h.
+// coordinator/sql_store/; callers use store.h.
 #ifndef ADSYNC_COORDINATOR_SQL_STORE_ROWS_H_
 #define ADSYNC_COORDINATOR_SQL_STORE_ROWS_H_
 

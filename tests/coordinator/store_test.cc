@@ -40,6 +40,11 @@ class StoreFixture : public ::testing::Test {
       ASSERT_TRUE(conninfo.ok()) << conninfo.status();
       conninfo_ = *conninfo;
     }
+    OpenWithOrgAndSync();
+  }
+
+  // Opens the store and gives it the org and sync_a_ every test starts with.
+  void OpenWithOrgAndSync() {
     store_ = Open();
     ASSERT_NE(store_, nullptr);
     adsync::v1::CreateOrgRequest org;
@@ -1185,12 +1190,7 @@ TEST_F(PostgresStoreTest, AfterTheServerRestartsTheNextWriteReconnects) {
   auto server = testing::PostgresServer::Start(server_dir.path(), 5433);
   ASSERT_TRUE(server.ok()) << server.status();
   conninfo_ = (*server)->ConnInfo();
-  store_ = Open();
-  ASSERT_NE(store_, nullptr);
-  adsync::v1::CreateOrgRequest org;
-  org.set_name("Springfield USD");
-  org_id_ = store_->CreateOrg(org)->org_id();
-  sync_a_ = AddSync("DISTRICT", "127.0.0.21");
+  OpenWithOrgAndSync();
   Apply(sync_a_, {{.guid = 1, .sam = "before"}});
   ASSERT_TRUE((*server)->Kill().ok());
   ASSERT_TRUE((*server)->Restart().ok());

@@ -29,11 +29,7 @@ constexpr absl::Duration kArrival = absl::Seconds(40);
 
 class FailoverE2eTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    setenv("SAMBA_NS", ADSYNC_E2E_FOREST_DIR, 1);  // for `replicate`
-    for (const char* ip : {"127.0.0.41", "127.0.0.42", "127.0.0.43"})
-      EnsureLoopbackSource(ip);
-  }
+  static void SetUpTestSuite() { UseForest(ADSYNC_E2E_FOREST_DIR); }
 
   void SetUp() override {
     a1_ = std::make_unique<Dc>(std::string(ADSYNC_E2E_FOREST_DIR) + "/a1");

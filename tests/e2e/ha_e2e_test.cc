@@ -53,11 +53,7 @@ absl::Time ConnectedTo(const std::string& log, const std::string& target,
 
 class HaE2eTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    setenv("SAMBA_NS", ADSYNC_E2E_FOREST_DIR, 1);  // for `replicate`
-    for (const char* ip : {"127.0.0.41", "127.0.0.42", "127.0.0.43"})
-      EnsureLoopbackSource(ip);
-  }
+  static void SetUpTestSuite() { UseForest(ADSYNC_E2E_FOREST_DIR); }
 
   void SetUp() override {
     a1_ = std::make_unique<Dc>(std::string(ADSYNC_E2E_FOREST_DIR) + "/a1");

@@ -33,6 +33,7 @@ class PatroniE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Patroni({"start", cluster_.path(), absl::StrCat(kBasePort)});
+    ASSERT_FALSE(HasFailure()) << "the Patroni cluster did not start";
     ASSERT_EQ(mkdir(dir_.File("c").c_str(), 0700), 0);
     coordinator_ = std::make_unique<Coordinator>(
         dir_.File("c"), "heartbeat_interval_ms: 500\nlease_ttl_ms: 2000\n",

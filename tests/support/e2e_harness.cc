@@ -172,6 +172,12 @@ std::string PanelSimProcess::PersonOf(const std::string& org,
   return "";
 }
 
+void UseForest(const std::string& forest_dir) {
+  setenv("SAMBA_NS", forest_dir.c_str(), 1);
+  for (const char* ip : {"127.0.0.41", "127.0.0.42", "127.0.0.43"})
+    EnsureLoopbackSource(ip);
+}
+
 std::string FastFailoverPanelConfig(const PanelSimProcess& panel) {
   return absl::StrCat(
       "heartbeat_interval_ms: 500\nlease_ttl_ms: 2000\npanel {\n  base_url: "

@@ -26,6 +26,12 @@ std::string E2eCertDir();
 // Agent credentials trusting that CA (for scripted WireAgents).
 std::shared_ptr<grpc::ChannelCredentials> E2eAgentCredentials();
 
+// For tests on the samba_forest fixture's DCs (tests/CMakeLists.txt: a1 and
+// its replica a2 of DISTRICT, b1 of STAFF, under `forest_dir`): names the
+// forest's namespace for `samba_dc.sh replicate` and lets agents dial from
+// 127.0.0.41-43.
+void UseForest(const std::string& forest_dir);
+
 // A provisioned, running DC directory (see scripts/samba_dc.sh).
 class Dc {
  public:

@@ -8,6 +8,10 @@
 //                                              Engine::kPostgres),
 //                            EngineName);
 //
+// The server stops when the test binary exits normally; one killed (a
+// crash, ctest's timeout) leaves it running in its /tmp/adsync-test-*
+// directory until `scripts/postgres.sh stop DIR`.
+//
 // Thread-safety: FreshPostgresDatabase may be called from any thread.
 #ifndef ADSYNC_TESTS_SUPPORT_TEST_DATABASES_H_
 #define ADSYNC_TESTS_SUPPORT_TEST_DATABASES_H_
