@@ -439,6 +439,8 @@ set -e
 exec "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -d "\$1" <<'SQL'
 CREATE ROLE adsync LOGIN PASSWORD '$adsync_pw';
 CREATE DATABASE adsync OWNER adsync;
+-- Only adsync connects (docs/security.md: the coordinators' write lock).
+REVOKE CONNECT, TEMPORARY ON DATABASE adsync FROM PUBLIC;
 SQL
 SCRIPT
 

@@ -319,6 +319,9 @@ ALTER ROLE adsync PASSWORD '$password';
 ALTER ROLE replicator PASSWORD '$password';
 SELECT 'CREATE DATABASE adsync OWNER adsync'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'adsync') \gexec
+-- Only adsync connects (any connected role could take the coordinators'
+-- write lock, an advisory lock: docs/security.md).
+REVOKE CONNECT, TEMPORARY ON DATABASE adsync FROM PUBLIC;
 SQL
   no_link "$dir/.initialized"
   touch "$dir/.initialized"
