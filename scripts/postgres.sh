@@ -42,27 +42,15 @@ set -euo pipefail
 
 cmd=${1:?usage: postgres.sh init|start|stop|kill|standby|promote|conninfo|psql DIR ...}
 user=adsync-pg
+prog=postgres.sh
+# shellcheck source=scripts/pg_common.sh
+source "$(dirname "$(realpath "$0")")/pg_common.sh"
 
 if [[ $(id -u) != 0 ]]; then
   echo "postgres.sh: run it as root (it runs the servers as the user $user)" >&2
   exit 1
 fi
 
-# Absolute path $1 with its parent directories resolved but not its last
-# component, so a DIR that is a symbolic link is seen as one (and refused).
-resolve_dir() {
-  local p=$1 base parent
-  while [[ "$p" == */ && "$p" != / ]]; do p=${p%/}; done
-  base=${p##*/}
-  case $base in
-    ""|.|..) realpath -m -- "$p" ;;
-    *)
-      if [[ "$p" == */* ]]; then parent=${p%/*}/; else parent=.; fi
-      parent=$(realpath -m -- "$parent")
-      printf '%s/%s\n' "${parent%/}" "$base"
-      ;;
-  esac
-}
 
 # Refuses path $1 unless it is plain: absolute, letters, digits, . _ / -.
 check_plain() {
@@ -72,25 +60,6 @@ check_plain() {
   }
 }
 
-# Refuses directory $1 (when it exists) unless only root can change what is
-# in it: root's, not writable by group or others, not a symbolic link.
-check_dir() {
-  local d=$1 owner mode
-  if [[ -L "$d" ]]; then
-    echo "postgres.sh: $d is a symbolic link; pass the directory it points to, or a new path" \
-         "(the script creates it)" >&2
-    exit 2
-  fi
-  [[ -e "$d" ]] || return 0
-  [[ -d "$d" ]] || { echo "postgres.sh: $d is not a directory; remove it or use another DIR" >&2; exit 2; }
-  read -r owner mode < <(stat -c '%u %a' -- "$d")
-  if [[ "$owner" != 0 ]] || ((8#$mode & 8#022)); then
-    echo "postgres.sh: $d is owned by $(stat -c %U -- "$d") with mode $mode, but must be root's and" \
-         "writable by root only (another user could plant links in it that root would follow);" \
-         "use a new DIR (the script creates it), or a directory made by root (chmod go-w)" >&2
-    exit 2
-  fi
-}
 
 dir=$(resolve_dir "${2:?DIR is required}")
 [[ "$dir" != / ]] || { echo "postgres.sh: DIR cannot be /" >&2; exit 2; }
@@ -115,25 +84,7 @@ asuser() {
   (cd / && runuser -u "$user" -- "$@")
 }
 
-# Creates DIR (0755, root's) when missing; makes it 0755 when it is not.
-make_dir() {
-  mkdir -p -- "${dir%/*}/"
-  mkdir -m 0755 -- "$dir" 2>/dev/null || true
-  check_dir "$dir"  # again: someone may have made it meanwhile
-  [[ -d "$dir" ]] || { echo "postgres.sh: cannot create $dir" >&2; exit 1; }
-  chmod 0755 -- "$dir"
-}
 
-# Refuses $1 (a path directly in DIR, which root writes, reads or chowns)
-# when it is a symbolic link or not a regular file (left over from when DIR
-# was writable by others, say).
-no_link() {
-  if [[ -L "$1" ]] || [[ -e "$1" && ! -f "$1" ]]; then
-    echo "postgres.sh: $1 is a symbolic link or not a regular file; remove it" \
-         "(or use a new DIR)" >&2
-    exit 1
-  fi
-}
 
 # Makes $1 (a path directly in DIR) a directory owned by adsync-pg, 0700.
 user_dir() {
@@ -146,22 +97,7 @@ user_dir() {
   chmod 0700 -- "$1"
 }
 
-# Makes $1 (a path directly in DIR) a regular file owned by adsync-pg.
-user_file() {
-  no_link "$1"
-  [[ -e "$1" ]] || : > "$1"
-  [[ $(stat -c %U -- "$1") == "$user" ]] && return 0
-  [[ $(stat -c %h -- "$1") == 1 ]] || {
-    echo "postgres.sh: $1 has other hard links; remove it (or use a new DIR)" >&2
-    exit 1
-  }
-  chown -h -- "$user:" "$1"
-}
 
-ensure_user() {
-  id -u "$user" >/dev/null 2>&1 ||
-    useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
-}
 
 # DIR with the parts adsync-pg owns.
 prepare_dir() {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -76,8 +77,14 @@ class HaE2eTest : public ::testing::Test {
     panel_->Start();
     for (const char* name : {"c1", "c2"}) {
       ASSERT_EQ(mkdir(dir_.File(name).c_str(), 0700), 0);
+      // Fast pushes and heartbeats, but the default 6 s lease: this test
+      // kills coordinators, not agents, and a 2 s lease can lapse under a
+      // loaded CI machine and fail the primary agent over on its own.
       coordinators_.push_back(std::make_unique<Coordinator>(
-          dir_.File(name), FastFailoverPanelConfig(*panel_), conninfo));
+          dir_.File(name),
+          absl::StrReplaceAll(FastFailoverPanelConfig(*panel_),
+                              {{"lease_ttl_ms: 2000", "lease_ttl_ms: 6000"}}),
+          conninfo));
       coordinators_.back()->Start();
     }
     org_ = c1().CreateOrg("Springfield USD");
