@@ -301,15 +301,17 @@ absl::Status PostgresDatabase::Check(PGresult* result,
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
     return absl::OkStatus();
   }
-  const char* state =
+  // Copied before PQclear: both point into `result`.
+  const char* field =
       result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string state = field ? field : "";
   const std::string message =
       FirstLine(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
   PQclear(result);
   absl::StatusCode code =
-      state ? CodeForSqlState(state) : absl::StatusCode::kUnavailable;
+      state.empty() ? absl::StatusCode::kUnavailable : CodeForSqlState(state);
   if (PQstatus(conn_) != CONNECTION_OK) code = absl::StatusCode::kUnavailable;
-  if (state && absl::string_view(state) == "25006") {
+  if (state == "25006") {
     // A server that became a standby: leave it, so the next statement
     // outside a transaction looks for the writable server again.
     reset_needed_ = true;

@@ -24,6 +24,10 @@ namespace {
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
+// A write to an agent outstanding this long when its stream is ended is
+// taken as stuck (the agent stopped reading).
+constexpr int64_t kStuckWriteMs = 1000;
+
 // What SessionPolicy::Admit compares with the sync: the names (subject CN,
 // then subjectAltNames) of the agent's CA-verified client certificate.
 std::vector<std::string> CertificateNames(const grpc::AuthContext& auth) {
@@ -150,10 +154,15 @@ class AgentGateway::Session final
     {
       absl::MutexLock lock(&mu_);
       FailLocked(status);
-      stuck = !finish_called_ && writing_;
+      // Only a write outstanding for a while is stuck; one merely in
+      // flight (a Hello result, an echo) completes and the stream then
+      // finishes with `status`, which the agent must read to act on.
+      stuck = !finish_called_ && writing_ &&
+              NowMs() - write_started_ms_ > kStuckWriteMs;
     }
     // A write stuck on an agent that stopped reading would hold the finish
-    // back: cancel. Otherwise the agent reads `status` and its reason.
+    // back: cancel (the stalled-stream monitor cancels a write that gets
+    // stuck later). Otherwise the agent reads `status` and its reason.
     if (stuck) context_->TryCancel();
   }
 
