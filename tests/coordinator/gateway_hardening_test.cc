@@ -91,7 +91,8 @@ TEST_F(HardenedGatewayTest, OversizedHelloFieldsAreRefusedBeforeAnyWork) {
                 HasSubstr(absl::StrCat("Hello.", field, " is 60000 bytes")));
     EXPECT_LT(s.error_message().size(), 200u);
   }
-  auto db = SqliteDatabase::Open(dir_.File("coordinator.db"), /*read_only=*/true);
+  auto db =
+      SqliteDatabase::Open(dir_.File("coordinator.db"), /*read_only=*/true);
   ASSERT_TRUE(db.ok());
   auto q = (*db)->Cached(
       "SELECT count(*), coalesce(max(length(org_id) + length(reason)), 0) "
