@@ -96,28 +96,11 @@ fi
 
 
 
-dir=$(resolve_dir "${2:?DIR is required}")
-[[ "$dir" != / ]] || { echo "patroni.sh: DIR cannot be /" >&2; exit 2; }
-# DIR goes unquoted into YAML, libpq strings and pgrep patterns.
-if [[ ! "$dir" =~ ^[A-Za-z0-9._/-]+$ ]]; then
-  echo "patroni.sh: DIR may hold only letters, digits and . _ / - (got '$dir'); use a plainer path" >&2
-  exit 2
-fi
-check_dir "$dir"
-
-bindir=${PG_BINDIR:-}
-if [[ -z "$bindir" ]]; then
-  bindir=$(pg_config --bindir 2>/dev/null ||
-           ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
-fi
-if [[ ! -x "$bindir/initdb" ]]; then
-  echo "patroni.sh: PostgreSQL server programs not found (looked in '${bindir}');" \
-       "run scripts/install_deps.sh, or set PG_BINDIR to the directory holding initdb" >&2
-  exit 1
-fi
-for prog in patroni patronictl etcd curl python3 openssl setpriv; do
-  command -v "$prog" >/dev/null 2>&1 || {
-    echo "patroni.sh: $prog is not installed; run scripts/install_deps.sh" \
+take_dir "${2:-}"
+find_bindir
+for tool in patroni patronictl etcd curl python3 openssl setpriv; do
+  command -v "$tool" >/dev/null 2>&1 || {
+    echo "patroni.sh: $tool is not installed; run scripts/install_deps.sh" \
          "(packages patroni etcd-server python3-etcd curl python3 openssl util-linux)" >&2
     exit 1
   }

@@ -1,4 +1,5 @@
 # shellcheck shell=bash disable=SC2154  # $prog, $user, $dir: the caller's
+# (take_dir and find_bindir set $dir and $bindir for it)
 # Shared by scripts/postgres.sh and scripts/patroni.sh (sourced, never run):
 # checks on the directory DIR they are given and the files root touches in
 # it, and the user adsync-pg that runs the servers. Expects $prog (the
@@ -75,4 +76,36 @@ user_file() {
     exit 1
   }
   chown -h -- "$user:" "$1"
+}
+
+# Refuses path $1 unless it is plain: absolute, letters, digits, . _ / -.
+check_plain() {
+  [[ "$1" =~ ^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$ ]] || {
+    echo "$prog: $2 may hold only letters, digits and . _ / - (got '$1'); use a plainer path" >&2
+    exit 2
+  }
+}
+
+# Sets $dir from the DIR argument $1: refused unless plain (it goes unquoted
+# into postgresql.conf, YAML, libpq strings and pgrep patterns) and safe.
+take_dir() {
+  [[ -n "$1" ]] || { echo "$prog: DIR is required" >&2; exit 2; }
+  dir=$(resolve_dir "$1")
+  [[ "$dir" != / ]] || { echo "$prog: DIR cannot be /" >&2; exit 2; }
+  check_plain "$dir" DIR
+  check_dir "$dir"
+}
+
+# Sets $bindir: PostgreSQL's server programs (PG_BINDIR overrides).
+find_bindir() {
+  bindir=${PG_BINDIR:-}
+  if [[ -z "$bindir" ]]; then
+    bindir=$(pg_config --bindir 2>/dev/null ||
+             ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+  fi
+  if [[ ! -x "$bindir/initdb" ]]; then
+    echo "$prog: PostgreSQL server programs not found (looked in '${bindir}');" \
+         "run scripts/install_deps.sh, or set PG_BINDIR to the directory holding initdb" >&2
+    exit 1
+  fi
 }

@@ -52,30 +52,9 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 
-# Refuses path $1 unless it is plain: absolute, letters, digits, . _ / -.
-check_plain() {
-  [[ "$1" =~ ^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$ ]] || {
-    echo "postgres.sh: $2 may hold only letters, digits and . _ / - (got '$1'); use a plainer path" >&2
-    exit 2
-  }
-}
 
-
-dir=$(resolve_dir "${2:?DIR is required}")
-[[ "$dir" != / ]] || { echo "postgres.sh: DIR cannot be /" >&2; exit 2; }
-check_plain "$dir" DIR
-check_dir "$dir"
-
-bindir=${PG_BINDIR:-}
-if [[ -z "$bindir" ]]; then
-  bindir=$(pg_config --bindir 2>/dev/null ||
-           ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
-fi
-if [[ ! -x "$bindir/initdb" ]]; then
-  echo "postgres.sh: PostgreSQL server programs not found (looked in '${bindir}');" \
-       "run scripts/install_deps.sh, or set PG_BINDIR to the directory holding initdb" >&2
-  exit 1
-fi
+take_dir "${2:-}"
+find_bindir
 
 # Runs a program as adsync-pg (from /, so a private working directory does
 # not make it complain). Everything under data/ and socket/ is adsync-pg's:
