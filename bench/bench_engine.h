@@ -39,7 +39,6 @@ class BenchEngine {
     if (engine != "sqlite" && engine != "postgres") {
       Fail("--engine must be sqlite or postgres");
     }
-    current = this;
     std::filesystem::create_directories(dir_);
     if (postgres_) {
       auto server = testing::PostgresServer::Start(server_dir_.path(), 5432);
@@ -124,14 +123,11 @@ class BenchEngine {
 
  private:
   // Exits, stopping the PostgreSQL server first (exit skips destructors).
-  [[noreturn]] static void Fail(const std::string& message) {
+  [[noreturn]] void Fail(const std::string& message) {
     std::fprintf(stderr, "%s\n", message.c_str());
-    if (current != nullptr && current->server_ != nullptr) {
-      current->server_->Stop().IgnoreError();
-    }
+    if (server_ != nullptr) server_->Stop().IgnoreError();
     std::exit(1);
   }
-  static inline BenchEngine* current = nullptr;
 
   const bool postgres_;
   const std::string dir_;
