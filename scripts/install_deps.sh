@@ -32,6 +32,9 @@ PACKAGES=(
   postgresql-15 postgresql-client-15 libpq-dev
   # PostgreSQL made redundant by Patroni with etcd (scripts/patroni.sh).
   patroni etcd-server python3-etcd
+  # The status page is checked in a real browser (headless Chromium), and
+  # the .deb packages with lintian (issue 17).
+  chromium fonts-dejavu-core lintian
 )
 
 missing=()
