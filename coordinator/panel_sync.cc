@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,7 @@
 #include "common/backoff.h"
 #include "common/http_client.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "common/text.h"
 #include "coordinator/metrics.h"
 #include "google/protobuf/util/json_util.h"
@@ -16,11 +18,27 @@
 namespace adsync {
 namespace {
 
+// `s` percent-encoded as one path segment (RFC 3986's unreserved
+// characters are kept).
+std::string PathSegment(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' ||
+        c == '~') {
+      out += c;
+    } else {
+      absl::StrAppend(
+          &out, "%", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+    }
+  }
+  return out;
+}
+
 std::string Url(const std::string& base, const std::string& org,
-                const std::string& rest) {
+                absl::string_view rest) {
   std::string b = base;
   while (!b.empty() && b.back() == '/') b.pop_back();
-  return absl::StrCat(b, "/api/v1/orgs/", org, "/", rest);
+  return absl::StrCat(b, "/api/v1/orgs/", PathSegment(org), "/", rest);
 }
 
 std::string Snippet(const std::string& body) {
@@ -53,14 +71,18 @@ std::vector<Person> PeopleOfPage(const adsync::v1::ListPeopleResponse& page) {
   return people;
 }
 
-absl::StatusOr<std::vector<Person>> PanelClient::ListPeople(
-    const std::string& org_id) {
-  std::vector<Person> people;
+absl::Status PanelClient::GetPages(
+    const std::string& org_id, absl::string_view resource,
+    absl::string_view what,
+    const std::function<absl::StatusOr<std::string>(absl::string_view body)>&
+        take_page) {
   std::string token;
   for (int page = 0; page < 100000; ++page) {
     HttpRequest req;
-    req.url = Url(base_url_, org_id,
-                  absl::StrCat("people?page_size=500&page_token=", token));
+    req.url =
+        Url(base_url_, org_id,
+            absl::StrCat(resource,
+                         "?page_size=500&page_token=", PathSegment(token)));
     req.headers["Authorization"] = "Bearer " + token_;
     req.timeout = timeout_;
     auto resp = SendHttp(req);
@@ -68,25 +90,58 @@ absl::StatusOr<std::vector<Person>> PanelClient::ListPeople(
     if (resp->status == 401 || resp->status == 403) {
       return absl::PermissionDeniedError(
           absl::StrCat("K12Panel refused the token (HTTP ", resp->status,
-                       "); check panel.token_file"));
+                       ") listing ", what, "; check panel.token_file"));
     }
     if (resp->status != 200) {
       return absl::UnavailableError(
-          absl::StrCat("K12Panel answered HTTP ", resp->status,
-                       " listing People: ", Snippet(resp->body)));
+          absl::StrCat("K12Panel answered HTTP ", resp->status, " listing ",
+                       what, ": ", Snippet(resp->body)));
     }
-    adsync::v1::ListPeopleResponse list;
-    if (!ParsePanelJson(resp->body, &list).ok()) {
-      return absl::DataLossError(
-          absl::StrCat("K12Panel's People page is not the expected JSON: ",
-                       Snippet(resp->body)));
+    absl::StatusOr<std::string> next = take_page(resp->body);
+    if (!next.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "K12Panel's ", what,
+          " page is not the expected JSON: ", Snippet(resp->body)));
     }
-    for (Person& person : PeopleOfPage(list))
-      people.push_back(std::move(person));
-    if (list.next_page_token().empty()) return people;
-    token = list.next_page_token();
+    if (next->empty()) return absl::OkStatus();
+    token = *std::move(next);
   }
-  return absl::DataLossError("K12Panel's People listing never ended");
+  return absl::DataLossError(
+      absl::StrCat("K12Panel's ", what, " listing never ended"));
+}
+
+absl::StatusOr<std::vector<Person>> PanelClient::ListPeople(
+    const std::string& org_id) {
+  std::vector<Person> people;
+  absl::Status s =
+      GetPages(org_id, "people", "People",
+               [&](absl::string_view body) -> absl::StatusOr<std::string> {
+                 adsync::v1::ListPeopleResponse list;
+                 RETURN_IF_ERROR(ParsePanelJson(body, &list));
+                 for (Person& person : PeopleOfPage(list))
+                   people.push_back(std::move(person));
+                 return list.next_page_token();
+               });
+  if (!s.ok()) return s;
+  return people;
+}
+
+absl::StatusOr<std::vector<adsync::v1::PanelPersonIdentities>>
+PanelClient::ListIdentities(const std::string& org_id) {
+  std::vector<adsync::v1::PanelPersonIdentities> people;
+  absl::Status s =
+      GetPages(org_id, "ad-identities", "AD identities",
+               [&](absl::string_view body) -> absl::StatusOr<std::string> {
+                 adsync::v1::ListIdentitiesResponse list;
+                 RETURN_IF_ERROR(ParsePanelJson(body, &list));
+                 for (auto& person : *list.mutable_people()) {
+                   if (!person.person_id().empty())
+                     people.push_back(std::move(person));
+                 }
+                 return list.next_page_token();
+               });
+  if (!s.ok()) return s;
+  return people;
 }
 
 std::string PanelClient::IdempotencyKey(const PushBatch& batch) {
@@ -100,14 +155,15 @@ std::string PanelClient::IdempotencyKey(const PushBatch& batch) {
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
-PanelClient::Delivery PanelClient::BatchUpdate(const PushBatch& batch) {
-  adsync::v1::BatchUpdateRequest body;
-  for (const auto& u : batch.updates) *body.add_updates() = u;
+PanelClient::Delivery PanelClient::Post(const std::string& url,
+                                        const std::string& idempotency_key,
+                                        const google::protobuf::Message& body,
+                                        google::protobuf::Message* answer) {
   HttpRequest req;
   req.method = "POST";
-  req.url = Url(base_url_, batch.org_id, "ad-identities:batchUpdate");
+  req.url = url;
   req.headers["Authorization"] = "Bearer " + token_;
-  req.headers["Idempotency-Key"] = IdempotencyKey(batch);
+  req.headers["Idempotency-Key"] = idempotency_key;
   req.headers["Content-Type"] = "application/json";
   req.timeout = timeout_;
   google::protobuf::util::JsonPrintOptions print;
@@ -122,7 +178,7 @@ PanelClient::Delivery PanelClient::BatchUpdate(const PushBatch& batch) {
   }
   d.http_status = resp->status;
   if (resp->status == 200) {
-    if (!ParsePanelJson(resp->body, &d.response).ok()) {
+    if (!ParsePanelJson(resp->body, answer).ok()) {
       d.error = absl::StrCat("K12Panel's answer is not the expected JSON: ",
                              Snippet(resp->body));
     }
@@ -134,6 +190,34 @@ PanelClient::Delivery PanelClient::BatchUpdate(const PushBatch& batch) {
   }
   d.error = absl::StrCat("K12Panel answered HTTP ", resp->status, ": ",
                          Snippet(resp->body));
+  return d;
+}
+
+PanelClient::Delivery PanelClient::BatchUpdate(const PushBatch& batch) {
+  adsync::v1::BatchUpdateRequest body;
+  for (const auto& u : batch.updates) *body.add_updates() = u;
+  adsync::v1::BatchUpdateResponse answer;
+  Delivery d = Post(Url(base_url_, batch.org_id, "ad-identities:batchUpdate"),
+                    IdempotencyKey(batch), body, &answer);
+  d.response = std::move(answer);
+  return d;
+}
+
+PanelClient::Delivery PanelClient::PostReport(
+    const std::string& org_id, const std::string& sync_id,
+    const adsync::v1::SyncReport& report, const std::string& idempotency_key) {
+  adsync::v1::PostReportRequest body;
+  *body.mutable_report() = report;
+  adsync::v1::PostReportResponse answer;
+  Delivery d =
+      Post(Url(base_url_, org_id,
+               absl::StrCat("ad-syncs/", PathSegment(sync_id), "/reports")),
+           idempotency_key, body, &answer);
+  if (d.http_status == 200 && d.error.empty() && !answer.accepted()) {
+    d.error =
+        "K12Panel answered 200 without \"accepted\": true; the report was "
+        "not taken";
+  }
   return d;
 }
 

@@ -15,6 +15,7 @@
 #define ADSYNC_COORDINATOR_PANEL_SYNC_H_
 
 #include <atomic>
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -45,6 +46,13 @@ class PanelClient {
 
   // All People of the org, page by page. Invalid emails are dropped.
   absl::StatusOr<std::vector<Person>> ListPeople(const std::string& org_id);
+  // The identities K12Panel holds for the org's People now (design 6.3),
+  // page by page, as K12Panel sent them; entries without a person_id are
+  // skipped. Errors as ListPeople's: PermissionDenied when the token is
+  // refused, Unavailable for a transport error or another HTTP status,
+  // DataLoss for an answer that is not the expected JSON.
+  absl::StatusOr<std::vector<adsync::v1::PanelPersonIdentities>> ListIdentities(
+      const std::string& org_id);
 
   struct Delivery {
     long http_status = 0;  // 0 = no HTTP answer (transport error)
@@ -53,12 +61,35 @@ class PanelClient {
     adsync::v1::BatchUpdateResponse response;
   };
   Delivery BatchUpdate(const PushBatch& batch);
+  // Sends one AD Sync's report (design 6.4) under `idempotency_key`
+  // (REQUIRES: not empty; the same report resent must carry the same key).
+  // Success is http_status 200 with an empty `error`; a 200 whose answer
+  // is not {"accepted": true} carries an error. `response` stays empty.
+  Delivery PostReport(const std::string& org_id, const std::string& sync_id,
+                      const adsync::v1::SyncReport& report,
+                      const std::string& idempotency_key);
 
   // Deterministic key: the same (org, person, version) set always maps to
   // the same key, so a redelivery after a crash is deduplicated.
   static std::string IdempotencyKey(const PushBatch& batch);
 
  private:
+  // GETs the org's `resource` page by page: page_size=500, then each
+  // next_page_token. `take_page` parses one 200 answer's body into the
+  // caller's result and returns its next_page_token ("" ends the listing),
+  // or an error when the body is not the expected JSON. `what` names the
+  // listing in errors ("People").
+  absl::Status GetPages(
+      const std::string& org_id, absl::string_view resource,
+      absl::string_view what,
+      const std::function<absl::StatusOr<std::string>(absl::string_view body)>&
+          take_page);
+  // POSTs `body` as JSON to `url` with `idempotency_key`; a 200 answer is
+  // parsed into `answer`.
+  Delivery Post(const std::string& url, const std::string& idempotency_key,
+                const google::protobuf::Message& body,
+                google::protobuf::Message* answer);
+
   const std::string base_url_;
   const std::string token_;
   const absl::Duration timeout_;
