@@ -42,12 +42,28 @@ std::string UrlDecode(absl::string_view s) {
   return out;
 }
 
+}  // namespace
+
+std::map<std::string, std::string> ParseUrlEncoded(absl::string_view text) {
+  std::map<std::string, std::string> fields;
+  for (absl::string_view kv : absl::StrSplit(text, '&', absl::SkipEmpty())) {
+    const size_t eq = kv.find('=');
+    fields[UrlDecode(kv.substr(0, eq))] =
+        eq == absl::string_view::npos ? "" : UrlDecode(kv.substr(eq + 1));
+  }
+  return fields;
+}
+
+namespace {
+
 const char* Reason(int status) {
   switch (status) {
     case 100:
       return "Continue";
     case 200:
       return "OK";
+    case 303:
+      return "See Other";
     case 400:
       return "Bad Request";
     case 401:
@@ -383,12 +399,7 @@ void HttpServer::Serve(int fd, absl::Time accepted) {
     const size_t q = target.find('?');
     req.path = UrlDecode(target.substr(0, q));
     if (q != absl::string_view::npos) {
-      for (absl::string_view kv :
-           absl::StrSplit(target.substr(q + 1), '&', absl::SkipEmpty())) {
-        const size_t eq = kv.find('=');
-        req.query[UrlDecode(kv.substr(0, eq))] =
-            eq == absl::string_view::npos ? "" : UrlDecode(kv.substr(eq + 1));
-      }
+      req.query = ParseUrlEncoded(target.substr(q + 1));
     }
     for (size_t i = 1; i < lines.size(); ++i) {
       const size_t colon = lines[i].find(':');

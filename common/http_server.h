@@ -58,6 +58,11 @@ struct HttpServerRequest {
   std::string body;
 };
 
+// "a=1&b=x%20y" (a query, or a form body of type
+// application/x-www-form-urlencoded) as decoded fields; the last of a
+// repeated name wins.
+std::map<std::string, std::string> ParseUrlEncoded(absl::string_view text);
+
 struct HttpServerResponse {
   int status = 200;
   std::map<std::string, std::string> headers;

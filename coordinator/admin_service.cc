@@ -2,12 +2,16 @@
 
 #include <openssl/crypto.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/guid.h"
 #include "common/status_macros.h"
 #include "coordinator/people_import.h"
+#include "coordinator/preview.h"
+#include "coordinator/store_errors.h"
 
 namespace adsync {
 namespace {
@@ -147,6 +151,68 @@ grpc::Status AdminService::PullPeople(
     }
     return Assign(panel_->PullPeople(request->org_id()), response);
   });
+}
+
+absl::StatusOr<std::vector<adsync::v1::PanelPersonIdentities>>
+AdminService::ReadHeldIdentities(const std::string& org_id,
+                                 const char* purpose) {
+  if (panel_ == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no K12Panel is configured (panel.base_url in the coordinator "
+        "config): ",
+        purpose, " compares the org's mappings with what K12Panel holds"));
+  }
+  auto held = panel_->ReadHeldIdentities(org_id);
+  if (!held.ok()) {
+    return absl::Status(
+        held.status().code(),
+        absl::StrCat("reading the identities K12Panel holds for org ", org_id,
+                     " failed: ", held.status().message(), "; ", purpose,
+                     " needs them: try again once K12Panel answers"));
+  }
+  return held;
+}
+
+grpc::Status AdminService::PreviewOrg(
+    grpc::ServerContext* context, const adsync::v1::PreviewOrgRequest* request,
+    adsync::v1::PreviewOrgResponse* response) {
+  return Handle(*context, token_, [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(adsync::v1::Org org, FindOrg(request->org_id()));
+    ASSIGN_OR_RETURN(auto held, ReadHeldIdentities(org.org_id(), "a preview"));
+    ASSIGN_OR_RETURN(std::vector<MappedPerson> mapped,
+                     store_->MappedIdentities(org.org_id()));
+    *response = ComputePreview(mapped, held);
+    response->set_panel_read_unix(absl::ToUnixSeconds(absl::Now()));
+    *response->mutable_org() = std::move(org);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status AdminService::SetOrgLive(
+    grpc::ServerContext* context, const adsync::v1::SetOrgLiveRequest* request,
+    adsync::v1::Org* response) {
+  return Handle(*context, token_, [&]() -> absl::Status {
+    if (!request->live()) {
+      return Assign(store_->EnterPreview(request->org_id()), response);
+    }
+    ASSIGN_OR_RETURN(adsync::v1::Org org, FindOrg(request->org_id()));
+    if (org.live()) {
+      *response = std::move(org);
+      return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(auto held, ReadHeldIdentities(org.org_id(), "going live"));
+    return Assign(store_->GoLive(org.org_id(), held), response);
+  });
+}
+
+absl::StatusOr<adsync::v1::Org> AdminService::FindOrg(
+    const std::string& org_id) {
+  ASSIGN_OR_RETURN(std::string canonical, CanonicalGuid(org_id, "Org ID"));
+  ASSIGN_OR_RETURN(std::vector<adsync::v1::Org> orgs, store_->ListOrgs());
+  for (adsync::v1::Org& org : orgs) {
+    if (org.org_id() == canonical) return std::move(org);
+  }
+  return UnknownOrgError(canonical);
 }
 
 grpc::Status AdminService::ResolveSweep(

@@ -70,8 +70,22 @@ class AdminService final : public adsync::v1::Admin::Service {
       grpc::ServerContext* context,
       const adsync::v1::ResolveQuarantineRequest* request,
       adsync::v1::PushStatus* response) override;
+  grpc::Status PreviewOrg(grpc::ServerContext* context,
+                          const adsync::v1::PreviewOrgRequest* request,
+                          adsync::v1::PreviewOrgResponse* response) override;
+  grpc::Status SetOrgLive(grpc::ServerContext* context,
+                          const adsync::v1::SetOrgLiveRequest* request,
+                          adsync::v1::Org* response) override;
 
  private:
+  // The org by its ID (in any case); NotFound saying how to list them.
+  absl::StatusOr<adsync::v1::Org> FindOrg(const std::string& org_id);
+  // What K12Panel holds for the org (a canonical ID); FailedPrecondition
+  // without a K12Panel. `purpose` ("a preview", "going live") is named in
+  // errors.
+  absl::StatusOr<std::vector<adsync::v1::PanelPersonIdentities>>
+  ReadHeldIdentities(const std::string& org_id, const char* purpose);
+
   AdminStore* const store_;
   PanelSync* const panel_;
   const std::string token_;

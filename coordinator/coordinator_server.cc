@@ -53,6 +53,12 @@ absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
         "socket (admin_listen: \"unix:/run/adsync/admin.sock\"), or set "
         "admin_tls { cert_file key_file } and run adsyncctl with --ca-file"));
   }
+  if (!c.status_token_file().empty() && c.metrics_listen().empty()) {
+    return absl::InvalidArgumentError(
+        "status_token_file is set but metrics_listen is empty: the status "
+        "page is served there; set metrics_listen (e.g. \"127.0.0.1:9464\") "
+        "or remove status_token_file");
+  }
   if (!c.metrics_token_file().empty() && c.metrics_listen().empty()) {
     return absl::InvalidArgumentError(
         "metrics_token_file is set but metrics_listen is empty; set "
@@ -110,6 +116,10 @@ absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
     panel->set_request_timeout_seconds(30);
   if (panel->people_pull_interval_seconds() == 0)
     panel->set_people_pull_interval_seconds(900);
+  if (panel->report_interval_seconds() == 0)
+    panel->set_report_interval_seconds(3600);
+  if (panel->report_min_gap_seconds() == 0)
+    panel->set_report_min_gap_seconds(60);
   if (panel->quarantine_min_people() == 0) panel->set_quarantine_min_people(20);
   if (panel->quarantine_fraction() == 0) panel->set_quarantine_fraction(0.05);
   if (panel->quarantine_fraction() < 0 || panel->quarantine_fraction() > 1) {
@@ -137,6 +147,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   RETURN_IF_ERROR(server->ListenForAdmin(config));
   RETURN_IF_ERROR(server->ServeMetricsIfConfigured(config));
   if (server->panel_) server->panel_->Start();
+  if (server->reporter_) server->reporter_->Start();
   Log(LogLevel::kInfo, "coordinator started",
       {{"agents", absl::StrCat(config.agent_listen(), " (port ",
                                server->agent_port_, ")")},
@@ -175,6 +186,8 @@ absl::Status CoordinatorServer::CreateServices(
         std::string panel_token,
         ReadSecretFile(config.panel().token_file(), "K12Panel token file"));
     InitHttpClient();
+    reporter_ = std::make_unique<SyncReporter>(store_.get(), store_.get(),
+                                               config.panel(), panel_token);
     panel_ = std::make_unique<PanelSync>(
         store_.get(), store_.get(), config.panel(), std::move(panel_token));
   }
@@ -279,16 +292,25 @@ absl::Status CoordinatorServer::ServeMetricsIfConfigured(
           {{"metrics_listen", listen}});
     }
   }
+  std::string status_token;
+  if (!config.status_token_file().empty()) {
+    ASSIGN_OR_RETURN(status_token, ReadSecretFile(config.status_token_file(),
+                                                  "status token file"));
+  }
   store_gauges_ = std::make_unique<StoreGauges>(
       store_.get(), absl::Milliseconds(config.metrics_refresh_ms()));
+  status_site_ = std::make_unique<StatusSite>(store_.get(), store_gauges_.get(),
+                                              std::move(status_token));
   // Scrapers are one or two Prometheus servers; a few workers are plenty
   // and keep a flood of connections from costing the coordinator threads.
   HttpServerOptions http;
   http.max_connections = 4;
   http.max_waiting = 8;
   StoreGauges* gauges = store_gauges_.get();
+  StatusSite* site = status_site_.get();
   metrics_server_ = std::make_unique<HttpServer>(
-      [gauges, metrics_token](const HttpServerRequest& r) {
+      [gauges, site, metrics_token](const HttpServerRequest& r) {
+        if (StatusSite::Serves(r.path)) return site->Handle(r);
         return ServeMetrics(r, *gauges, metrics_token);
       },
       http);

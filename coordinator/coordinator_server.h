@@ -18,6 +18,8 @@
 #include "coordinator/metrics.h"
 #include "coordinator/panel_sync.h"
 #include "coordinator/sql_store/sql_store.h"
+#include "coordinator/status_site.h"
+#include "coordinator/sync_reporter.h"
 
 namespace adsync {
 
@@ -58,6 +60,7 @@ class CoordinatorServer {
 
   std::unique_ptr<SqlStore> store_;
   std::unique_ptr<PanelSync> panel_;
+  std::unique_ptr<SyncReporter> reporter_;
   std::unique_ptr<AgentGateway> gateway_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<StatusService> status_;
@@ -67,6 +70,7 @@ class CoordinatorServer {
   // reverse order, so the listener stops before the gauges it reads, and
   // those before the store they query.
   std::unique_ptr<StoreGauges> store_gauges_;
+  std::unique_ptr<StatusSite> status_site_;
   std::unique_ptr<HttpServer> metrics_server_;
   int metrics_port_ = 0;
   int agent_port_ = 0;

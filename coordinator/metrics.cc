@@ -46,6 +46,7 @@ void StoreGauges::Refresh() {
                               org.push().queue_depth(),
                               org.push().quarantined()});
   }
+  snapshot->status = *std::move(status);
   snapshot->taken = absl::Now();
   absl::MutexLock lock(&mu_);
   current_ = std::move(snapshot);

@@ -41,6 +41,8 @@ struct StoreGaugeSnapshot {
     bool quarantined = false;
   };
   std::vector<Org> orgs;
+  // The whole reading, for the status page's org list.
+  adsync::v1::GetStatusResponse status;
   absl::Time taken = absl::InfinitePast();  // never read successfully
 };
 

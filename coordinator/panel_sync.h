@@ -110,6 +110,11 @@ class PanelSync {
   // Fetches and installs the org's People now.
   absl::StatusOr<adsync::v1::ImportPeopleResponse> PullPeople(
       const std::string& org_id);
+  // The identities K12Panel holds for the org now (for a preview).
+  absl::StatusOr<std::vector<adsync::v1::PanelPersonIdentities>>
+  ReadHeldIdentities(const std::string& org_id) {
+    return client_.ListIdentities(org_id);
+  }
   // One delivery pass over every due org (the push thread's body).
   void DeliverDue();
 

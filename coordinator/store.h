@@ -3,9 +3,10 @@
 //
 //   AgentStore    the agent gateway: authentication, leases, batches
 //   OutboxStore   the push to K12Panel (PanelSync)
+//   ReportStore   when each AD Sync's sync report is due (PanelSync)
 //   PeopleStore   the org list and its People (PanelSync's People pull)
 //   AdminStore    the admin service: PeopleStore, orgs, AD Syncs, held
-//                 removals
+//                 removals, preview and going live
 //   StatusStore   status, resolve and account listings (StatusService,
 //                 the metrics snapshot)
 //
@@ -38,6 +39,7 @@
 #include "adsync/v1/panel.pb.h"
 #include "common/net.h"
 #include "coordinator/merge_rules.h"
+#include "coordinator/preview.h"
 #include "coordinator/validation.h"
 
 namespace adsync {
@@ -249,6 +251,57 @@ class AdminStore : public PeopleStore {
   // approve: release the quarantined updates; reject: drop them.
   virtual absl::StatusOr<adsync::v1::PushStatus> ResolveQuarantine(
       const std::string& org_id, bool approve) = 0;
+
+  // --- Preview (docs/design.md, "Preview") ---
+  // Every Person the org's matched accounts map onto, with the identity
+  // set a push would send, its last version and its name.
+  virtual absl::StatusOr<std::vector<MappedPerson>> MappedIdentities(
+      const std::string& org_id) = 0;
+  // Takes the org live. `held` is what K12Panel holds now, read just
+  // before. In one transaction the org's queued pushes are replaced by
+  // exactly the People whose identities in K12Panel differ (ComputePreview),
+  // each at a version above both adsync's and K12Panel's so that K12Panel
+  // takes it as news; from then on the org is pushed. FailedPrecondition
+  // while its push is quarantined. An org already live is left as it is.
+  virtual absl::StatusOr<adsync::v1::Org> GoLive(
+      const std::string& org_id,
+      const std::vector<adsync::v1::PanelPersonIdentities>& held) = 0;
+  // Back into preview: nothing more is pushed; changes keep being computed.
+  virtual absl::StatusOr<adsync::v1::Org> EnterPreview(
+      const std::string& org_id) = 0;
+};
+
+// An AD Sync whose sync report is due.
+struct DueReport {
+  std::string org_id;
+  std::string sync_id;
+  // Where the report's period starts: where the last report's ended, or
+  // when the AD Sync was added.
+  int64_t period_start_ms = 0;
+};
+
+// When each AD Sync's sync report goes to K12Panel (docs/design.md, 6.4).
+// The report itself is built from the org's status (sync_report.h).
+class ReportStore {
+ public:
+  virtual ~ReportStore() = default;
+
+  // The AD Syncs of live orgs whose report is due at `now_ms`: a full sync
+  // ended since their last report (and that report is at least
+  // `min_gap_ms` old), or `interval_ms` passed since it. A sync whose last
+  // delivery failed waits for its retry time.
+  virtual absl::StatusOr<std::vector<DueReport>> DueSyncReports(
+      int64_t now_ms, int64_t interval_ms, int64_t min_gap_ms) = 0;
+  // K12Panel accepted the report of [period_start_ms, period_end_ms]: the
+  // next period starts at `period_end_ms`. False (nothing changed) when
+  // another coordinator recorded this period first.
+  virtual absl::StatusOr<bool> RecordReportSent(const std::string& sync_id,
+                                                int64_t period_start_ms,
+                                                int64_t period_end_ms) = 0;
+  // Delivery failed: retry no earlier than `next_attempt_ms`.
+  virtual absl::Status DeferReport(const std::string& sync_id,
+                                   int64_t next_attempt_ms,
+                                   const std::string& error) = 0;
 };
 
 // What the status readers see: sync status, one login resolved, accounts
@@ -269,6 +322,7 @@ class StatusStore {
 // Everything a storage engine implements.
 class Store : public AgentStore,
               public OutboxStore,
+              public ReportStore,
               public AdminStore,
               public StatusStore {};
 

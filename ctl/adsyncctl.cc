@@ -17,6 +17,7 @@
 #include "adsync/v1/admin.grpc.pb.h"
 #include "common/files.h"
 #include "common/tls.h"
+#include "coordinator/csv_export.h"
 #include "ctl/format.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -36,8 +37,12 @@ or --token-file):
   --key-file FILE       admin_tls.client_ca_file requires one (key mode 600)
 
 Commands:
-  org create --name NAME [--id GUID] [--match-upn] [--match-proxy-addresses]
+  org create --name NAME [--id GUID] [--match-upn] [--match-proxy-addresses] [--live]
+                                       new orgs start in preview unless --live
   org list
+  preview --org ORG [--json|--csv]     what going live would change in K12Panel
+  org go-live --org ORG                start pushing the org's mappings
+  org preview --org ORG                stop pushing; back into preview
   sync add --org ORG --domain NETBIOS --ip IP[,IP...] [--dns-name NAME] [--priority N]
   sync list --org ORG
   sync rotate-key --org ORG --sync SYNC_ID
@@ -65,7 +70,8 @@ struct Args {
 };
 
 const char* const kBooleanFlags[] = {
-    "json", "csv", "dry-run", "match-upn", "match-proxy-addresses", "help"};
+    "json", "csv", "dry-run", "match-upn", "match-proxy-addresses",
+    "live", "help"};
 
 bool IsBoolean(const std::string& name) {
   for (const char* f : kBooleanFlags) {
@@ -142,12 +148,52 @@ int OrgCreate(Client& c, const Args& a) {
   req.set_org_id(a.Get("id"));
   req.set_match_upn(a.Has("match-upn"));
   req.set_match_proxy_addresses(a.Has("match-proxy-addresses"));
+  req.set_live(a.Has("live"));
   adsync::v1::Org org;
   grpc::Status s = c.admin().CreateOrg(c.Context().get(), req, &org);
   if (!s.ok()) return FailRpc(s);
   if (a.Has("json")) return std::printf("%s\n", ToJson(org).c_str()), 0;
-  std::printf("created org %s (%s)\n", org.org_id().c_str(),
-              org.name().c_str());
+  std::printf("created org %s (%s)%s\n", org.org_id().c_str(),
+              org.name().c_str(),
+              org.live() ? ", live"
+                         : ", in preview: check `adsyncctl preview`, then "
+                           "`adsyncctl org go-live`");
+  return 0;
+}
+
+int OrgSetLive(Client& c, const Args& a) {
+  const std::string sub = a.positional[1];
+  if (!Need(a, "org")) return Usage(absl::StrCat("org ", sub, " needs --org"));
+  adsync::v1::SetOrgLiveRequest req;
+  req.set_org_id(a.Get("org"));
+  req.set_live(sub == "go-live");
+  adsync::v1::Org org;
+  grpc::Status s = c.admin().SetOrgLive(c.Context().get(), req, &org);
+  if (!s.ok()) return FailRpc(s);
+  if (a.Has("json")) return std::printf("%s\n", ToJson(org).c_str()), 0;
+  std::printf("org %s is %s\n", org.org_id().c_str(),
+              org.live() ? "live: its mappings are pushed to K12Panel"
+                         : "in preview: nothing is written to K12Panel; "
+                           "`adsyncctl org go-live` resumes");
+  return 0;
+}
+
+int Preview(Client& c, const Args& a) {
+  if (!Need(a, "org")) return Usage("preview needs --org");
+  adsync::v1::PreviewOrgRequest req;
+  req.set_org_id(a.Get("org"));
+  adsync::v1::PreviewOrgResponse resp;
+  auto ctx = c.Context();
+  // Reading K12Panel's identities of a large district takes a while.
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+  grpc::Status s = c.admin().PreviewOrg(ctx.get(), req, &resp);
+  if (!s.ok()) return FailRpc(s);
+  if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
+  if (a.Has("csv")) {
+    return std::printf("%s", FormatPreviewCsv(resp).c_str()), 0;
+  }
+  std::printf("%s",
+              FormatPreview(resp, absl::ToUnixSeconds(absl::Now())).c_str());
   return 0;
 }
 
@@ -156,12 +202,14 @@ int OrgList(Client& c, const Args& a) {
   grpc::Status s = c.admin().ListOrgs(c.Context().get(), {}, &resp);
   if (!s.ok()) return FailRpc(s);
   if (a.Has("json")) return std::printf("%s\n", ToJson(resp).c_str()), 0;
-  std::vector<std::vector<std::string>> rows = {{"ORG ID", "NAME", "MATCHING"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"ORG ID", "NAME", "MATCHING", "MODE"}};
   for (const auto& o : resp.orgs()) {
     std::string matching = "mail";
     if (o.match_proxy_addresses()) matching += ",proxyAddresses";
     if (o.match_upn()) matching += ",upn";
-    rows.push_back({o.org_id(), o.name(), matching});
+    rows.push_back(
+        {o.org_id(), o.name(), matching, o.live() ? "live" : "preview"});
   }
   std::printf("%s", RenderTable(rows).c_str());
   return 0;
@@ -408,6 +456,9 @@ struct Command {
 constexpr Command kCommands[] = {
     {"org", "create", OrgCreate},
     {"org", "list", OrgList},
+    {"org", "go-live", OrgSetLive},
+    {"org", "preview", OrgSetLive},
+    {"preview", nullptr, Preview},
     {"sync", "add", SyncAdd},
     {"sync", "list", SyncList},
     {"sync", "rotate-key", SyncRotateKey},

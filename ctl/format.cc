@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "coordinator/preview.h"
 
 namespace adsync {
 
@@ -168,6 +169,59 @@ std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
   return out;
 }
 
+namespace {
+
+std::string DescribeIdentity(const adsync::v1::PanelIdentity& id) {
+  return absl::StrCat(id.domain(), "\\", id.sam_account_name(),
+                      id.enabled() ? "" : " (disabled)");
+}
+
+}  // namespace
+
+std::string FormatPreview(const adsync::v1::PreviewOrgResponse& p,
+                          int64_t now_unix) {
+  const adsync::v1::Org& org = p.org();
+  std::string out =
+      absl::StrCat("org ", org.org_id(), " (", org.name(), "): ",
+                   org.live() ? "live (pushing to K12Panel)"
+                              : "in preview (nothing is "
+                                "written to K12Panel)",
+                   " since ", Ago(org.live_changed_unix(), now_unix), "\n");
+  absl::StrAppend(&out, "compared with what K12Panel holds, read ",
+                  Ago(p.panel_read_unix(), now_unix), "\n\n");
+  absl::StrAppend(&out, "People:     ", p.people_added(), " added, ",
+                  p.people_changed(), " changed, ", p.people_removed(),
+                  " removed, ", p.people_unchanged(), " unchanged\n");
+  absl::StrAppend(&out, "identities: ", p.identities_added(), " added, ",
+                  p.identities_changed(), " changed, ", p.identities_removed(),
+                  " removed\n");
+  if (p.changes_size() > 0) {
+    std::vector<std::vector<std::string>> rows = {{"PERSON", "NAME", "IDENTITY",
+                                                   "CHANGE", "K12PANEL NOW",
+                                                   "AFTER GOING LIVE"}};
+    for (const auto& change : p.changes()) {
+      for (const IdentityDiff& d : DiffIdentities(change)) {
+        const char* what = d.kind == IdentityDiff::kAdded     ? "added"
+                           : d.kind == IdentityDiff::kRemoved ? "removed"
+                           : d.kind == IdentityDiff::kChanged ? "changed"
+                                                              : "same";
+        const adsync::v1::PanelIdentity& shown =
+            d.proposed != nullptr ? *d.proposed : *d.current;
+        rows.push_back({change.person_id(), change.person_name(),
+                        shown.object_guid(), what,
+                        d.current ? DescribeIdentity(*d.current) : "-",
+                        d.proposed ? DescribeIdentity(*d.proposed) : "-"});
+      }
+    }
+    absl::StrAppend(&out, "\n", RenderTable(rows));
+  }
+  if (!org.live()) {
+    absl::StrAppend(&out, "\nto start pushing: adsyncctl org go-live --org ",
+                    org.org_id(), "\n");
+  }
+  return out;
+}
+
 std::string FormatResolve(const adsync::v1::ResolveLoginResponse& r) {
   std::string out;
   if (r.found()) {
@@ -185,48 +239,6 @@ std::string FormatResolve(const adsync::v1::ResolveLoginResponse& r) {
     out += "outcome:  not found\n";
   }
   absl::StrAppend(&out, "why:      ", r.explanation(), "\n");
-  return out;
-}
-
-namespace {
-// Account fields come from AD, where anyone who can edit a user controls
-// them, and spreadsheets evaluate a cell starting with = + - @ (or a tab or
-// CR before one) as a formula (OWASP "CSV Injection"). Such cells get a
-// leading ' so they are shown as text, and are quoted.
-std::string CsvField(const std::string& raw) {
-  const bool formula =
-      !raw.empty() &&
-      absl::string_view("=+-@\t\r").find(raw[0]) != absl::string_view::npos;
-  const std::string s = formula ? "'" + raw : raw;
-  if (!formula && s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-}  // namespace
-
-std::string FormatAccountsCsv(
-    const adsync::v1::ListAccountsResponse& accounts) {
-  std::string out =
-      "domain,sam_account_name,user_principal_name,mail,display_name,enabled,"
-      "outcome,person_id,candidate_person_ids,object_guid\n";
-  for (const auto& a : accounts.accounts()) {
-    std::vector<std::string> f = {a.domain(),
-                                  a.sam_account_name(),
-                                  a.user_principal_name(),
-                                  a.mail(),
-                                  a.display_name(),
-                                  a.enabled() ? "true" : "false",
-                                  a.outcome(),
-                                  a.person_id(),
-                                  absl::StrJoin(a.candidate_person_ids(), " "),
-                                  a.object_guid()};
-    for (auto& x : f) x = CsvField(x);
-    out += absl::StrJoin(f, ",") + "\n";
-  }
   return out;
 }
 

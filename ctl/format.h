@@ -22,11 +22,12 @@ std::string Ago(int64_t then_unix, int64_t now_unix);
 std::string FormatStatus(const adsync::v1::GetStatusResponse& status,
                          int64_t now_unix);
 
-std::string FormatResolve(const adsync::v1::ResolveLoginResponse& response);
+// A preview: what going live would change in K12Panel, with counts, then
+// one line per identity of each changed Person, then the next step.
+std::string FormatPreview(const adsync::v1::PreviewOrgResponse& preview,
+                          int64_t now_unix);
 
-// RFC 4180 CSV of accounts, for admins fixing emails in a spreadsheet.
-// Cells a spreadsheet would run as a formula start with ' instead.
-std::string FormatAccountsCsv(const adsync::v1::ListAccountsResponse& accounts);
+std::string FormatResolve(const adsync::v1::ResolveLoginResponse& response);
 
 }  // namespace adsync
 

@@ -108,6 +108,7 @@ say "starting panel-sim (K12Panel stand-in) and the coordinator"
 umask 077
 printf 'demo-panel-token' > "$DEMO/panel.token"
 printf 'demo-admin-token' > "$DEMO/admin.token"
+printf 'demo-status-token' > "$DEMO/status.token"
 umask 022
 # The gateway speaks TLS with the demo's own CA; every agent verifies it.
 "$ROOT/scripts/make_certs.sh" "$DEMO/tls" 127.0.0.1 127.0.0.81 127.0.0.82 127.0.0.83 > /dev/null
@@ -135,12 +136,14 @@ admin_listen: "127.0.0.1:17444"
 $STORE
 admin_token_file: "$DEMO/admin.token"
 metrics_listen: "127.0.0.1:19464"
+status_token_file: "$DEMO/status.token"
 heartbeat_interval_ms: 1000
 lease_ttl_ms: 3000
 panel {
   base_url: "http://127.0.0.1:18480"
   token_file: "$DEMO/panel.token"
   push_interval_ms: 200
+  report_interval_seconds: 60
 }
 CONF
 "$ROOT/build/coordinator/adsync-coordinator" --config "$DEMO/coordinator.textproto" \
@@ -161,9 +164,18 @@ fi
 for _ in $(seq 1 100); do $CTL org list > /dev/null 2>&1 && break; sleep 0.1; done
 
 ORG=5e1c3d4a-6f1b-4d7e-9a0c-1f2e3d4c5b6a
+echo "status page: http://127.0.0.1:19464/status (sign in with the token in $DEMO/status.token)"
 $CTL org create --name "Springfield Public Schools" --id "$ORG" --match-proxy-addresses
 curl -s -X POST "http://127.0.0.1:18480/sim/orgs/$ORG/people" -d "{\"people\":$people_json}" > /dev/null
 $CTL people pull --org "$ORG"
+# What the hourly PowerShell script left in K12Panel: a teacher's old login
+# (an account since renamed) and a student who has left.
+old_identity() {  # person sam guid
+  printf '{"person_id":"%s","version":3,"identities":[{"domain":"DISTRICT","sam_account_name":"%s","object_guid":"%s","enabled":true}]}' "$1" "$2" "$3"
+}
+curl -s -X POST "http://127.0.0.1:18480/api/v1/orgs/$ORG/ad-identities:batchUpdate" \
+  -H "Authorization: Bearer $(cat "$DEMO/panel.token")" -H "Idempotency-Key: old-script-run-1" \
+  -d "{\"updates\":[$(old_identity t-lincoln-1 lteacher1.old 0f0e0d0c-0b0a-0908-0706-050403020100),$(old_identity s-jefferson-11 jstudent11.left 1f0e0d0c-0b0a-0908-0706-050403020100)]}" > /dev/null
 
 say "registering one AD Sync per DC (each agent connects from its own address)"
 start_agent() {  # name dc-dir domain ip priority
@@ -202,13 +214,27 @@ sleep 1
 start_agent agent-dc2 "$SAMBA_NS/dc2" DISTRICT 127.0.0.82 5
 start_agent agent-dc3 "$SAMBA_NS/dc3" STAFF 127.0.0.83 0
 
-say "waiting for the first sync to reach K12Panel"
+say "preview: the org is new, so the agents sync and nothing is written to K12Panel"
 for _ in $(seq 1 120); do
-  depth=$($CTL status --org "$ORG" --json | python3 -c 'import json,sys; o=json.load(sys.stdin)["orgs"][0]; print(int(o["counts"]["profiles"]) >= 50 and int(o["push"]["queue_depth"]) == 0 and int(o["push"]["delivered"]) > 0)')
+  synced=$($CTL status --org "$ORG" --json | python3 -c 'import json,sys; o=json.load(sys.stdin)["orgs"][0]; print(int(o["counts"]["profiles"]) >= 50)')
+  [[ "$synced" == True ]] && break
+  sleep 0.5
+done
+echo "\$ adsyncctl preview --org $ORG"
+$CTL preview --org "$ORG" | head -n 14
+echo "... ($($CTL preview --org "$ORG" --csv | wc -l) CSV lines with: adsyncctl preview --org ORG --csv)"
+echo "K12Panel still holds only what the old script wrote: $(curl -s "http://127.0.0.1:18480/sim/orgs/$ORG/state" | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("people",[])))') People"
+
+say "going live: adsyncctl org go-live"
+$CTL org go-live --org "$ORG"
+for _ in $(seq 1 120); do
+  depth=$($CTL status --org "$ORG" --json | python3 -c 'import json,sys; o=json.load(sys.stdin)["orgs"][0]; print(int(o["push"]["queue_depth"]) == 0 and int(o["push"]["delivered"]) > 0)')
   [[ "$depth" == True ]] && break
   sleep 0.5
 done
 $CTL status --org "$ORG"
+echo "the preview now shows nothing left to change:"
+$CTL preview --org "$ORG" | sed -n 4,5p
 
 say "resolving logins the way a school computer reports them"
 for login in 'DISTRICT\lincs3' 'lincs3@district.demo' 'STAFF\lt1' 'DISTRICT\frontdesk1' 'DISTRICT\jeffs12' 'DISTRICT\lincs11'; do
@@ -284,6 +310,22 @@ if [[ "$POSTGRES" == 1 ]]; then
   echo "\$ adsyncctl --admin 127.0.0.1:17454 status   (the second coordinator answers for both)"
   $CTL2 status --org "$ORG"
 fi
+say "sync reports K12Panel received (one per AD Sync, after each full sync and every minute here)"
+for _ in $(seq 1 40); do
+  n=$(curl -s "http://127.0.0.1:18480/sim/orgs/$ORG/reports" | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("reports",[])))')
+  (( n >= 3 )) && break
+  sleep 0.5
+done
+curl -s "http://127.0.0.1:18480/sim/orgs/$ORG/reports" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("reports", [])[:6]:
+    p = r["report"]
+    print(f"{r[\"sync_id\"][:8]}  {p.get(\"controller\",\"\"):24} {p[\"finished_at\"]}  profiles {p.get(\"profiles\",0)}, matched {p.get(\"matched\",0)}, unmatched {p.get(\"unmatched\",0)}, ambiguous {p.get(\"ambiguous\",0)}, errors {len(p.get(\"errors\",[]))}, rejections {len(p.get(\"rejections\",[]))}")
+'
+echo "status page: http://127.0.0.1:19464/status (token: $DEMO/status.token); its org list, fetched with curl:"
+page=$(curl -s -H "Authorization: Bearer $(cat "$DEMO/status.token")" http://127.0.0.1:19464/status)
+grep -o 'badge [a-z]*">[a-z]*' <<<"$page" | head -3 | sed 's/.*">/  health: /'
+
 say "a few of the coordinator's Prometheus metrics"
 METRICS_PORT=19464
 [[ "$POSTGRES" == 1 ]] && METRICS_PORT=19474  # the first coordinator is gone

@@ -167,6 +167,17 @@ CREATE TABLE domains(
 CREATE TABLE push_claims(
   org_key BIGINT PRIMARY KEY);
 )sql",
+      // 1 -> 2: preview (an org pushes nothing until it goes live; orgs
+      // that existed before were pushing, so they stay live) and the
+      // sync report's schedule per AD Sync (issue 17).
+      R"sql(
+ALTER TABLE orgs ADD COLUMN live BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE orgs ADD COLUMN live_changed BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE syncs ADD COLUMN report_due_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE syncs ADD COLUMN last_report_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE syncs ADD COLUMN report_next_attempt_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE syncs ADD COLUMN report_error TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

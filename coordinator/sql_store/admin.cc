@@ -53,13 +53,15 @@ absl::StatusOr<adsync::v1::Org> SqlStore::CreateOrg(
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached("INSERT INTO orgs(org_id, name, match_proxy, "
-                      "match_upn, created) VALUES(?1,?2,?3,?4,?5)"));
+                      "match_upn, created, live, live_changed) "
+                      "VALUES(?1,?2,?3,?4,?5,?6,?5)"));
   const int64_t now = NowUnix();
   q->Bind(1, org_id)
       .Bind(2, name)
       .Bind(3, request.match_proxy_addresses() ? 1 : 0)
       .Bind(4, request.match_upn() ? 1 : 0)
-      .Bind(5, now);
+      .Bind(5, now)
+      .Bind(6, request.live() ? 1 : 0);
   absl::Status s = q->Run();
   if (absl::IsAlreadyExists(s)) {
     return OrgExistsError(org_id);
@@ -71,6 +73,8 @@ absl::StatusOr<adsync::v1::Org> SqlStore::CreateOrg(
   org.set_match_proxy_addresses(request.match_proxy_addresses());
   org.set_match_upn(request.match_upn());
   org.set_created_unix(now);
+  org.set_live(request.live());
+  org.set_live_changed_unix(now);
   return org;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/sql.h"
 #include "common/status_macros.h"
 #include "coordinator/fencing.h"
@@ -310,8 +311,12 @@ absl::StatusOr<BatchOutcome> SqlStore::ApplyBatch(const SyncRecord& sync,
     ASSIGN_OR_RETURN(
         ScopedStatement q,
         writer_->Cached("UPDATE syncs SET full_sync_in_progress=0, "
-                        "last_full_sync=?2 WHERE sync_id=?1"));
-    q->Bind(1, sync.sync_id).Bind(2, NowUnix());
+                        "last_full_sync=?2, report_due_ms=?3 WHERE "
+                        "sync_id=?1"));
+    // A completed full sync is a sync cycle: its report is due.
+    q->Bind(1, sync.sync_id)
+        .Bind(2, NowUnix())
+        .Bind(3, absl::ToUnixMillis(absl::Now()));
     RETURN_IF_ERROR(q->Run());
     if (authoritative) {
       ASSIGN_OR_RETURN(

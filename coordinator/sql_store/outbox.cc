@@ -108,8 +108,8 @@ absl::StatusOr<std::vector<std::string>> SqlStore::OrgsReadyToPush(
       ScopedStatement q,
       reader_->Cached(
           "SELECT o.org_id FROM orgs o LEFT JOIN push_state p USING(org_key) "
-          "WHERE coalesce(p.quarantined, 0)=0 AND coalesce(p.next_attempt_ms, "
-          "0)<=?1 "
+          "WHERE o.live=1 AND coalesce(p.quarantined, 0)=0 AND "
+          "coalesce(p.next_attempt_ms, 0)<=?1 "
           "AND EXISTS(SELECT 1 FROM outbox b WHERE b.org_key=o.org_key AND "
           "b.parked=0 AND b.quarantined=0)"));
   q->Bind(1, now_ms);
@@ -131,6 +131,7 @@ absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
   }
   PushBatch batch;
   batch.org_id = org.org.org_id();
+  if (!org.org.live()) return batch;  // in preview: nothing goes out
   // Claimed without the read lock: claiming may wait for a (re)connection,
   // and status and Hellos read meanwhile.
   ASSIGN_OR_RETURN(bool claimed, engine_->ClaimPush(org.key));
@@ -163,23 +164,17 @@ absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
     }
   }
   for (adsync::v1::PersonUpdate& u : batch.updates) {
-    ASSIGN_OR_RETURN(
-        ScopedStatement q,
-        reader_->Cached("SELECT domain, sam, upn, sid, object_guid, uac FROM "
-                        "profiles WHERE org_key=?1 AND person_id=?2 AND "
-                        "outcome=0 ORDER BY domain, sam"));
+    static const std::string* const kSql = new std::string(
+        absl::StrCat("SELECT ", sql_internal::kIdentityColumns,
+                     " FROM profiles WHERE org_key=?1 AND person_id=?2 AND "
+                     "outcome=0 ORDER BY domain, sam"));
+    ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kSql->c_str()));
     q->Bind(1, org.key).Bind(2, u.person_id());
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
       if (!row) break;
-      adsync::v1::PanelIdentity* id = u.add_identities();
-      id->set_domain(q->ColumnText(0));
-      id->set_sam_account_name(q->ColumnText(1));
-      id->set_upn(q->ColumnText(2));
-      id->set_sid(q->ColumnText(3));
-      ASSIGN_OR_RETURN(std::string guid, GuidBinaryToString(q->ColumnBlob(4)));
-      id->set_object_guid(guid);
-      id->set_enabled(!AccountDisabled(static_cast<uint32_t>(q->ColumnInt(5))));
+      RETURN_IF_ERROR(
+          sql_internal::ReadIdentity(*q, /*first=*/0, u.add_identities()));
     }
   }
   if (!batch.updates.empty()) std::move(release).Cancel();

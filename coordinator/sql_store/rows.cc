@@ -8,11 +8,28 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/guid.h"
 #include "common/status_macros.h"
 
 namespace adsync::sql_internal {
 
 int64_t NowUnix() { return absl::ToUnixSeconds(absl::Now()); }
+
+const char kIdentityColumns[] = "domain, sam, upn, sid, object_guid, uac";
+
+absl::Status ReadIdentity(const Statement& q, int first,
+                          adsync::v1::PanelIdentity* id) {
+  id->set_domain(q.ColumnText(first));
+  id->set_sam_account_name(q.ColumnText(first + 1));
+  id->set_upn(q.ColumnText(first + 2));
+  id->set_sid(q.ColumnText(first + 3));
+  ASSIGN_OR_RETURN(std::string guid,
+                   GuidBinaryToString(q.ColumnBlob(first + 4)));
+  id->set_object_guid(std::move(guid));
+  id->set_enabled(
+      !AccountDisabled(static_cast<uint32_t>(q.ColumnInt(first + 5))));
+  return absl::OkStatus();
+}
 
 std::string HashKey(const std::string& salt, const std::string& key) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -60,7 +77,8 @@ const char kSelectSyncs[] =
     "SELECT sync_id, domain, dns_name, allowed_ips, priority, created, "
     "key_rotated, connected, source_ip, last_contact, controller, "
     "wm_invocation, wm_usn, full_sync_in_progress, last_full_sync, batches, "
-    "deltas, last_error, dc_invocation, dc_usn, dc_position FROM syncs WHERE "
+    "deltas, last_error, dc_invocation, dc_usn, dc_position, last_report_ms, "
+    "report_error FROM syncs WHERE "
     "org_key=?1 ORDER BY domain, priority DESC, created";
 
 void ReadSyncInfo(const Statement& q, const std::string& org_id,

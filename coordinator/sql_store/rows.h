@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "adsync/v1/admin.pb.h"
+#include "adsync/v1/panel.pb.h"
 #include "common/sql.h"
 #include "coordinator/merge_rules.h"
 
@@ -38,6 +39,12 @@ void ReadAccountColumns(const Statement& q, AccountState* s,
 extern const char kSelectSyncs[];
 void ReadSyncInfo(const Statement& q, const std::string& org_id,
                   adsync::v1::SyncInfo* info);
+
+// The identity K12Panel is sent for a stored account (profiles columns,
+// in ReadIdentity's order), read from column `first` on.
+extern const char kIdentityColumns[];
+absl::Status ReadIdentity(const Statement& q, int first,
+                          adsync::v1::PanelIdentity* id);
 
 // One row of the leases table; exists=false when the domain never had one.
 struct LeaseRow {

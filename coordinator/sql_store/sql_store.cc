@@ -51,7 +51,8 @@ absl::StatusOr<SqlStore::OrgRow> SqlStore::LoadOrg(
   ASSIGN_OR_RETURN(std::string org_id, CanonicalGuid(org_id_raw, "Org ID"));
   ASSIGN_OR_RETURN(ScopedStatement q,
                    db->Cached("SELECT org_key, name, match_proxy, match_upn, "
-                              "created FROM orgs WHERE org_id=?1"));
+                              "created, live, live_changed FROM orgs WHERE "
+                              "org_id=?1"));
   q->Bind(1, org_id);
   ASSIGN_OR_RETURN(bool row, q->Step());
   if (!row) return UnknownOrgError(org_id);
@@ -62,6 +63,8 @@ absl::StatusOr<SqlStore::OrgRow> SqlStore::LoadOrg(
   org.org.set_match_proxy_addresses(q->ColumnInt(2) != 0);
   org.org.set_match_upn(q->ColumnInt(3) != 0);
   org.org.set_created_unix(q->ColumnInt(4));
+  org.org.set_live(q->ColumnInt(5) != 0);
+  org.org.set_live_changed_unix(q->ColumnInt(6));
   org.settings.match_proxy_addresses = org.org.match_proxy_addresses();
   org.settings.match_upn = org.org.match_upn();
   return org;

@@ -8,8 +8,9 @@
 // sql_store.cc (opening, the connections, LoadOrg), schema.cc (migrating),
 // admin.cc, auth.cc, leases.cc, ingest.cc (also Match, LoadAccount and
 // WriteAccountLocked, which admin and status use), sweep.cc, outbox.cc
-// (also ReadPushStatus, which status uses), status.cc; rows.h holds the
-// row readers they share.
+// (also ReadPushStatus, which status uses), preview.cc (going live),
+// reports.cc (the sync-report schedule), status.cc; rows.h holds the row
+// readers they share.
 //
 // Thread-safety: safe for concurrent use; this process's writes are
 // serialized on the write connection's mutex (and against other
@@ -129,6 +130,20 @@ class SqlStore : public Store {
   absl::StatusOr<uint64_t> ResolveSweep(const std::string& org_id,
                                         const std::string& domain,
                                         bool approve) override;
+  absl::StatusOr<std::vector<MappedPerson>> MappedIdentities(
+      const std::string& org_id) override;
+  absl::StatusOr<adsync::v1::Org> GoLive(
+      const std::string& org_id,
+      const std::vector<adsync::v1::PanelPersonIdentities>& held) override;
+  absl::StatusOr<adsync::v1::Org> EnterPreview(
+      const std::string& org_id) override;
+  absl::StatusOr<std::vector<DueReport>> DueSyncReports(
+      int64_t now_ms, int64_t interval_ms, int64_t min_gap_ms) override;
+  absl::StatusOr<bool> RecordReportSent(const std::string& sync_id,
+                                        int64_t period_start_ms,
+                                        int64_t period_end_ms) override;
+  absl::Status DeferReport(const std::string& sync_id, int64_t next_attempt_ms,
+                           const std::string& error) override;
   absl::StatusOr<adsync::v1::GetStatusResponse> GetStatus(
       const std::string& org_id) override;
   absl::StatusOr<adsync::v1::ResolveLoginResponse> ResolveLogin(
@@ -230,6 +245,12 @@ class SqlStore : public Store {
   absl::Status ForEachOutboxItemLocked(int64_t org_key, const PushBatch& batch,
                                        const char* sql,
                                        const std::string& extra)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The People the org's matched accounts map onto, ordered by person_id.
+  // `db`: either connection, its lock held by the caller.
+  static absl::StatusOr<std::vector<MappedPerson>> ReadMappedPeople(
+      Database* db, int64_t org_key);
+  absl::Status SetLiveLocked(OrgRow* org, bool live, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // `db`: either connection, its lock held by the caller.
   static absl::StatusOr<adsync::v1::PushStatus> ReadPushStatus(Database* db,

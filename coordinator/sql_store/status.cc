@@ -236,6 +236,8 @@ absl::StatusOr<std::map<std::string, DcPosition>> ReadSyncs(
         holder != primary_of.end() && holder->second == s->sync().sync_id();
     s->set_role(!s->connected() ? "-" : is_primary ? "primary" : "standby");
     s->set_controller_usn(q->ColumnInt(19));
+    s->set_last_report_unix(q->ColumnInt(21) / 1000);
+    s->set_report_error(q->ColumnText(22));
     positions[s->sync().sync_id()] = {q->ColumnBlob(18), q->ColumnInt(19),
                                       q->ColumnBlob(20)};
   }

@@ -190,6 +190,17 @@ CREATE INDEX profiles_by_lower_upn ON profiles(org_key, lower(upn));
 DROP INDEX profiles_by_sam;
 DROP INDEX profiles_by_upn;
 )sql",
+      // 8 -> 9: preview (an org pushes nothing until it goes live; orgs
+      // that existed before were pushing, so they stay live) and the
+      // sync report's schedule per AD Sync (issue 17).
+      R"sql(
+ALTER TABLE orgs ADD COLUMN live INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE orgs ADD COLUMN live_changed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE syncs ADD COLUMN report_due_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE syncs ADD COLUMN last_report_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE syncs ADD COLUMN report_next_attempt_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE syncs ADD COLUMN report_error TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

