@@ -150,7 +150,15 @@ HttpServerResponse StatusSite::Login(const HttpServerRequest& request) {
                 RenderLoginPage("wrong status token: paste the content of the "
                                 "coordinator's status_token_file"));
   }
-  HttpServerResponse r = Redirect("/status");
+  // Where the sign-in was asked from; only a page of this site (no open
+  // redirect to another host).
+  std::string next = "/status";
+  if (auto n = fields.find("next");
+      n != fields.end() && Serves(n->second) &&
+      n->second.find_first_of("\\\r\n") == std::string::npos) {
+    next = n->second;
+  }
+  HttpServerResponse r = Redirect(next);
   // Lax, not Strict: a bookmark or a link from a ticket opens the page
   // signed in; the page only reads, so a cross-site GET can do no harm.
   r.headers["Set-Cookie"] =

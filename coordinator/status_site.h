@@ -4,7 +4,8 @@
 //   GET  /status                        every org with its health
 //   GET  /status/orgs/{org}             one org (status_page.h)
 //   GET  /status/orgs/{org}/accounts.csv  its unmatched and ambiguous accounts
-//   GET  /status/login, POST /status/login (form field "token"), /status/logout
+//   GET  /status/login, POST /status/login (form fields "token" and,
+//        optionally, "next": the /status page to show), /status/logout
 //
 // Access needs the status token (status_token_file), separate from the
 // admin token and good for nothing but reading: in "Authorization: Bearer"

@@ -17,6 +17,7 @@
 #include "common/guid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/browser.h"
 #include "tests/support/e2e_harness.h"
 #include "tests/support/wire_agent.h"
 
@@ -37,8 +38,12 @@ class FailoverE2eTest : public ::testing::Test {
     b1_ = std::make_unique<Dc>(std::string(ADSYNC_E2E_FOREST_DIR) + "/b1");
     panel_ = std::make_unique<PanelSimProcess>(dir_.path());
     panel_->Start();
+    WriteFile(dir_.File("status.token"), "e2e-status-token");
     coordinator_ = std::make_unique<Coordinator>(
-        dir_.path(), FastFailoverPanelConfig(*panel_));
+        dir_.path(), absl::StrCat(FastFailoverPanelConfig(*panel_),
+                                  "metrics_listen: \"127.0.0.1:", status_port_,
+                                  "\"\n", "status_token_file: \"",
+                                  dir_.File("status.token"), "\"\n"));
     coordinator_->Start();
     org_ = coordinator_->CreateOrg("Springfield USD");
     key_a1_ = coordinator_->AddSync(org_, "DISTRICT", "127.0.0.41", &sync_a1_,
@@ -86,6 +91,7 @@ class FailoverE2eTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  const int status_port_ = FreePort();
   std::unique_ptr<Dc> a1_, a2_, b1_;
   std::unique_ptr<PanelSimProcess> panel_;
   std::unique_ptr<Coordinator> coordinator_;
@@ -227,6 +233,27 @@ TEST_F(FailoverE2eTest,
     EXPECT_EQ(d.recent_failovers(0).to_sync_id(), sync_a2_);
     EXPECT_THAT(d.recent_failovers(0).reason(),
                 HasSubstr("disconnected or stopped heartbeating"));
+  }
+  // What an admin sees in a browser: the failover on the org's timeline,
+  // and the killed agent as not connected. A screenshot is kept for docs.
+  auto page =
+      OpenStatusPage(absl::StrCat("http://127.0.0.1:", status_port_),
+                     "e2e-status-token", absl::StrCat("/status/orgs/", org_),
+                     dir_.File("browser"), dir_.File("status-page.png"));
+  ASSERT_TRUE(page.ok()) << page.status();
+  auto dom = OpenStatusPage(
+      absl::StrCat("http://127.0.0.1:", status_port_), "e2e-status-token",
+      absl::StrCat("/status/orgs/", org_), dir_.File("browser"));
+  ASSERT_TRUE(dom.ok()) << dom.status();
+  EXPECT_THAT(*dom, HasSubstr("Timeline: failovers and rejections"));
+  EXPECT_THAT(
+      *dom, ::testing::ContainsRegex(
+                "<td>failover</td><td>DISTRICT: [^<]*" + sync_a1_.substr(0, 8) +
+                "[^<]*→[^<]*" + sync_a2_.substr(0, 8) +
+                "[^<]*disconnected or stopped heartbeating"));
+  EXPECT_THAT(*dom, HasSubstr("not connected"));
+  if (const char* keep = std::getenv("ADSYNC_KEEP_SCREENSHOT")) {
+    RunCommand({"cp", dir_.File("status-page.png"), keep});
   }
 
   // A zombie of the old primary writes with its old epoch: refused.

@@ -5,9 +5,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/files.h"
 #include "common/http_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/browser.h"
 #include "tests/support/e2e_harness.h"
 #include "tests/support/wire_agent.h"
 
@@ -15,6 +17,7 @@ namespace adsync::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kDelivery = absl::Seconds(30);
 
@@ -23,13 +26,17 @@ class PanelE2eTest : public ::testing::Test {
   void SetUp() override {
     panel_ = std::make_unique<PanelSimProcess>(dir_.path());
     panel_->Start();
+    WriteFile(dir_.File("status.token"), "e2e-status-token");
     coordinator_ = std::make_unique<Coordinator>(
         dir_.path(),
         absl::StrCat("panel {\n  base_url: \"", panel_->base_url(),
                      "\"\n  token_file: \"", panel_->token_file(),
                      "\"\n  push_interval_ms: 100\n  backoff_initial_ms: 200\n"
                      "  backoff_max_ms: 1000\n  request_timeout_seconds: 2\n"
-                     "  disable_periodic_pull: true\n}\n"));
+                     "  disable_periodic_pull: true\n}\n",
+                     "metrics_listen: \"127.0.0.1:", status_port_, "\"\n",
+                     "status_token_file: \"", dir_.File("status.token"),
+                     "\"\n"));
     coordinator_->Start();
     org_ = coordinator_->CreateOrg("Springfield USD");
     key_ = coordinator_->AddSync(org_, "DISTRICT", "127.0.0.1");
@@ -87,7 +94,12 @@ class PanelE2eTest : public ::testing::Test {
 
   adsync::v1::PushStatus Push() { return coordinator_->Status(org_).push(); }
 
+  std::string StatusBase() const {
+    return absl::StrCat("http://127.0.0.1:", status_port_);
+  }
+
   TempDir dir_;
+  const int status_port_ = FreePort();
   std::unique_ptr<PanelSimProcess> panel_;
   std::unique_ptr<Coordinator> coordinator_;
   std::string org_;
@@ -268,6 +280,118 @@ TEST_F(PanelE2eTest, PullingPeopleRematchesAndPushesTheNewMapping) {
   SeedPeople(3);
   ASSERT_TRUE(WaitFor([&] { return PanelHolds(3); }, kDelivery));
   EXPECT_EQ(coordinator_->Status(org_).counts().matched(), 3u);
+}
+
+// --- Onboarding (issue 17): preview, go-live, sync reports, status page ---
+
+TEST_F(PanelE2eTest,
+       PreviewWritesNothingAndGoingLiveSendsExactlyTheDifference) {
+  SeedPeople(4);
+  ASSERT_TRUE(coordinator_->SetLive(org_, false).ok());
+  // What the script adsync replaces left in K12Panel: p1 exactly as adsync
+  // will map it (at version 6), and p3 with a login that no longer exists.
+  SendAccounts(0, 3);  // u0..u2 -> p0..p2
+  adsync::v1::PreviewOrgResponse preview;
+  grpc::Status s = coordinator_->Preview(org_, &preview);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(preview.people_added(), 3u);
+  EXPECT_FALSE(preview.org().live());
+  adsync::v1::PanelIdentity p1 = preview.changes(1).proposed(0);
+  {
+    HttpRequest req;
+    req.method = "POST";
+    req.url = absl::StrCat(panel_->base_url(), "/api/v1/orgs/", org_,
+                           "/ad-identities:batchUpdate");
+    auto token = ReadFile(panel_->token_file());
+    ASSERT_TRUE(token.ok());
+    req.headers["Authorization"] = "Bearer " + *token;
+    req.headers["Idempotency-Key"] = "old-script-run";
+    req.body = absl::StrCat(
+        R"({"updates":[{"person_id":"p1","version":6,"identities":[{"domain":")",
+        p1.domain(), R"(","sam_account_name":")", p1.sam_account_name(),
+        R"(","upn":")", p1.upn(), R"(","sid":")", p1.sid(),
+        R"(","object_guid":")", p1.object_guid(),
+        R"(","enabled":true}]},{"person_id":"p3","version":2,"identities":[{"domain":"DISTRICT","sam_account_name":"old3","object_guid":"0f0e0d0c-0b0a-0908-0706-050403020100","enabled":true}]}]})");
+    auto resp = SendHttp(req);
+    ASSERT_TRUE(resp.ok() && resp->status == 200) << resp.status();
+  }
+  const uint64_t applied_before = panel_->Stats().applied();
+  s = coordinator_->Preview(org_, &preview);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(preview.people_added(), 2u);      // p0, p2
+  EXPECT_EQ(preview.people_unchanged(), 1u);  // p1
+  EXPECT_EQ(preview.people_removed(), 1u);    // p3's stale login
+  // Nothing was pushed while in preview.
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ(panel_->Stats().applied(), applied_before);
+  EXPECT_EQ(Push().delivered(), 0u);
+
+  ASSERT_TRUE(coordinator_->SetLive(org_, true).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] { return Push().queue_depth() == 0 && Push().delivered() == 3; },
+      kDelivery))
+      << "p0, p2 added and p3 emptied; p1 left alone";
+  EXPECT_EQ(panel_->Identities(org_, "p3").size(), 0u);
+  EXPECT_EQ(panel_->Identities(org_, "p0").size(), 1u);
+  EXPECT_EQ(panel_->Stats().stale(), 0u) << "versions above K12Panel's";
+  s = coordinator_->Preview(org_, &preview);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(preview.changes_size(), 0) << "nothing left to change";
+  EXPECT_TRUE(preview.org().live());
+}
+
+TEST_F(PanelE2eTest, AFullSyncSendsTheSyncReportToK12Panel) {
+  SeedPeople(3);
+  SendAccounts(0, 3, /*version=*/1, /*full_sync=*/true);
+  adsync::v1::SimReports reports;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        reports = panel_->Reports(org_);
+        return reports.reports_size() > 0;
+      },
+      kDelivery));
+  const adsync::v1::SyncReport& r = reports.reports(0).report();
+  EXPECT_EQ(r.profiles(), 3u);
+  EXPECT_EQ(r.matched(), 3u);
+  EXPECT_EQ(r.source_ip(), "127.0.0.1");
+  EXPECT_FALSE(r.started_at().empty());
+  // Sent once for that cycle.
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(panel_->Reports(org_).reports_size(), 1);
+  EXPECT_GT(coordinator_->Status(org_).syncs(0).last_report_unix(), 0);
+}
+
+TEST_F(PanelE2eTest, StatusPageInABrowserShowsHealthAndEscapesWhatAdSays) {
+  SeedPeople(2);
+  // An account whose AD display name is markup: it is unmatched (no such
+  // email), so the page lists it.
+  {
+    WireAgent agent(coordinator_->agent_target(), absl::Seconds(30),
+                    E2eAgentCredentials());
+    ASSERT_TRUE(agent.Hello(org_, key_, TestGuid(900)).has_hello_result());
+    adsync::v1::Batch batch =
+        MakeBatch(1, {{.guid = 7,
+                       .sam = "evil",
+                       .mail = "nobody@d.org",
+                       .display_name = "<img src=x onerror=alert(1)>Mallory"}});
+    agent.Send(batch);
+    ASSERT_TRUE(agent.Read().has_ack());
+    ASSERT_TRUE(agent.Close().ok());
+  }
+  auto dom = OpenStatusPage(StatusBase(), "e2e-status-token",
+                            absl::StrCat("/status/orgs/", org_), dir_.path());
+  ASSERT_TRUE(dom.ok()) << dom.status();
+  EXPECT_THAT(*dom, HasSubstr("Springfield USD"));
+  EXPECT_THAT(*dom, HasSubstr("DISTRICT\\evil"));
+  EXPECT_THAT(*dom, HasSubstr("&lt;img src=x onerror=alert(1)&gt;Mallory"));
+  EXPECT_THAT(*dom, Not(HasSubstr("<img")));
+  EXPECT_THAT(*dom, HasSubstr("download CSV"));
+  // A wrong token gets the sign-in form, none of the org's data.
+  auto refused = OpenStatusPage(StatusBase(), "wrong-token", "/status",
+                                dir_.File("other"));
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_THAT(*refused, HasSubstr("wrong status token"));
+  EXPECT_THAT(*refused, Not(HasSubstr("Springfield USD")));
 }
 
 }  // namespace

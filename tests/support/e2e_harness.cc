@@ -145,6 +145,11 @@ adsync::v1::SimOrgState PanelSimProcess::State(const std::string& org) {
       absl::StrCat(base_url(), "/sim/orgs/", org, "/state"));
 }
 
+adsync::v1::SimReports PanelSimProcess::Reports(const std::string& org) {
+  return GetJson<adsync::v1::SimReports>(
+      absl::StrCat(base_url(), "/sim/orgs/", org, "/reports"));
+}
+
 adsync::v1::SimStats PanelSimProcess::Stats() {
   return GetJson<adsync::v1::SimStats>(base_url() + "/sim/stats");
 }
@@ -259,6 +264,21 @@ std::unique_ptr<grpc::ClientContext> Coordinator::Ctx() {
   ctx->set_deadline(std::chrono::system_clock::now() +
                     std::chrono::seconds(10));
   return ctx;
+}
+
+grpc::Status Coordinator::Preview(const std::string& org,
+                                  adsync::v1::PreviewOrgResponse* preview) {
+  adsync::v1::PreviewOrgRequest req;
+  req.set_org_id(org);
+  return admin_->PreviewOrg(Ctx().get(), req, preview);
+}
+
+grpc::Status Coordinator::SetLive(const std::string& org, bool live) {
+  adsync::v1::SetOrgLiveRequest req;
+  req.set_org_id(org);
+  req.set_live(live);
+  adsync::v1::Org out;
+  return admin_->SetOrgLive(Ctx().get(), req, &out);
 }
 
 std::string Coordinator::CreateOrg(const std::string& name, bool live) {

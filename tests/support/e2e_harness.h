@@ -80,6 +80,7 @@ class PanelSimProcess {
   void SetFaults(const std::string& json) { Post("/sim/faults", json); }
   void SeedPeople(const std::string& org, const std::string& people_json);
   adsync::v1::SimOrgState State(const std::string& org);
+  adsync::v1::SimReports Reports(const std::string& org);
   adsync::v1::SimStats Stats();
   // The identities K12Panel holds for a person (empty when none).
   std::vector<adsync::v1::PanelIdentity> Identities(const std::string& org,
@@ -132,6 +133,9 @@ class Coordinator {
                                            const std::string& login);
   grpc::Status PullPeople(const std::string& org);
   grpc::Status ResolveQuarantine(const std::string& org, bool approve);
+  grpc::Status Preview(const std::string& org,
+                       adsync::v1::PreviewOrgResponse* preview);
+  grpc::Status SetLive(const std::string& org, bool live);
 
  private:
   std::unique_ptr<grpc::ClientContext> Ctx();
