@@ -1,6 +1,6 @@
 // Small text rules shared by the agent and the coordinator: email
-// normalization (docs/design.md, rule 2) and UTF-8 validation. Thread-safe
-// (pure).
+// normalization (docs/design.md, rule 2), UTF-8 validation, HTML escaping.
+// Thread-safe (pure).
 #ifndef ADSYNC_COMMON_TEXT_H_
 #define ADSYNC_COMMON_TEXT_H_
 
@@ -24,6 +24,9 @@ std::vector<std::string> SmtpProxyAddresses(
 // True when `s` is well-formed UTF-8 (no overlongs, surrogates or code points
 // above U+10FFFF).
 bool IsValidUtf8(absl::string_view s);
+
+// `s` safe inside HTML text and quoted attribute values: & < > " ' escaped.
+std::string HtmlEscape(absl::string_view s);
 
 }  // namespace adsync
 

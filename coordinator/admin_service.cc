@@ -168,7 +168,7 @@ AdminService::ReadHeldIdentities(const std::string& org_id,
         held.status().code(),
         absl::StrCat("reading the identities K12Panel holds for org ", org_id,
                      " failed: ", held.status().message(), "; ", purpose,
-                     " needs them: try again once K12Panel answers"));
+                     " needs them"));
   }
   return held;
 }
@@ -201,7 +201,8 @@ grpc::Status AdminService::SetOrgLive(
       return absl::OkStatus();
     }
     ASSIGN_OR_RETURN(auto held, ReadHeldIdentities(org.org_id(), "going live"));
-    return Assign(store_->GoLive(org.org_id(), held), response);
+    return Assign(store_->GoLive(org.org_id(), held, request->preview_digest()),
+                  response);
   });
 }
 

@@ -145,7 +145,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   RETURN_IF_ERROR(server->CreateServices(config, token));
   RETURN_IF_ERROR(server->ListenForAgents(config));
   RETURN_IF_ERROR(server->ListenForAdmin(config));
-  RETURN_IF_ERROR(server->ServeMetricsIfConfigured(config));
+  RETURN_IF_ERROR(server->ServeMetricsIfConfigured(config, token));
   if (server->panel_) server->panel_->Start();
   if (server->reporter_) server->reporter_->Start();
   Log(LogLevel::kInfo, "coordinator started",
@@ -269,7 +269,8 @@ absl::Status CoordinatorServer::ListenForAdmin(
 }
 
 absl::Status CoordinatorServer::ServeMetricsIfConfigured(
-    const adsync::v1::CoordinatorConfig& config) {
+    const adsync::v1::CoordinatorConfig& config,
+    const std::string& admin_token) {
   if (config.metrics_listen().empty()) return absl::OkStatus();
   const std::string& listen = config.metrics_listen();
   const size_t colon = listen.rfind(':');
@@ -296,6 +297,23 @@ absl::Status CoordinatorServer::ServeMetricsIfConfigured(
   if (!config.status_token_file().empty()) {
     ASSIGN_OR_RETURN(status_token, ReadSecretFile(config.status_token_file(),
                                                   "status token file"));
+    if (status_token.size() < kMinStatusTokenLength) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the status token in ", config.status_token_file(),
+          " is shorter "
+          "than ",
+          kMinStatusTokenLength, " characters; anyone who can reach ",
+          "the sign-in form could guess it: write a random one (e.g. "
+          "`openssl rand -hex 24 > FILE`)"));
+    }
+    if (status_token == admin_token || status_token == metrics_token) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "status_token_file holds the same token as ",
+          status_token == admin_token ? "admin_token_file"
+                                      : "metrics_token_file",
+          ": the status page would then open with a token that does more; "
+          "write a token of its own (e.g. `openssl rand -hex 24 > FILE`)"));
+    }
   }
   store_gauges_ = std::make_unique<StoreGauges>(
       store_.get(), absl::Milliseconds(config.metrics_refresh_ms()));

@@ -56,7 +56,8 @@ class CoordinatorServer {
   absl::Status ListenForAgents(const adsync::v1::CoordinatorConfig& config);
   absl::Status ListenForAdmin(const adsync::v1::CoordinatorConfig& config);
   absl::Status ServeMetricsIfConfigured(
-      const adsync::v1::CoordinatorConfig& config);
+      const adsync::v1::CoordinatorConfig& config,
+      const std::string& admin_token);
 
   std::unique_ptr<SqlStore> store_;
   std::unique_ptr<PanelSync> panel_;

@@ -1,6 +1,6 @@
 #include "coordinator/panel_sync.h"
 
-#include <openssl/sha.h>
+#include <algorithm>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/backoff.h"
+#include "common/digest.h"
 #include "common/http_client.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -148,11 +149,7 @@ std::string PanelClient::IdempotencyKey(const PushBatch& batch) {
   std::string material = batch.org_id;
   for (const auto& u : batch.updates)
     absl::StrAppend(&material, "|", u.person_id(), ":", u.version());
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(material.data()),
-         material.size(), digest);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+  return Sha256Hex(material);
 }
 
 PanelClient::Delivery PanelClient::Post(const std::string& url,
@@ -221,6 +218,27 @@ PanelClient::Delivery PanelClient::PostReport(
   return d;
 }
 
+bool PanelClient::Delivery::permanent() const {
+  return http_status >= 400 && http_status < 500 && http_status != 429 &&
+         http_status != 408 && http_status != 401 && http_status != 403;
+}
+
+int64_t PanelClient::Delivery::RetryAtMs(int64_t now_ms,
+                                         int64_t backoff_ms) const {
+  constexpr int64_t kMaxRetryAfterSeconds = 3600;
+  if (http_status == 429 && retry_after_seconds > 0) {
+    return now_ms + std::min(retry_after_seconds, kMaxRetryAfterSeconds) * 1000;
+  }
+  return now_ms + backoff_ms;
+}
+
+std::string PanelClient::Delivery::ErrorForOperator() const {
+  if (http_status == 401 || http_status == 403) {
+    return absl::StrCat(error, "; check panel.token_file");
+  }
+  return error;
+}
+
 PanelSync::PanelSync(OutboxStore* outbox, PeopleStore* people,
                      const adsync::v1::PanelConfig& config, std::string token)
     : outbox_(outbox),
@@ -257,7 +275,7 @@ void PanelSync::DeliverOrg(const std::string& org_id) {
     if (!batch.ok() || batch->updates.empty()) return;
     PanelClient::Delivery d = client_.BatchUpdate(*batch);
     const int64_t now_ms = absl::ToUnixMillis(absl::Now());
-    if (d.http_status == 200 && d.error.empty()) {
+    if (d.ok()) {
       if (absl::Status s = outbox_->CompletePush(*batch); !s.ok()) {
         Log(LogLevel::kError, "recording a delivery failed",
             {{"error", std::string(s.message())}});
@@ -272,23 +290,14 @@ void PanelSync::DeliverOrg(const std::string& org_id) {
       continue;
     }
     Metrics::Global().PushFailed();
-    const bool permanent = d.http_status >= 400 && d.http_status < 500 &&
-                           d.http_status != 429 && d.http_status != 408 &&
-                           d.http_status != 401 && d.http_status != 403;
-    if (permanent) {
+    if (d.permanent()) {
       Log(LogLevel::kError, "K12Panel refused a batch; parked",
           {{"org", org_id}, {"error", d.error}});
       outbox_->ParkPush(*batch, d.error).IgnoreError();
       continue;
     }
-    int64_t next = now_ms + BackoffMs(batch->attempts);
-    if (d.http_status == 429 && d.retry_after_seconds > 0) {
-      next = now_ms + d.retry_after_seconds * 1000;
-    }
-    std::string error = d.error;
-    if (d.http_status == 401 || d.http_status == 403) {
-      error = absl::StrCat(error, "; check panel.token_file");
-    }
+    const int64_t next = d.RetryAtMs(now_ms, BackoffMs(batch->attempts));
+    const std::string error = d.ErrorForOperator();
     Log(LogLevel::kWarning, "K12Panel delivery will be retried",
         {{"org", org_id},
          {"error", error},

@@ -59,6 +59,16 @@ class PanelClient {
     int64_t retry_after_seconds = 0;
     std::string error;  // what went wrong, for the status page
     adsync::v1::BatchUpdateResponse response;
+
+    bool ok() const { return http_status == 200 && error.empty(); }
+    // K12Panel refused the content (a 4xx other than 401, 403, 408, 429):
+    // sending it again would be refused again.
+    bool permanent() const;
+    // When to try again after a failure that is not permanent: K12Panel's
+    // Retry-After for a 429 (at most an hour), else `backoff_ms` from now.
+    int64_t RetryAtMs(int64_t now_ms, int64_t backoff_ms) const;
+    // `error`, with what to check when the token was refused.
+    std::string ErrorForOperator() const;
   };
   Delivery BatchUpdate(const PushBatch& batch);
   // Sends one AD Sync's report (design 6.4) under `idempotency_key`

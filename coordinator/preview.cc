@@ -3,6 +3,9 @@
 #include <map>
 
 #include "absl/strings/ascii.h"
+#include "common/digest.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace adsync {
@@ -63,6 +66,21 @@ std::vector<IdentityDiff> DiffIdentities(const PreviewChange& change) {
   return diffs;
 }
 
+void SetPreviewDigest(adsync::v1::PreviewOrgResponse* preview) {
+  adsync::v1::PreviewOrgResponse material = *preview;
+  material.clear_org();
+  material.clear_panel_read_unix();
+  material.clear_digest();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    material.SerializeToCodedStream(&out);
+  }
+  preview->set_digest(Sha256Hex(bytes).substr(0, 16));
+}
+
 adsync::v1::PreviewOrgResponse ComputePreview(
     const std::vector<MappedPerson>& mapped,
     const std::vector<adsync::v1::PanelPersonIdentities>& held) {
@@ -107,6 +125,7 @@ adsync::v1::PreviewOrgResponse ComputePreview(
                                change.identities_removed());
     *out.add_changes() = std::move(change);
   }
+  SetPreviewDigest(&out);
   return out;
 }
 

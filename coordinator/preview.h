@@ -39,6 +39,10 @@ adsync::v1::PreviewOrgResponse ComputePreview(
     const std::vector<MappedPerson>& mapped,
     const std::vector<adsync::v1::PanelPersonIdentities>& held);
 
+// Sets `preview->digest()`: a hash of its changes and counts (not of when
+// K12Panel was read or of the org), equal for equal previews.
+void SetPreviewDigest(adsync::v1::PreviewOrgResponse* preview);
+
 // One identity of a PreviewChange: what K12Panel holds (`current`, null
 // when added) and what going live sends (`proposed`, null when removed).
 struct IdentityDiff {

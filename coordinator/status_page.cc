@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/text.h"
 
 namespace adsync {
 namespace {
@@ -118,33 +119,6 @@ std::string CountsTable(const adsync::v1::Counts& c,
 }
 
 }  // namespace
-
-std::string HtmlEscape(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 OrgHealth AssessOrg(const adsync::v1::OrgStatus& org, absl::Time now) {
   OrgHealth h;
@@ -398,7 +372,7 @@ std::string RenderMessagePage(absl::string_view message) {
       absl::StrCat("<div class=\"box\">", HtmlEscape(message), "</div>"), 0);
 }
 
-std::string RenderLoginPage(absl::string_view message) {
+std::string RenderLoginPage(absl::string_view message, absl::string_view next) {
   std::string body;
   if (!message.empty()) {
     absl::StrAppend(&body, "<div class=\"box\">", HtmlEscape(message),
@@ -410,7 +384,8 @@ std::string RenderLoginPage(absl::string_view message) {
       "<p>Status token (the content of the coordinator's "
       "<code>status_token_file</code>):</p>"
       "<input type=\"password\" name=\"token\" autocomplete=\"off\" "
-      "size=\"48\"> <button type=\"submit\">Sign in</button></form>");
+      "size=\"48\"><input type=\"hidden\" name=\"next\" value=\"",
+      HtmlEscape(next), "\"> <button type=\"submit\">Sign in</button></form>");
   return Page("adsync: sign in", body, 0);
 }
 

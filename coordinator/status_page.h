@@ -21,8 +21,6 @@
 
 namespace adsync {
 
-std::string HtmlEscape(absl::string_view text);
-
 // An org's health at a glance, with the reasons behind it.
 struct OrgHealth {
   enum Level { kOk = 0, kWarning = 1, kError = 2 };
@@ -53,8 +51,8 @@ std::string RenderOrgPage(const adsync::v1::OrgStatus& org,
 std::string RenderMessagePage(absl::string_view message);
 
 // The sign-in form; `message` (plain text) says what went wrong, if
-// anything.
-std::string RenderLoginPage(absl::string_view message);
+// anything; `next` is the page to show after signing in ("" = /status).
+std::string RenderLoginPage(absl::string_view message, absl::string_view next);
 
 }  // namespace adsync
 

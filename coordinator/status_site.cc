@@ -1,16 +1,15 @@
 #include "coordinator/status_site.h"
 
-#include <openssl/sha.h>
-
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/digest.h"
 #include "common/files.h"
 #include "coordinator/csv_export.h"
 #include "coordinator/status_page.h"
@@ -19,15 +18,6 @@ namespace adsync {
 namespace {
 
 constexpr char kCookie[] = "adsync_status";
-
-std::string SessionFor(const std::string& token) {
-  const std::string material = absl::StrCat("adsync-status-session|", token);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(material.data()),
-         material.size(), digest);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
-}
 
 // Headers every answer carries: nothing cached, framed, scripted, loaded
 // from elsewhere or told where the operator came from.
@@ -85,8 +75,29 @@ StatusSite::StatusSite(StatusStore* store, const StoreGauges* gauges,
     : store_(store),
       gauges_(gauges),
       token_(std::move(token)),
-      session_(token_.empty() ? "" : SessionFor(token_)),
       options_(options) {}
+
+std::string StatusSite::SessionValue(absl::Time issued) const {
+  const std::string at = absl::StrCat(absl::ToUnixSeconds(issued));
+  return absl::StrCat(
+      at, ".", HmacSha256Hex(token_, absl::StrCat("status-session|", at)));
+}
+
+bool StatusSite::LoginBlocked() {
+  absl::MutexLock lock(&mu_);
+  return absl::Now() - failures_since_ < absl::Minutes(1) &&
+         failures_ >= options_.failed_logins_per_minute;
+}
+
+bool StatusSite::AllowFailedLogin() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  if (now - failures_since_ >= absl::Minutes(1)) {
+    failures_since_ = now;
+    failures_ = 0;
+  }
+  return ++failures_ <= options_.failed_logins_per_minute;
+}
 
 bool StatusSite::Serves(const std::string& path) {
   return path == "/status" || absl::StartsWith(path, "/status/");
@@ -98,7 +109,17 @@ bool StatusSite::Authorized(const HttpServerRequest& request) const {
     return SecretsEqual(it->second, "Bearer " + token_);
   }
   const std::string cookie = CookieValue(request, kCookie);
-  return !cookie.empty() && SecretsEqual(cookie, session_);
+  const size_t dot = cookie.find('.');
+  int64_t issued = 0;
+  if (dot == std::string::npos ||
+      !absl::SimpleAtoi(cookie.substr(0, dot), &issued)) {
+    return false;
+  }
+  const absl::Duration age = absl::Now() - absl::FromUnixSeconds(issued);
+  if (age < -absl::Minutes(5) || age > absl::Hours(options_.session_hours)) {
+    return false;
+  }
+  return SecretsEqual(cookie, SessionValue(absl::FromUnixSeconds(issued)));
 }
 
 HttpServerResponse StatusSite::Handle(const HttpServerRequest& request) {
@@ -124,7 +145,8 @@ HttpServerResponse StatusSite::Handle(const HttpServerRequest& request) {
                          request.headers.count("authorization")
                              ? "wrong status token: send the content of the "
                                "coordinator's status_token_file"
-                             : ""));
+                             : "",
+                         request.path));
   }
   if (request.path == "/status" || request.path == "/status/") {
     std::shared_ptr<const StoreGaugeSnapshot> snapshot = gauges_->Get();
@@ -142,13 +164,20 @@ HttpServerResponse StatusSite::Handle(const HttpServerRequest& request) {
 }
 
 HttpServerResponse StatusSite::Login(const HttpServerRequest& request) {
-  if (request.method != "POST") return Html(200, RenderLoginPage(""));
+  if (request.method != "POST") return Html(200, RenderLoginPage("", ""));
+  if (LoginBlocked()) {
+    return Html(429,
+                RenderLoginPage("too many wrong sign-ins: wait a minute", ""));
+  }
   const auto fields = ParseUrlEncoded(request.body);
   auto it = fields.find("token");
   if (it == fields.end() || !SecretsEqual(it->second, token_)) {
+    AllowFailedLogin();
+    auto next = fields.find("next");
     return Html(401,
                 RenderLoginPage("wrong status token: paste the content of the "
-                                "coordinator's status_token_file"));
+                                "coordinator's status_token_file",
+                                next == fields.end() ? "" : next->second));
   }
   // Where the sign-in was asked from; only a page of this site (no open
   // redirect to another host).
@@ -162,9 +191,20 @@ HttpServerResponse StatusSite::Login(const HttpServerRequest& request) {
   // Lax, not Strict: a bookmark or a link from a ticket opens the page
   // signed in; the page only reads, so a cross-site GET can do no harm.
   r.headers["Set-Cookie"] =
-      absl::StrCat(kCookie, "=", session_,
-                   "; Path=/status; Max-Age=43200; HttpOnly; SameSite=Lax");
+      absl::StrCat(kCookie, "=", SessionValue(absl::Now()),
+                   "; Path=/status; Max-Age=", options_.session_hours * 3600,
+                   "; HttpOnly; SameSite=Lax");
   return r;
+}
+
+absl::StatusOr<adsync::v1::ListAccountsResponse>
+StatusSite::UnmatchedAndAmbiguous(const std::string& org_id, int limit) {
+  adsync::v1::ListAccountsRequest req;
+  req.set_org_id(org_id);
+  req.set_limit(limit);
+  req.add_outcomes("unmatched");
+  req.add_outcomes("ambiguous");
+  return store_->ListAccounts(req);
 }
 
 HttpServerResponse StatusSite::OrgPage(const std::string& org_id) {
@@ -175,31 +215,19 @@ HttpServerResponse StatusSite::OrgPage(const std::string& org_id) {
   }
   if (status->orgs().empty())
     return Html(404, RenderMessagePage("no such org"));
-  adsync::v1::ListAccountsRequest req;
-  req.set_org_id(org_id);
-  req.add_outcomes("unmatched");
-  req.add_outcomes("ambiguous");
-  auto accounts = store_->ListAccounts(req);
+  auto accounts = UnmatchedAndAmbiguous(org_id, options_.accounts_on_page);
   if (!accounts.ok()) {
     return Html(HttpStatusFor(accounts.status()),
                 RenderMessagePage(accounts.status().message()));
   }
-  const size_t total = accounts->accounts_size();
-  if (accounts->accounts_size() > options_.accounts_on_page) {
-    accounts->mutable_accounts()->DeleteSubrange(
-        options_.accounts_on_page,
-        accounts->accounts_size() - options_.accounts_on_page);
-  }
+  const adsync::v1::Counts& counts = status->orgs(0).counts();
+  const size_t total = counts.unmatched() + counts.ambiguous();
   return Html(200, RenderOrgPage(status->orgs(0), *accounts, total, absl::Now(),
                                  options_.refresh_seconds));
 }
 
 HttpServerResponse StatusSite::AccountsCsv(const std::string& org_id) {
-  adsync::v1::ListAccountsRequest req;
-  req.set_org_id(org_id);
-  req.add_outcomes("unmatched");
-  req.add_outcomes("ambiguous");
-  auto accounts = store_->ListAccounts(req);
+  auto accounts = UnmatchedAndAmbiguous(org_id, /*limit=*/0);
   if (!accounts.ok()) {
     return Answer(HttpStatusFor(accounts.status()), "text/plain; charset=utf-8",
                   absl::StrCat(accounts.status().message(), "\n"));

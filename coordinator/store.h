@@ -3,7 +3,7 @@
 //
 //   AgentStore    the agent gateway: authentication, leases, batches
 //   OutboxStore   the push to K12Panel (PanelSync)
-//   ReportStore   when each AD Sync's sync report is due (PanelSync)
+//   ReportStore   when each AD Sync's sync report is due (SyncReporter)
 //   PeopleStore   the org list and its People (PanelSync's People pull)
 //   AdminStore    the admin service: PeopleStore, orgs, AD Syncs, held
 //                 removals, preview and going live
@@ -261,11 +261,17 @@ class AdminStore : public PeopleStore {
   // before. In one transaction the org's queued pushes are replaced by
   // exactly the People whose identities in K12Panel differ (ComputePreview),
   // each at a version above both adsync's and K12Panel's so that K12Panel
-  // takes it as news; from then on the org is pushed. FailedPrecondition
-  // while its push is quarantined. An org already live is left as it is.
+  // takes it as news, and every Person K12Panel holds gets at least its
+  // version (a later change must not look stale); from then on the org is
+  // pushed. FailedPrecondition, changing nothing: while its push is
+  // quarantined; while a domain with AD Syncs has no completed full sync or
+  // one is running (its accounts would look removed); or when
+  // `expected_digest` is set and the preview now differs from it. An org
+  // already live is left as it is.
   virtual absl::StatusOr<adsync::v1::Org> GoLive(
       const std::string& org_id,
-      const std::vector<adsync::v1::PanelPersonIdentities>& held) = 0;
+      const std::vector<adsync::v1::PanelPersonIdentities>& held,
+      const std::string& expected_digest) = 0;
   // Back into preview: nothing more is pushed; changes keep being computed.
   virtual absl::StatusOr<adsync::v1::Org> EnterPreview(
       const std::string& org_id) = 0;
@@ -280,7 +286,8 @@ struct DueReport {
   int64_t period_start_ms = 0;
 };
 
-// When each AD Sync's sync report goes to K12Panel (docs/design.md, 6.4).
+// When each AD Sync's sync report goes to K12Panel (docs/design.md, 6.4),
+// for SyncReporter.
 // The report itself is built from the org's status (sync_report.h).
 class ReportStore {
  public:

@@ -1,9 +1,7 @@
 #include "coordinator/sync_report.h"
 
-#include <openssl/sha.h>
-
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/digest.h"
 
 namespace adsync {
 namespace {
@@ -84,13 +82,8 @@ absl::StatusOr<adsync::v1::SyncReport> BuildSyncReport(
 std::string ReportIdempotencyKey(const std::string& org_id,
                                  const std::string& sync_id,
                                  int64_t period_start_ms) {
-  const std::string material =
-      absl::StrCat("report|", org_id, "|", sync_id, "|", period_start_ms);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(material.data()),
-         material.size(), digest);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+  return Sha256Hex(
+      absl::StrCat("report|", org_id, "|", sync_id, "|", period_start_ms));
 }
 
 }  // namespace adsync

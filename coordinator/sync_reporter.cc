@@ -71,9 +71,7 @@ int SyncReporter::SendDue() {
     PanelClient::Delivery delivery = client_.PostReport(
         d.org_id, d.sync_id, *report,
         ReportIdempotencyKey(d.org_id, d.sync_id, d.period_start_ms));
-    const std::vector<std::pair<std::string, std::string>> where = {
-        {"org", d.org_id}, {"sync", d.sync_id}};
-    if (delivery.http_status == 200 && delivery.error.empty()) {
+    if (delivery.ok()) {
       auto recorded =
           reports_->RecordReportSent(d.sync_id, d.period_start_ms, now_ms);
       if (!recorded.ok()) {
@@ -82,6 +80,7 @@ int SyncReporter::SendDue() {
              {"error", std::string(recorded.status().message())}});
         continue;
       }
+      if (!*recorded) continue;  // another coordinator recorded it first
       ++accepted;
       Log(LogLevel::kInfo, "sync report sent to K12Panel",
           {{"org", d.org_id},
@@ -90,14 +89,8 @@ int SyncReporter::SendDue() {
            {"rejections", absl::StrCat(report->rejections_size())}});
       continue;
     }
-    const long http = delivery.http_status;
-    const bool permanent = http >= 400 && http < 500 && http != 429 &&
-                           http != 408 && http != 401 && http != 403;
-    std::string error = delivery.error;
-    if (http == 401 || http == 403) {
-      error = absl::StrCat(error, "; check panel.token_file");
-    }
-    if (permanent) {
+    const std::string error = delivery.ErrorForOperator();
+    if (delivery.permanent()) {
       // Retrying this period would send the same refused report again.
       Log(LogLevel::kError, "K12Panel refused a sync report; skipped",
           {{"org", d.org_id}, {"sync", d.sync_id}, {"error", error}});
@@ -107,15 +100,14 @@ int SyncReporter::SendDue() {
       }
       continue;
     }
-    int64_t next_ms;
-    if (http == 429 && delivery.retry_after_seconds > 0) {
-      next_ms = now_ms + delivery.retry_after_seconds * 1000;
-    } else {
+    int64_t backoff_ms;
+    {
       absl::MutexLock lock(&rng_mu_);
       const absl::Duration max = absl::Milliseconds(config_.backoff_max_ms());
-      next_ms = now_ms + absl::ToInt64Milliseconds(
-                             JitteredBackoff(max, max, /*failures=*/0, rng_));
+      backoff_ms = absl::ToInt64Milliseconds(
+          JitteredBackoff(max, max, /*failures=*/0, rng_));
     }
+    const int64_t next_ms = delivery.RetryAtMs(now_ms, backoff_ms);
     Log(LogLevel::kWarning, "sync report will be retried",
         {{"org", d.org_id},
          {"sync", d.sync_id},

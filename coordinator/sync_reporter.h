@@ -5,13 +5,15 @@
 // reported too, as an error). Only for live orgs: an org in preview writes
 // nothing to K12Panel.
 //
-// Delivery is at-least-once: the store keeps each AD Sync's period, the
-// report is rebuilt from status when sent, and its Idempotency-Key is
-// derived from (org, AD Sync, period start), so a crash between sending
-// and recording, or two coordinators racing, repeat one report that
-// K12Panel deduplicates. 429 waits for Retry-After, 5xx and transport
-// errors retry after panel.backoff_max_ms; any other 4xx drops the period
-// (logged, and shown in status as the AD Sync's report error).
+// Delivery is at-least-once: the store keeps where each AD Sync's period
+// starts, the report is built from status when sent, and its
+// Idempotency-Key is derived from (org, AD Sync, period start). A crash
+// between sending and recording, a retry, or two coordinators racing send
+// that period again, rebuilt (later end, current counts) under the same
+// key: K12Panel keeps the first it accepted (design 6.4). 429 waits for
+// Retry-After, 5xx and transport errors retry after panel.backoff_max_ms; any
+// other 4xx drops the period (logged, and shown in status as the AD Sync's
+// report error).
 //
 // Thread-safety: Start/Stop from one thread; SendDue from any (tests).
 #ifndef ADSYNC_COORDINATOR_SYNC_REPORTER_H_

@@ -41,7 +41,9 @@ Commands:
                                        new orgs start in preview unless --live
   org list
   preview --org ORG [--json|--csv]     what going live would change in K12Panel
-  org go-live --org ORG                start pushing the org's mappings
+  org go-live --org ORG [--preview DIGEST]
+                                       start pushing: exactly the changes of that
+                                       preview (default: of a preview taken now)
   org preview --org ORG                stop pushing; back into preview
   sync add --org ORG --domain NETBIOS --ip IP[,IP...] [--dns-name NAME] [--priority N]
   sync list --org ORG
@@ -141,6 +143,14 @@ bool Need(const Args& a, const char* option) {
   return a.Has(option) && !a.Get(option).empty();
 }
 
+// A large district's preview or account list is bigger than gRPC's
+// default 4 MiB answer.
+grpc::ChannelArguments ChannelArguments() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(1 << 30);
+  return args;
+}
+
 int OrgCreate(Client& c, const Args& a) {
   if (!Need(a, "name")) return Usage("org create needs --name");
   adsync::v1::CreateOrgRequest req;
@@ -167,8 +177,29 @@ int OrgSetLive(Client& c, const Args& a) {
   adsync::v1::SetOrgLiveRequest req;
   req.set_org_id(a.Get("org"));
   req.set_live(sub == "go-live");
+  req.set_preview_digest(a.Get("preview"));
+  if (req.live() && req.preview_digest().empty()) {
+    // Go live with exactly the changes shown here, nothing that appears
+    // between this preview and the call.
+    adsync::v1::PreviewOrgRequest preview_req;
+    preview_req.set_org_id(req.org_id());
+    adsync::v1::PreviewOrgResponse preview;
+    auto ctx = c.Context();
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::minutes(5));
+    grpc::Status s = c.admin().PreviewOrg(ctx.get(), preview_req, &preview);
+    if (!s.ok()) return FailRpc(s);
+    std::printf(
+        "going live with preview %s: %u People added, %u changed, "
+        "%u removed\n",
+        preview.digest().c_str(), preview.people_added(),
+        preview.people_changed(), preview.people_removed());
+    req.set_preview_digest(preview.digest());
+  }
   adsync::v1::Org org;
-  grpc::Status s = c.admin().SetOrgLive(c.Context().get(), req, &org);
+  auto ctx = c.Context();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+  grpc::Status s = c.admin().SetOrgLive(ctx.get(), req, &org);
   if (!s.ok()) return FailRpc(s);
   if (a.Has("json")) return std::printf("%s\n", ToJson(org).c_str()), 0;
   std::printf("org %s is %s\n", org.org_id().c_str(),
@@ -548,7 +579,8 @@ int main(int argc, char** argv) {
     credentials = *tls;
   }
   auto channel =
-      grpc::CreateChannel(args.Get("admin", "127.0.0.1:7444"), credentials);
+      grpc::CreateCustomChannel(args.Get("admin", "127.0.0.1:7444"),
+                                credentials, adsync::ChannelArguments());
   adsync::Client client(channel, token);
   return adsync::Run(client, args);
 }

@@ -216,8 +216,10 @@ std::string FormatPreview(const adsync::v1::PreviewOrgResponse& p,
     absl::StrAppend(&out, "\n", RenderTable(rows));
   }
   if (!org.live()) {
-    absl::StrAppend(&out, "\nto start pushing: adsyncctl org go-live --org ",
-                    org.org_id(), "\n");
+    absl::StrAppend(&out,
+                    "\nto push exactly these changes: adsyncctl org "
+                    "go-live --org ",
+                    org.org_id(), " --preview ", p.digest(), "\n");
   }
   return out;
 }

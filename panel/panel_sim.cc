@@ -186,32 +186,6 @@ std::string ReportProblem(const adsync::v1::SyncReport& report) {
   return "";
 }
 
-std::string HtmlEscape(absl::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 absl::Status ParseJson(const std::string& body, google::protobuf::Message* m) {
   google::protobuf::util::JsonParseOptions o;
   o.ignore_unknown_fields = false;

@@ -29,7 +29,9 @@ absl::Status SqlStore::FinishChangesLocked(const OrgRow& org,
   // for an operator.
   bool quarantine = false;
   std::string reason;
-  if (!operator_approved &&
+  // An org in preview pushes nothing: going live recomputes what to send
+  // (and the operator approves those removals by going live).
+  if (!operator_approved && org.org.live() &&
       changes.losing.size() > options_.quarantine_min_people) {
     ASSIGN_OR_RETURN(
         ScopedStatement q,

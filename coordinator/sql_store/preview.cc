@@ -84,7 +84,8 @@ absl::StatusOr<std::vector<MappedPerson>> SqlStore::MappedIdentities(
 
 absl::StatusOr<adsync::v1::Org> SqlStore::GoLive(
     const std::string& org_id,
-    const std::vector<adsync::v1::PanelPersonIdentities>& held) {
+    const std::vector<adsync::v1::PanelPersonIdentities>& held,
+    const std::string& expected_digest) {
   absl::MutexLock lock(&write_mu_);
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
@@ -100,14 +101,43 @@ absl::StatusOr<adsync::v1::Org> SqlStore::GoLive(
     if (quarantined) {
       return absl::FailedPreconditionError(absl::StrCat(
           "org ", org.org.org_id(), "'s push is quarantined (",
-          q->ColumnText(0), "); decide first with `adsyncctl quarantine ",
+          q->ColumnText(0), "); decide first with `adsyncctl push ",
           "approve|reject --org ", org.org.org_id(),
           "`, check `adsyncctl preview` again, then go live"));
+    }
+  }
+  {
+    // Until every domain's accounts are all in, the ones still to come
+    // would look removed to K12Panel.
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("SELECT domain FROM syncs WHERE org_key=?1 GROUP BY "
+                        "domain HAVING max(last_full_sync)=0 OR "
+                        "max(full_sync_in_progress)>0 ORDER BY domain"));
+    q->Bind(1, org.key);
+    ASSIGN_OR_RETURN(bool incomplete, q->Step());
+    if (incomplete) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "domain ", q->ColumnText(0), " of org ", org.org.org_id(),
+          " has no completed full sync yet (or one is running): going live "
+          "now would remove the identities of accounts not read yet; wait "
+          "until `adsyncctl status --org ",
+          org.org.org_id(),
+          "` shows a last full sync for it, then preview and go live"));
     }
   }
   ASSIGN_OR_RETURN(std::vector<MappedPerson> mapped,
                    ReadMappedPeople(writer_.get(), org.key));
   const adsync::v1::PreviewOrgResponse preview = ComputePreview(mapped, held);
+  if (!expected_digest.empty() && preview.digest() != expected_digest) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "what going live would change in K12Panel is no longer the preview ",
+        expected_digest, " (now ", preview.digest(), ": ",
+        preview.people_added(), " People added, ", preview.people_changed(),
+        " changed, ", preview.people_removed(),
+        " removed); nothing was changed: run `adsyncctl preview --org ",
+        org.org.org_id(), "` again"));
+  }
   // The version each changed Person is sent at must beat both what adsync
   // sent before and what K12Panel holds (perhaps written by the script
   // adsync replaces), or K12Panel would ignore it as stale.
@@ -125,6 +155,19 @@ absl::StatusOr<adsync::v1::Org> SqlStore::GoLive(
     RETURN_IF_ERROR(q->Run());
   }
   const int64_t now = NowUnix();
+  // People K12Panel holds unchanged keep no outbox entry but take its
+  // version, so their next change goes out above it.
+  for (const auto& h : held) {
+    ASSIGN_OR_RETURN(
+        ScopedStatement v,
+        writer_->Cached(
+            "INSERT INTO person_versions(org_key, person_id, version) "
+            "VALUES(?1,?2,?3) ON CONFLICT(org_key, person_id) DO UPDATE SET "
+            "version=CASE WHEN person_versions.version < ?3 THEN ?3 ELSE "
+            "person_versions.version END"));
+    v->Bind(1, org.key).Bind(2, h.person_id()).Bind(3, int64_t{h.version()});
+    RETURN_IF_ERROR(v->Run());
+  }
   for (const adsync::v1::PreviewChange& change : preview.changes()) {
     const int64_t next = version[change.person_id()] + 1;
     if (next > std::numeric_limits<uint32_t>::max()) {

@@ -134,7 +134,8 @@ class SqlStore : public Store {
       const std::string& org_id) override;
   absl::StatusOr<adsync::v1::Org> GoLive(
       const std::string& org_id,
-      const std::vector<adsync::v1::PanelPersonIdentities>& held) override;
+      const std::vector<adsync::v1::PanelPersonIdentities>& held,
+      const std::string& expected_digest) override;
   absl::StatusOr<adsync::v1::Org> EnterPreview(
       const std::string& org_id) override;
   absl::StatusOr<std::vector<DueReport>> DueSyncReports(

@@ -60,6 +60,28 @@ class MetricsTest : public GatewayTest {
   uint32_t refresh_ms_ = 100;
 };
 
+// The status page's token opens a sign-in form on the network: a short one
+// could be guessed, and one shared with the admin or metrics token would
+// make the page's token worth more than reading.
+TEST_F(MetricsTest, AStatusTokenThatIsShortOrReusedIsRefusedAtStart) {
+  adsync::v1::CoordinatorConfig config = config_;
+  config.set_database_path(dir_.File("second.db"));
+  testing::WriteFile(dir_.File("short.token"), "0123456789abcde");
+  config.set_status_token_file(dir_.File("short.token"));
+  auto refused = CoordinatorServer::Start(config);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("shorter than 16 characters"));
+  for (const char* reused : {"token", "metrics.token"}) {
+    config.set_status_token_file(dir_.File(reused));
+    refused = CoordinatorServer::Start(config);
+    ASSERT_FALSE(refused.ok()) << reused;
+    EXPECT_THAT(std::string(refused.status().message()),
+                HasSubstr("the same token as"))
+        << reused;
+  }
+}
+
 TEST_F(MetricsTest, OrgIdsOnlyWithTheMetricsToken) {
   MakeSomeMetrics();
   const std::string total = "adsync_accounts{outcome=\"no-email\"} 2";

@@ -67,6 +67,16 @@ class StatusSiteTest : public ::testing::Test {
   FakeStatusStore store_;
   StoreGauges gauges_{&store_, absl::Hours(1)};
   StatusSite site_{&store_, &gauges_, "status-secret"};
+  // The real sign-in page with its field names, as a browser posts it.
+  std::string FormFields(const HttpServerResponse& login_page) {
+    EXPECT_THAT(login_page.body, HasSubstr("name=\"token\""));
+    const std::string marker = "name=\"next\" value=\"";
+    const size_t at = login_page.body.find(marker);
+    EXPECT_NE(at, std::string::npos);
+    const size_t start = at + marker.size();
+    return login_page.body.substr(start,
+                                  login_page.body.find('"', start) - start);
+  }
 };
 
 TEST_F(StatusSiteTest, OffWithoutAToken) {
@@ -92,7 +102,7 @@ TEST_F(StatusSiteTest, NothingWithoutTheStatusToken) {
   EXPECT_EQ(Get(std::string("/status/orgs/") + kOrg + "/accounts.csv").status,
             401);
   EXPECT_EQ(Get("/status", "", "adsync_status=status-secret").status, 401)
-      << "the cookie holds a session hash, not the token";
+      << "the cookie holds a signed session, not the token";
 }
 
 TEST_F(StatusSiteTest, BearerOpensEveryPageWithSafeHeaders) {
@@ -136,6 +146,18 @@ TEST_F(StatusSiteTest, SignInSetsASessionCookieAndRedirectsOnlyWithinTheSite) {
   EXPECT_THAT(cookie, Not(HasSubstr("status-secret")));
   const std::string session = cookie.substr(0, cookie.find(';'));
   EXPECT_EQ(Get("/status", "", "other=1; " + session).status, 200);
+  // The server checks the session's age and signature itself.
+  const std::string old = site_.SessionValue(absl::Now() - absl::Hours(13));
+  EXPECT_EQ(Get("/status", "", "adsync_status=" + old).status, 401);
+  const std::string fresh = site_.SessionValue(absl::Now());
+  std::string forged = fresh;
+  forged[forged.size() - 1] = forged.back() == '0' ? '1' : '0';
+  EXPECT_EQ(Get("/status", "", "adsync_status=" + forged).status, 401);
+  const std::string later =
+      site_.SessionValue(absl::Now() + absl::Hours(1)).substr(0, 10) +
+      fresh.substr(10);
+  EXPECT_EQ(Get("/status", "", "adsync_status=" + later).status, 401)
+      << "the issue time is signed";
 
   // No way out of the site, and no header injection.
   for (const char* next :
@@ -152,6 +174,25 @@ TEST_F(StatusSiteTest, SignInSetsASessionCookieAndRedirectsOnlyWithinTheSite) {
   req.path = "/status";
   req.headers["cookie"] = session;
   EXPECT_EQ(other.Handle(req).status, 401);
+}
+
+TEST_F(StatusSiteTest, TheRealFormReturnsToThePageAskedFor) {
+  // An org page asked without a session answers the sign-in form, which
+  // carries that page; posting it lands there.
+  const std::string page = std::string("/status/orgs/") + kOrg;
+  const std::string next = FormFields(Get(page));
+  EXPECT_EQ(next, page);
+  HttpServerResponse r = PostLogin("token=status-secret&next=" + next);
+  EXPECT_EQ(r.headers["Location"], page);
+}
+
+TEST_F(StatusSiteTest, GuessingTheTokenIsCutOffAfterTenTriesAMinute) {
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(PostLogin("token=guess").status, 401);
+  HttpServerResponse blocked = PostLogin("token=status-secret");
+  EXPECT_EQ(blocked.status, 429);
+  EXPECT_EQ(blocked.headers.count("Set-Cookie"), 0u);
+  // Scripts with the Bearer token are not affected.
+  EXPECT_EQ(Get("/status", "Bearer status-secret").status, 200);
 }
 
 TEST_F(StatusSiteTest, ReadOnlyAndSignOutClearsTheCookie) {

@@ -1239,6 +1239,13 @@ const auto kEngines = ::testing::Values(Engine::kSqlite, Engine::kPostgres);
 
 class PreviewTest : public OutboxTest {
  protected:
+  // A complete full sync of `specs` by sync_a_.
+  void FullSync(std::vector<DeltaSpec> specs) {
+    SeenAccounts seen;
+    for (const DeltaSpec& s : specs) seen.insert(testing::TestGuid(s.guid));
+    Apply(sync_a_, specs, /*begin=*/true, /*end=*/true, &seen);
+  }
+
   adsync::v1::PanelPersonIdentities Held(const std::string& person,
                                          uint32_t version,
                                          const std::string& sam) {
@@ -1266,7 +1273,6 @@ TEST_P(PreviewTest, AnOrgInPreviewComputesMappingsAndPushesNothing) {
   ASSERT_TRUE(store_->EnterPreview(org_id_).ok());
   ImportPeople({{"p-1", "One", {"one@d.org"}}});
   Apply(sync_a_, {{.guid = 1, .sam = "one", .mail = "one@d.org"}});
-  EXPECT_TRUE(Queued().empty());
   auto ready = store_->OrgsReadyToPush(absl::ToUnixMillis(absl::Now()));
   ASSERT_TRUE(ready.ok());
   EXPECT_TRUE(ready->empty());
@@ -1288,6 +1294,13 @@ TEST_P(PreviewTest, GoingLiveQueuesExactlyWhatK12PanelLacksAboveItsVersions) {
                 {"p-3", "Three", {"three@d.org"}}});
   Apply(sync_a_, {{.guid = 1, .sam = "one", .mail = "one@d.org"},
                   {.guid = 2, .sam = "two", .mail = "two@d.org"}});
+  // Before any full sync the domain's other accounts would look removed.
+  auto early = store_->GoLive(org_id_, {}, "");
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(early.status().message()),
+              HasSubstr("no completed full sync"));
+  FullSync({{.guid = 1, .sam = "one", .mail = "one@d.org"},
+            {.guid = 2, .sam = "two", .mail = "two@d.org"}});
   auto mapped = store_->MappedIdentities(org_id_);
   ASSERT_TRUE(mapped.ok());
   // K12Panel (written by the script adsync replaces) holds p-2's identity
@@ -1301,7 +1314,19 @@ TEST_P(PreviewTest, GoingLiveQueuesExactlyWhatK12PanelLacksAboveItsVersions) {
   std::vector<adsync::v1::PanelPersonIdentities> held = {
       same, Held("p-3", 7, "three"), Held("p-9", 9, "nine")};
 
-  auto live = store_->GoLive(org_id_, held);
+  // Only the changes the operator saw: a stale preview changes nothing.
+  adsync::v1::PreviewOrgResponse seen = ComputePreview(*mapped, held);
+  auto stale = store_->GoLive(org_id_, held, "0123456789abcdef");
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(stale.status().message()),
+              HasSubstr("run `adsyncctl preview"));
+  auto unchanged = store_->MappedIdentities(org_id_);
+  ASSERT_TRUE(unchanged.ok());
+  EXPECT_EQ((*unchanged)[1].holds.version(), 1u) << "p-2 not raised to 40";
+  EXPECT_TRUE(
+      store_->OrgsReadyToPush(absl::ToUnixMillis(absl::Now()))->empty());
+
+  auto live = store_->GoLive(org_id_, held, seen.digest());
   ASSERT_TRUE(live.ok()) << live.status();
   EXPECT_TRUE(live->live());
   EXPECT_EQ(Queued(), (std::map<std::string, uint32_t>{
@@ -1313,13 +1338,17 @@ TEST_P(PreviewTest, GoingLiveQueuesExactlyWhatK12PanelLacksAboveItsVersions) {
         << u.person_id();
   }
   ASSERT_TRUE(store_->CompletePush(*batch).ok());
-  // Live now: changes are pushed as they happen, above the new versions.
+  // Live now: changes are pushed as they happen, above the new versions,
+  // including for p-2, which K12Panel held unchanged at version 40.
   Apply(sync_a_,
-        {{.guid = 3, .sam = "three", .mail = "three@d.org", .version = 1}});
-  EXPECT_EQ(Queued(), (std::map<std::string, uint32_t>{{"p-3", 9}}));
+        {{.guid = 3, .sam = "three", .mail = "three@d.org", .version = 1},
+         {.guid = 2, .sam = "two.x", .mail = "two@d.org", .version = 2}});
+  EXPECT_EQ(Queued(),
+            (std::map<std::string, uint32_t>{{"p-2", 41}, {"p-3", 9}}));
   // Going live again changes nothing; back into preview stops the push.
-  ASSERT_TRUE(store_->GoLive(org_id_, {}).ok());
-  EXPECT_EQ(Queued(), (std::map<std::string, uint32_t>{{"p-3", 9}}));
+  ASSERT_TRUE(store_->GoLive(org_id_, {}, "").ok());
+  EXPECT_EQ(Queued(),
+            (std::map<std::string, uint32_t>{{"p-2", 41}, {"p-3", 9}}));
   auto preview = store_->EnterPreview(org_id_);
   ASSERT_TRUE(preview.ok());
   EXPECT_FALSE(preview->live());
@@ -1327,11 +1356,11 @@ TEST_P(PreviewTest, GoingLiveQueuesExactlyWhatK12PanelLacksAboveItsVersions) {
 }
 
 TEST_P(PreviewTest, GoingLiveWithAnUnknownOrgChangesNothing) {
-  EXPECT_EQ(store_->GoLive("00000000-0000-0000-0000-00000000abcd", {})
+  EXPECT_EQ(store_->GoLive("00000000-0000-0000-0000-00000000abcd", {}, "")
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(store_->GoLive("not-a-guid", {}).status().code(),
+  EXPECT_EQ(store_->GoLive("not-a-guid", {}, "").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

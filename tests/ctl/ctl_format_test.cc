@@ -132,7 +132,10 @@ TEST(FormatPreview, ShowsCountsEachIdentityAndTheNextStep) {
                              "unchanged"));
   EXPECT_THAT(out, HasSubstr("p-jane  Jane Doe  0a0b      added   -"));
   EXPECT_THAT(out, HasSubstr("DISTRICT\\jdoe (disabled)"));
-  EXPECT_THAT(out, HasSubstr("adsyncctl org go-live --org 5e1c3d4a-"));
+  p.set_digest("d1d2");
+  EXPECT_THAT(FormatPreview(p, 1000),
+              HasSubstr("adsyncctl org go-live --org 5e1c3d4a-6f1b-4d7e-9a0c-"
+                        "1f2e3d4c5b6a --preview d1d2"));
   p.mutable_org()->set_live(true);
   EXPECT_THAT(FormatPreview(p, 1000), Not(HasSubstr("go-live")));
 }

@@ -290,7 +290,7 @@ TEST_F(PanelE2eTest,
   ASSERT_TRUE(coordinator_->SetLive(org_, false).ok());
   // What the script adsync replaces left in K12Panel: p1 exactly as adsync
   // will map it (at version 6), and p3 with a login that no longer exists.
-  SendAccounts(0, 3);  // u0..u2 -> p0..p2
+  SendAccounts(0, 3, /*version=*/1, /*full_sync=*/true);  // u0..u2 -> p0..p2
   adsync::v1::PreviewOrgResponse preview;
   grpc::Status s = coordinator_->Preview(org_, &preview);
   ASSERT_TRUE(s.ok()) << s.error_message();
@@ -326,7 +326,11 @@ TEST_F(PanelE2eTest,
   EXPECT_EQ(panel_->Stats().applied(), applied_before);
   EXPECT_EQ(Push().delivered(), 0u);
 
-  ASSERT_TRUE(coordinator_->SetLive(org_, true).ok());
+  // A stale preview is refused; the one just read goes live.
+  EXPECT_EQ(coordinator_->SetLive(org_, true, "0123456789abcdef").error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  s = coordinator_->SetLive(org_, true, preview.digest());
+  ASSERT_TRUE(s.ok()) << s.error_message();
   ASSERT_TRUE(WaitFor(
       [&] { return Push().queue_depth() == 0 && Push().delivered() == 3; },
       kDelivery))
@@ -338,6 +342,12 @@ TEST_F(PanelE2eTest,
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(preview.changes_size(), 0) << "nothing left to change";
   EXPECT_TRUE(preview.org().live());
+  // p1, held unchanged at version 6, changes next (its account is
+  // deleted): K12Panel must take it, not ignore it as stale.
+  SendAccounts(1, 1, /*version=*/2, /*full_sync=*/false, /*deleted=*/true);
+  ASSERT_TRUE(WaitFor([&] { return Push().delivered() == 4; }, kDelivery));
+  EXPECT_EQ(panel_->Identities(org_, "p1").size(), 0u);
+  EXPECT_EQ(panel_->Stats().stale(), 0u);
 }
 
 TEST_F(PanelE2eTest, AFullSyncSendsTheSyncReportToK12Panel) {

@@ -273,10 +273,12 @@ grpc::Status Coordinator::Preview(const std::string& org,
   return admin_->PreviewOrg(Ctx().get(), req, preview);
 }
 
-grpc::Status Coordinator::SetLive(const std::string& org, bool live) {
+grpc::Status Coordinator::SetLive(const std::string& org, bool live,
+                                  const std::string& preview_digest) {
   adsync::v1::SetOrgLiveRequest req;
   req.set_org_id(org);
   req.set_live(live);
+  req.set_preview_digest(preview_digest);
   adsync::v1::Org out;
   return admin_->SetOrgLive(Ctx().get(), req, &out);
 }

@@ -135,7 +135,8 @@ class Coordinator {
   grpc::Status ResolveQuarantine(const std::string& org, bool approve);
   grpc::Status Preview(const std::string& org,
                        adsync::v1::PreviewOrgResponse* preview);
-  grpc::Status SetLive(const std::string& org, bool live);
+  grpc::Status SetLive(const std::string& org, bool live,
+                       const std::string& preview_digest = "");
 
  private:
   std::unique_ptr<grpc::ClientContext> Ctx();
