@@ -216,12 +216,21 @@ start_agent agent-dc3 "$SAMBA_NS/dc3" STAFF 127.0.0.83 0
 
 say "preview: the org is new, so the agents sync and nothing is written to K12Panel"
 for _ in $(seq 1 120); do
-  synced=$($CTL status --org "$ORG" --json | python3 -c 'import json,sys; o=json.load(sys.stdin)["orgs"][0]; print(int(o["counts"]["profiles"]) >= 50)')
+  # Every domain's first full sync done: going live needs all accounts read.
+  synced=$($CTL status --org "$ORG" --json | python3 -c '
+import json, sys
+o = json.load(sys.stdin)["orgs"][0]
+done = {}
+for s in o.get("syncs", []):
+    d = s["sync"]["domain"]
+    done[d] = done.get(d, False) or (int(s.get("last_full_sync_unix", 0)) > 0 and not s.get("full_sync_in_progress", False))
+print(int(o["counts"]["profiles"]) >= 50 and len(done) == 2 and all(done.values()))')
   [[ "$synced" == True ]] && break
   sleep 0.5
 done
 echo "\$ adsyncctl preview --org $ORG"
-$CTL preview --org "$ORG" | head -n 14
+preview=$($CTL preview --org "$ORG")
+head -n 14 <<<"$preview"  # (not a pipe: head would cut adsyncctl off, and pipefail stop the demo)
 echo "... ($($CTL preview --org "$ORG" --csv | wc -l) CSV lines with: adsyncctl preview --org ORG --csv)"
 echo "K12Panel still holds only what the old script wrote: $(curl -s "http://127.0.0.1:18480/sim/orgs/$ORG/state" | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("people",[])))') People"
 
@@ -320,11 +329,13 @@ curl -s "http://127.0.0.1:18480/sim/orgs/$ORG/reports" | python3 -c '
 import json, sys
 for r in json.load(sys.stdin).get("reports", [])[:6]:
     p = r["report"]
-    print(f"{r[\"sync_id\"][:8]}  {p.get(\"controller\",\"\"):24} {p[\"finished_at\"]}  profiles {p.get(\"profiles\",0)}, matched {p.get(\"matched\",0)}, unmatched {p.get(\"unmatched\",0)}, ambiguous {p.get(\"ambiguous\",0)}, errors {len(p.get(\"errors\",[]))}, rejections {len(p.get(\"rejections\",[]))}")
+    print("%s  %-20s %s  profiles %s, matched %s, unmatched %s, ambiguous %s, errors %d, rejections %d" % (
+        r["sync_id"][:8], p.get("controller", ""), p["finished_at"], p.get("profiles", 0), p.get("matched", 0),
+        p.get("unmatched", 0), p.get("ambiguous", 0), len(p.get("errors", [])), len(p.get("rejections", []))))
 '
 echo "status page: http://127.0.0.1:19464/status (token: $DEMO/status.token); its org list, fetched with curl:"
 page=$(curl -s -H "Authorization: Bearer $(cat "$DEMO/status.token")" http://127.0.0.1:19464/status)
-grep -o 'badge [a-z]*">[a-z]*' <<<"$page" | head -3 | sed 's/.*">/  health: /'
+python3 -c 'import re, sys; [print("  health:", m) for m in re.findall(r"badge [a-z]+\">([a-z]+)", sys.stdin.read())[:3]]' <<<"$page"
 
 say "a few of the coordinator's Prometheus metrics"
 METRICS_PORT=19464
