@@ -371,6 +371,44 @@ TEST_F(PanelE2eTest, AFullSyncSendsTheSyncReportToK12Panel) {
   EXPECT_GT(coordinator_->Status(org_).syncs(0).last_report_unix(), 0);
 }
 
+TEST_F(PanelE2eTest, ASyncReportWaitsOutAnOutageAndArrivesOnce) {
+  SeedPeople(2);
+  panel_->SetFaults(R"({"down": true})");
+  SendAccounts(0, 2, /*version=*/1, /*full_sync=*/true);
+  // The failure shows where an operator looks, and nothing is dropped.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return !coordinator_->Status(org_).syncs(0).report_error().empty();
+      },
+      kDelivery));
+  EXPECT_THAT(coordinator_->Status(org_).syncs(0).report_error(),
+              HasSubstr("503"));
+  EXPECT_EQ(coordinator_->Status(org_).syncs(0).last_report_unix(), 0);
+  panel_->SetFaults("{}");
+  // Retried after panel.backoff_max_ms (1 s here).
+  ASSERT_TRUE(WaitFor([&] { return panel_->Reports(org_).reports_size() == 1; },
+                      kDelivery));
+  EXPECT_EQ(panel_->Reports(org_).reports(0).report().profiles(), 2u);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return coordinator_->Status(org_).syncs(0).report_error().empty();
+      },
+      kDelivery));
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(panel_->Reports(org_).reports_size(), 1);
+}
+
+TEST_F(PanelE2eTest, AnOrgInPreviewSendsNoReports) {
+  SeedPeople(2);
+  ASSERT_TRUE(coordinator_->SetLive(org_, false).ok());
+  SendAccounts(0, 2, /*version=*/1, /*full_sync=*/true);
+  absl::SleepFor(absl::Seconds(3));  // the reporter scans every second
+  EXPECT_EQ(panel_->Reports(org_).reports_size(), 0);
+  ASSERT_TRUE(coordinator_->SetLive(org_, true).ok());
+  ASSERT_TRUE(WaitFor([&] { return panel_->Reports(org_).reports_size() == 1; },
+                      kDelivery));
+}
+
 TEST_F(PanelE2eTest, StatusPageInABrowserShowsHealthAndEscapesWhatAdSays) {
   SeedPeople(2);
   // An account whose AD display name is markup: it is unmatched (no such
