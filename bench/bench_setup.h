@@ -22,10 +22,11 @@ struct BenchCoordinator {
 };
 
 // Starts the coordinator with a new database in `dir` (SQLite), or a new
-// database of `engine`'s. Exits the benchmark with the error when anything
-// fails.
+// database of `engine`'s. `read_connections`: 0 for the default. Exits the
+// benchmark with the error when anything fails.
 inline BenchCoordinator StartBenchCoordinator(const std::string& dir,
-                                              BenchEngine* engine = nullptr) {
+                                              BenchEngine* engine = nullptr,
+                                              uint32_t read_connections = 0) {
   std::filesystem::create_directories(dir);
   testing::WriteFile(dir + "/token", "bench-token");
   adsync::v1::CoordinatorConfig config;
@@ -42,6 +43,7 @@ inline BenchCoordinator StartBenchCoordinator(const std::string& dir,
   // The synthetic agent sends no heartbeats while it prepares its batches
   // (seconds, for a million profiles): its lease must outlast that.
   config.set_lease_ttl_ms(3600 * 1000);
+  config.set_read_connections(read_connections);
   auto server = CoordinatorServer::Start(config);
   if (!server.ok()) {
     std::fprintf(stderr, "%s\n",

@@ -1,39 +1,129 @@
-// ResolveLogin throughput over gRPC on loopback (issue 7).
+// Read throughput over gRPC on loopback while an ingest writes (issue 18).
 //
-// An in-process coordinator holds N accounts matched to People; C client
-// threads call Status.ResolveLogin with DOMAIN\sam logins for D seconds.
-//   build/bench/resolve_bench [--accounts=100000] [--clients=4] [--seconds=10]
+// An in-process coordinator holds N accounts of one org matched to People.
+// For each client count in --clients, that many threads call
+// Status.ResolveLogin (DOMAIN\sam) or Status.GetStatus (the org) for
+// --seconds each, while (with --ingest) another thread keeps writing new
+// accounts of a second org through the store's ingest path, batches of
+// 1000, as an agent's full sync would. Prints, per client count, the calls
+// per second, the latency percentiles and the ingest rate meanwhile.
+//   build/bench/resolve_bench [--accounts=100000] [--clients=1,2,4]
+//       [--seconds=8] [--read=resolve|status] [--ingest=true]
+//       [--read_connections=4] [--engine=sqlite|postgres]
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "adsync/v1/admin.grpc.pb.h"
 #include "bench/bench_setup.h"
 #include "tests/support/test_util.h"
 
-ABSL_FLAG(int, accounts, 100000, "accounts in the store");
-ABSL_FLAG(int, clients, 4, "concurrent client threads");
-ABSL_FLAG(int, seconds, 10, "measurement time");
+ABSL_FLAG(int, accounts, 100000, "accounts of the org the clients read");
+ABSL_FLAG(std::string, clients, "1,2,4", "client thread counts, one run each");
+ABSL_FLAG(int, seconds, 8, "measurement time per client count");
+ABSL_FLAG(std::string, read, "resolve", "resolve (ResolveLogin) or status");
+ABSL_FLAG(bool, ingest, true, "write new accounts of another org meanwhile");
+ABSL_FLAG(int, read_connections, 4, "the coordinator's read_connections");
+ABSL_FLAG(std::string, engine, "sqlite", "sqlite or postgres");
 
 namespace adsync {
 namespace {
 
+// Applies batches of 1000 matched accounts numbered from `first`; returns
+// the next number, or exits on an error.
+uint64_t ApplyAccounts(Store* store, const SyncRecord& sync, uint64_t epoch,
+                       uint64_t* sequence, uint64_t first, uint64_t count) {
+  for (uint64_t begin = first; begin < first + count; begin += 1000) {
+    adsync::v1::Batch b;
+    b.set_lease_epoch(epoch);
+    b.set_sequence(++*sequence);
+    for (uint64_t i = begin; i < std::min(first + count, begin + 1000); ++i) {
+      testing::DeltaSpec s;
+      s.guid = i + 1;
+      s.sam = absl::StrCat("u", i);
+      s.mail = absl::StrCat("u", i, "@d.org");
+      *b.add_deltas() = testing::MakeDelta(s);
+    }
+    absl::StatusOr<BatchOutcome> applied =
+        store->PrepareAndApply(sync, b, nullptr);
+    if (!applied.ok()) {
+      std::fprintf(stderr, "applying accounts failed: %s\n",
+                   std::string(applied.status().message()).c_str());
+      std::exit(1);
+    }
+  }
+  return first + count;
+}
+
+struct Writer {
+  SyncRecord sync;
+  uint64_t epoch = 0;
+  uint64_t sequence = 0;
+};
+
+// A second org whose agent full-syncs new accounts for as long as asked.
+Writer AddIngestingOrg(Store* store) {
+  adsync::v1::CreateOrgRequest org;
+  org.set_name("Ingesting USD");
+  const std::string org_id = store->CreateOrg(org)->org_id();
+  adsync::v1::AddSyncRequest add;
+  add.set_org_id(org_id);
+  add.set_domain("DISTRICT");
+  add.add_allowed_ips("127.0.0.1");
+  const std::string key = store->AddSync(add)->sync_key();
+  Writer w;
+  w.sync = *store->Authenticate(org_id, key);
+  w.epoch = store
+                ->AcquireLease(w.sync, absl::ToUnixMillis(absl::Now()), 3600000,
+                               "bench", 0)
+                ->epoch;
+  return w;
+}
+
+double Percentile(std::vector<double>* v, double p) {
+  if (v->empty()) return 0;
+  std::sort(v->begin(), v->end());
+  return (*v)[static_cast<size_t>(p * (v->size() - 1))];
+}
+
 int Main() {
   const int n = absl::GetFlag(FLAGS_accounts);
+  const bool status_reads = absl::GetFlag(FLAGS_read) == "status";
+  std::vector<int> client_counts;
+  for (absl::string_view c :
+       absl::StrSplit(absl::GetFlag(FLAGS_clients), ',')) {
+    int k = 0;
+    if (!absl::SimpleAtoi(c, &k) || k < 1) {
+      std::fprintf(stderr, "--clients: \"%s\" is not a count\n",
+                   std::string(c).c_str());
+      return 2;
+    }
+    client_counts.push_back(k);
+  }
   const std::string dir = "/tmp/adsync-resolve-bench";
   std::filesystem::remove_all(dir);
-  BenchCoordinator bench = StartBenchCoordinator(dir);
+  std::unique_ptr<BenchEngine> engine;
+  if (absl::GetFlag(FLAGS_engine) != "sqlite") {
+    engine = std::make_unique<BenchEngine>(absl::GetFlag(FLAGS_engine), dir);
+  }
+  BenchCoordinator bench = StartBenchCoordinator(
+      dir, engine.get(),
+      static_cast<uint32_t>(absl::GetFlag(FLAGS_read_connections)));
   Store* store = bench.server->store();
   const std::string& org = bench.org_id;
-  const std::string& key = bench.sync_key;
-  SyncRecord sync = *store->Authenticate(org, key);
+  SyncRecord sync = *store->Authenticate(org, bench.sync_key);
   std::vector<Person> people;
   for (int i = 0; i < n; ++i) {
     people.push_back(
@@ -45,66 +135,91 @@ int Main() {
           ->AcquireLease(sync, absl::ToUnixMillis(absl::Now()), 3600000,
                          "bench", 0)
           ->epoch;
-  for (int first = 0; first < n; first += 1000) {
-    adsync::v1::Batch b;
-    b.set_lease_epoch(epoch);
-    b.set_sequence(static_cast<uint64_t>(first / 1000 + 1));  // 1, 2, ...
-    for (int i = first; i < std::min(n, first + 1000); ++i) {
-      testing::DeltaSpec s;
-      s.guid = i + 1;
-      s.sam = absl::StrCat("u", i);
-      s.mail = absl::StrCat("u", i, "@d.org");
-      *b.add_deltas() = testing::MakeDelta(s);
-    }
-    absl::StatusOr<BatchOutcome> applied =
-        store->PrepareAndApply(sync, b, nullptr);
-    if (!applied.ok()) {
-      std::fprintf(stderr, "setting up the accounts failed: %s\n",
-                   std::string(applied.status().message()).c_str());
-      return 1;
-    }
-  }
-  auto channel = grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", bench.server->admin_port()),
-      grpc::InsecureChannelCredentials());
-  std::atomic<uint64_t> calls{0}, errors{0};
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> clients;
-  for (int c = 0; c < absl::GetFlag(FLAGS_clients); ++c) {
-    clients.emplace_back([&, c] {
-      auto stub = adsync::v1::Status::NewStub(channel);
-      uint64_t i = c;
-      while (!stop.load()) {
-        grpc::ClientContext ctx;
-        ctx.AddMetadata("authorization", "Bearer bench-token");
-        ctx.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(5));
-        adsync::v1::ResolveLoginRequest req;
-        req.set_org_id(org);
-        req.set_login(absl::StrCat("DISTRICT\\u", (i * 7919) % n));
-        adsync::v1::ResolveLoginResponse resp;
-        grpc::Status s = stub->ResolveLogin(&ctx, req, &resp);
-        if (!s.ok() || !resp.found()) ++errors;
-        ++calls;
-        ++i;
+  uint64_t sequence = 0;
+  ApplyAccounts(store, sync, epoch, &sequence, 0, n);
+
+  std::atomic<bool> stop_ingest{false};
+  std::atomic<uint64_t> ingested{0};
+  std::thread ingest;
+  if (absl::GetFlag(FLAGS_ingest)) {
+    ingest = std::thread([&] {
+      Writer w = AddIngestingOrg(store);
+      uint64_t next = 0;
+      while (!stop_ingest.load()) {
+        next = ApplyAccounts(store, w.sync, w.epoch, &w.sequence, next, 1000);
+        ingested += 1000;
       }
     });
   }
-  const absl::Time start = absl::Now();
-  std::this_thread::sleep_for(
-      std::chrono::seconds(absl::GetFlag(FLAGS_seconds)));
-  stop = true;
-  for (auto& t : clients) t.join();
-  const double secs = absl::ToDoubleSeconds(absl::Now() - start);
-  std::printf(
-      "ResolveLogin: %.0f calls/s with %d clients over %d accounts (%llu "
-      "calls, %llu errors)\n",
-      calls.load() / secs, absl::GetFlag(FLAGS_clients), n,
-      static_cast<unsigned long long>(calls.load()),
-      static_cast<unsigned long long>(errors.load()));
+
+  auto channel = grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", bench.server->admin_port()),
+      grpc::InsecureChannelCredentials());
+  std::printf("%s over %d accounts, %s, read_connections %d, ingest %s\n",
+              status_reads ? "GetStatus(org)" : "ResolveLogin", n,
+              absl::GetFlag(FLAGS_engine).c_str(),
+              absl::GetFlag(FLAGS_read_connections),
+              absl::GetFlag(FLAGS_ingest) ? "running" : "off");
+  std::printf("clients  calls/s  p50 ms  p99 ms  errors  ingest deltas/s\n");
+  bool any_error = false;
+  for (int clients : client_counts) {
+    std::atomic<uint64_t> errors{0};
+    std::atomic<bool> stop{false};
+    std::vector<std::vector<double>> latencies(clients);
+    std::vector<std::thread> threads;
+    const uint64_t ingested_before = ingested.load();
+    const absl::Time start = absl::Now();
+    for (int c = 0; c < clients; ++c) {
+      threads.emplace_back([&, c] {
+        auto stub = adsync::v1::Status::NewStub(channel);
+        uint64_t i = c;
+        while (!stop.load()) {
+          grpc::ClientContext ctx;
+          ctx.AddMetadata("authorization", "Bearer bench-token");
+          ctx.set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::seconds(30));
+          const absl::Time t0 = absl::Now();
+          grpc::Status s;
+          bool ok = false;
+          if (status_reads) {
+            adsync::v1::GetStatusRequest req;
+            req.set_org_id(org);
+            adsync::v1::GetStatusResponse resp;
+            s = stub->GetStatus(&ctx, req, &resp);
+            ok = s.ok() && resp.orgs_size() == 1;
+          } else {
+            adsync::v1::ResolveLoginRequest req;
+            req.set_org_id(org);
+            req.set_login(absl::StrCat("DISTRICT\\u", (i * 7919) % n));
+            adsync::v1::ResolveLoginResponse resp;
+            s = stub->ResolveLogin(&ctx, req, &resp);
+            ok = s.ok() && resp.found();
+          }
+          latencies[c].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+          if (!ok) ++errors;
+          ++i;
+        }
+      });
+    }
+    std::this_thread::sleep_for(
+        std::chrono::seconds(absl::GetFlag(FLAGS_seconds)));
+    stop = true;
+    for (auto& t : threads) t.join();
+    const double secs = absl::ToDoubleSeconds(absl::Now() - start);
+    std::vector<double> all;
+    for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+    const double calls = static_cast<double>(all.size());
+    std::printf("%7d  %7.0f  %6.2f  %6.2f  %6llu  %15.0f\n", clients,
+                calls / secs, Percentile(&all, 0.50), Percentile(&all, 0.99),
+                static_cast<unsigned long long>(errors.load()),
+                (ingested.load() - ingested_before) / secs);
+    any_error = any_error || errors.load() != 0;
+  }
+  stop_ingest = true;
+  if (ingest.joinable()) ingest.join();
   bench.server->Shutdown();
   std::filesystem::remove_all(dir);
-  return errors.load() == 0 ? 0 : 1;
+  return any_error ? 1 : 0;
 }
 
 }  // namespace

@@ -93,6 +93,13 @@ absl::StatusOr<adsync::v1::CoordinatorConfig> ResolveCoordinatorConfig(
   if (c.failed_hellos_per_minute() == 0) c.set_failed_hellos_per_minute(10);
   if (c.stalled_stream_ms() == 0) c.set_stalled_stream_ms(30000);
   if (c.rejections_kept() == 0) c.set_rejections_kept(50);
+  if (c.read_connections() == 0) c.set_read_connections(4);
+  if (c.read_connections() > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "read_connections is ", c.read_connections(),
+        ", at most 64: more connections than that only add memory (reads "
+        "are limited by cores); set read_connections to 64 or less"));
+  }
   if (c.log_format().empty()) c.set_log_format("text");
   adsync::v1::PanelConfig* panel = c.mutable_panel();
   if (!panel->base_url().empty()) {
@@ -163,6 +170,7 @@ absl::Status CoordinatorServer::OpenStore(
   StoreOptions options;
   options.test_hooks = store_hooks;
   options.rejections_kept = config.rejections_kept();
+  options.read_connections = static_cast<int>(config.read_connections());
   options.quarantine_min_people = config.panel().quarantine_min_people();
   options.quarantine_fraction = config.panel().quarantine_fraction();
   if (!config.postgres().empty()) {

@@ -79,9 +79,9 @@ absl::StatusOr<adsync::v1::Org> SqlStore::CreateOrg(
 }
 
 absl::StatusOr<std::vector<adsync::v1::Org>> SqlStore::ListOrgs() {
-  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
   ASSIGN_OR_RETURN(ScopedStatement q,
-                   reader_->Cached("SELECT org_id FROM orgs ORDER BY name"));
+                   reader->Cached("SELECT org_id FROM orgs ORDER BY name"));
   std::vector<std::string> ids;
   while (true) {
     ASSIGN_OR_RETURN(bool row, q->Step());
@@ -90,7 +90,7 @@ absl::StatusOr<std::vector<adsync::v1::Org>> SqlStore::ListOrgs() {
   }
   std::vector<adsync::v1::Org> orgs;
   for (const std::string& id : ids) {
-    ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), id));
+    ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader.get(), id));
     orgs.push_back(org.org);
   }
   return orgs;
@@ -174,9 +174,9 @@ absl::StatusOr<adsync::v1::AddSyncResponse> SqlStore::AddSync(
 
 absl::StatusOr<std::vector<adsync::v1::SyncInfo>> SqlStore::ListSyncs(
     const std::string& org_id) {
-  absl::MutexLock lock(&read_mu_);
-  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
-  ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kSelectSyncs));
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader.get(), org_id));
+  ASSIGN_OR_RETURN(ScopedStatement q, reader->Cached(kSelectSyncs));
   q->Bind(1, org.key);
   std::vector<adsync::v1::SyncInfo> syncs;
   while (true) {

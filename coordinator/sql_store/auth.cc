@@ -53,8 +53,8 @@ absl::StatusOr<SyncRecord> SqlStore::Authenticate(const std::string& org_id,
   // how far the check got.
   const std::string key(
       absl::AsciiStrToLower(absl::StripAsciiWhitespace(key_raw)));
-  absl::MutexLock lock(&read_mu_);
-  absl::StatusOr<OrgRow> org = LoadOrg(reader_.get(), org_id);
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
+  absl::StatusOr<OrgRow> org = LoadOrg(reader.get(), org_id);
   // A malformed Org ID is answered alike too: its error would echo it.
   if (absl::IsNotFound(org.status()) || absl::IsInvalidArgument(org.status())) {
     HashKey(std::string(16, '\0'), key);
@@ -62,9 +62,9 @@ absl::StatusOr<SyncRecord> SqlStore::Authenticate(const std::string& org_id,
   }
   if (!org.ok()) return org.status();
   ASSIGN_OR_RETURN(ScopedStatement q,
-                   reader_->Cached("SELECT sync_id, domain, allowed_ips, "
-                                   "priority, key_salt, key_hash, dns_name "
-                                   "FROM syncs WHERE org_key=?1"));
+                   reader->Cached("SELECT sync_id, domain, allowed_ips, "
+                                  "priority, key_salt, key_hash, dns_name "
+                                  "FROM syncs WHERE org_key=?1"));
   q->Bind(1, org->key);
   std::optional<SyncRecord> found;
   while (true) {
@@ -152,11 +152,11 @@ absl::Status SqlStore::RecordConnection(const std::string& sync_id,
 
 absl::StatusOr<WatermarkState> SqlStore::GetWatermark(
     const std::string& sync_id) {
-  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
   ASSIGN_OR_RETURN(ScopedStatement q,
-                   reader_->Cached("SELECT wm_invocation, wm_usn, "
-                                   "full_sync_in_progress FROM syncs "
-                                   "WHERE sync_id=?1"));
+                   reader->Cached("SELECT wm_invocation, wm_usn, "
+                                  "full_sync_in_progress FROM syncs "
+                                  "WHERE sync_id=?1"));
   q->Bind(1, sync_id);
   ASSIGN_OR_RETURN(bool row, q->Step());
   if (!row) {

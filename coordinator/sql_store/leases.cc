@@ -136,9 +136,9 @@ absl::Status SqlStore::ReleaseLease(const SyncRecord& sync, uint64_t epoch) {
 absl::StatusOr<LeaseGrant> SqlStore::GetLease(const std::string& org_id,
                                               const std::string& domain,
                                               int64_t now_ms) {
-  absl::MutexLock lock(&read_mu_);
-  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
-  ASSIGN_OR_RETURN(LeaseRow lease, ReadLease(reader_.get(), org.key, domain));
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader.get(), org_id));
+  ASSIGN_OR_RETURN(LeaseRow lease, ReadLease(reader.get(), org.key, domain));
   LeaseGrant g;
   g.epoch = lease.epoch;
   g.last_holder_sync_id = lease.holder;

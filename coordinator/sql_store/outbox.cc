@@ -105,10 +105,10 @@ absl::Status SqlStore::FinishChangesLocked(const OrgRow& org,
 
 absl::StatusOr<std::vector<std::string>> SqlStore::OrgsReadyToPush(
     int64_t now_ms) {
-  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
   ASSIGN_OR_RETURN(
       ScopedStatement q,
-      reader_->Cached(
+      reader->Cached(
           "SELECT o.org_id FROM orgs o LEFT JOIN push_state p USING(org_key) "
           "WHERE o.live=1 AND coalesce(p.quarantined, 0)=0 AND "
           "coalesce(p.next_attempt_ms, 0)<=?1 "
@@ -128,8 +128,8 @@ absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
                                                   int max_people) {
   OrgRow org;
   {
-    absl::MutexLock lock(&read_mu_);
-    ASSIGN_OR_RETURN(org, LoadOrg(reader_.get(), org_id));
+    ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
+    ASSIGN_OR_RETURN(org, LoadOrg(reader.get(), org_id));
   }
   PushBatch batch;
   batch.org_id = org.org.org_id();
@@ -140,11 +140,11 @@ absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
   if (!claimed) return batch;  // another coordinator is pushing the org
   // The claim lasts until the batch is completed, deferred or parked.
   absl::Cleanup release = [&] { engine_->ReleasePush(org.key); };
-  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
   {
     ASSIGN_OR_RETURN(
         ScopedStatement q,
-        reader_->Cached("SELECT attempts FROM push_state WHERE org_key=?1"));
+        reader->Cached("SELECT attempts FROM push_state WHERE org_key=?1"));
     q->Bind(1, org.key);
     ASSIGN_OR_RETURN(bool row, q->Step());
     if (row) batch.attempts = static_cast<int>(q->ColumnInt(0));
@@ -152,10 +152,9 @@ absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
   {
     ASSIGN_OR_RETURN(
         ScopedStatement q,
-        reader_->Cached(
-            "SELECT person_id, version FROM outbox WHERE org_key=?1 "
-            "AND parked=0 AND quarantined=0 ORDER BY enqueued, "
-            "person_id LIMIT ?2"));
+        reader->Cached("SELECT person_id, version FROM outbox WHERE org_key=?1 "
+                       "AND parked=0 AND quarantined=0 ORDER BY enqueued, "
+                       "person_id LIMIT ?2"));
     q->Bind(1, org.key).Bind(2, max_people);
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
@@ -170,7 +169,7 @@ absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
         absl::StrCat("SELECT ", sql_internal::kIdentityColumns,
                      " FROM profiles WHERE org_key=?1 AND person_id=?2 AND "
                      "outcome=0 ORDER BY domain, sam"));
-    ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kSql->c_str()));
+    ASSIGN_OR_RETURN(ScopedStatement q, reader->Cached(kSql->c_str()));
     q->Bind(1, org.key).Bind(2, u.person_id());
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());
@@ -299,9 +298,9 @@ absl::StatusOr<adsync::v1::PushStatus> SqlStore::ResolveQuarantine(
     RETURN_IF_ERROR(clear->Run());
     RETURN_IF_ERROR(txn.Commit());
   }
-  absl::MutexLock lock(&read_mu_);
-  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
-  return ReadPushStatus(reader_.get(), org.key);
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader.get(), org_id));
+  return ReadPushStatus(reader.get(), org.key);
 }
 
 absl::StatusOr<adsync::v1::PushStatus> SqlStore::ReadPushStatus(

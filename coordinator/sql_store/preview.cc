@@ -77,9 +77,9 @@ absl::StatusOr<std::vector<MappedPerson>> SqlStore::ReadMappedPeople(
 
 absl::StatusOr<std::vector<MappedPerson>> SqlStore::MappedIdentities(
     const std::string& org_id) {
-  absl::MutexLock lock(&read_mu_);
-  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
-  return ReadMappedPeople(reader_.get(), org.key);
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader.get(), org_id));
+  return ReadMappedPeople(reader.get(), org.key);
 }
 
 absl::StatusOr<adsync::v1::Org> SqlStore::GoLive(

@@ -26,7 +26,7 @@ std::string PeriodStart(absl::string_view s) {
 
 absl::StatusOr<std::vector<DueReport>> SqlStore::DueSyncReports(
     int64_t now_ms, int64_t interval_ms, int64_t min_gap_ms) {
-  absl::MutexLock lock(&read_mu_);
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
   // Built once: Cached() keys statements by the text's address.
   static const std::string* const kSql = new std::string(absl::StrCat(
       "SELECT o.org_id, s.sync_id, ", PeriodStart("s."),
@@ -35,7 +35,7 @@ absl::StatusOr<std::vector<DueReport>> SqlStore::DueSyncReports(
       PeriodStart("s."),
       " AND (s.last_report_ms=0 OR s.last_report_ms<=?1-?3)) OR ",
       PeriodStart("s."), "<=?1-?2) ORDER BY s.sync_id"));
-  ASSIGN_OR_RETURN(ScopedStatement q, reader_->Cached(kSql->c_str()));
+  ASSIGN_OR_RETURN(ScopedStatement q, reader->Cached(kSql->c_str()));
   q->Bind(1, now_ms).Bind(2, interval_ms).Bind(3, min_gap_ms);
   std::vector<DueReport> due;
   while (true) {

@@ -1,6 +1,6 @@
 // SqlStore's connections: opening the store through its engine, the write
-// and read connections, and what every part of the store reads first (an
-// org's row).
+// and the pool of read connections, and what every part of the store reads
+// first (an org's row).
 
 #include "coordinator/sql_store/sql_store.h"
 
@@ -23,15 +23,17 @@ namespace adsync {
 absl::StatusOr<std::unique_ptr<SqlStore>> SqlStore::Open(
     const StoreOptions& options, std::unique_ptr<StoreEngine> engine) {
   ASSIGN_OR_RETURN(std::unique_ptr<Database> writer, engine->Connect());
-  ASSIGN_OR_RETURN(std::unique_ptr<Database> reader, engine->Connect());
   std::unique_ptr<SqlStore> store(new SqlStore(options, std::move(engine)));
   {
     absl::MutexLock lock(&store->write_mu_);
     store->writer_ = std::move(writer);
   }
   RETURN_IF_ERROR(store->Migrate());
-  absl::MutexLock lock(&store->read_mu_);
-  store->reader_ = std::move(reader);
+  StoreEngine* const connector = store->engine_.get();
+  store->readers_ = std::make_unique<DatabasePool>(
+      options.read_connections, [connector] { return connector->Connect(); });
+  // One reader now: a database that cannot be read fails here, at start.
+  RETURN_IF_ERROR(store->readers_->Acquire().status());
   return store;
 }
 
@@ -42,8 +44,7 @@ SqlStore::~SqlStore() {
     absl::MutexLock lock(&write_mu_);
     writer_.reset();
   }
-  absl::MutexLock lock(&read_mu_);
-  reader_.reset();
+  readers_.reset();
 }
 
 absl::StatusOr<SqlStore::OrgRow> SqlStore::LoadOrg(

@@ -14,8 +14,9 @@
 //
 // Thread-safety: safe for concurrent use; this process's writes are
 // serialized on the write connection's mutex (and against other
-// coordinators by the engine's write transactions), reads on the read
-// connection's.
+// coordinators by the engine's write transactions); reads each take a
+// connection of their own from a pool (StoreOptions::read_connections) and
+// run in parallel with each other and with the writer.
 #ifndef ADSYNC_COORDINATOR_SQL_STORE_SQL_STORE_H_
 #define ADSYNC_COORDINATOR_SQL_STORE_SQL_STORE_H_
 
@@ -28,6 +29,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "common/sql.h"
+#include "common/sql_pool.h"
 #include "coordinator/account_filter.h"
 #include "coordinator/sql_store/store_engine.h"
 #include "coordinator/store.h"
@@ -55,6 +57,9 @@ struct StoreOptions {
   // agent reported unreadable entries).
   uint32_t sweep_hold_min_accounts = 20;
   double sweep_hold_fraction = 0.10;
+  // Connections for status, login and push reads, each used by one reader
+  // at a time: reads run in parallel up to this many, beside the writer.
+  int read_connections = 4;
   // Test hook: the process _exit()s after a batch is written but before it
   // commits, to prove a crash loses nothing acknowledged.
   bool crash_before_commit_for_testing = false;
@@ -288,8 +293,8 @@ class SqlStore : public Store {
   // By org key.
   absl::flat_hash_map<int64_t, std::unique_ptr<AccountFilter>> known_accounts_
       ABSL_GUARDED_BY(write_mu_);
-  absl::Mutex read_mu_;
-  std::unique_ptr<Database> reader_ ABSL_GUARDED_BY(read_mu_);
+  // Set once by Open, before the store is shared.
+  std::unique_ptr<DatabasePool> readers_;
 };
 
 }  // namespace adsync

@@ -1,4 +1,4 @@
-// SqlStore's status queries, on the read connection: an org's (or every
+// SqlStore's status queries, on a pooled read connection: an org's (or every
 // org's) sync status, one login resolved with the reason, accounts listed
 // by outcome.
 
@@ -311,8 +311,8 @@ absl::StatusOr<adsync::v1::GetStatusResponse> SqlStore::GetStatus(
   } else {
     org_ids.push_back(org_id);
   }
-  absl::MutexLock lock(&read_mu_);
-  Database* const db = reader_.get();
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
+  Database* const db = reader.get();
   adsync::v1::GetStatusResponse response;
   for (const std::string& id : org_ids) {
     ASSIGN_OR_RETURN(OrgRow org, LoadOrg(db, id));
@@ -359,33 +359,31 @@ absl::StatusOr<AccountView> SqlStore::ViewAccount(Database* db,
 
 absl::StatusOr<adsync::v1::ResolveLoginResponse> SqlStore::ResolveLogin(
     const std::string& org_id, const std::string& login) {
-  absl::MutexLock lock(&read_mu_);
-  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), org_id));
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader.get(), org_id));
   ASSIGN_OR_RETURN(LoginQuery query, ParseLogin(login));
   ScopedStatement q;
   switch (query.kind) {
     case LoginQuery::Kind::kSamAccountName: {
       ASSIGN_OR_RETURN(
-          q,
-          reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
-                          "AND domain=?2 AND lower(sam)=lower(?3) "
-                          "ORDER BY deleted + absent, updated DESC LIMIT 1"));
+          q, reader->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
+                            "AND domain=?2 AND lower(sam)=lower(?3) "
+                            "ORDER BY deleted + absent, updated DESC LIMIT 1"));
       q->Bind(1, org.key).Bind(2, query.domain).Bind(3, query.name);
       break;
     }
     case LoginQuery::Kind::kSid: {
       ASSIGN_OR_RETURN(q,
-                       reader_->Cached("SELECT object_guid FROM profiles WHERE "
-                                       "org_key=?1 AND sid=?2 LIMIT 1"));
+                       reader->Cached("SELECT object_guid FROM profiles WHERE "
+                                      "org_key=?1 AND sid=?2 LIMIT 1"));
       q->Bind(1, org.key).Bind(2, query.name);
       break;
     }
     case LoginQuery::Kind::kUpn: {
       ASSIGN_OR_RETURN(
-          q,
-          reader_->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
-                          "AND lower(upn)=lower(?2) "
-                          "ORDER BY deleted + absent, updated DESC LIMIT 1"));
+          q, reader->Cached("SELECT object_guid FROM profiles WHERE org_key=?1 "
+                            "AND lower(upn)=lower(?2) "
+                            "ORDER BY deleted + absent, updated DESC LIMIT 1"));
       q->Bind(1, org.key).Bind(2, query.name);
       break;
     }
@@ -397,19 +395,19 @@ absl::StatusOr<adsync::v1::ResolveLoginResponse> SqlStore::ResolveLogin(
     return response;
   }
   const std::string guid = q->ColumnBlob(0);
-  ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(reader_.get(), org.key, guid));
-  ASSIGN_OR_RETURN(AccountView view, ViewAccount(reader_.get(), org, a));
+  ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(reader.get(), org.key, guid));
+  ASSIGN_OR_RETURN(AccountView view, ViewAccount(reader.get(), org, a));
   response.set_found(true);
   if (a.match.outcome == Outcome::kMatched) {
     response.set_person_id(a.match.person_id);
     ASSIGN_OR_RETURN(ScopedStatement p,
-                     reader_->Cached("SELECT name FROM people WHERE "
-                                     "org_key=?1 AND person_id=?2"));
+                     reader->Cached("SELECT name FROM people WHERE "
+                                    "org_key=?1 AND person_id=?2"));
     p->Bind(1, org.key).Bind(2, a.match.person_id);
     ASSIGN_OR_RETURN(bool has, p->Step());
     if (has) response.set_person_name(p->ColumnText(0));
   } else if (a.match.outcome == Outcome::kUnmatched) {
-    ASSIGN_OR_RETURN(MatchResult m, Match(reader_.get(), org, a.state));
+    ASSIGN_OR_RETURN(MatchResult m, Match(reader.get(), org, a.state));
     a.match.emails_tried = std::move(m.emails_tried);
   }
   // Moved, not copied: the account is not needed after this.
@@ -444,11 +442,11 @@ absl::StatusOr<adsync::v1::ListAccountsResponse> SqlStore::ListAccounts(
                        "no-email or removed"));
     }
   }
-  absl::MutexLock lock(&read_mu_);
-  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader_.get(), request.org_id()));
+  ASSIGN_OR_RETURN(DatabasePool::Handle reader, readers_->Acquire());
+  ASSIGN_OR_RETURN(OrgRow org, LoadOrg(reader.get(), request.org_id()));
   ASSIGN_OR_RETURN(ScopedStatement q,
-                   reader_->Cached("SELECT object_guid, outcome FROM profiles "
-                                   "WHERE org_key=?1 ORDER BY domain, sam"));
+                   reader->Cached("SELECT object_guid, outcome FROM profiles "
+                                  "WHERE org_key=?1 ORDER BY domain, sam"));
   q->Bind(1, org.key);
   std::vector<std::string> guids;
   while (true) {
@@ -463,10 +461,9 @@ absl::StatusOr<adsync::v1::ListAccountsResponse> SqlStore::ListAccounts(
   }
   adsync::v1::ListAccountsResponse response;
   for (const std::string& guid : guids) {
-    ASSIGN_OR_RETURN(StoredAccount a,
-                     LoadAccount(reader_.get(), org.key, guid));
+    ASSIGN_OR_RETURN(StoredAccount a, LoadAccount(reader.get(), org.key, guid));
     ASSIGN_OR_RETURN(*response.add_accounts(),
-                     ViewAccount(reader_.get(), org, a));
+                     ViewAccount(reader.get(), org, a));
   }
   return response;
 }

@@ -1,6 +1,7 @@
 // The store on SQLite, the embedded default: one file, one coordinator
 // (an flock on "<path>.lock" refuses a second), WAL mode with one write
-// connection (every write under BEGIN IMMEDIATE) and one read connection.
+// connection (every write under BEGIN IMMEDIATE) and a pool of read
+// connections.
 //
 //   SqliteStoreOptions options;
 //   options.path = "/var/lib/adsync/coordinator.db";

@@ -102,5 +102,21 @@ TEST(Configs, CoordinatorConfigErrorsNameTheField) {
                                 "metrics_listen"));
 }
 
+TEST(Configs, ReadConnectionsDefaultToFourAndAreBounded) {
+  adsync::v1::CoordinatorConfig c;
+  c.set_database_path("/x.db");
+  c.set_admin_token_file("/t");
+  c.set_agent_listen("127.0.0.1:7443");
+  auto resolved = ResolveCoordinatorConfig(c);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->read_connections(), 4u);
+  c.set_read_connections(65);
+  const absl::Status many = ResolveCoordinatorConfig(c).status();
+  EXPECT_TRUE(absl::StrContains(many.message(), "read_connections is 65"))
+      << many;
+  c.set_read_connections(64);
+  EXPECT_TRUE(ResolveCoordinatorConfig(c).ok());
+}
+
 }  // namespace
 }  // namespace adsync
