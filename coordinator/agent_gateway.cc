@@ -509,6 +509,10 @@ class AgentGateway::Session final
     Metrics::Global().BatchCommitted(
         outcome->applied, outcome->unchanged,
         absl::ToDoubleSeconds(absl::Now() - commit_start));
+    if ((outcome->applied > 0 || outcome->removed > 0) &&
+        gateway_->options_.on_changes_committed) {
+      gateway_->options_.on_changes_committed();
+    }
     if (full_sync_end) {
       in_full_sync_ = false;
       seen_ = SeenAccounts();

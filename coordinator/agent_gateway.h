@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -53,6 +54,10 @@ struct GatewayOptions {
   // name its AD Sync (subject CN or a subjectAltName equal to the sync's
   // ID), so one agent's certificate cannot be used with another's key.
   bool certificate_names_sync = false;
+  // Called (on a gRPC thread, must not block) after a batch that added,
+  // changed or removed accounts has committed: the push wakes at once
+  // instead of at its next scan. Empty = nobody listens.
+  std::function<void()> on_changes_committed;
 };
 
 // Failover: every (org, domain) has at most one primary, the holder of a

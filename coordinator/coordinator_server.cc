@@ -208,6 +208,10 @@ absl::Status CoordinatorServer::CreateServices(
   gateway_options.stalled_stream_ms = config.stalled_stream_ms();
   gateway_options.certificate_names_sync =
       !config.agent_tls().client_ca_file().empty();
+  if (panel_ != nullptr) {
+    PanelSync* panel = panel_.get();
+    gateway_options.on_changes_committed = [panel] { panel->Wake(); };
+  }
   gateway_ = std::make_unique<AgentGateway>(store_.get(), gateway_options);
   AgentGateway* gateway = gateway_.get();
   admin_ = std::make_unique<AdminService>(

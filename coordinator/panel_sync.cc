@@ -257,6 +257,10 @@ void PanelSync::Start() {
 
 void PanelSync::Stop() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
+  {
+    absl::MutexLock lock(&wake_mu_);
+    stopping_ = true;
+  }
   if (push_thread_.joinable()) push_thread_.join();
   if (pull_thread_.joinable()) pull_thread_.join();
 }
@@ -317,11 +321,23 @@ void PanelSync::DeliverDue() {
   for (const std::string& org : *orgs) DeliverOrg(org);
 }
 
+void PanelSync::Wake() {
+  absl::MutexLock lock(&wake_mu_);
+  wake_ = true;
+}
+
 void PanelSync::PushLoop() {
   while (!stop_.HasBeenNotified()) {
     DeliverDue();
-    stop_.WaitForNotificationWithTimeout(
-        absl::Milliseconds(config_.push_interval_ms()));
+    // Until changes are committed, the scan interval passes (retries and
+    // other coordinators' commits are found then), or Stop.
+    absl::MutexLock lock(&wake_mu_);
+    auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) {
+      return wake_ || stopping_;
+    };
+    wake_mu_.AwaitWithTimeout(absl::Condition(&woken),
+                              absl::Milliseconds(config_.push_interval_ms()));
+    wake_ = false;
   }
 }
 

@@ -21,7 +21,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "adsync/v1/config.pb.h"
 #include "adsync/v1/panel.pb.h"
@@ -127,6 +129,10 @@ class PanelSync {
   }
   // One delivery pass over every due org (the push thread's body).
   void DeliverDue();
+  // Asks for a delivery pass now rather than at the next scan
+  // (push_interval_ms): called once new changes are committed. Never
+  // blocks; wakes that arrive during a pass fold into one more pass.
+  void Wake();
 
  private:
   void DeliverOrg(const std::string& org_id);
@@ -140,6 +146,9 @@ class PanelSync {
   PanelClient client_;
   std::mt19937_64 rng_{std::random_device{}()};
   absl::Notification stop_;
+  absl::Mutex wake_mu_;
+  bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(wake_mu_) = false;
   std::thread push_thread_;
   std::thread pull_thread_;
 };

@@ -9,13 +9,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/http_client.h"
+#include "coordinator/coordinator_server.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/support/e2e_harness.h"
 #include "tests/support/test_util.h"
+#include "tests/support/wire_agent.h"
 
 namespace adsync {
 namespace {
@@ -234,6 +237,60 @@ TEST_F(PanelClientTest, PostReportFailuresComeBackAsDeliveries) {
   d = client.PostReport(kOrg, kSync, Report(), "key-down");
   EXPECT_EQ(d.http_status, 0);
   EXPECT_THAT(d.error, HasSubstr("/reports failed"));
+}
+
+// A committed change wakes the push: with a scan interval of ten minutes,
+// only the wake can bring the new mapping to K12Panel within the test's
+// deadline.
+TEST_F(PanelClientTest, ACommittedChangeIsPushedWithoutWaitingForTheScan) {
+  testing::EnsureLoopbackSource("127.0.0.21");
+  testing::WriteFile(dir_.File("admin.token"), "test-admin-token");
+  adsync::v1::CoordinatorConfig config;
+  config.set_agent_listen("0.0.0.0:0");
+  config.set_allow_plaintext_agents(true);
+  config.set_admin_listen("127.0.0.1:0");
+  config.set_database_path(dir_.File("coordinator.db"));
+  config.set_admin_token_file(dir_.File("admin.token"));
+  adsync::v1::PanelConfig* panel = config.mutable_panel();
+  panel->set_base_url(panel_->base_url());
+  panel->set_token_file(panel_->token_file());
+  panel->set_push_interval_ms(600000);
+  panel->set_disable_periodic_pull(true);
+  auto server = CoordinatorServer::Start(config);
+  ASSERT_TRUE(server.ok()) << server.status();
+  Store* store = (*server)->store();
+  adsync::v1::CreateOrgRequest create;
+  create.set_name("Springfield USD");
+  create.set_live(true);
+  auto org = store->CreateOrg(create);
+  ASSERT_TRUE(org.ok()) << org.status();
+  adsync::v1::AddSyncRequest add;
+  add.set_org_id(org->org_id());
+  add.set_domain("DISTRICT");
+  add.add_allowed_ips("127.0.0.21");
+  auto sync = store->AddSync(add);
+  ASSERT_TRUE(sync.ok()) << sync.status();
+  ASSERT_TRUE(
+      store->ReplacePeople(org->org_id(), {{"person-1", "", {"ann@d.org"}}})
+          .ok());
+  // The push's first pass ran at start, before anything was committed.
+  absl::SleepFor(absl::Milliseconds(300));
+
+  testing::WireAgent agent(
+      absl::StrCat("127.0.0.21:", (*server)->agent_port()));
+  agent.Hello(org->org_id(), sync->sync_key(), testing::TestGuid(7));
+  agent.Send(
+      testing::MakeBatch(1, {{.guid = 1, .sam = "ann", .mail = "ann@d.org"}}));
+  ASSERT_TRUE(agent.Read().has_ack());
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (panel_->PersonOf(org->org_id(), "DISTRICT", "ann").empty() &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(panel_->PersonOf(org->org_id(), "DISTRICT", "ann"), "person-1")
+      << "the committed change was not pushed until the next scan";
+  agent.Close().IgnoreError();
+  (*server)->Shutdown();
 }
 
 }  // namespace
