@@ -257,6 +257,9 @@ absl::Status Agent::FollowChanges(Connection* c,
       ASSIGN_OR_RETURN(
           changed, c->directory->WaitForChange(
                        std::max(until - absl::Now(), absl::ZeroDuration())));
+      // Woken far later than asked: this process did not run (stopped,
+      // suspended), so the DC's silence meanwhile was not the DC's.
+      if (absl::Now() - until > c->heartbeat) dc_alive.Resumed(absl::Now());
       if (changed) dc_alive.Answered(absl::Now());
     }
     check_now = false;
@@ -292,9 +295,16 @@ absl::Status Agent::FollowChanges(Connection* c,
 
 absl::StatusOr<bool> Agent::ProbeDc(Connection* c, DcLiveness* dc_alive) {
   const bool was_slow = dc_alive->slow();
-  absl::StatusOr<int64_t> usn =
-      c->directory->ProbeLiveness(dc_alive->ProbeTimeout(absl::Now()));
+  const absl::Time sent = absl::Now();
+  const absl::Duration timeout = dc_alive->ProbeTimeout(sent);
+  absl::StatusOr<int64_t> usn = c->directory->ProbeLiveness(timeout);
   const absl::Time now = absl::Now();
+  if (!usn.ok() && now - sent > timeout + c->heartbeat) {
+    // Not answered, but this process was stopped while it waited: ask
+    // again rather than blame the DC.
+    dc_alive->Resumed(now);
+    return false;
+  }
   const std::string silent = absl::FormatDuration(
       absl::Trunc(dc_alive->Silence(now), absl::Milliseconds(1)));
   if (usn.ok()) {

@@ -20,14 +20,23 @@ void DcLiveness::Answered(absl::Time now) {
   if (now < last_answer_) return;  // an older read than the last answer
   last_answer_ = now;
   slow_ = false;
+  probe_now_ = false;
 }
 
 void DcLiveness::Missed(absl::Time now) {
   last_miss_ = now;
   slow_ = true;
+  probe_now_ = false;
+}
+
+void DcLiveness::Resumed(absl::Time now) {
+  last_answer_ = std::max(last_answer_, now);
+  slow_ = false;
+  probe_now_ = true;
 }
 
 absl::Time DcLiveness::NextProbe() const {
+  if (probe_now_) return last_answer_;
   if (!slow_) return last_answer_ + heartbeat_;
   return std::min(last_miss_ + heartbeat_ / 2, last_answer_ + bound_);
 }

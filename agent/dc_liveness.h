@@ -40,6 +40,10 @@ class DcLiveness {
   void Missed(absl::Time now);
   // A probe was missed since the last answer.
   bool slow() const { return slow_; }
+  // The agent itself did not run for a while (SIGSTOP, a suspended VM):
+  // it was not asking, so the time since the last answer says nothing
+  // about the DC. The count starts again at `now`, with a probe due now.
+  void Resumed(absl::Time now);
 
   // When the next probe is due: a heartbeat interval after the last
   // answer; once one was missed, half an interval after it, and when the
@@ -65,6 +69,7 @@ class DcLiveness {
   absl::Time last_answer_;
   absl::Time last_miss_ = absl::InfinitePast();
   bool slow_ = false;
+  bool probe_now_ = false;  // Resumed
 };
 
 }  // namespace adsync

@@ -882,6 +882,14 @@ TEST(DcLiveness, GivesUpOnlyAfterTheBoundWithoutAnAnswer) {
   EXPECT_TRUE(dc.Lost(t0 + absl::Seconds(7)));
   EXPECT_EQ(dc.Silence(t0 + absl::Seconds(7)), absl::Seconds(4));
   EXPECT_EQ(dc.NextProbe(), t0 + absl::Seconds(5));
+  // The agent was stopped for a minute: not the DC's silence. A probe is
+  // due at once, and the bound counts from there.
+  dc.Missed(t0 + absl::Seconds(4));
+  dc.Resumed(t0 + absl::Seconds(64));
+  EXPECT_FALSE(dc.slow());
+  EXPECT_FALSE(dc.Lost(t0 + absl::Seconds(64)));
+  EXPECT_EQ(dc.NextProbe(), t0 + absl::Seconds(64));
+  EXPECT_TRUE(dc.Lost(t0 + absl::Seconds(68)));
 }
 
 TEST_F(AgentTest, APrimaryWhoseDcStopsAnsweringGivesTheLeaseUp) {
