@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "agent/change_tracker.h"
 #include "agent/coordinator_link.h"
+#include "agent/dc_liveness.h"
 #include "common/backoff.h"
 #include "common/guid.h"
 #include "common/log.h"
@@ -114,6 +115,7 @@ struct Agent::Connection {
   ChangeTracker tracker;
   std::unique_ptr<CoordinatorLink> link;
   absl::Duration heartbeat;         // the coordinator's interval
+  absl::Duration lease_ttl;         // the coordinator's (0: not said)
   ControllerState dc;               // as last read
   CoordinatorLink::RoleState role;  // as last seen (Standby updates it)
   int64_t watermark = 0;            // the coordinator has `dc` up to this USN
@@ -191,6 +193,7 @@ absl::StatusOr<std::unique_ptr<Agent::Connection>> Agent::Connect() {
        {"coordinator", coordinators_[c->coordinator]}});
   c->heartbeat = absl::Milliseconds(
       hr.heartbeat_interval_ms() ? hr.heartbeat_interval_ms() : 2000);
+  c->lease_ttl = absl::Milliseconds(hr.lease_ttl_ms());
   return c;
 }
 
@@ -224,11 +227,19 @@ absl::Status Agent::CatchUp(Connection* c) {
 }
 
 // Until demoted or stopped: looks at the DC on a change notification or
-// every poll interval, heartbeating meanwhile.
+// every poll interval, heartbeating meanwhile. A DC that stops answering
+// ends the session once it has been silent for DcSilenceBound: the stream
+// closes, the coordinator releases the lease at once and promotes a
+// standby whose DC answers (see dc_liveness.h).
 absl::Status Agent::FollowChanges(Connection* c,
                                   const std::atomic<bool>* stop) {
   if (!c->watching) StartWatching(c);
   const absl::Duration poll = absl::Seconds(config_.poll_interval_seconds());
+  DcLiveness dc_alive(c->heartbeat, DcSilenceBound(c->heartbeat, c->lease_ttl),
+                      absl::Now());  // the catch-up just read it
+  // A read right after another answer is as good as a probe.
+  const absl::Duration fresh =
+      std::min(c->heartbeat / 4, absl::Milliseconds(250));
   absl::Time last_heartbeat = absl::Now();
   absl::Time last_check = absl::Now();
   // A change made after the catch-up read the DC but before the
@@ -238,8 +249,18 @@ absl::Status Agent::FollowChanges(Connection* c,
   while (!stop->load() && c->link->role().role == adsync::v1::ROLE_PRIMARY) {
     bool changed = check_now;
     if (!check_now) {
+      // Until the next heartbeat, poll or probe is due, whichever comes
+      // first: heartbeats keep their interval however notifications arrive.
+      const absl::Time until =
+          std::min({last_heartbeat + c->heartbeat, last_check + poll,
+                    dc_alive.NextProbe()});
       ASSIGN_OR_RETURN(
-          changed, c->directory->WaitForChange(std::min(poll, c->heartbeat)));
+          changed, c->directory->WaitForChange(
+                       std::max(until - absl::Now(), absl::ZeroDuration())));
+      // Woken far later than asked: this process did not run (stopped,
+      // suspended), so the DC's silence meanwhile was not the DC's.
+      if (absl::Now() - until > c->heartbeat) dc_alive.Resumed(absl::Now());
+      if (changed) dc_alive.Answered(absl::Now());
     }
     check_now = false;
     RETURN_IF_ERROR(c->link->Health());
@@ -247,15 +268,72 @@ absl::Status Agent::FollowChanges(Connection* c,
       RETURN_IF_ERROR(c->link->Heartbeat(Position(c->dc)));
       last_heartbeat = absl::Now();
     }
+    // After the heartbeat, and at most one probe a turn, so that a slow
+    // answer delays the next heartbeat by half an interval at most.
+    if (absl::Now() >= dc_alive.NextProbe()) {
+      ASSIGN_OR_RETURN(bool answers, ProbeDc(c, &dc_alive));
+      if (!answers) continue;
+    }
     if (!changed && absl::Now() - last_check < poll) continue;
     last_check = absl::Now();
+    // A poll asks the DC first with a short timeout: the sync cycle's own
+    // reads wait up to the LDAP timeout (30 s), and a primary stuck in one
+    // sends no heartbeats, so its lease would only lapse after the TTL.
+    if (!changed && dc_alive.QuietFor(fresh, absl::Now())) {
+      ASSIGN_OR_RETURN(bool answers, ProbeDc(c, &dc_alive));
+      if (!answers) continue;
+    }
     RETURN_IF_ERROR(c->CheckForChanges());
+    dc_alive.Answered(absl::Now());
   }
   if (!stop->load()) {
     Log(LogLevel::kWarning, "demoted to standby",
         {{"reason", c->link->role().reason}});
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Agent::ProbeDc(Connection* c, DcLiveness* dc_alive) {
+  const bool was_slow = dc_alive->slow();
+  const absl::Time sent = absl::Now();
+  const absl::Duration timeout = dc_alive->ProbeTimeout(sent);
+  absl::StatusOr<int64_t> usn = c->directory->ProbeLiveness(timeout);
+  const absl::Time now = absl::Now();
+  if (!usn.ok() && now - sent > timeout + c->heartbeat) {
+    // Not answered, but this process was stopped while it waited: ask
+    // again rather than blame the DC.
+    dc_alive->Resumed(now);
+    return false;
+  }
+  const std::string silent = absl::FormatDuration(
+      absl::Trunc(dc_alive->Silence(now), absl::Milliseconds(1)));
+  if (usn.ok()) {
+    if (was_slow) {
+      Log(LogLevel::kInfo, "the DC answers again", {{"after", silent}});
+    }
+    dc_alive->Answered(now);
+    return true;
+  }
+  dc_alive->Missed(now);
+  if (dc_alive->Lost(now)) {
+    return absl::UnavailableError(absl::StrCat(
+        "the DC at ", config_.ldap().uri(), " has not answered for ", silent,
+        " (", usn.status().message(),
+        "); gave up the lease so that a standby whose DC answers takes over "
+        "(the limit is the coordinator's lease TTL less one heartbeat "
+        "interval, ",
+        absl::FormatDuration(dc_alive->bound()),
+        "); check that the DC is running and that the network between it "
+        "and this agent carries its traffic"));
+  }
+  if (!was_slow) {
+    // Once per slow spell: one late answer is no reason to give up.
+    Log(LogLevel::kWarning, "the DC is slow to answer",
+        {{"silent_for", silent},
+         {"gives_up_after", absl::FormatDuration(dc_alive->bound())},
+         {"error", std::string(usn.status().message())}});
+  }
+  return false;
 }
 
 // Change notification when the DC offers it and the config allows it;

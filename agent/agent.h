@@ -21,6 +21,8 @@
 
 namespace adsync {
 
+class DcLiveness;  // dc_liveness.h
+
 class Agent {
  public:
   // REQUIRES: `config` was resolved by ResolveAgentConfig.
@@ -51,6 +53,10 @@ class Agent {
   absl::Status Standby(Connection* c, const std::atomic<bool>* stop);
   absl::Status CatchUp(Connection* c);
   absl::Status FollowChanges(Connection* c, const std::atomic<bool>* stop);
+  // Asks the DC whether it still answers (dc_liveness.h): true when it
+  // did, false when not this time, an error once it has been silent for
+  // the bound (the session then ends, which gives the lease up).
+  absl::StatusOr<bool> ProbeDc(Connection* c, DcLiveness* dc_alive);
   void StartWatching(Connection* c);
 
   const adsync::v1::AgentConfig config_;

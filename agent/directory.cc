@@ -31,4 +31,20 @@ absl::StatusOr<RootDse> Directory::ReadRootDse() {
   return dse;
 }
 
+absl::StatusOr<int64_t> Directory::ProbeLiveness(absl::Duration timeout) {
+  SearchRequest req = BaseObject("", {"highestCommittedUSN"});
+  req.timeout = timeout;
+  int64_t usn = -1;
+  absl::Status s = Search(req, [&](const LdapEntry& e) {
+    if (!absl::SimpleAtoi(e.First("highestcommittedusn"), &usn)) {
+      return absl::DataLossError(
+          "the DC's rootDSE has no valid highestCommittedUSN");
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (usn < 0) return absl::DataLossError("the DC returned no rootDSE");
+  return usn;
+}
+
 }  // namespace adsync

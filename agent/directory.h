@@ -54,6 +54,9 @@ struct SearchRequest {
   bool subtree = true;        // false: base object only
   bool show_deleted = false;  // include tombstones (Show Deleted control)
   uint32_t page_size = 1000;  // paged-results control; 0 = no paging
+  // How long to wait for each answer (page); zero = the connection's
+  // timeout (ldap timeout, 30 s).
+  absl::Duration timeout = absl::ZeroDuration();
 };
 
 // A read of one object's attributes (base scope, no paging).
@@ -81,6 +84,12 @@ class Directory {
 
   // Reads the rootDSE with Search; implementations need not override it.
   virtual absl::StatusOr<RootDse> ReadRootDse();
+
+  // Reads the rootDSE's highestCommittedUSN, waiting at most `timeout` for
+  // the answer: the cheapest question that shows the DC still answers. An
+  // error (Unavailable when no answer came in time) says it did not. Uses
+  // Search; implementations need not override it.
+  virtual absl::StatusOr<int64_t> ProbeLiveness(absl::Duration timeout);
 
   // Runs a (paged) search, streaming entries to `on_entry` page by page so
   // memory stays flat however large the directory.

@@ -187,7 +187,9 @@ absl::Status OpenLdapDirectory::Search(const SearchRequest& request,
     attrs.push_back(const_cast<char*>(a.c_str()));
   attrs.push_back(nullptr);
   struct berval* cookie = nullptr;
-  struct timeval tv = absl::ToTimeval(options_.timeout);
+  struct timeval tv = absl::ToTimeval(request.timeout > absl::ZeroDuration()
+                                          ? request.timeout
+                                          : options_.timeout);
   absl::Status result;
   while (true) {
     std::vector<LDAPControl*> controls;

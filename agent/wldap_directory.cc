@@ -243,7 +243,9 @@ absl::Status WldapDirectory::Search(const SearchRequest& request,
     attrs.push_back(const_cast<char*>(a.c_str()));
   attrs.push_back(nullptr);
   berval* cookie = nullptr;
-  l_timeval timeout = ToLdapTimeval(options_.timeout);
+  l_timeval timeout =
+      ToLdapTimeval(request.timeout > absl::ZeroDuration() ? request.timeout
+                                                           : options_.timeout);
   absl::Status result;
   while (true) {
     std::vector<LDAPControlA*> controls;

@@ -389,6 +389,7 @@ class AgentGateway::Session final
     result->set_max_unacked_batches(gateway_->options_.max_unacked_batches);
     result->set_max_deltas_per_batch(gateway_->options_.max_deltas_per_batch);
     result->set_heartbeat_interval_ms(gateway_->options_.heartbeat_interval_ms);
+    result->set_lease_ttl_ms(gateway_->options_.lease_ttl_ms);
     if (role->primary) {
       result->set_full_sync_required(role->resume.full_sync);
       result->set_full_sync_reason(role->resume.reason);

@@ -16,6 +16,7 @@
 #include "agent/account_reader.h"
 #include "agent/agent_config.h"
 #include "agent/change_tracker.h"
+#include "agent/dc_liveness.h"
 #include "agent/ldap_errors.h"
 #include "common/files.h"
 #include "common/guid.h"
@@ -374,6 +375,9 @@ struct LiveDc {
   std::atomic<int64_t> usn{5000};
   std::atomic<uint32_t> invocation{77};   // TestGuid(invocation)
   std::atomic<bool> notification{false};  // a change to announce
+  // Answers nothing, as when its packets are dropped: probes wait out
+  // their timeout, connecting fails.
+  std::atomic<bool> silent{false};
 };
 
 // FakeDirectory reading `dc`, and waiting for changes the way a real one
@@ -386,6 +390,19 @@ class LiveDirectory : public FakeDirectory {
     entries = 2;
   }
 
+  absl::Status Connect() override {
+    if (dc_->silent) {
+      return absl::UnavailableError("connecting to the DC timed out");
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<int64_t> ProbeLiveness(absl::Duration timeout) override {
+    if (dc_->silent) {
+      absl::SleepFor(timeout);
+      return absl::UnavailableError("reading the rootDSE timed out");
+    }
+    return dc_->usn.load();
+  }
   absl::StatusOr<RootDse> ReadRootDse() override {
     absl::StatusOr<RootDse> dse = FakeDirectory::ReadRootDse();
     if (dse.ok()) dse->highest_committed_usn = dc_->usn;
@@ -438,6 +455,11 @@ class ScriptedCoordinator {
     for (const auto& m : Received())
       if (m.has_batch()) batches.push_back(m.batch());
     return batches;
+  }
+  int Hellos() {
+    int n = 0;
+    for (const auto& m : Received()) n += m.has_hello();
+    return n;
   }
   // Waits until a heartbeat reports `usn`.
   bool WaitForHeartbeat(int64_t usn) {
@@ -530,6 +552,7 @@ adsync::v1::HelloResult HelloAs(adsync::v1::Role role, uint64_t epoch) {
   r.set_lease_epoch(epoch);
   r.set_max_unacked_batches(4);
   r.set_heartbeat_interval_ms(100);
+  r.set_lease_ttl_ms(2000);
   return r;
 }
 adsync::v1::HelloResult FullSyncRequired() {
@@ -815,6 +838,92 @@ TEST_F(AgentTest, PollsWhenChangeNotificationIsOffOrRefused) {
       "warning change notification unavailable reason=the DC refused the "
       "control"));
   ASSERT_TRUE(log_.WaitFor("info following changes mode=polling every 1s", 2));
+}
+
+TEST(DcLiveness, TheBoundIsTheLeaseTtlLessOneHeartbeatInterval) {
+  EXPECT_EQ(DcSilenceBound(absl::Seconds(2), absl::Seconds(6)),
+            absl::Seconds(4));  // the defaults
+  EXPECT_EQ(DcSilenceBound(absl::Milliseconds(500), absl::Seconds(2)),
+            absl::Milliseconds(1500));
+  // An older coordinator that does not say its TTL: the default ratio.
+  EXPECT_EQ(DcSilenceBound(absl::Seconds(2), absl::ZeroDuration()),
+            absl::Seconds(4));
+  // Never below one interval, so that one probe does not decide.
+  EXPECT_EQ(DcSilenceBound(absl::Seconds(2), absl::Seconds(3)),
+            absl::Seconds(2));
+}
+
+TEST(DcLiveness, GivesUpOnlyAfterTheBoundWithoutAnAnswer) {
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  DcLiveness dc(absl::Seconds(2), absl::Seconds(4), t0);
+  // A probe is due an interval after the last answer.
+  EXPECT_EQ(dc.NextProbe(), t0 + absl::Seconds(2));
+  EXPECT_FALSE(dc.QuietFor(absl::Seconds(2), t0 + absl::Seconds(1)));
+  EXPECT_TRUE(dc.QuietFor(absl::Seconds(2), t0 + absl::Seconds(2)));
+  // Probes wait half an interval, or what is left of the bound.
+  EXPECT_EQ(dc.ProbeTimeout(t0 + absl::Seconds(2)), absl::Seconds(1));
+  EXPECT_EQ(dc.ProbeTimeout(t0 + absl::Milliseconds(3700)),
+            absl::Milliseconds(300));
+  EXPECT_EQ(dc.ProbeTimeout(t0 + absl::Seconds(9)), absl::Milliseconds(1));
+  // A missed answer: the next probe half an interval later, and one when
+  // the bound runs out.
+  dc.Missed(t0 + absl::Seconds(3));
+  EXPECT_TRUE(dc.slow());
+  EXPECT_EQ(dc.NextProbe(), t0 + absl::Seconds(4));
+  dc.Missed(t0 + absl::Milliseconds(3800));
+  EXPECT_EQ(dc.NextProbe(), t0 + absl::Seconds(4));
+  EXPECT_FALSE(dc.Lost(t0 + absl::Milliseconds(3999)));
+  EXPECT_TRUE(dc.Lost(t0 + absl::Seconds(4)));
+  // A late answer starts the count again; an older one does not go back.
+  dc.Answered(t0 + absl::Seconds(3));
+  EXPECT_FALSE(dc.slow());
+  dc.Answered(t0 + absl::Seconds(1));
+  EXPECT_FALSE(dc.Lost(t0 + absl::Seconds(6)));
+  EXPECT_TRUE(dc.Lost(t0 + absl::Seconds(7)));
+  EXPECT_EQ(dc.Silence(t0 + absl::Seconds(7)), absl::Seconds(4));
+  EXPECT_EQ(dc.NextProbe(), t0 + absl::Seconds(5));
+  // The agent was stopped for a minute: not the DC's silence. A probe is
+  // due at once, and the bound counts from there.
+  dc.Missed(t0 + absl::Seconds(4));
+  dc.Resumed(t0 + absl::Seconds(64));
+  EXPECT_FALSE(dc.slow());
+  EXPECT_FALSE(dc.Lost(t0 + absl::Seconds(64)));
+  EXPECT_EQ(dc.NextProbe(), t0 + absl::Seconds(64));
+  EXPECT_TRUE(dc.Lost(t0 + absl::Seconds(68)));
+}
+
+TEST_F(AgentTest, APrimaryWhoseDcStopsAnsweringGivesTheLeaseUp) {
+  expect_interruptions_ = true;
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5000));  // bound 1.9 s
+  RunningAgent agent(MakeAgent(coordinator.target()));
+  ASSERT_TRUE(log_.WaitFor("info following changes"));
+  ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));
+
+  // A short silence is waited out: no give-up, no new session.
+  dc_.silent = true;
+  ASSERT_TRUE(log_.WaitFor("warning the DC is slow to answer"));
+  dc_.silent = false;
+  ASSERT_TRUE(log_.WaitFor("info the DC answers again"));
+  Change(5100);
+  ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5100 "));
+  EXPECT_EQ(log_.Count("error sync interrupted"), 0);
+
+  // Silent for good: the session ends (the stream closes, which releases
+  // the lease), and no new one starts while the DC stays silent.
+  dc_.silent = true;
+  ASSERT_TRUE(log_.WaitFor(
+      "error sync interrupted error=the DC at ldaps://dc1.district.test has "
+      "not answered for "));
+  EXPECT_THAT(log_.All(),
+              Contains(::testing::HasSubstr(
+                  "gave up the lease so that a standby whose DC answers "
+                  "takes over")));
+  ASSERT_TRUE(log_.WaitFor("error sync interrupted", 2));
+  EXPECT_EQ(coordinator.Hellos(), 1);
+  // Back: a new session.
+  dc_.silent = false;
+  ASSERT_TRUE(log_.WaitFor("info following changes", 2));
+  EXPECT_EQ(coordinator.Hellos(), 2);
 }
 
 }  // namespace

@@ -239,8 +239,13 @@ TEST_F(GatewayTest, BatchesKeepThePrimarysLeaseAlive) {
   key_ = server_->store()->AddSync(sync)->sync_key();
 
   WireAgent agent(Target(kAgentIp));
-  ASSERT_EQ(agent.Hello(org_id_, key_, invocation_).hello_result().role(),
-            adsync::v1::ROLE_PRIMARY);
+  const adsync::v1::HelloResult hello =
+      agent.Hello(org_id_, key_, invocation_).hello_result();
+  ASSERT_EQ(hello.role(), adsync::v1::ROLE_PRIMARY);
+  // The agent derives from these how long its DC may stay silent before it
+  // gives the lease up.
+  EXPECT_EQ(hello.heartbeat_interval_ms(), 100u);
+  EXPECT_EQ(hello.lease_ttl_ms(), 300u);
   for (int i = 1; i <= 12; ++i) {  // ~1.2 s: four lease TTLs, no heartbeat
     agent.Send(MakeBatch(
         i, {{.guid = static_cast<uint32_t>(i), .sam = absl::StrCat("u", i)}}));

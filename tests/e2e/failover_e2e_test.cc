@@ -3,13 +3,18 @@
 // agent per DC on its own loopback address, the real coordinator and
 // panel-sim. The primary agent is killed, then its DC; every change made
 // before, during and after must reach the store and K12Panel as AD has it,
-// and no mapping may ever go back to older data.
+// and no mapping may ever go back to older data. A primary that hangs
+// (SIGSTOP) and one whose DC drops its packets are replaced as well. Each
+// failover prints how long it took ("[ measure  ]", bench/failover.sh);
+// deadlines here are only timeouts.
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
@@ -39,10 +44,19 @@ class FailoverE2eTest : public ::testing::Test {
     panel_ = std::make_unique<PanelSimProcess>(dir_.path());
     panel_->Start();
     WriteFile(dir_.File("status.token"), "e2e-status-token");
+    std::string config = FastFailoverPanelConfig(*panel_);
+    if (const char* v = std::getenv("ADSYNC_FAILOVER_DEFAULT_LEASE");
+        v != nullptr && *v != '\0') {
+      // bench/failover.sh: the coordinator's default heartbeat interval
+      // and lease TTL, not the tests' short ones.
+      config = absl::StrReplaceAll(
+          config,
+          {{"heartbeat_interval_ms: 500\n", ""}, {"lease_ttl_ms: 2000\n", ""}});
+      lease_ = "lease TTL 6000 ms, heartbeat 2000 ms (defaults)";
+    }
     coordinator_ = std::make_unique<Coordinator>(
-        dir_.path(), absl::StrCat(FastFailoverPanelConfig(*panel_),
-                                  "metrics_listen: \"127.0.0.1:", status_port_,
-                                  "\"\n", "status_token_file: \"",
+        dir_.path(), absl::StrCat(config, "metrics_listen: \"127.0.0.1:",
+                                  status_port_, "\"\n", "status_token_file: \"",
                                   dir_.File("status.token"), "\"\n"));
     coordinator_->Start();
     org_ = coordinator_->CreateOrg("Springfield USD");
@@ -55,6 +69,9 @@ class FailoverE2eTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (!netns_.empty()) {
+      RunCommand({SourcePath("scripts/netns_agent.sh"), "down", netns_});
+    }
     // The test may have stopped DC a1; later tests and runs need it.
     RunCommand({SourcePath("scripts/samba_dc.sh"), "start", a1_->dir()});
   }
@@ -71,6 +88,89 @@ class FailoverE2eTest : public ::testing::Test {
   }
 
   std::string Sam(const std::string& n) const { return prefix_ + n; }
+
+  // DISTRICT as the coordinator's status shows it.
+  adsync::v1::DomainStatus District() {
+    const adsync::v1::OrgStatus now = coordinator_->Status(org_);
+    for (const auto& d : now.domains()) {
+      if (d.domain() == "DISTRICT") return d;
+    }
+    return {};
+  }
+  bool IsStandby(const std::string& sync) {
+    const adsync::v1::DomainStatus d = District();
+    for (const auto& s : d.standby_sync_ids()) {
+      if (s == sync) return true;
+    }
+    return false;
+  }
+
+  // People p-u{i} and p-u{i}-new (emails u{i}@ and u{i}-new@) and their
+  // accounts u0..u{n-1} on a1, in a new OU, replicated to a2. Returns the
+  // accounts' DNs; `ou` gets the OU's.
+  std::vector<std::string> SeedDistrict(int n, std::string* ou) {
+    std::string people = "{\"people\":[";
+    for (int i = 0; i < n; ++i) {
+      absl::StrAppend(&people, i > 0 ? "," : "", "{\"id\":\"p-u", i,
+                      "\",\"emails\":[\"", Sam("u"), i,
+                      "@d.org\"]},{\"id\":\"p-u", i, "-new\",\"emails\":[\"",
+                      Sam("u"), i, "-new@d.org\"]}");
+    }
+    absl::StrAppend(&people, "]}");
+    panel_->SeedPeople(org_, people);
+    EXPECT_TRUE(coordinator_->PullPeople(org_).ok());
+    *ou = a1_->AddOu(absl::StrCat("Failover-", prefix_));
+    std::vector<Dc::User> users;
+    for (int i = 0; i < n; ++i)
+      users.push_back(
+          {Sam(absl::StrCat("u", i)), absl::StrCat(Sam("u"), i, "@d.org")});
+    std::vector<std::string> dns = a1_->AddUsers(*ou, users);
+    Replicate(*a2_, *a1_);
+    return dns;
+  }
+
+  // Waits until DISTRICT's primary is `primary` with `standby` among its
+  // standbys.
+  void WaitForDistrict(const std::string& primary, const std::string& standby,
+                       const Process& primary_agent) {
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return District().primary_sync_id() == primary && IsStandby(standby);
+        },
+        kArrival))
+        << District().DebugString() << primary_agent.Log();
+  }
+
+  // Moves u{i}'s mail to its new address on `dc` at once and waits until
+  // K12Panel maps the account to p-u{i}-new, while no account in
+  // `unchanged` (already moved) goes back to its old Person. Returns the
+  // time the change arrived.
+  absl::Time ChangeAndAwait(Dc& dc, const std::vector<std::string>& dns, int i,
+                            const std::vector<int>& unchanged,
+                            const Process& log_of) {
+    dc.Replace(dns[i], "mail", absl::StrCat(Sam("u"), i, "-new@d.org"));
+    absl::Time arrived = absl::InfinitePast();
+    bool regressed = false;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          for (int u : unchanged) {
+            if (PanelPersonOf(Sam(absl::StrCat("u", u))) !=
+                absl::StrCat("p-u", u, "-new")) {
+              regressed = true;
+            }
+          }
+          if (PanelPersonOf(Sam(absl::StrCat("u", i))) ==
+              absl::StrCat("p-u", i, "-new")) {
+            arrived = absl::Now();
+            return true;
+          }
+          return false;
+        },
+        kArrival))
+        << log_of.Log();
+    EXPECT_FALSE(regressed) << "a mapping went back to older data";
+    return arrived;
+  }
 
   // The person K12Panel maps the DISTRICT account to ("" = none).
   std::string PanelPersonOf(const std::string& sam) {
@@ -92,6 +192,8 @@ class FailoverE2eTest : public ::testing::Test {
 
   TempDir dir_;
   const int status_port_ = FreePort();
+  std::string lease_ = "lease TTL 2000 ms, heartbeat 500 ms";
+  std::string netns_;  // scripts/netns_agent.sh's, removed by TearDown
   std::unique_ptr<Dc> a1_, a2_, b1_;
   std::unique_ptr<PanelSimProcess> panel_;
   std::unique_ptr<Coordinator> coordinator_;
@@ -298,6 +400,135 @@ TEST_F(FailoverE2eTest,
         << u;
   }
   EXPECT_EQ(panel_->Identities(org_, "p-jane").size(), 2u);
+}
+
+TEST_F(FailoverE2eTest, AStoppedPrimaryIsReplacedAndFencedWhenContinued) {
+  std::string ou;
+  const std::vector<std::string> dns = SeedDistrict(4, &ou);
+  auto agent_a1 =
+      StartAgentFor(*a1_, key_a1_, "127.0.0.41", "DISTRICT", ou, "a1");
+  ASSERT_TRUE(WaitFor([&] { return District().primary_sync_id() == sync_a1_; },
+                      kArrival))
+      << agent_a1->Log();
+  auto agent_a2 =
+      StartAgentFor(*a2_, key_a2_, "127.0.0.42", "DISTRICT", ou, "a2");
+  WaitForDistrict(sync_a1_, sync_a2_, *agent_a1);
+  ChangeAndAwait(*a1_, dns, 0, {}, *agent_a1);
+
+  // Hung, not dead: SIGSTOP keeps its stream open and silent. A change
+  // on the standby's DC arrives once its lease lapses.
+  const absl::Time stopped = absl::Now();
+  ASSERT_EQ(kill(agent_a1->pid(), SIGSTOP), 0);
+  const absl::Time arrived = ChangeAndAwait(*a2_, dns, 1, {0}, *agent_a2);
+  std::printf(
+      "[ measure  ] failover: primary agent stopped (SIGSTOP) -> new change "
+      "in panel-sim: %.2f s (%s)\n",
+      absl::ToDoubleSeconds(arrived - stopped), lease_.c_str());
+  adsync::v1::DomainStatus d = District();
+  EXPECT_EQ(d.primary_sync_id(), sync_a2_);
+  ASSERT_GE(d.recent_failovers_size(), 1);
+  EXPECT_EQ(d.recent_failovers(0).from_sync_id(), sync_a1_);
+  EXPECT_EQ(d.recent_failovers(0).to_sync_id(), sync_a2_);
+  EXPECT_THAT(d.recent_failovers(0).reason(),
+              HasSubstr("disconnected or stopped heartbeating"));
+
+  // A change on the stopped agent's DC waits in its notification queue:
+  // continued, it sends it with its old lease epoch, and is fenced or
+  // demoted, never primary again while a2 holds the lease.
+  a1_->Replace(dns[2], "mail", Sam("u2") + "-new@d.org");
+  ASSERT_EQ(kill(agent_a1->pid(), SIGCONT), 0);
+  // The coordinator counts it as a standby as soon as its lease renewal
+  // fails; the agent hears so (demoted) or has its batch refused (fenced).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string log = agent_a1->Log();
+        return IsStandby(sync_a1_) &&
+               (absl::StrContains(log, "demoted to standby") ||
+                absl::StrContains(log, "fenced"));
+      },
+      kArrival))
+      << District().DebugString() << agent_a1->Log();
+  d = District();
+  EXPECT_EQ(d.primary_sync_id(), sync_a2_);
+  EXPECT_EQ(d.recent_failovers(0).to_sync_id(), sync_a2_);
+  // The change reaches K12Panel through a2 once it replicates, and the
+  // earlier ones stay.
+  Replicate(*a2_, *a1_);
+  ASSERT_TRUE(
+      WaitFor([&] { return PanelPersonOf(Sam("u2")) == "p-u2-new"; }, kArrival))
+      << agent_a2->Log();
+  EXPECT_EQ(PanelPersonOf(Sam("u0")), "p-u0-new");
+  EXPECT_EQ(PanelPersonOf(Sam("u1")), "p-u1-new");
+  EXPECT_EQ(PanelPersonOf(Sam("u3")), "p-u3");
+  EXPECT_EQ(District().primary_sync_id(), sync_a2_);
+}
+
+TEST_F(FailoverE2eTest, APrimaryWhoseDcStopsAnsweringGivesTheLeaseUp) {
+  // a1's agent in its own network namespace, so that its path to a1 alone
+  // can drop packets (scripts/netns_agent.sh); it dials the coordinator
+  // from 10.231.1.2.
+  netns_ = absl::StrCat("adsync-failover-", getpid());
+  RunResult up = RunCommand(
+      {SourcePath("scripts/netns_agent.sh"), "up", netns_, "1", a1_->ip()});
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  const std::string ns_ip(absl::StripAsciiWhitespace(up.output));
+  std::string sync_ns;
+  const std::string key_ns =
+      coordinator_->AddSync(org_, "DISTRICT", ns_ip, &sync_ns, /*priority=*/20);
+  std::string ou;
+  const std::vector<std::string> dns = SeedDistrict(3, &ou);
+  AgentSetup s = DcAgentSetup(*a1_, *coordinator_, "127.0.0.41", org_, key_ns,
+                              ou, dir_.File("ns"));
+  const std::string config = WriteAgentConfig(s);
+  auto agent_ns = std::make_unique<Process>(
+      std::vector<std::string>{SourcePath("scripts/netns_agent.sh"), "exec",
+                               netns_, BinaryPath("agent/adsync-agent"),
+                               "--config", config},
+      s.dir + "/agent.log");
+  ASSERT_TRUE(WaitFor([&] { return District().primary_sync_id() == sync_ns; },
+                      kArrival))
+      << agent_ns->Log();
+  auto agent_a2 =
+      StartAgentFor(*a2_, key_a2_, "127.0.0.42", "DISTRICT", ou, "a2");
+  WaitForDistrict(sync_ns, sync_a2_, *agent_ns);
+  ChangeAndAwait(*a1_, dns, 0, {}, *agent_ns);
+
+  // a1 stops answering the agent, without refusing: its packets vanish.
+  // The agent keeps heartbeating, so only it can tell; it gives the lease
+  // up and a2's agent, whose DC answers, delivers the next change.
+  RunResult cut =
+      RunCommand({SourcePath("scripts/netns_agent.sh"), "cut", netns_});
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  const absl::Time cut_at = absl::Now();
+  const absl::Time arrived = ChangeAndAwait(*a2_, dns, 1, {0}, *agent_a2);
+  std::printf(
+      "[ measure  ] failover: primary's DC unreachable (packets dropped) -> "
+      "new change in panel-sim: %.2f s (%s)\n",
+      absl::ToDoubleSeconds(arrived - cut_at), lease_.c_str());
+  adsync::v1::DomainStatus d = District();
+  EXPECT_EQ(d.primary_sync_id(), sync_a2_);
+  ASSERT_GE(d.recent_failovers_size(), 1);
+  EXPECT_EQ(d.recent_failovers(0).from_sync_id(), sync_ns);
+  EXPECT_EQ(d.recent_failovers(0).to_sync_id(), sync_a2_);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return absl::StrContains(agent_ns->Log(),
+                                 "gave up the lease so that a standby whose "
+                                 "DC answers takes over");
+      },
+      kArrival))
+      << agent_ns->Log();
+
+  // While its DC is silent the agent stays away; once it answers again
+  // the agent comes back as a standby, and a2 keeps the lease.
+  RunResult restore =
+      RunCommand({SourcePath("scripts/netns_agent.sh"), "restore", netns_});
+  ASSERT_EQ(restore.exit_code, 0) << restore.output;
+  ASSERT_TRUE(WaitFor([&] { return IsStandby(sync_ns); }, absl::Seconds(120)))
+      << District().DebugString() << agent_ns->Log();
+  EXPECT_EQ(District().primary_sync_id(), sync_a2_);
+  ChangeAndAwait(*a2_, dns, 2, {0, 1}, *agent_a2);
+  agent_ns.reset();  // before TearDown removes its namespace
 }
 
 TEST_F(FailoverE2eTest, GssapiBindWithAKeytabSealedByKerberos) {
