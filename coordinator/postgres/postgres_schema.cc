@@ -183,6 +183,10 @@ ALTER TABLE syncs ADD COLUMN report_error TEXT NOT NULL DEFAULT '';
       // Kept by the store in the transaction of each write (sql_store.h);
       // filled here from the rows that exist. disabled: uac bit 2
       // (ACCOUNTDISABLE); outcome as in profiles.
+      // outbox_by_age gives status the oldest queued entry and the push
+      // its order (NextPushBatch) without sorting the org's whole queue;
+      // it costs an index entry per queued Person (measured on SQLite:
+      // ~5% of the ingest rate of a first sync whose accounts all match).
       R"sql(
 CREATE TABLE account_counts(
   org_key BIGINT NOT NULL,
