@@ -282,6 +282,15 @@ absl::StatusOr<adsync::v1::ImportPeopleResponse> SqlStore::ReplacePeople(
     }
   }
   response.set_people(people.size());
+  // Counted here, once per import, so that status need not count them.
+  for (const char* sql :
+       {"INSERT INTO org_counts(org_key) VALUES(?1) ON CONFLICT DO NOTHING",
+        "UPDATE org_counts SET people=(SELECT count(*) FROM people WHERE "
+        "org_key=?1) WHERE org_key=?1"}) {
+    ASSIGN_OR_RETURN(ScopedStatement q, writer_->Cached(sql));
+    q->Bind(1, org.key);
+    RETURN_IF_ERROR(q->Run());
+  }
   ChangeSet changes;
   // Re-match every account of the org against the new People.
   std::vector<std::string> guids;

@@ -111,6 +111,18 @@ absl::Status SqlStore::WriteAccountLocked(
   } else if (!new_person.empty() && PanelIdentityChanged(before.state, s)) {
     changes->dirty.insert(new_person);
   }
+  CountKey now_counted(domain, static_cast<int>(m.outcome),
+                       AccountDisabled(s.user_account_control));
+  if (!before.exists) {
+    ++changes->counts[std::move(now_counted)];
+  } else {
+    CountKey was_counted(before.domain, static_cast<int>(before.match.outcome),
+                         AccountDisabled(before.state.user_account_control));
+    if (was_counted != now_counted) {
+      --changes->counts[std::move(was_counted)];
+      ++changes->counts[std::move(now_counted)];
+    }
+  }
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached(

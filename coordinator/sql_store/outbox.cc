@@ -3,6 +3,7 @@
 // K12Panel; quarantine when removals look like a mistake.
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -23,6 +24,24 @@ absl::Status SqlStore::FinishChangesLocked(const OrgRow& org,
                                            const ChangeSet& changes,
                                            const std::string& cause,
                                            bool operator_approved) {
+  // Once per transaction and in key order: with several coordinators the
+  // counter rows are locked in one order (and their writes are serialized
+  // by the write lock anyway, common/postgres.cc).
+  for (const auto& [key, delta] : changes.counts) {
+    if (delta == 0) continue;
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("INSERT INTO account_counts(org_key, domain, outcome, "
+                        "disabled, n) VALUES(?1,?2,?3,?4,?5) ON "
+                        "CONFLICT(org_key, domain, outcome, disabled) DO "
+                        "UPDATE SET n=account_counts.n+?5"));
+    q->Bind(1, org.key)
+        .Bind(2, std::get<0>(key))
+        .Bind(3, std::get<1>(key))
+        .Bind(4, std::get<2>(key) ? 1 : 0)
+        .Bind(5, delta);
+    RETURN_IF_ERROR(q->Run());
+  }
   if (changes.dirty.empty()) return absl::OkStatus();
   // Deletion safety (docs/design.md, rule 7): many People losing identities
   // at once is more likely a wrong base DN than a real event; hold the push
@@ -62,6 +81,7 @@ absl::Status SqlStore::FinishChangesLocked(const OrgRow& org,
     }
   }
   const int64_t now = NowUnix();
+  OrgCountsDelta counted;
   for (const std::string& person : changes.dirty) {
     ASSIGN_OR_RETURN(
         ScopedStatement v,
@@ -74,6 +94,25 @@ absl::Status SqlStore::FinishChangesLocked(const OrgRow& org,
     if (!row) return absl::InternalError("no version returned");
     const int64_t version = v->ColumnInt(0);
     const bool held = quarantine && changes.losing.count(person) > 0;
+    // The outbox counts change by what this Person's row was. An outbox
+    // row carries a version its Person's person_versions row has reached
+    // (both are written together, and versions only grow), so a first
+    // version means no row yet: no lookup on a first sync, where nearly
+    // every Person is new.
+    bool queued = false, parked = false, quarantined = false;
+    if (version > 1) {
+      ASSIGN_OR_RETURN(ScopedStatement b,
+                       writer_->Cached("SELECT parked, quarantined FROM "
+                                       "outbox WHERE org_key=?1 AND "
+                                       "person_id=?2"));
+      b->Bind(1, org.key).Bind(2, person);
+      ASSIGN_OR_RETURN(queued, b->Step());
+      parked = queued && b->ColumnInt(0) != 0;
+      quarantined = queued && b->ColumnInt(1) != 0;
+    }
+    counted.queued += queued ? 0 : 1;
+    counted.parked -= parked ? 1 : 0;  // a new version is not parked
+    counted.quarantined += (held && !quarantined) ? 1 : 0;
     ASSIGN_OR_RETURN(
         ScopedStatement o,
         writer_->Cached(
@@ -90,6 +129,7 @@ absl::Status SqlStore::FinishChangesLocked(const OrgRow& org,
         .Bind(5, held ? 1 : 0);
     RETURN_IF_ERROR(o->Run());
   }
+  RETURN_IF_ERROR(AddOrgCountsLocked(org.key, counted));
   if (quarantine) {
     ASSIGN_OR_RETURN(
         ScopedStatement q,
@@ -203,10 +243,21 @@ absl::Status SqlStore::CompletePush(const PushBatch& batch) {
   absl::Cleanup release = [&] { engine_->ReleasePush(org.key); };
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
-  RETURN_IF_ERROR(ForEachOutboxItemLocked(
-      org.key, batch,
-      "DELETE FROM outbox WHERE org_key=?1 AND person_id=?2 AND version=?3",
-      ""));
+  OrgCountsDelta counted;
+  for (const auto& u : batch.updates) {
+    // Gone only if not changed since (a newer version stays queued).
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("DELETE FROM outbox WHERE org_key=?1 AND person_id=?2 "
+                        "AND version=?3 RETURNING parked, quarantined"));
+    q->Bind(1, org.key).Bind(2, u.person_id()).Bind(3, u.version());
+    ASSIGN_OR_RETURN(bool deleted, q->Step());
+    if (!deleted) continue;
+    --counted.queued;
+    counted.parked -= q->ColumnInt(0) != 0 ? 1 : 0;
+    counted.quarantined -= q->ColumnInt(1) != 0 ? 1 : 0;
+  }
+  RETURN_IF_ERROR(AddOrgCountsLocked(org.key, counted));
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached(
@@ -253,6 +304,7 @@ absl::Status SqlStore::ParkPush(const PushBatch& batch,
                               "UPDATE outbox SET parked=1, error=?4 WHERE "
                               "org_key=?1 AND person_id=?2 AND version=?3",
                               error));
+  RETURN_IF_ERROR(RecountOutboxLocked(org.key));
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached(
@@ -289,6 +341,7 @@ absl::StatusOr<adsync::v1::PushStatus> SqlStore::ResolveQuarantine(
                               "quarantined=1"));
     items->Bind(1, org.key);
     RETURN_IF_ERROR(items->Run());
+    RETURN_IF_ERROR(RecountOutboxLocked(org.key));
     ASSIGN_OR_RETURN(
         ScopedStatement clear,
         writer_->Cached(
@@ -303,22 +356,57 @@ absl::StatusOr<adsync::v1::PushStatus> SqlStore::ResolveQuarantine(
   return ReadPushStatus(reader.get(), org.key);
 }
 
+absl::Status SqlStore::AddOrgCountsLocked(int64_t org_key,
+                                          const OrgCountsDelta& delta) {
+  if (delta.queued == 0 && delta.parked == 0 && delta.quarantined == 0) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      writer_->Cached("INSERT INTO org_counts(org_key, queued, parked, "
+                      "quarantined) VALUES(?1,?2,?3,?4) ON CONFLICT(org_key) "
+                      "DO UPDATE SET queued=org_counts.queued+?2, "
+                      "parked=org_counts.parked+?3, "
+                      "quarantined=org_counts.quarantined+?4"));
+  q->Bind(1, org_key)
+      .Bind(2, delta.queued)
+      .Bind(3, delta.parked)
+      .Bind(4, delta.quarantined);
+  return q->Run();
+}
+
+absl::Status SqlStore::RecountOutboxLocked(int64_t org_key) {
+  for (const char* sql :
+       {"INSERT INTO org_counts(org_key) VALUES(?1) ON CONFLICT DO NOTHING",
+        "UPDATE org_counts SET queued=(SELECT count(*) FROM outbox WHERE "
+        "org_key=?1), parked=(SELECT count(*) FROM outbox WHERE org_key=?1 "
+        "AND parked != 0), quarantined=(SELECT count(*) FROM outbox WHERE "
+        "org_key=?1 AND quarantined != 0) WHERE org_key=?1"}) {
+    ASSIGN_OR_RETURN(ScopedStatement q, writer_->Cached(sql));
+    q->Bind(1, org_key);
+    RETURN_IF_ERROR(q->Run());
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<adsync::v1::PushStatus> SqlStore::ReadPushStatus(
     Database* db, int64_t org_key) {
   adsync::v1::PushStatus p;
   {
+    // Counters and the oldest entry by index: status of every org reads a
+    // few rows per org, however many People are queued.
     ASSIGN_OR_RETURN(
         ScopedStatement q,
-        db->Cached(
-            "SELECT count(*), min(enqueued), sum(parked), sum(quarantined) "
-            "FROM outbox WHERE org_key=?1"));
+        db->Cached("SELECT queued, parked, quarantined, (SELECT "
+                   "min(enqueued) FROM outbox WHERE org_key=?1) FROM "
+                   "org_counts WHERE org_key=?1"));
     q->Bind(1, org_key);
     ASSIGN_OR_RETURN(bool row, q->Step());
     if (row) {
       p.set_queue_depth(q->ColumnInt(0));
-      p.set_oldest_undelivered_unix(q->ColumnInt(1));
-      p.set_parked(q->ColumnInt(2));
-      p.set_quarantined_people(q->ColumnInt(3));
+      p.set_parked(q->ColumnInt(1));
+      p.set_quarantined_people(q->ColumnInt(2));
+      p.set_oldest_undelivered_unix(q->ColumnInt(3));
     }
   }
   ASSIGN_OR_RETURN(

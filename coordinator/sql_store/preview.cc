@@ -202,6 +202,7 @@ absl::StatusOr<adsync::v1::Org> SqlStore::GoLive(
     q->Bind(1, org.key);
     RETURN_IF_ERROR(q->Run());
   }
+  RETURN_IF_ERROR(RecountOutboxLocked(org.key));
   RETURN_IF_ERROR(SetLiveLocked(&org, true, now));
   RETURN_IF_ERROR(txn.Commit());
   return org.org;

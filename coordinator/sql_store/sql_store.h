@@ -12,6 +12,22 @@
 // reports.cc (the sync-report schedule), status.cc; rows.h holds the row
 // readers they share.
 //
+// Counters (issue 18): status shows per-domain account counts, the org's
+// People and its push queue without counting rows. account_counts (per
+// org, domain, outcome and disabled) is kept by the application, not by
+// SQL triggers: every write of profiles goes through WriteAccountLocked,
+// which sums the change into the transaction's ChangeSet, and
+// FinishChangesLocked, which every writer calls before committing, adds
+// the sums once per transaction (a trigger would write a counter row per
+// account written, on the hot path of a first full sync). It stays exact
+// with several coordinators because `before` is read in the writing
+// transaction and write transactions are serialized database-wide (the
+// advisory lock of PostgresDatabase::BeginWrite, SQLite's single writer);
+// the rows are updated in key order all the same. org_counts holds the
+// People (recounted by each import) and the outbox's depth, parked and
+// quarantined entries (kept by each outbox write, recounted by the rare
+// writes that change many entries at once).
+//
 // Thread-safety: safe for concurrent use; this process's writes are
 // serialized on the write connection's mutex (and against other
 // coordinators by the engine's write transactions); reads each take a
@@ -20,10 +36,13 @@
 #ifndef ADSYNC_COORDINATOR_SQL_STORE_SQL_STORE_H_
 #define ADSYNC_COORDINATOR_SQL_STORE_SQL_STORE_H_
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -169,10 +188,17 @@ class SqlStore : public Store {
     AccountState state;
     MatchResult match;
   };
-  // People whose identity sets one transaction changed.
+  // An account count's key: (domain, outcome, disabled), as status shows.
+  using CountKey = std::tuple<std::string, int, bool>;
+  // What one transaction's account writes changed: whose identity sets
+  // (for the outbox) and the org's account counts.
   struct ChangeSet {
     std::set<std::string> dirty;   // any change: push the new set
     std::set<std::string> losing;  // lost an identity (deletion safety)
+    // Accounts gained (+) or lost (-) per count, summed over the
+    // transaction's writes; written to account_counts once per
+    // transaction, in key order (FinishChangesLocked).
+    std::map<CountKey, int64_t> counts;
   };
 
   SqlStore(StoreOptions options, std::unique_ptr<StoreEngine> engine)
@@ -195,16 +221,20 @@ class SqlStore : public Store {
                                                    const std::string& guid);
   static absl::StatusOr<MatchResult> Match(Database* db, const OrgRow& org,
                                            const AccountState& account);
-  // Writes an account and records in `changes` whose identities moved.
-  // `before` is the stored version (exists=false for a new account).
+  // Writes an account and records in `changes` whose identities moved and
+  // how the org's account counts change. `before` is the stored version
+  // (exists=false for a new account), read in this transaction. `changes`
+  // must reach FinishChangesLocked in the same transaction: the counts are
+  // written there.
   absl::Status WriteAccountLocked(int64_t org_key, const std::string& domain,
                                   const StoredAccount& before,
                                   const AccountState& state,
                                   const MatchResult& match, ChangeSet* changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Bumps versions and queues the changed People in the outbox; quarantines
-  // the org's push when the removals look like a mistake. `cause` names
-  // what happened for the status page.
+  // Writes the account counts `changes` carries; bumps versions and queues
+  // the changed People in the outbox (keeping the org's outbox counts);
+  // quarantines the org's push when the removals look like a mistake.
+  // `cause` names what happened for the status page.
   // `operator_approved`: an operator already confirmed these removals (an
   // approved sweep): no quarantine.
   absl::Status FinishChangesLocked(const OrgRow& org, const ChangeSet& changes,
@@ -257,6 +287,20 @@ class SqlStore : public Store {
   static absl::StatusOr<std::vector<MappedPerson>> ReadMappedPeople(
       Database* db, int64_t org_key);
   absl::Status SetLiveLocked(OrgRow* org, bool live, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Changes in the org's outbox counts (org_counts).
+  struct OrgCountsDelta {
+    int64_t queued = 0;
+    int64_t parked = 0;
+    int64_t quarantined = 0;
+  };
+  // Adds `delta` to the org's row of org_counts (created at zero).
+  absl::Status AddOrgCountsLocked(int64_t org_key, const OrgCountsDelta& delta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Sets the org's outbox counts from its outbox rows: after the rare
+  // writes that change many rows at once (going live, resolving a
+  // quarantine, parking).
+  absl::Status RecountOutboxLocked(int64_t org_key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // `db`: either connection, its lock held by the caller.
   static absl::StatusOr<adsync::v1::PushStatus> ReadPushStatus(Database* db,

@@ -71,8 +71,9 @@ void AddToCounts(Outcome outcome, bool disabled, uint64_t n,
 
 absl::Status ReadPeopleCount(Database* db, int64_t org_key,
                              adsync::v1::OrgStatus* os) {
-  ASSIGN_OR_RETURN(ScopedStatement q,
-                   db->Cached("SELECT count(*) FROM people WHERE org_key=?1"));
+  ASSIGN_OR_RETURN(
+      ScopedStatement q,
+      db->Cached("SELECT people FROM org_counts WHERE org_key=?1"));
   q->Bind(1, org_key);
   ASSIGN_OR_RETURN(bool row, q->Step());
   if (row) os->set_people(q->ColumnInt(0));
@@ -85,12 +86,13 @@ absl::Status ReadCounts(Database* db, int64_t org_key,
                         adsync::v1::OrgStatus* os,
                         std::map<std::string, adsync::v1::Counts>* by_domain) {
   {
-    // Built once: Cached() keys statements by the text's address.
-    static const std::string* const kCountsSql = new std::string(
-        absl::StrCat("SELECT domain, outcome, (uac & ", kUacAccountDisabled,
-                     ") != 0, count(*) FROM profiles WHERE org_key=?1 "
-                     "GROUP BY 1, 2, 3"));
-    ASSIGN_OR_RETURN(ScopedStatement q, db->Cached(kCountsSql->c_str()));
+    // The counters the writes keep (SqlStore::ChangeSet): a few rows per
+    // domain, however many accounts. A count that fell to zero is as if
+    // absent.
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        db->Cached("SELECT domain, outcome, disabled, n FROM account_counts "
+                   "WHERE org_key=?1 AND n != 0"));
     q->Bind(1, org_key);
     while (true) {
       ASSIGN_OR_RETURN(bool row, q->Step());

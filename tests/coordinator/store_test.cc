@@ -1,10 +1,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
+#include <set>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/postgres.h"
@@ -1419,9 +1422,278 @@ TEST_P(StoreTest, SyncReportIsDueAfterAFullSyncAndEachInterval) {
   EXPECT_TRUE(due(after + 3 * hour).empty());
 }
 
+// --- Counters (issue 18) -----------------------------------------------------
+
+// Status reads counters that the writes keep (account_counts, org_counts);
+// after every kind of write they must equal counting the rows.
+class CountersTest : public OutboxTest {
+ protected:
+  // Adds `n` accounts the way status counts them.
+  static void Add(Outcome outcome, bool disabled, uint64_t n,
+                  adsync::v1::Counts* c) {
+    if (outcome == Outcome::kRemoved) {
+      c->set_deleted(c->deleted() + n);
+      return;
+    }
+    c->set_profiles(c->profiles() + n);
+    if (disabled) c->set_disabled(c->disabled() + n);
+    if (outcome == Outcome::kMatched) c->set_matched(c->matched() + n);
+    if (outcome == Outcome::kUnmatched) c->set_unmatched(c->unmatched() + n);
+    if (outcome == Outcome::kAmbiguous) c->set_ambiguous(c->ambiguous() + n);
+    if (outcome == Outcome::kNoEmail) c->set_no_email(c->no_email() + n);
+  }
+
+  static std::string Show(const adsync::v1::Counts& c) {
+    return c.ShortDebugString();
+  }
+
+  // Expects status of the org to show what counting its rows gives.
+  void ExpectCountsExact(const std::string& after) {
+    SCOPED_TRACE(after);
+    std::unique_ptr<Database> db = Raw();
+    ASSERT_NE(db, nullptr);
+    adsync::v1::Counts total;
+    std::map<std::string, adsync::v1::Counts> by_domain;
+    {
+      auto q = db->Cached(
+          "SELECT domain, outcome, CASE WHEN uac & 2 != 0 THEN 1 ELSE 0 END, "
+          "count(*) FROM profiles WHERE org_key=(SELECT org_key FROM orgs "
+          "WHERE org_id=?1) GROUP BY 1, 2, 3");
+      ASSERT_TRUE(q.ok()) << q.status();
+      (*q)->Bind(1, org_id_);
+      while ((*q)->Step().value_or(false)) {
+        const auto outcome = static_cast<Outcome>((*q)->ColumnInt(1));
+        const bool disabled = (*q)->ColumnInt(2) != 0;
+        const uint64_t n = (*q)->ColumnInt(3);
+        Add(outcome, disabled, n, &by_domain[(*q)->ColumnText(0)]);
+        Add(outcome, disabled, n, &total);
+      }
+    }
+    auto status = store_->GetStatus(org_id_);
+    ASSERT_TRUE(status.ok()) << status.status();
+    const adsync::v1::OrgStatus& os = status->orgs(0);
+    EXPECT_EQ(Show(os.counts()), Show(total));
+    std::set<std::string> shown;
+    for (const auto& d : os.domains()) {
+      shown.insert(d.domain());
+      EXPECT_EQ(Show(d.counts()), Show(by_domain[d.domain()])) << d.domain();
+    }
+    for (const auto& [domain, counts] : by_domain) {
+      EXPECT_TRUE(shown.count(domain)) << domain << " missing from status";
+    }
+    auto q = db->Cached(
+        "SELECT (SELECT count(*) FROM people WHERE org_key=o.org_key), "
+        "(SELECT count(*) FROM outbox WHERE org_key=o.org_key), "
+        "(SELECT count(*) FROM outbox WHERE org_key=o.org_key AND parked=1), "
+        "(SELECT count(*) FROM outbox WHERE org_key=o.org_key AND "
+        "quarantined=1), (SELECT min(enqueued) FROM outbox WHERE "
+        "org_key=o.org_key) FROM orgs o WHERE org_id=?1");
+    ASSERT_TRUE(q.ok()) << q.status();
+    (*q)->Bind(1, org_id_);
+    ASSERT_TRUE((*q)->Step().value_or(false));
+    EXPECT_EQ(os.people(), static_cast<uint64_t>((*q)->ColumnInt(0)));
+    EXPECT_EQ(os.push().queue_depth(),
+              static_cast<uint64_t>((*q)->ColumnInt(1)));
+    EXPECT_EQ(os.push().parked(), static_cast<uint64_t>((*q)->ColumnInt(2)));
+    EXPECT_EQ(os.push().quarantined_people(),
+              static_cast<uint64_t>((*q)->ColumnInt(3)));
+    EXPECT_EQ(os.push().oldest_undelivered_unix(), (*q)->ColumnInt(4));
+  }
+
+  // A complete full sync by `sync` that reports `specs`.
+  void FullSync(const SyncRecord& sync, std::vector<DeltaSpec> specs) {
+    SeenAccounts seen;
+    for (const DeltaSpec& s : specs) seen.insert(testing::TestGuid(s.guid));
+    Apply(sync, specs, /*begin=*/true, /*end=*/true, &seen);
+  }
+};
+
+TEST_P(CountersTest, EveryWriteKeepsStatusCountsExact) {
+  // Any Person losing an identity quarantines the push (to count that too).
+  store_.reset();
+  StoreOptions options;
+  options.quarantine_min_people = 0;
+  store_ = *TryOpen(options);
+  const std::vector<Person> people = {{"p-1", "One", {"one@d.org"}},
+                                      {"p-2", "Two", {"two@d.org"}},
+                                      {"p-3", "Three", {"shared@d.org"}},
+                                      {"p-4", "Four", {"shared@d.org"}}};
+  ImportPeople(people);
+  ExpectCountsExact("People imported, no accounts");
+  Apply(sync_a_,
+        {{.guid = 1, .sam = "one", .mail = "one@d.org"},
+         {.guid = 2, .sam = "two", .mail = "two@d.org"},
+         {.guid = 3, .sam = "shared", .mail = "shared@d.org"},
+         {.guid = 4, .sam = "nobody", .mail = "nobody@d.org"},
+         {.guid = 5, .sam = "nomail"},
+         {.guid = 6, .sam = "six", .mail = "six@d.org", .uac = 0x202}});
+  EXPECT_EQ(Counts().profiles(), 6u);
+  ExpectCountsExact("new accounts");
+  // An import that matches the unmatched disabled account.
+  std::vector<Person> more = people;
+  more.push_back({"p-6", "Six", {"six@d.org"}});
+  ImportPeople(more);
+  EXPECT_EQ(Counts().matched(), 3u);
+  ExpectCountsExact("re-matched by an import");
+  Apply(sync_a_, {{.guid = 2,
+                   .sam = "two",
+                   .mail = "two@d.org",
+                   .uac = 0x202,
+                   .version = 2}});
+  EXPECT_EQ(Counts().disabled(), 2u);
+  ExpectCountsExact("an account disabled");
+  SyncRecord staff = AddSync("STAFF", "127.0.0.31");
+  Apply(staff, {{.guid = 7, .sam = "one", .mail = "one@d.org"},
+                {.guid = 8, .sam = "eight", .mail = "eight@d.org"}});
+  ExpectCountsExact("a second domain");
+  Apply(sync_a_, {{.guid = 4,
+                   .sam = "nobody",
+                   .mail = "nobody@d.org",
+                   .deleted = true,
+                   .version = 3}});
+  EXPECT_EQ(Counts().deleted(), 1u);
+  ExpectCountsExact("an account removed");
+  // Its objectGUID reappears in the other domain: taken over.
+  Apply(staff, {{.guid = 4, .sam = "nobody", .mail = "nobody@d.org"}});
+  ASSERT_EQ(Resolve("STAFF\\nobody").account().domain(), "STAFF");
+  ExpectCountsExact("an account moved to another domain");
+  Apply(staff, {{.guid = 4,
+                 .sam = "nobody",
+                 .mail = "nobody@d.org",
+                 .deleted = true,
+                 .version = 5}});
+  // The full sync does not see account 5: the sweep removes it.
+  FullSync(sync_a_,
+           {{.guid = 1, .sam = "one", .mail = "one@d.org"},
+            {.guid = 2,
+             .sam = "two",
+             .mail = "two@d.org",
+             .uac = 0x202,
+             .version = 2},
+            {.guid = 3, .sam = "shared", .mail = "shared@d.org"},
+            {.guid = 6, .sam = "six", .mail = "six@d.org", .uac = 0x202}});
+  EXPECT_EQ(Counts().deleted(), 2u);
+  ExpectCountsExact("a sweep");
+  // The push: part parked, a parked Person queued again, the rest
+  // delivered.
+  auto batch = store_->NextPushBatch(org_id_, 2);
+  ASSERT_TRUE(batch.ok() && batch->updates.size() == 2u);
+  ASSERT_TRUE(store_->ParkPush(*batch, "refused").ok());
+  ExpectCountsExact("parked");
+  Apply(sync_a_,
+        {{.guid = 1, .sam = "one.x", .mail = "one@d.org", .version = 4}});
+  ExpectCountsExact("a parked Person changed again");
+  Deliver();
+  ExpectCountsExact("delivered");
+  // A removal that loses a Person an identity is quarantined; rejected.
+  Apply(staff, {{.guid = 7,
+                 .sam = "one",
+                 .mail = "one@d.org",
+                 .deleted = true,
+                 .version = 2}});
+  ASSERT_TRUE(store_->GetStatus(org_id_)->orgs(0).push().quarantined());
+  ExpectCountsExact("quarantined");
+  ASSERT_TRUE(store_->ResolveQuarantine(org_id_, /*approve=*/false).ok());
+  ExpectCountsExact("quarantine rejected");
+  // Back into preview and live again: the outbox is replaced.
+  FullSync(staff, {{.guid = 8, .sam = "eight", .mail = "eight@d.org"}});
+  ASSERT_TRUE(store_->EnterPreview(org_id_).ok());
+  auto live = store_->GoLive(org_id_, {}, "");
+  ASSERT_TRUE(live.ok()) << live.status();
+  ExpectCountsExact("live again");
+  // A restart reads the same counters.
+  store_.reset();
+  store_ = Open();
+  ExpectCountsExact("reopened");
+}
+
+// A database from before the counters (its schema one version behind)
+// gets them from its rows when migrated.
+TEST_P(CountersTest, MigratingAnOlderDatabaseCountsItsRows) {
+  // The schema version before the migration that adds the counters.
+  const int before = engine() == Engine::kPostgres ? 2 : 9;
+  const std::vector<const char*>& migrations =
+      engine() == Engine::kPostgres ? PostgresMigrations() : SqliteMigrations();
+  store_.reset();
+  if (engine() == Engine::kPostgres) {
+    auto conninfo = testing::FreshPostgresDatabase();
+    ASSERT_TRUE(conninfo.ok()) << conninfo.status();
+    conninfo_ = *conninfo;
+  } else {
+    std::filesystem::remove(dir_.File("coordinator.db"));
+    std::filesystem::remove(dir_.File("coordinator.db-wal"));
+  }
+  {
+    std::unique_ptr<Database> db = Raw();
+    ASSERT_NE(db, nullptr);
+    for (int v = 0; v < before; ++v) {
+      ASSERT_TRUE(db->Execute(migrations[v]).ok()) << v;
+    }
+    ASSERT_TRUE(
+        db->Execute(absl::StrCat("CREATE TABLE schema_version(version INTEGER "
+                                 "NOT NULL); INSERT INTO schema_version "
+                                 "VALUES(",
+                                 before, ")"))
+            .ok());
+    org_id_ = "0b1e0000-0000-4000-8000-000000000001";
+    ASSERT_TRUE(db->Execute("INSERT INTO orgs(org_key, org_id, name, "
+                            "match_proxy, match_upn, created) VALUES(7, "
+                            "'0b1e0000-0000-4000-8000-000000000001', 'Old', "
+                            "1, 1, 0)")
+                    .ok());
+    ASSERT_TRUE(db->Execute("INSERT INTO people(org_key, person_id, name) "
+                            "VALUES(7, 'p-1', 'One'), (7, 'p-2', 'Two'); "
+                            "INSERT INTO outbox(org_key, person_id, version, "
+                            "enqueued, parked, quarantined) VALUES(7, 'p-1', "
+                            "1, 100, 1, 0), (7, 'p-2', 1, 50, 0, 1)")
+                    .ok());
+    struct Row {
+      uint32_t guid;
+      const char* domain;
+      int uac;
+      Outcome outcome;
+    };
+    for (const Row& r :
+         std::vector<Row>{{1, "DISTRICT", 0x200, Outcome::kMatched},
+                          {2, "DISTRICT", 0x202, Outcome::kMatched},
+                          {3, "DISTRICT", 0x202, Outcome::kUnmatched},
+                          {4, "DISTRICT", 0x200, Outcome::kRemoved},
+                          {5, "STAFF", 0x200, Outcome::kNoEmail},
+                          {6, "STAFF", 0x200, Outcome::kAmbiguous},
+                          {7, "STAFF", 0x200, Outcome::kAmbiguous}}) {
+      auto q = db->Cached(
+          "INSERT INTO profiles(org_key, object_guid, domain, sid, sam, upn, "
+          "mail, proxy, display_name, uac, deleted, absent, stamps, outcome, "
+          "person_id, matched_email, updated) VALUES(7, ?1, ?2, '', ?3, '', "
+          "'', '', '', ?4, 0, 0, ?5, ?6, '', '', 0)");
+      ASSERT_TRUE(q.ok()) << q.status();
+      (*q)->BindBlob(1, testing::TestGuid(r.guid))
+          .Bind(2, std::string(r.domain))
+          .Bind(3, absl::StrCat("u", r.guid))
+          .Bind(4, r.uac)
+          .BindBlob(5, std::string())
+          .Bind(6, static_cast<int>(r.outcome));
+      ASSERT_TRUE((*q)->Run().ok());
+    }
+  }
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(*store_->SchemaVersion(), store_->CurrentSchemaVersion());
+  const adsync::v1::OrgStatus os = store_->GetStatus(org_id_)->orgs(0);
+  EXPECT_EQ(os.counts().profiles(), 6u);
+  EXPECT_EQ(os.counts().disabled(), 2u);
+  EXPECT_EQ(os.counts().deleted(), 1u);
+  EXPECT_EQ(os.counts().ambiguous(), 2u);
+  EXPECT_EQ(os.people(), 2u);
+  EXPECT_EQ(os.push().queue_depth(), 2u);
+  EXPECT_EQ(os.push().oldest_undelivered_unix(), 50);
+  ExpectCountsExact("migrated");
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, StoreTest, kEngines, testing::EngineName);
 INSTANTIATE_TEST_SUITE_P(Engines, OutboxTest, kEngines, testing::EngineName);
 INSTANTIATE_TEST_SUITE_P(Engines, PreviewTest, kEngines, testing::EngineName);
 INSTANTIATE_TEST_SUITE_P(Engines, SweepHoldTest, kEngines, testing::EngineName);
+INSTANTIATE_TEST_SUITE_P(Engines, CountersTest, kEngines, testing::EngineName);
 
 }  // namespace adsync
