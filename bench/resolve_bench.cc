@@ -9,7 +9,8 @@
 // per second, the latency percentiles and the ingest rate meanwhile.
 //   build/bench/resolve_bench [--accounts=100000] [--clients=1,2,4]
 //       [--seconds=8] [--read=resolve|status] [--ingest=true]
-//       [--read_connections=4] [--engine=sqlite|postgres]
+//       [--read_connections=4] [--long_reads=false]
+//       [--engine=sqlite|postgres]
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -35,6 +36,10 @@ ABSL_FLAG(std::string, clients, "1,2,4", "client thread counts, one run each");
 ABSL_FLAG(int, seconds, 8, "measurement time per client count");
 ABSL_FLAG(std::string, read, "resolve", "resolve (ResolveLogin) or status");
 ABSL_FLAG(bool, ingest, true, "write new accounts of another org meanwhile");
+ABSL_FLAG(
+    bool, long_reads, false,
+    "a thread lists 20,000 of the org's accounts over and over meanwhile (an "
+    "operator's export): a long read beside the short ones");
 ABSL_FLAG(int, read_connections, 4, "the coordinator's read_connections");
 ABSL_FLAG(std::string, engine, "sqlite", "sqlite or postgres");
 
@@ -155,11 +160,31 @@ int Main() {
   auto channel = grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", bench.server->admin_port()),
       grpc::InsecureChannelCredentials());
-  std::printf("%s over %d accounts, %s, read_connections %d, ingest %s\n",
-              status_reads ? "GetStatus(org)" : "ResolveLogin", n,
-              absl::GetFlag(FLAGS_engine).c_str(),
-              absl::GetFlag(FLAGS_read_connections),
-              absl::GetFlag(FLAGS_ingest) ? "running" : "off");
+  std::atomic<uint64_t> long_reads{0};
+  std::thread lister;
+  if (absl::GetFlag(FLAGS_long_reads)) {
+    lister = std::thread([&] {
+      auto stub = adsync::v1::Status::NewStub(channel);
+      while (!stop_ingest.load()) {
+        grpc::ClientContext ctx;
+        ctx.AddMetadata("authorization", "Bearer bench-token");
+        adsync::v1::ListAccountsRequest req;
+        req.set_org_id(org);
+        // Within gRPC's default 4 MB answer.
+        req.set_limit(20000);
+        adsync::v1::ListAccountsResponse resp;
+        if (stub->ListAccounts(&ctx, req, &resp).ok()) ++long_reads;
+      }
+    });
+  }
+  std::printf(
+      "%s over %d accounts, %s, read_connections %d, ingest %s, long reads "
+      "%s\n",
+      status_reads ? "GetStatus(org)" : "ResolveLogin", n,
+      absl::GetFlag(FLAGS_engine).c_str(),
+      absl::GetFlag(FLAGS_read_connections),
+      absl::GetFlag(FLAGS_ingest) ? "running" : "off",
+      absl::GetFlag(FLAGS_long_reads) ? "running" : "off");
   std::printf("clients  calls/s  p50 ms  p99 ms  errors  ingest deltas/s\n");
   bool any_error = false;
   for (int clients : client_counts) {
@@ -217,6 +242,12 @@ int Main() {
   }
   stop_ingest = true;
   if (ingest.joinable()) ingest.join();
+  if (lister.joinable()) lister.join();
+  if (absl::GetFlag(FLAGS_long_reads)) {
+    std::printf(
+        "long reads (ListAccounts of 20,000 accounts) completed: %llu\n",
+        static_cast<unsigned long long>(long_reads.load()));
+  }
   bench.server->Shutdown();
   std::filesystem::remove_all(dir);
   return any_error ? 1 : 0;
