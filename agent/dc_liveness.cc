@@ -47,7 +47,12 @@ bool DcLiveness::QuietFor(absl::Duration quiet, absl::Time now) const {
 
 absl::Duration DcLiveness::ProbeTimeout(absl::Time now) const {
   const absl::Duration left = bound_ - (now - last_answer_);
-  return std::max(std::min(heartbeat_ / 2, left), absl::Milliseconds(1));
+  // bound - interval/2 = TTL - 1.5 intervals: a heartbeat sent just before
+  // the probe and the next one right after it stay less than the TTL
+  // apart.
+  const absl::Duration longest =
+      std::max(heartbeat_ / 2, bound_ - heartbeat_ / 2);
+  return std::max(std::min(longest, left), absl::Milliseconds(1));
 }
 
 bool DcLiveness::Lost(absl::Time now) const {

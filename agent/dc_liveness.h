@@ -5,7 +5,9 @@
 // question (ProbeLiveness: the rootDSE's highestCommittedUSN) whenever the
 // DC has been quiet for a heartbeat interval, before every poll, and half
 // an interval after a missed answer; it gives its lease up once the DC has
-// not answered for DcSilenceBound.
+// not answered for DcSilenceBound. A probe may wait for most of what is
+// left of that bound (ProbeTimeout), so a DC that is slow but answers
+// keeps its primary.
 //
 // Thread-compatible: one agent thread uses it.
 #ifndef ADSYNC_AGENT_DC_LIVENESS_H_
@@ -52,9 +54,13 @@ class DcLiveness {
   // True when the DC has not answered for `quiet`.
   bool QuietFor(absl::Duration quiet, absl::Time now) const;
 
-  // How long a probe sent at `now` may wait for its answer: at most half a
-  // heartbeat interval, so that the heartbeats sent between probes keep the
-  // lease, and no longer than the bound has left (at least 1 ms).
+  // How long a probe sent at `now` may wait for its answer: whatever the
+  // bound has left (at least 1 ms), but never more than the bound less half
+  // an interval (the lease TTL less 1.5 intervals), so that the heartbeats
+  // sent on either side of a probe stay less than the TTL apart. A slow DC
+  // that answers within the bound is never given up: an answer that comes
+  // late but within it counts (with the defaults, a probe sent after two
+  // quiet seconds waits up to two more).
   absl::Duration ProbeTimeout(absl::Time now) const;
 
   // True once the DC has not answered for the bound: give the lease up.

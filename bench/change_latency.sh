@@ -21,10 +21,12 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 changes=${1:-100}
 push_interval=${2:-500}
+[[ $changes =~ ^[0-9]+$ && $changes -ge 1 && $changes -le 1000 ]] ||
+  { echo "CHANGES must be 1 to 1000 (the accounts of OU School0)" >&2; exit 2; }
+[[ $push_interval =~ ^[0-9]+$ ]] || { echo "PUSH_INTERVAL_MS must be a number of milliseconds" >&2; exit 2; }
 users=20000
 scripts/build.sh build > /dev/null
 . bench/bench_dc.sh
-(( changes <= 1000 )) || { echo "at most 1000 changes (the accounts of OU School0)" >&2; exit 2; }
 
 run_coordinator "$push_interval"
 run=$(date +%s)  # new mail values every run: the cached DC keeps the last run's

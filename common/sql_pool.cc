@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include "absl/base/internal/raw_logging.h"
+#include "absl/strings/str_cat.h"
+
 namespace adsync {
 
 DatabasePool::Handle::Handle(Handle&& other) noexcept
@@ -11,11 +14,17 @@ DatabasePool::Handle::~Handle() {
   if (db_ != nullptr) pool_->Release(std::move(db_));
 }
 
-DatabasePool::DatabasePool(int size, Connector connect)
-    : size_(size < 1 ? 1 : size), connect_(std::move(connect)) {}
+DatabasePool::DatabasePool(int size, Connector connect, absl::Duration max_wait)
+    : size_(size < 1 ? 1 : size),
+      connect_(std::move(connect)),
+      max_wait_(max_wait) {}
 
 DatabasePool::~DatabasePool() {
   absl::MutexLock lock(&mu_);
+  // A Handle outliving the pool would return its connection to freed
+  // memory.
+  ABSL_RAW_CHECK(open_ == static_cast<int>(idle_.size()),
+                 "a DatabasePool was destroyed with connections checked out");
   idle_.clear();
 }
 
@@ -25,7 +34,13 @@ absl::StatusOr<DatabasePool::Handle> DatabasePool::Acquire() {
     auto can_proceed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return !idle_.empty() || open_ < size_;
     };
-    mu_.Await(absl::Condition(&can_proceed));
+    if (!mu_.AwaitWithTimeout(absl::Condition(&can_proceed), max_wait_)) {
+      return absl::UnavailableError(absl::StrCat(
+          "all ", size_, " database read connections stayed busy for ",
+          absl::FormatDuration(max_wait_),
+          " (long reads such as account exports hold them); try again, or "
+          "raise read_connections in the coordinator's config"));
+    }
     if (!idle_.empty()) {
       std::unique_ptr<Database> db = std::move(idle_.back());
       idle_.pop_back();

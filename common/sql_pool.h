@@ -1,4 +1,4 @@
-// A fixed-size pool of connections to one database, for readers that may
+// A bounded pool of connections to one database, for readers that may
 // run at once: each caller checks out a connection of its own for as long
 // as it holds the returned handle, so reads on different threads run in
 // parallel instead of queueing behind one connection's mutex (SQLite in WAL
@@ -9,8 +9,8 @@
 //   ASSIGN_OR_RETURN(ScopedStatement q, db->Cached("SELECT ..."));
 //
 // Connections are opened on first need, up to `size`; a caller finding all
-// of them checked out waits for one. A connection whose opening failed is
-// not kept: the next Acquire tries again.
+// of them checked out waits for one, up to `max_wait`. A connection whose
+// opening failed is not kept: the next Acquire tries again.
 //
 // Thread-safety: Acquire from any thread. A Handle (and the Database it
 // lends) belongs to one thread until destroyed; every Handle must be
@@ -25,6 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/sql.h"
 
 namespace adsync {
@@ -54,14 +55,16 @@ class DatabasePool {
   };
 
   // REQUIRES: size >= 1.
-  DatabasePool(int size, Connector connect);
+  DatabasePool(int size, Connector connect,
+               absl::Duration max_wait = absl::Seconds(30));
   ~DatabasePool();
   DatabasePool(const DatabasePool&) = delete;
   DatabasePool& operator=(const DatabasePool&) = delete;
 
   // A connection of the caller's own: an idle one, a new one while fewer
-  // than `size` are open, or else the next one returned. Fails only when
-  // opening a new connection fails (the connector's error).
+  // than `size` are open, or else the next one returned. Fails when opening
+  // a new connection fails (the connector's error), or with Unavailable when
+  // every connection stayed checked out for `max_wait`.
   absl::StatusOr<Handle> Acquire();
 
   // Connections currently open (idle or checked out), for tests and
@@ -73,6 +76,7 @@ class DatabasePool {
 
   const int size_;
   const Connector connect_;
+  const absl::Duration max_wait_;
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<Database>> idle_ ABSL_GUARDED_BY(mu_);
   // Open connections, idle or checked out, plus openings in progress.

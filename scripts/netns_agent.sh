@@ -24,6 +24,7 @@
 set -euo pipefail
 cmd=${1:?command}
 name=${2:?NAME}
+[[ $name =~ ^[A-Za-z0-9-]{1,32}$ ]] || { echo "netns_agent.sh: NAME must be 1-32 letters, digits or dashes" >&2; exit 2; }
 state=/run/adsync-netns-$name  # N, for the interface names
 
 ifs() {  # the interface names of namespace N

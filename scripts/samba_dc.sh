@@ -237,7 +237,7 @@ start() {
   # connection, so a change wakes every notification search at once (with
   # the default prefork, searches on another worker wait for a 5 s timer).
   inns setsid samba -s "$dir/etc/smb.conf" --foreground --no-process-group \
-    ${SAMBA_PROCESS_MODEL:+--model=$SAMBA_PROCESS_MODEL} \
+    ${SAMBA_PROCESS_MODEL:+"--model=$SAMBA_PROCESS_MODEL"} \
     >> "$dir/samba.log" 2>&1 < /dev/null &
   for _ in $(seq 1 120); do
     if LDAPTLS_CACERT="$dir/tls/ca.pem" ldapsearch -LLL -o nettimeout=2 \

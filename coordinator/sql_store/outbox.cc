@@ -174,8 +174,8 @@ absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
   PushBatch batch;
   batch.org_id = org.org.org_id();
   if (!org.org.live()) return batch;  // in preview: nothing goes out
-  // Claimed without the read lock: claiming may wait for a (re)connection,
-  // and status and Hellos read meanwhile.
+  // Claimed holding no pooled reader: claiming may wait for a
+  // (re)connection, and status and Hellos read meanwhile.
   ASSIGN_OR_RETURN(bool claimed, engine_->ClaimPush(org.key));
   if (!claimed) return batch;  // another coordinator is pushing the org
   // The claim lasts until the batch is completed, deferred or parked.

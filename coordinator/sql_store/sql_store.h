@@ -283,7 +283,7 @@ class SqlStore : public Store {
                                        const std::string& extra)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The People the org's matched accounts map onto, ordered by person_id.
-  // `db`: either connection, its lock held by the caller.
+  // `db`: the write connection (write_mu_ held) or a pooled reader.
   static absl::StatusOr<std::vector<MappedPerson>> ReadMappedPeople(
       Database* db, int64_t org_key);
   absl::Status SetLiveLocked(OrgRow* org, bool live, int64_t now)
@@ -302,7 +302,7 @@ class SqlStore : public Store {
   // quarantine, parking).
   absl::Status RecountOutboxLocked(int64_t org_key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // `db`: either connection, its lock held by the caller.
+  // `db`: the write connection (write_mu_ held) or a pooled reader.
   static absl::StatusOr<adsync::v1::PushStatus> ReadPushStatus(Database* db,
                                                                int64_t org_key);
   // OK when `sync` still exists with the key it authenticated with;

@@ -375,9 +375,12 @@ struct LiveDc {
   std::atomic<int64_t> usn{5000};
   std::atomic<uint32_t> invocation{77};   // TestGuid(invocation)
   std::atomic<bool> notification{false};  // a change to announce
-  // Answers nothing, as when its packets are dropped: probes wait out
-  // their timeout, connecting fails.
+  // Answers nothing, as when its packets are dropped: connecting fails, and
+  // a probe waits until the DC answers again or its timeout runs out.
   std::atomic<bool> silent{false};
+  std::atomic<int> probes_waiting{0};
+  // A slow DC: every probe's answer takes this long (ms).
+  std::atomic<int> probe_answer_ms{0};
 };
 
 // FakeDirectory reading `dc`, and waiting for changes the way a real one
@@ -397,10 +400,22 @@ class LiveDirectory : public FakeDirectory {
     return absl::OkStatus();
   }
   absl::StatusOr<int64_t> ProbeLiveness(absl::Duration timeout) override {
-    if (dc_->silent) {
+    const absl::Duration answer =
+        absl::Milliseconds(dc_->probe_answer_ms.load());
+    if (answer > timeout) {
       absl::SleepFor(timeout);
       return absl::UnavailableError("reading the rootDSE timed out");
     }
+    const absl::Time deadline = absl::Now() + timeout;
+    ++dc_->probes_waiting;
+    while (dc_->silent && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    --dc_->probes_waiting;
+    if (dc_->silent) {
+      return absl::UnavailableError("reading the rootDSE timed out");
+    }
+    absl::SleepFor(answer);
     return dc_->usn.load();
   }
   absl::StatusOr<RootDse> ReadRootDse() override {
@@ -860,11 +875,18 @@ TEST(DcLiveness, GivesUpOnlyAfterTheBoundWithoutAnAnswer) {
   EXPECT_EQ(dc.NextProbe(), t0 + absl::Seconds(2));
   EXPECT_FALSE(dc.QuietFor(absl::Seconds(2), t0 + absl::Seconds(1)));
   EXPECT_TRUE(dc.QuietFor(absl::Seconds(2), t0 + absl::Seconds(2)));
-  // Probes wait half an interval, or what is left of the bound.
-  EXPECT_EQ(dc.ProbeTimeout(t0 + absl::Seconds(2)), absl::Seconds(1));
+  // Probes wait for what is left of the bound: a DC answering in 1.5 s
+  // keeps its primary.
+  EXPECT_EQ(dc.ProbeTimeout(t0 + absl::Seconds(2)), absl::Seconds(2));
   EXPECT_EQ(dc.ProbeTimeout(t0 + absl::Milliseconds(3700)),
             absl::Milliseconds(300));
   EXPECT_EQ(dc.ProbeTimeout(t0 + absl::Seconds(9)), absl::Milliseconds(1));
+  // ... but never longer than the bound less half an interval (TTL less 1.5
+  // intervals), so the heartbeats around a probe keep the lease.
+  EXPECT_EQ(dc.ProbeTimeout(t0), absl::Seconds(3));
+  DcLiveness tight(absl::Seconds(2), absl::Seconds(2),
+                   t0);  // TTL = 2 intervals
+  EXPECT_EQ(tight.ProbeTimeout(t0), absl::Seconds(1));
   // A missed answer: the next probe half an interval later, and one when
   // the bound runs out.
   dc.Missed(t0 + absl::Seconds(3));
@@ -899,11 +921,23 @@ TEST_F(AgentTest, APrimaryWhoseDcStopsAnsweringGivesTheLeaseUp) {
   ASSERT_TRUE(log_.WaitFor("info following changes"));
   ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));
 
-  // A short silence is waited out: no give-up, no new session.
+  // A DC that answers every probe late (0.4 s, four heartbeat intervals),
+  // for longer than the bound, but within it keeps its primary: no
+  // give-up, no new session.
+  dc_.probe_answer_ms = 400;
+  absl::SleepFor(absl::Seconds(3));
+  dc_.probe_answer_ms = 0;
+  EXPECT_EQ(log_.Count("error sync interrupted"), 0);
+  // A short silence is waited out too: the probe's answer comes when the
+  // DC answers again.
   dc_.silent = true;
-  ASSERT_TRUE(log_.WaitFor("warning the DC is slow to answer"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (dc_.probes_waiting.load() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_GT(dc_.probes_waiting.load(), 0) << "no probe was sent";
+  absl::SleepFor(absl::Milliseconds(300));
   dc_.silent = false;
-  ASSERT_TRUE(log_.WaitFor("info the DC answers again"));
   Change(5100);
   ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5100 "));
   EXPECT_EQ(log_.Count("error sync interrupted"), 0);

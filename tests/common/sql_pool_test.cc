@@ -107,6 +107,18 @@ TEST_F(DatabasePoolTest, ACallerBeyondTheSizeWaitsForAReturnedConnection) {
   EXPECT_EQ(connects_.load(), 1);
 }
 
+TEST_F(DatabasePoolTest, ACallerGivesUpWhenEveryConnectionStaysBusy) {
+  DatabasePool pool(1, Connector(), absl::Milliseconds(50));
+  auto held = pool.Acquire();
+  ASSERT_TRUE(held.ok());
+  auto refused = pool.Acquire();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsUnavailable(refused.status()));
+  EXPECT_NE(refused.status().message().find("raise read_connections"),
+            absl::string_view::npos)
+      << refused.status();
+}
+
 TEST_F(DatabasePoolTest, AFailedOpeningIsReturnedAndFreesItsSlot) {
   DatabasePool pool(1, Connector());
   fail_next_ = true;
