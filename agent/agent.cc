@@ -254,12 +254,14 @@ absl::Status Agent::FollowChanges(Connection* c,
       const absl::Time until =
           std::min({last_heartbeat + c->heartbeat, last_check + poll,
                     dc_alive.NextProbe()});
-      ASSIGN_OR_RETURN(
-          changed, c->directory->WaitForChange(
-                       std::max(until - absl::Now(), absl::ZeroDuration())));
+      // `until` may already be past (a poll overdue while probes missed):
+      // lateness counts from when the wait was asked for, not from it.
+      const absl::Time wake_at = std::max(until, absl::Now());
+      ASSIGN_OR_RETURN(changed,
+                       c->directory->WaitForChange(wake_at - absl::Now()));
       // Woken far later than asked: this process did not run (stopped,
       // suspended), so the DC's silence meanwhile was not the DC's.
-      if (absl::Now() - until > c->heartbeat) dc_alive.Resumed(absl::Now());
+      if (absl::Now() - wake_at > c->heartbeat) dc_alive.Resumed(absl::Now());
       if (changed) dc_alive.Answered(absl::Now());
     }
     check_now = false;
