@@ -24,6 +24,31 @@ struct BenchCoordinator {
 // Starts the coordinator with a new database in `dir` (SQLite), or a new
 // database of `engine`'s. `read_connections`: 0 for the default. Exits the
 // benchmark with the error when anything fails.
+// A new org with one AD Sync (DISTRICT, from 127.0.0.1) whose agent holds
+// the domain's lease for an hour: what a benchmark writes batches as.
+struct BenchWriter {
+  std::string org_id;
+  SyncRecord sync;
+  uint64_t epoch = 0;
+};
+inline BenchWriter AddBenchWriter(Store* store, const std::string& org_name) {
+  adsync::v1::CreateOrgRequest org;
+  org.set_name(org_name);
+  BenchWriter w;
+  w.org_id = store->CreateOrg(org)->org_id();
+  adsync::v1::AddSyncRequest add;
+  add.set_org_id(w.org_id);
+  add.set_domain("DISTRICT");
+  add.add_allowed_ips("127.0.0.1");
+  const std::string key = store->AddSync(add)->sync_key();
+  w.sync = *store->Authenticate(w.org_id, key);
+  w.epoch = store
+                ->AcquireLease(w.sync, absl::ToUnixMillis(absl::Now()),
+                               3600 * 1000, "bench", 0)
+                ->epoch;
+  return w;
+}
+
 inline BenchCoordinator StartBenchCoordinator(const std::string& dir,
                                               BenchEngine* engine = nullptr,
                                               uint32_t read_connections = 0) {

@@ -149,18 +149,9 @@ double RawUpsert(BenchEngine& engine, int n) {
 double StoreOnly(BenchEngine& engine, int n) {
   std::unique_ptr<SqlStore> store =
       engine.OpenStore(engine.NewDatabase("store"), StoreOptions{});
-  adsync::v1::CreateOrgRequest org;
-  org.set_name("Bench USD");
-  const std::string org_id = store->CreateOrg(org)->org_id();
-  adsync::v1::AddSyncRequest add;
-  add.set_org_id(org_id);
-  add.set_domain("DISTRICT");
-  add.add_allowed_ips("127.0.0.1");
-  const std::string key = store->AddSync(add)->sync_key();
-  const SyncRecord sync = *store->Authenticate(org_id, key);
-  const int64_t now = absl::ToUnixMillis(absl::Now());
-  const uint64_t epoch =
-      store->AcquireLease(sync, now, 3600 * 1000, "bench", 0)->epoch;
+  const BenchWriter writer = AddBenchWriter(store.get(), "Bench USD");
+  const SyncRecord& sync = writer.sync;
+  const uint64_t epoch = writer.epoch;
   std::vector<PreparedBatch> batches;
   uint64_t sequence = 0;
   for (int first = 0; first < n; first += 1000) {

@@ -72,31 +72,6 @@ uint64_t ApplyAccounts(Store* store, const SyncRecord& sync, uint64_t epoch,
   return first + count;
 }
 
-struct Writer {
-  SyncRecord sync;
-  uint64_t epoch = 0;
-  uint64_t sequence = 0;
-};
-
-// A second org whose agent full-syncs new accounts for as long as asked.
-Writer AddIngestingOrg(Store* store) {
-  adsync::v1::CreateOrgRequest org;
-  org.set_name("Ingesting USD");
-  const std::string org_id = store->CreateOrg(org)->org_id();
-  adsync::v1::AddSyncRequest add;
-  add.set_org_id(org_id);
-  add.set_domain("DISTRICT");
-  add.add_allowed_ips("127.0.0.1");
-  const std::string key = store->AddSync(add)->sync_key();
-  Writer w;
-  w.sync = *store->Authenticate(org_id, key);
-  w.epoch = store
-                ->AcquireLease(w.sync, absl::ToUnixMillis(absl::Now()), 3600000,
-                               "bench", 0)
-                ->epoch;
-  return w;
-}
-
 double Percentile(std::vector<double>* v, double p) {
   if (v->empty()) return 0;
   std::sort(v->begin(), v->end());
@@ -148,10 +123,11 @@ int Main() {
   std::thread ingest;
   if (absl::GetFlag(FLAGS_ingest)) {
     ingest = std::thread([&] {
-      Writer w = AddIngestingOrg(store);
+      const BenchWriter w = AddBenchWriter(store, "Ingesting USD");
+      uint64_t sequence = 0;
       uint64_t next = 0;
       while (!stop_ingest.load()) {
-        next = ApplyAccounts(store, w.sync, w.epoch, &w.sequence, next, 1000);
+        next = ApplyAccounts(store, w.sync, w.epoch, &sequence, next, 1000);
         ingested += 1000;
       }
     });
