@@ -97,6 +97,18 @@ class FailoverE2eTest : public ::testing::Test {
     }
     return {};
   }
+  // a2 is DISTRICT's primary, by a failover from `from`, whose reason
+  // says `reason` (unchecked when empty).
+  void ExpectFailoverToA2(const std::string& from, const std::string& reason) {
+    const adsync::v1::DomainStatus d = District();
+    EXPECT_EQ(d.primary_sync_id(), sync_a2_);
+    ASSERT_GE(d.recent_failovers_size(), 1);
+    EXPECT_EQ(d.recent_failovers(0).from_sync_id(), from);
+    EXPECT_EQ(d.recent_failovers(0).to_sync_id(), sync_a2_);
+    if (!reason.empty()) {
+      EXPECT_THAT(d.recent_failovers(0).reason(), HasSubstr(reason));
+    }
+  }
   bool IsStandby(const std::string& sync) {
     const adsync::v1::DomainStatus d = District();
     for (const auto& s : d.standby_sync_ids()) {
@@ -326,16 +338,7 @@ TEST_F(FailoverE2eTest,
       "[ measure  ] failover: primary agent killed -> new change in panel-sim: "
       "%.2f s\n",
       absl::ToDoubleSeconds(u2_arrived - killed));
-  status = coordinator_->Status(org_);
-  for (const auto& d : status.domains()) {
-    if (d.domain() != "DISTRICT") continue;
-    EXPECT_EQ(d.primary_sync_id(), sync_a2_);
-    ASSERT_GE(d.recent_failovers_size(), 1);
-    EXPECT_EQ(d.recent_failovers(0).from_sync_id(), sync_a1_);
-    EXPECT_EQ(d.recent_failovers(0).to_sync_id(), sync_a2_);
-    EXPECT_THAT(d.recent_failovers(0).reason(),
-                HasSubstr("disconnected or stopped heartbeating"));
-  }
+  ExpectFailoverToA2(sync_a1_, "disconnected or stopped heartbeating");
   // What an admin sees in a browser: the failover on the org's timeline,
   // and the killed agent as not connected. A screenshot is kept for docs.
   auto page =
@@ -424,13 +427,7 @@ TEST_F(FailoverE2eTest, AStoppedPrimaryIsReplacedAndFencedWhenContinued) {
       "[ measure  ] failover: primary agent stopped (SIGSTOP) -> new change "
       "in panel-sim: %.2f s (%s)\n",
       absl::ToDoubleSeconds(arrived - stopped), lease_.c_str());
-  adsync::v1::DomainStatus d = District();
-  EXPECT_EQ(d.primary_sync_id(), sync_a2_);
-  ASSERT_GE(d.recent_failovers_size(), 1);
-  EXPECT_EQ(d.recent_failovers(0).from_sync_id(), sync_a1_);
-  EXPECT_EQ(d.recent_failovers(0).to_sync_id(), sync_a2_);
-  EXPECT_THAT(d.recent_failovers(0).reason(),
-              HasSubstr("disconnected or stopped heartbeating"));
+  ExpectFailoverToA2(sync_a1_, "disconnected or stopped heartbeating");
 
   // A change on the stopped agent's DC waits in its notification queue:
   // continued, it sends it with its old lease epoch, and is fenced or
@@ -448,9 +445,7 @@ TEST_F(FailoverE2eTest, AStoppedPrimaryIsReplacedAndFencedWhenContinued) {
       },
       kArrival))
       << District().DebugString() << agent_a1->Log();
-  d = District();
-  EXPECT_EQ(d.primary_sync_id(), sync_a2_);
-  EXPECT_EQ(d.recent_failovers(0).to_sync_id(), sync_a2_);
+  ExpectFailoverToA2(sync_a1_, "");
   // The change reaches K12Panel through a2 once it replicates, and the
   // earlier ones stay.
   Replicate(*a2_, *a1_);
@@ -505,11 +500,7 @@ TEST_F(FailoverE2eTest, APrimaryWhoseDcStopsAnsweringGivesTheLeaseUp) {
       "[ measure  ] failover: primary's DC unreachable (packets dropped) -> "
       "new change in panel-sim: %.2f s (%s)\n",
       absl::ToDoubleSeconds(arrived - cut_at), lease_.c_str());
-  adsync::v1::DomainStatus d = District();
-  EXPECT_EQ(d.primary_sync_id(), sync_a2_);
-  ASSERT_GE(d.recent_failovers_size(), 1);
-  EXPECT_EQ(d.recent_failovers(0).from_sync_id(), sync_ns);
-  EXPECT_EQ(d.recent_failovers(0).to_sync_id(), sync_a2_);
+  ExpectFailoverToA2(sync_ns, "");
   ASSERT_TRUE(WaitFor(
       [&] {
         return absl::StrContains(agent_ns->Log(),
