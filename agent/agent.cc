@@ -106,6 +106,9 @@ struct Agent::Connection {
   // bump from unrelated objects would log a line.
   absl::Status SendChanges(const ControllerState& from, const char* done,
                            bool log_if_none);
+  // Sends the accounts among `dns`, the objects a change notification
+  // named, as they are now; the watermark stays.
+  absl::Status SendNotified(const std::vector<std::string>& dns);
   // Reads the DC and sends what changed: everything when its invocationId
   // changed (restored from backup), as the watermark is then meaningless.
   absl::Status CheckForChanges();
@@ -247,7 +250,7 @@ absl::Status Agent::FollowChanges(Connection* c,
   // instead of at the next poll.
   bool check_now = true;
   while (!stop->load() && c->link->role().role == adsync::v1::ROLE_PRIMARY) {
-    bool changed = check_now;
+    ChangeNotice notice;
     if (!check_now) {
       // Until the next heartbeat, poll or probe is due, whichever comes
       // first: heartbeats keep their interval however notifications arrive.
@@ -257,13 +260,16 @@ absl::Status Agent::FollowChanges(Connection* c,
       // `until` may already be past (a poll overdue while probes missed):
       // lateness counts from when the wait was asked for, not from it.
       const absl::Time wake_at = std::max(until, absl::Now());
-      ASSIGN_OR_RETURN(changed,
+      ASSIGN_OR_RETURN(notice,
                        c->directory->WaitForChange(wake_at - absl::Now()));
       // Woken far later than asked: this process did not run (stopped,
       // suspended), so the DC's silence meanwhile was not the DC's.
       if (absl::Now() - wake_at > c->heartbeat) dc_alive.Resumed(absl::Now());
-      if (changed) dc_alive.Answered(absl::Now());
+      if (notice.changed) dc_alive.Answered(absl::Now());
     }
+    // What the notification named is read at once; anything else it
+    // announced needs the search for all changes.
+    bool check = check_now || (notice.changed && !notice.complete);
     check_now = false;
     RETURN_IF_ERROR(c->link->Health());
     if (absl::Now() - last_heartbeat >= c->heartbeat) {
@@ -276,12 +282,20 @@ absl::Status Agent::FollowChanges(Connection* c,
       ASSIGN_OR_RETURN(bool answers, ProbeDc(c, &dc_alive));
       if (!answers) continue;
     }
-    if (!changed && absl::Now() - last_check < poll) continue;
+    if (!check && !notice.dns.empty()) {
+      // The search for all changes since the watermark scans every account
+      // on a DC that does not index uSNChanged (Samba): reading just the
+      // named objects delivers them in milliseconds. The poll still runs
+      // that search, as the backstop that moves the watermark.
+      RETURN_IF_ERROR(c->SendNotified(notice.dns));
+      dc_alive.Answered(absl::Now());
+    }
+    if (!check && absl::Now() - last_check < poll) continue;
     last_check = absl::Now();
     // A poll asks the DC first with a short timeout: the sync cycle's own
     // reads wait up to the LDAP timeout (30 s), and a primary stuck in one
     // sends no heartbeats, so its lease would only lapse after the TTL.
-    if (!changed && dc_alive.QuietFor(fresh, absl::Now())) {
+    if (!check && dc_alive.QuietFor(fresh, absl::Now())) {
       ASSIGN_OR_RETURN(bool answers, ProbeDc(c, &dc_alive));
       if (!answers) continue;
     }
@@ -374,6 +388,21 @@ absl::Status Agent::Connection::SendChanges(const ControllerState& from,
   RETURN_IF_ERROR(link->Flush());
   if (log_if_none || stats.deltas > 0) LogCycle(done, stats, start);
   watermark = stats.watermark_usn;
+  return absl::OkStatus();
+}
+
+absl::Status Agent::Connection::SendNotified(
+    const std::vector<std::string>& dns) {
+  const absl::Time start = absl::Now();
+  ASSIGN_OR_RETURN(CycleStats stats, tracker.SendNotified(dc, dns));
+  RETURN_IF_ERROR(link->Flush());
+  if (stats.deltas > 0 || stats.skipped > 0) {
+    Log(LogLevel::kInfo, "notified changes sent",
+        {{"deltas", absl::StrCat(stats.deltas)},
+         {"skipped", absl::StrCat(stats.skipped)},
+         {"seconds", absl::StrFormat(
+                         "%.3f", absl::ToDoubleSeconds(absl::Now() - start))}});
+  }
   return absl::OkStatus();
 }
 

@@ -1,5 +1,7 @@
 #include "agent/change_tracker.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -10,6 +12,26 @@
 #include "common/status_macros.h"
 
 namespace adsync {
+
+namespace {
+std::string NormalizedDn(absl::string_view dn) {
+  std::string out;
+  bool after_comma = false;
+  for (char c : dn) {
+    if (after_comma && c == ' ') continue;
+    after_comma = c == ',';
+    out += absl::ascii_tolower(static_cast<unsigned char>(c));
+  }
+  return out;
+}
+}  // namespace
+
+bool IsUnderDn(absl::string_view dn, absl::string_view base) {
+  const std::string d = NormalizedDn(dn);
+  const std::string b = NormalizedDn(base);
+  if (b.empty()) return false;
+  return d == b || absl::EndsWith(d, absl::StrCat(",", b));
+}
 
 std::string DnsNameOfNamingContext(absl::string_view naming_context) {
   std::vector<std::string> labels;
@@ -140,6 +162,11 @@ absl::Status ChangeTracker::Stream(const SearchRequest& request,
 }
 
 namespace {
+// An object deleted or renamed since it was notified is covered by the next
+// Incremental; reading it finds nothing.
+absl::Status IgnoreGone(absl::Status s) {
+  return absl::IsNotFound(s) ? absl::OkStatus() : s;
+}
 std::vector<std::string> Bases(const TrackerOptions& o,
                                const ControllerState& dc) {
   return o.base_dns.empty() ? std::vector<std::string>{dc.naming_context}
@@ -147,6 +174,13 @@ std::vector<std::string> Bases(const TrackerOptions& o,
 }
 std::string Filter(const TrackerOptions& o) {
   return o.filter.empty() ? kDefaultAccountFilter : o.filter;
+}
+// Tombstones move to the domain's Deleted Objects container and lose
+// objectCategory, so they are found by objectClass, anywhere in the domain.
+std::string TombstoneFilter(absl::string_view and_also) {
+  return absl::StrCat(
+      "(&(isDeleted=TRUE)(objectClass=user)(!(objectClass=computer))", and_also,
+      ")");
 }
 }  // namespace
 
@@ -187,18 +221,40 @@ absl::StatusOr<CycleStats> ChangeTracker::Incremental(const ControllerState& dc,
     req.page_size = options_.page_size;
     RETURN_IF_ERROR(Stream(req, &stats));
   }
-  // Tombstones move to the domain's Deleted Objects container and lose
-  // objectCategory, so look for them domain-wide by objectClass.
   SearchRequest deleted;
   deleted.base = dc.naming_context;
-  deleted.filter = absl::StrCat(
-      "(&(isDeleted=TRUE)(objectClass=user)(!(objectClass=computer))",
-      usn_clause, ")");
+  deleted.filter = TombstoneFilter(usn_clause);
   deleted.attributes = AccountAttributes();
   deleted.show_deleted = true;
   deleted.page_size = options_.page_size;
   RETURN_IF_ERROR(Stream(deleted, &stats));
   RETURN_IF_ERROR(FlushBatch(true, &dc));
+  return stats;
+}
+
+absl::StatusOr<CycleStats> ChangeTracker::SendNotified(
+    const ControllerState& dc, const std::vector<std::string>& dns) {
+  pending_.Clear();
+  begin_pending_ = false;
+  CycleStats stats;
+  const std::vector<std::string> bases = Bases(options_, dc);
+  for (const std::string& dn : dns) {
+    const uint64_t before = stats.deltas + stats.skipped;
+    const bool in_scope =
+        std::any_of(bases.begin(), bases.end(),
+                    [&](const std::string& b) { return IsUnderDn(dn, b); });
+    if (in_scope) {
+      SearchRequest live = BaseObject(dn, AccountAttributes());
+      live.filter = Filter(options_);
+      RETURN_IF_ERROR(IgnoreGone(Stream(live, &stats)));
+    }
+    if (stats.deltas + stats.skipped > before) continue;
+    SearchRequest tombstone = BaseObject(dn, AccountAttributes());
+    tombstone.filter = TombstoneFilter("");
+    tombstone.show_deleted = true;
+    RETURN_IF_ERROR(IgnoreGone(Stream(tombstone, &stats)));
+  }
+  RETURN_IF_ERROR(FlushBatch(false, nullptr));
   return stats;
 }
 

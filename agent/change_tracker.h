@@ -29,6 +29,9 @@ class BatchSink {
   virtual absl::Status Send(adsync::v1::Batch batch) = 0;
 };
 
+// True when `dn` is `base` or an object under it: compared without case
+// and without spaces after the commas between RDNs.
+bool IsUnderDn(absl::string_view dn, absl::string_view base);
 // "DC=district,DC=test" -> "district.test".
 std::string DnsNameOfNamingContext(absl::string_view naming_context);
 // Escapes a value for an LDAP filter (RFC 4515).
@@ -78,6 +81,15 @@ class ChangeTracker {
   // watermark. REQUIRES: dc.invocation_id issued `since_usn`.
   absl::StatusOr<CycleStats> Incremental(const ControllerState& dc,
                                          int64_t since_usn);
+
+  // Sends the accounts among `dns`, the objects a change notification
+  // named, as they are now: live accounts under the bases that match the
+  // filter, and tombstones. An object that is neither, or no longer exists,
+  // is not sent. The batch carries no watermark: the next Incremental still
+  // covers these objects, which the coordinator takes as no change (it
+  // orders by replication stamps).
+  absl::StatusOr<CycleStats> SendNotified(const ControllerState& dc,
+                                          const std::vector<std::string>& dns);
 
  private:
   absl::Status Stream(const SearchRequest& request, CycleStats* stats);

@@ -7,6 +7,7 @@
 #ifndef ADSYNC_AGENT_DIRECTORY_H_
 #define ADSYNC_AGENT_DIRECTORY_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -71,6 +72,32 @@ inline SearchRequest BaseObject(std::string dn,
   return r;
 }
 
+// What a wait for change notifications saw: whether anything changed, and
+// which objects the DC named. The names let the agent read just those
+// objects at once; when they are not all known (`complete` false: more than
+// kMaxNoticedObjects, a name too long to trust, a notification without
+// one), only a search for everything changed since the watermark covers
+// them.
+struct ChangeNotice {
+  static constexpr size_t kMaxNoticedObjects = 64;
+  static constexpr size_t kMaxDnBytes = 2048;
+
+  bool changed = false;          // false: the wait timed out
+  bool complete = true;          // `dns` names every changed object
+  std::vector<std::string> dns;  // in the order notified, duplicates kept
+
+  // Records one notification; `dn` empty when it named no object.
+  void Add(std::string dn) {
+    changed = true;
+    if (dn.empty() || dn.size() > kMaxDnBytes ||
+        dns.size() == kMaxNoticedObjects) {
+      complete = false;
+      return;
+    }
+    dns.push_back(std::move(dn));
+  }
+};
+
 // Called for each entry; returning an error stops the search with it.
 using EntryCallback = std::function<absl::Status(const LdapEntry&)>;
 
@@ -101,10 +128,11 @@ class Directory {
   // it; the caller then polls.
   virtual absl::Status WatchForChanges(const std::string& naming_context) = 0;
 
-  // Waits up to `timeout` for a notification registered by WatchForChanges.
-  // Returns true when something changed. Without a registration it just
-  // sleeps for `timeout` and returns false.
-  virtual absl::StatusOr<bool> WaitForChange(absl::Duration timeout) = 0;
+  // Waits up to `timeout` for a notification registered by WatchForChanges,
+  // then takes every further one already queued. Without a registration it
+  // just sleeps for `timeout` and reports no change.
+  virtual absl::StatusOr<ChangeNotice> WaitForChange(
+      absl::Duration timeout) = 0;
 };
 
 }  // namespace adsync

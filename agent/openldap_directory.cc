@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -80,6 +81,7 @@ void OpenLdapDirectory::Close() {
   if (ld_ != nullptr) ldap_unbind_ext_s(ld_, nullptr, nullptr);
   ld_ = nullptr;
   notify_msgid_ = -1;
+  notify_ended_ = absl::OkStatus();
 }
 
 absl::Status OpenLdapDirectory::LdapError(int rc,
@@ -300,37 +302,62 @@ absl::Status OpenLdapDirectory::WatchForChanges(
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> OpenLdapDirectory::WaitForChange(absl::Duration timeout) {
+absl::Status OpenLdapDirectory::RegistrationEnded(LDAPMessage* result) {
+  int err = LDAP_OTHER;
+  ldap_parse_result(ld_, result, &err, nullptr, nullptr, nullptr, nullptr, 0);
+  notify_msgid_ = -1;
+  return LdapError(err, "change notification ended");
+}
+
+void OpenLdapDirectory::Note(int type, LDAPMessage* message,
+                             ChangeNotice* notice) {
+  std::string dn;
+  if (type == LDAP_RES_SEARCH_ENTRY) {
+    if (char* name = ldap_get_dn(ld_, message)) {
+      dn = name;
+      ldap_memfree(name);
+    }
+  }
+  notice->Add(std::move(dn));
+}
+
+absl::StatusOr<ChangeNotice> OpenLdapDirectory::WaitForChange(
+    absl::Duration timeout) {
+  ChangeNotice notice;
+  if (!notify_ended_.ok()) return std::exchange(notify_ended_, {});
   if (notify_msgid_ < 0) {
     std::this_thread::sleep_for(absl::ToChronoNanoseconds(timeout));
-    return false;
+    return notice;
   }
   struct timeval tv = absl::ToTimeval(timeout);
   LDAPMessage* raw = nullptr;
   const int rc = ldap_result(ld_, notify_msgid_, LDAP_MSG_ONE, &tv, &raw);
   MessagePtr msg(raw);
-  if (rc == 0) return false;  // timed out: nothing changed
+  if (rc == 0) return notice;  // timed out: nothing changed
   if (rc < 0) {
     int err = LDAP_SERVER_DOWN;
     ldap_get_option(ld_, LDAP_OPT_RESULT_CODE, &err);
     notify_msgid_ = -1;
     return LdapError(err, "waiting for change notifications");
   }
-  if (rc == LDAP_RES_SEARCH_RESULT) {  // the DC ended the registration
-    int err = LDAP_OTHER;
-    ldap_parse_result(ld_, msg.get(), &err, nullptr, nullptr, nullptr, nullptr,
-                      0);
-    notify_msgid_ = -1;
-    return LdapError(err, "change notification ended");
-  }
-  // Drain any further notifications already queued: one sync covers them.
+  if (rc == LDAP_RES_SEARCH_RESULT) return RegistrationEnded(msg.get());
+  Note(rc, msg.get(), &notice);
+  // Take the further notifications already queued: one look covers them.
   while (true) {
     struct timeval zero = {0, 0};
-    LDAPMessage* more = nullptr;
-    if (ldap_result(ld_, notify_msgid_, LDAP_MSG_ONE, &zero, &more) <= 0) break;
-    ldap_msgfree(more);
+    LDAPMessage* raw_more = nullptr;
+    const int more_rc =
+        ldap_result(ld_, notify_msgid_, LDAP_MSG_ONE, &zero, &raw_more);
+    MessagePtr more(raw_more);
+    if (more_rc <= 0) break;
+    if (more_rc == LDAP_RES_SEARCH_RESULT) {
+      // Report the changes now and the end at the next wait.
+      notify_ended_ = RegistrationEnded(more.get());
+      break;
+    }
+    Note(more_rc, more.get(), &notice);
   }
-  return true;
+  return notice;
 }
 
 }  // namespace adsync

@@ -14,6 +14,7 @@
 #include "agent/ldap_options.h"
 
 typedef struct ldap LDAP;
+typedef struct ldapmsg LDAPMessage;
 
 namespace adsync {
 
@@ -26,15 +27,23 @@ class OpenLdapDirectory : public Directory {
   absl::Status Search(const SearchRequest& request,
                       const EntryCallback& on_entry) override;
   absl::Status WatchForChanges(const std::string& naming_context) override;
-  absl::StatusOr<bool> WaitForChange(absl::Duration timeout) override;
+  absl::StatusOr<ChangeNotice> WaitForChange(absl::Duration timeout) override;
 
  private:
   absl::Status LdapError(int rc, const std::string& during) const;
   void Close();
+  // Adds the object a notification of `type` (ldap_result's) names, an
+  // entry's DN, to `notice`.
+  void Note(int type, LDAPMessage* message, ChangeNotice* notice);
+  // The DC's final answer to the registration, as an error.
+  absl::Status RegistrationEnded(LDAPMessage* result);
 
   const LdapOptions options_;
   LDAP* ld_ = nullptr;
   int notify_msgid_ = -1;
+  // Set when the registration ended while changes were being reported:
+  // the next WaitForChange returns it.
+  absl::Status notify_ended_;
 };
 
 }  // namespace adsync

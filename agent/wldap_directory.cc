@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -88,6 +89,7 @@ void WldapDirectory::Close() {
   if (ld_ != nullptr) ldap_unbind(ld_);
   ld_ = nullptr;
   notify_msgid_ = -1;
+  notify_ended_ = absl::OkStatus();
 }
 
 absl::Status WldapDirectory::LdapError(unsigned long rc,
@@ -357,38 +359,64 @@ absl::Status WldapDirectory::WatchForChanges(
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> WldapDirectory::WaitForChange(absl::Duration timeout) {
+absl::Status WldapDirectory::RegistrationEnded(LDAPMessage* result) {
+  ULONG err = LDAP_OTHER;
+  ldap_parse_resultA(ld_, result, &err, nullptr, nullptr, nullptr, nullptr,
+                     FALSE);
+  notify_msgid_ = -1;
+  return LdapError(err, "change notification ended");
+}
+
+void WldapDirectory::Note(ULONG type, LDAPMessage* message,
+                          ChangeNotice* notice) {
+  std::string dn;
+  if (type == LDAP_RES_SEARCH_ENTRY) {
+    if (char* name = ldap_get_dnA(ld_, message)) {
+      dn = name;
+      ldap_memfreeA(name);
+    }
+  }
+  notice->Add(std::move(dn));
+}
+
+absl::StatusOr<ChangeNotice> WldapDirectory::WaitForChange(
+    absl::Duration timeout) {
+  ChangeNotice notice;
+  if (!notify_ended_.ok()) return std::exchange(notify_ended_, {});
   if (notify_msgid_ < 0) {
     std::this_thread::sleep_for(absl::ToChronoNanoseconds(timeout));
-    return false;
+    return notice;
   }
   l_timeval tv = ToLdapTimeval(timeout);
   LDAPMessage* raw = nullptr;
   const ULONG rc = ldap_result(ld_, static_cast<ULONG>(notify_msgid_),
                                LDAP_MSG_ONE, &tv, &raw);
   MessagePtr msg(raw);
-  if (rc == 0) return false;  // timed out: nothing changed
+  if (rc == 0) return notice;  // timed out: nothing changed
   if (rc == static_cast<ULONG>(-1)) {
     notify_msgid_ = -1;
     return LdapError(LdapGetLastError(), "waiting for change notifications");
   }
   if (rc == static_cast<ULONG>(LDAP_RES_SEARCH_RESULT)) {
-    ULONG err = LDAP_OTHER;
-    ldap_parse_resultA(ld_, msg.get(), &err, nullptr, nullptr, nullptr, nullptr,
-                       FALSE);
-    notify_msgid_ = -1;
-    return LdapError(err, "change notification ended");
+    return RegistrationEnded(msg.get());
   }
-  // Drain any further notifications already queued: one sync covers them.
+  Note(rc, msg.get(), &notice);
+  // Take the further notifications already queued: one look covers them.
   while (true) {
     l_timeval zero = {0, 0};
-    LDAPMessage* more = nullptr;
-    const ULONG r = ldap_result(ld_, static_cast<ULONG>(notify_msgid_),
-                                LDAP_MSG_ONE, &zero, &more);
-    if (r == 0 || r == static_cast<ULONG>(-1)) break;
-    ldap_msgfree(more);
+    LDAPMessage* raw_more = nullptr;
+    const ULONG more_rc = ldap_result(ld_, static_cast<ULONG>(notify_msgid_),
+                                      LDAP_MSG_ONE, &zero, &raw_more);
+    MessagePtr more(raw_more);
+    if (more_rc == 0 || more_rc == static_cast<ULONG>(-1)) break;
+    if (more_rc == static_cast<ULONG>(LDAP_RES_SEARCH_RESULT)) {
+      // Report the changes now and the end at the next wait.
+      notify_ended_ = RegistrationEnded(more.get());
+      break;
+    }
+    Note(more_rc, more.get(), &notice);
   }
-  return true;
+  return notice;
 }
 
 }  // namespace adsync

@@ -28,6 +28,7 @@
 #include "agent/ldap_tls_check.h"
 
 struct ldap;
+struct ldapmsg;
 
 namespace adsync {
 
@@ -40,7 +41,7 @@ class WldapDirectory : public Directory {
   absl::Status Search(const SearchRequest& request,
                       const EntryCallback& on_entry) override;
   absl::Status WatchForChanges(const std::string& naming_context) override;
-  absl::StatusOr<bool> WaitForChange(absl::Duration timeout) override;
+  absl::StatusOr<ChangeNotice> WaitForChange(absl::Duration timeout) override;
 
  private:
   absl::Status LdapError(unsigned long rc, const std::string& during) const;
@@ -48,10 +49,18 @@ class WldapDirectory : public Directory {
   absl::Status PrepareTls(const LdapEndpoint& endpoint, bool* callback_set);
   absl::Status Bind();
   void Close();
+  // Adds the object a notification of `type` (ldap_result's) names, an
+  // entry's DN, to `notice`.
+  void Note(unsigned long type, struct ldapmsg* message, ChangeNotice* notice);
+  // The DC's final answer to the registration, as an error.
+  absl::Status RegistrationEnded(struct ldapmsg* result);
 
   const LdapOptions options_;
   struct ldap* ld_ = nullptr;
   long notify_msgid_ = -1;
+  // Set when the registration ended while changes were being reported:
+  // the next WaitForChange returns it.
+  absl::Status notify_ended_;
   // Why the certificate callback refused the DC, for the error message.
   std::string certificate_error_;
 };

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "absl/strings/escaping.h"
@@ -122,7 +123,9 @@ class FakeDirectory : public Directory {
   absl::Status WatchForChanges(const std::string&) override {
     return absl::OkStatus();
   }
-  absl::StatusOr<bool> WaitForChange(absl::Duration) override { return false; }
+  absl::StatusOr<ChangeNotice> WaitForChange(absl::Duration) override {
+    return ChangeNotice();
+  }
 
   int entries = 0;
   std::vector<SearchRequest> searches;
@@ -372,9 +375,29 @@ constexpr char kNtdsSettings[] = "CN=NTDS Settings,CN=DC1";
 
 // The DC as every session of the agent sees it.
 struct LiveDc {
+  // Announces a change naming `dns` ("" names no object).
+  void Notify(std::vector<std::string> dns) {
+    absl::MutexLock lock(&mu);
+    for (std::string& dn : dns) notified.push_back(std::move(dn));
+  }
+  // The objects read by DN: a live account or a tombstone.
+  void Put(const std::string& dn, int guid, bool deleted) {
+    LdapEntry e = SambaTombstone();
+    e.dn = dn;
+    e.attributes["objectguid"] = {testing::TestGuid(guid)};
+    e.attributes["isdeleted"] = {deleted ? "TRUE" : ""};
+    absl::MutexLock lock(&mu);
+    objects[dn] = std::move(e);
+  }
+
   std::atomic<int64_t> usn{5000};
-  std::atomic<uint32_t> invocation{77};   // TestGuid(invocation)
-  std::atomic<bool> notification{false};  // a change to announce
+  std::atomic<uint32_t> invocation{77};  // TestGuid(invocation)
+  absl::Mutex mu;
+  std::vector<std::string> notified ABSL_GUARDED_BY(mu);  // not yet taken
+  std::map<std::string, LdapEntry> objects ABSL_GUARDED_BY(mu);
+  // The reads of single objects (base scope) the agent made.
+  std::vector<SearchRequest> object_reads ABSL_GUARDED_BY(mu);
+  std::atomic<bool> reads_fail{false};  // object reads: the DC went away
   // Answers nothing, as when its packets are dropped: connecting fails, and
   // a probe waits until the DC answers again or its timeout runs out.
   std::atomic<bool> silent{false};
@@ -425,21 +448,46 @@ class LiveDirectory : public FakeDirectory {
   }
   absl::Status Search(const SearchRequest& r,
                       const EntryCallback& cb) override {
-    if (r.base != kNtdsSettings) return FakeDirectory::Search(r, cb);
-    LdapEntry e;
-    e.attributes["invocationid"] = {testing::TestGuid(dc_->invocation)};
-    return cb(e);
+    if (r.base == kNtdsSettings) {
+      LdapEntry e;
+      e.attributes["invocationid"] = {testing::TestGuid(dc_->invocation)};
+      return cb(e);
+    }
+    // The test's objects (CN=...): found by DN, a live account only
+    // without Show Deleted, a tombstone only with it, as the filters ask.
+    if (r.subtree || !absl::StartsWith(r.base, "CN=")) {
+      return FakeDirectory::Search(r, cb);
+    }
+    if (dc_->reads_fail) return absl::UnavailableError("the DC went away");
+    LdapEntry found;
+    {
+      absl::MutexLock lock(&dc_->mu);
+      dc_->object_reads.push_back(r);
+      auto it = dc_->objects.find(r.base);
+      if (it == dc_->objects.end()) {
+        return absl::NotFoundError(absl::StrCat("no such object ", r.base));
+      }
+      found = it->second;
+    }
+    const bool deleted = found.First("isdeleted") == "TRUE";
+    if (deleted != r.show_deleted) return absl::OkStatus();
+    return cb(found);
   }
   absl::Status WatchForChanges(const std::string&) override {
     return watch_error_;
   }
-  absl::StatusOr<bool> WaitForChange(absl::Duration timeout) override {
+  absl::StatusOr<ChangeNotice> WaitForChange(absl::Duration timeout) override {
     const absl::Time until = absl::Now() + timeout;
-    while (absl::Now() < until) {
-      if (dc_->notification.exchange(false)) return true;
-      absl::SleepFor(absl::Milliseconds(5));
+    ChangeNotice notice;
+    while (absl::Now() < until && !notice.changed) {
+      {
+        absl::MutexLock lock(&dc_->mu);
+        for (std::string& dn : dc_->notified) notice.Add(std::move(dn));
+        dc_->notified.clear();
+      }
+      if (!notice.changed) absl::SleepFor(absl::Milliseconds(5));
     }
-    return false;
+    return notice;
   }
 
  private:
@@ -585,7 +633,8 @@ adsync::v1::HelloResult ResumeFrom(uint32_t invocation, int64_t usn) {
 
 class AgentTest : public ::testing::Test {
  protected:
-  Agent MakeAgent(const std::string& target, bool change_notification = true) {
+  Agent MakeAgent(const std::string& target, bool change_notification = true,
+                  int poll_interval_seconds = 1) {
     adsync::v1::AgentConfig c;
     c.set_coordinator(target);
     c.set_org_id("6f1c2a7e-8d3b-4c5a-9e0f-1a2b3c4d5e6f");
@@ -594,7 +643,7 @@ class AgentTest : public ::testing::Test {
     c.mutable_ldap()->set_uri("ldaps://dc1.district.test");
     c.mutable_ldap()->set_bind_dn("svc");
     c.mutable_ldap()->set_password_file("/unused");
-    c.set_poll_interval_seconds(1);
+    c.set_poll_interval_seconds(poll_interval_seconds);
     c.set_change_notification(change_notification);
     auto config = ResolveAgentConfig(c);
     EXPECT_TRUE(config.ok()) << config.status();
@@ -611,10 +660,10 @@ class AgentTest : public ::testing::Test {
     }
   }
 
-  // Announces a change on the DC.
+  // Announces a change on the DC, by a notification that names no object.
   void Change(int64_t usn) {
     dc_.usn = usn;
-    dc_.notification = true;
+    dc_.Notify({""});
   }
 
   LogLines log_;
@@ -853,6 +902,140 @@ TEST_F(AgentTest, PollsWhenChangeNotificationIsOffOrRefused) {
       "warning change notification unavailable reason=the DC refused the "
       "control"));
   ASSERT_TRUE(log_.WaitFor("info following changes mode=polling every 1s", 2));
+}
+
+TEST(ChangeNotice, TrustsOnlyAFewNamesOfSaneLength) {
+  ChangeNotice named;
+  EXPECT_FALSE(named.changed);
+  named.Add("CN=jane,DC=district,DC=test");
+  EXPECT_TRUE(named.changed);
+  EXPECT_TRUE(named.complete);
+  EXPECT_THAT(named.dns, ::testing::ElementsAre("CN=jane,DC=district,DC=test"));
+
+  ChangeNotice unnamed;
+  unnamed.Add("");
+  EXPECT_TRUE(unnamed.changed);
+  EXPECT_FALSE(unnamed.complete);
+  ChangeNotice huge;
+  huge.Add(std::string(ChangeNotice::kMaxDnBytes + 1, 'x'));
+  EXPECT_FALSE(huge.complete);
+  EXPECT_TRUE(huge.dns.empty());
+  ChangeNotice many;
+  for (size_t i = 0; i <= ChangeNotice::kMaxNoticedObjects; ++i) {
+    many.Add(absl::StrCat("CN=u", i));
+  }
+  EXPECT_FALSE(many.complete);
+  EXPECT_EQ(many.dns.size(), ChangeNotice::kMaxNoticedObjects);
+}
+
+TEST(ControllerDomainTest, ScopeIgnoresCaseAndSpacesAfterCommas) {
+  EXPECT_TRUE(IsUnderDn("CN=jane,OU=Schools,DC=district,DC=test",
+                        "ou=schools, dc=District, dc=test"));
+  EXPECT_TRUE(IsUnderDn("OU=Schools,DC=district,DC=test",
+                        "OU=Schools,DC=district,DC=test"));
+  EXPECT_FALSE(IsUnderDn("CN=jane,OU=OldSchools,DC=district,DC=test",
+                         "OU=Schools,DC=district,DC=test"));
+  EXPECT_FALSE(
+      IsUnderDn("DC=district,DC=test", "OU=Schools,DC=district,DC=test"));
+  EXPECT_FALSE(IsUnderDn("CN=jane,DC=district,DC=test", ""));
+}
+
+TEST(ChangeTracker, SendsTheNotifiedAccountsAsTheyAreNowWithoutAWatermark) {
+  LiveDc dc;
+  LiveDirectory dir(&dc, absl::OkStatus());
+  RecordingSink sink;
+  ChangeTracker tracker(&dir, &sink,
+                        {.base_dns = {"OU=Schools,DC=district,DC=test"}});
+  const std::string live = "CN=jane,OU=Schools,DC=district,DC=test";
+  const std::string outside = "CN=bob,OU=Staff,DC=district,DC=test";
+  const std::string tombstone =
+      "CN=kim\\0ADEL:1,CN=Deleted Objects,DC=district,DC=test";
+  const std::string gone = "CN=gone,OU=Schools,DC=district,DC=test";
+  dc.Put(live, 1, /*deleted=*/false);
+  dc.Put(outside, 2, /*deleted=*/false);
+  dc.Put(tombstone, 3, /*deleted=*/true);
+  absl::StatusOr<ControllerState> controller = tracker.ReadController();
+  ASSERT_TRUE(controller.ok()) << controller.status();
+
+  absl::StatusOr<CycleStats> stats =
+      tracker.SendNotified(*controller, {live, outside, tombstone, gone});
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->deltas, 2u);
+  ASSERT_EQ(sink.batches.size(), 1u);
+  const adsync::v1::Batch& batch = sink.batches[0];
+  EXPECT_FALSE(batch.has_watermark());
+  EXPECT_FALSE(batch.full_sync_begin());
+  ASSERT_EQ(batch.deltas_size(), 2);
+  EXPECT_EQ(batch.deltas(0).object_guid(), testing::TestGuid(1));
+  EXPECT_FALSE(batch.deltas(0).deleted());
+  EXPECT_EQ(batch.deltas(1).object_guid(), testing::TestGuid(3));
+  EXPECT_TRUE(batch.deltas(1).deleted());
+  {
+    absl::MutexLock lock(&dc.mu);
+    // In scope: read by the account filter, then (not found live) as a
+    // tombstone; outside the bases: only as a tombstone.
+    ASSERT_EQ(dc.object_reads.size(), 5u);
+    EXPECT_EQ(dc.object_reads[0].base, live);
+    EXPECT_FALSE(dc.object_reads[0].subtree);
+    EXPECT_FALSE(dc.object_reads[0].show_deleted);
+    EXPECT_EQ(dc.object_reads[0].filter, kDefaultAccountFilter);
+    EXPECT_EQ(dc.object_reads[1].base, outside);
+    EXPECT_TRUE(dc.object_reads[1].show_deleted);
+    EXPECT_THAT(dc.object_reads[1].filter, HasSubstr("(isDeleted=TRUE)"));
+    EXPECT_EQ(dc.object_reads[2].base, tombstone);
+    EXPECT_EQ(dc.object_reads[3].base, gone);
+    EXPECT_EQ(dc.object_reads[4].base, gone);
+  }
+  // Nothing notified that is an account: nothing sent.
+  ASSERT_TRUE(tracker.SendNotified(*controller, {gone}).ok());
+  EXPECT_EQ(sink.batches.size(), 1u);
+  // A DC that stopped answering ends the cycle.
+  dc.reads_fail = true;
+  EXPECT_EQ(tracker.SendNotified(*controller, {live}).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_F(AgentTest, ANotifiedAccountIsSentAtOnceAndThePollStillSweeps) {
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
+  RunningAgent agent(MakeAgent(coordinator.target()));
+  ASSERT_TRUE(log_.WaitFor("info following changes"));
+  ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));  // past the first look
+  const size_t before = coordinator.Batches().size();
+  const std::string jane = "CN=jane,DC=district,DC=test";
+  dc_.Put(jane, 1, /*deleted=*/false);
+  dc_.Notify({jane, "CN=a group,DC=district,DC=test"});
+  dc_.usn = 5100;
+  ASSERT_TRUE(log_.WaitFor("info notified changes sent deltas=1 skipped=0 "));
+  const auto batches = coordinator.Batches();
+  ASSERT_GT(batches.size(), before);
+  EXPECT_FALSE(batches[before].has_watermark());
+  ASSERT_EQ(batches[before].deltas_size(), 1);
+  EXPECT_EQ(batches[before].deltas(0).object_guid(), testing::TestGuid(1));
+  EXPECT_EQ(batches[before].lease_epoch(), 1u);
+  // The poll's search for every change since the watermark moves it.
+  ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5100 "));
+}
+
+TEST_F(AgentTest, ANotificationNotNamingEveryObjectIsSearchedAtOnce) {
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
+  // No poll during the test: only the notification explains a search.
+  RunningAgent agent(MakeAgent(coordinator.target(),
+                               /*change_notification=*/true,
+                               /*poll_interval_seconds=*/600));
+  ASSERT_TRUE(log_.WaitFor("info following changes"));
+  ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));
+  std::vector<std::string> many;
+  for (size_t i = 0; i <= ChangeNotice::kMaxNoticedObjects; ++i) {
+    many.push_back(absl::StrCat("CN=u", i, ",DC=district,DC=test"));
+  }
+  dc_.usn = 5100;
+  dc_.Notify(many);
+  ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5100 "));
+  Change(5200);  // names no object
+  ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5200 "));
+  EXPECT_EQ(log_.Count("info notified changes sent"), 0);
+  absl::MutexLock lock(&dc_.mu);
+  EXPECT_TRUE(dc_.object_reads.empty());
 }
 
 TEST(DcLiveness, TheBoundIsTheLeaseTtlLessOneHeartbeatInterval) {
