@@ -222,21 +222,6 @@ absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
   return batch;
 }
 
-absl::Status SqlStore::ForEachOutboxItemLocked(int64_t org_key,
-                                               const PushBatch& batch,
-                                               const char* sql,
-                                               const std::string& extra) {
-  for (const auto& u : batch.updates) {
-    ASSIGN_OR_RETURN(ScopedStatement q, writer_->Cached(sql));
-    q->Bind(1, org_key)
-        .Bind(2, u.person_id())
-        .Bind(3, u.version())
-        .Bind(4, extra);
-    RETURN_IF_ERROR(q->Run());
-  }
-  return absl::OkStatus();
-}
-
 absl::Status SqlStore::CompletePush(const PushBatch& batch) {
   absl::MutexLock lock(&write_mu_);
   ASSIGN_OR_RETURN(OrgRow org, LoadOrg(writer_.get(), batch.org_id));
@@ -299,12 +284,24 @@ absl::Status SqlStore::ParkPush(const PushBatch& batch,
   absl::Cleanup release = [&] { engine_->ReleasePush(org.key); };
   Transaction txn(writer_.get());
   RETURN_IF_ERROR(txn.Begin());
-  RETURN_IF_ERROR(
-      ForEachOutboxItemLocked(org.key, batch,
-                              "UPDATE outbox SET parked=1, error=?4 WHERE "
-                              "org_key=?1 AND person_id=?2 AND version=?3",
-                              error));
-  RETURN_IF_ERROR(RecountOutboxLocked(org.key));
+  // Counted as they change, not recounted: a K12Panel refusing everything
+  // would make draining a long queue quadratic.
+  OrgCountsDelta counted;
+  for (const auto& u : batch.updates) {
+    // Only the version pushed: a newer one stays queued, not parked.
+    ASSIGN_OR_RETURN(
+        ScopedStatement q,
+        writer_->Cached("UPDATE outbox SET parked=1, error=?4 WHERE "
+                        "org_key=?1 AND person_id=?2 AND version=?3 AND "
+                        "parked=0 RETURNING 1"));
+    q->Bind(1, org.key)
+        .Bind(2, u.person_id())
+        .Bind(3, u.version())
+        .Bind(4, error);
+    ASSIGN_OR_RETURN(bool parked, q->Step());
+    if (parked) ++counted.parked;
+  }
+  RETURN_IF_ERROR(AddOrgCountsLocked(org.key, counted));
   ASSIGN_OR_RETURN(
       ScopedStatement q,
       writer_->Cached(

@@ -276,12 +276,6 @@ class SqlStore : public Store {
                                           const std::string& domain,
                                           const PreparedBatch& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Runs `sql` once per update of `batch`, binding ?1 org key, ?2 person,
-  // ?3 version and ?4 `extra` (ignored by statements without ?4).
-  absl::Status ForEachOutboxItemLocked(int64_t org_key, const PushBatch& batch,
-                                       const char* sql,
-                                       const std::string& extra)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The People the org's matched accounts map onto, ordered by person_id.
   // `db`: the write connection (write_mu_ held) or a pooled reader.
   static absl::StatusOr<std::vector<MappedPerson>> ReadMappedPeople(

@@ -1587,6 +1587,9 @@ TEST_P(CountersTest, EveryWriteKeepsStatusCountsExact) {
   ASSERT_TRUE(batch.ok() && batch->updates.size() == 2u);
   ASSERT_TRUE(store_->ParkPush(*batch, "refused").ok());
   ExpectCountsExact("parked");
+  // Told again (a retry after a lost answer): already parked, counted once.
+  ASSERT_TRUE(store_->ParkPush(*batch, "refused again").ok());
+  ExpectCountsExact("parked twice");
   Apply(sync_a_,
         {{.guid = 1, .sam = "one.x", .mail = "one@d.org", .version = 4}});
   ExpectCountsExact("a parked Person changed again");
