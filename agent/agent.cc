@@ -106,9 +106,9 @@ struct Agent::Connection {
   // bump from unrelated objects would log a line.
   absl::Status SendChanges(const ControllerState& from, const char* done,
                            bool log_if_none);
-  // Sends the accounts among `dns`, the objects a change notification
-  // named, as they are now; the watermark stays.
-  absl::Status SendNotified(const std::vector<std::string>& dns);
+  // Sends the accounts among `objects`, what change notifications carried;
+  // the watermark stays.
+  absl::Status SendNotified(const std::vector<LdapEntry>& objects);
   // Reads the DC and sends what changed: everything when its invocationId
   // changed (restored from backup), as the watermark is then meaningless.
   absl::Status CheckForChanges();
@@ -123,6 +123,7 @@ struct Agent::Connection {
   CoordinatorLink::RoleState role;  // as last seen (Standby updates it)
   int64_t watermark = 0;            // the coordinator has `dc` up to this USN
   bool watching = false;            // StartWatching ran
+  bool notified = false;            // ... and the DC notifies changes
   size_t coordinator = 0;           // the link's, in coordinators_
 };
 
@@ -229,15 +230,19 @@ absl::Status Agent::CatchUp(Connection* c) {
   return c->SendChanges(c->dc, "caught up", /*log_if_none=*/true);
 }
 
-// Until demoted or stopped: looks at the DC on a change notification or
-// every poll interval, heartbeating meanwhile. A DC that stops answering
-// ends the session once it has been silent for DcSilenceBound: the stream
-// closes, the coordinator releases the lease at once and promotes a
+// Until demoted or stopped: sends what change notifications carry, and
+// searches for all changes since the watermark every poll interval (the
+// backstop interval with notifications), heartbeating meanwhile. A DC that
+// stops answering ends the session once it has been silent for DcSilenceBound:
+// the stream closes, the coordinator releases the lease at once and promotes a
 // standby whose DC answers (see dc_liveness.h).
 absl::Status Agent::FollowChanges(Connection* c,
                                   const std::atomic<bool>* stop) {
   if (!c->watching) StartWatching(c);
-  const absl::Duration poll = absl::Seconds(config_.poll_interval_seconds());
+  // How often to search for every change since the watermark.
+  const absl::Duration poll =
+      absl::Seconds(c->notified ? config_.backstop_interval_seconds()
+                                : config_.poll_interval_seconds());
   DcLiveness dc_alive(c->heartbeat, DcSilenceBound(c->heartbeat, c->lease_ttl),
                       absl::Now());  // the catch-up just read it
   // A read right after another answer is as good as a probe.
@@ -267,7 +272,7 @@ absl::Status Agent::FollowChanges(Connection* c,
       if (absl::Now() - wake_at > c->heartbeat) dc_alive.Resumed(absl::Now());
       if (notice.changed) dc_alive.Answered(absl::Now());
     }
-    // What the notification named is read at once; anything else it
+    // What the notifications carried is sent at once; anything else they
     // announced needs the search for all changes.
     bool check = check_now || (notice.changed && !notice.complete);
     check_now = false;
@@ -282,12 +287,12 @@ absl::Status Agent::FollowChanges(Connection* c,
       ASSIGN_OR_RETURN(bool answers, ProbeDc(c, &dc_alive));
       if (!answers) continue;
     }
-    if (!check && !notice.dns.empty()) {
+    if (!check && !notice.objects.empty()) {
       // The search for all changes since the watermark scans every account
-      // on a DC that does not index uSNChanged (Samba): reading just the
-      // named objects delivers them in milliseconds. The poll still runs
-      // that search, as the backstop that moves the watermark.
-      RETURN_IF_ERROR(c->SendNotified(notice.dns));
+      // on a DC that does not index uSNChanged (Samba): the notified
+      // objects go at once. The backstop still runs that search, and moves
+      // the watermark.
+      RETURN_IF_ERROR(c->SendNotified(notice.objects));
       dc_alive.Answered(absl::Now());
     }
     if (!check && absl::Now() - last_check < poll) continue;
@@ -352,16 +357,21 @@ absl::StatusOr<bool> Agent::ProbeDc(Connection* c, DcLiveness* dc_alive) {
   return false;
 }
 
-// Change notification when the DC offers it and the config allows it;
-// polling in any case. Once a session: the registration lasts as long as
-// the DC connection, through demotions and promotions.
+// Change notification when the DC offers it and the config allows it,
+// with the backstop search; polling otherwise. Once a session: the registration
+// lasts as long as the DC connection, through demotions and promotions.
 void Agent::StartWatching(Connection* c) {
   std::string mode =
       absl::StrCat("polling every ", config_.poll_interval_seconds(), "s");
   if (config_.change_notification() && c->dc.offers_change_notification) {
-    absl::Status watch = c->directory->WatchForChanges(c->dc.naming_context);
+    absl::Status watch = c->directory->WatchForChanges(
+        c->dc.naming_context, NotificationAttributes());
     if (watch.ok()) {
-      mode = absl::StrCat("change notification, and ", mode);
+      c->notified = true;
+      mode = absl::StrCat(
+          "change notification, and a search for all changes "
+          "every ",
+          config_.backstop_interval_seconds(), "s");
     } else {
       Log(LogLevel::kWarning, "change notification unavailable",
           {{"reason", std::string(watch.message())}});
@@ -392,9 +402,9 @@ absl::Status Agent::Connection::SendChanges(const ControllerState& from,
 }
 
 absl::Status Agent::Connection::SendNotified(
-    const std::vector<std::string>& dns) {
+    const std::vector<LdapEntry>& objects) {
   const absl::Time start = absl::Now();
-  ASSIGN_OR_RETURN(CycleStats stats, tracker.SendNotified(dc, dns));
+  ASSIGN_OR_RETURN(CycleStats stats, tracker.SendNotified(dc, objects));
   RETURN_IF_ERROR(link->Flush());
   if (stats.deltas > 0 || stats.skipped > 0) {
     Log(LogLevel::kInfo, "notified changes sent",

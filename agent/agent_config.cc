@@ -101,6 +101,13 @@ absl::StatusOr<adsync::v1::AgentConfig> ResolveAgentConfig(
   if (ldap->timeout_seconds() == 0) ldap->set_timeout_seconds(30);
   if (c.poll_interval_seconds() == 0) c.set_poll_interval_seconds(3);
   if (!c.has_change_notification()) c.set_change_notification(true);
+  if (c.backstop_interval_seconds() == 0) c.set_backstop_interval_seconds(60);
+  if (c.backstop_interval_seconds() > 3600) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "backstop_interval_seconds is ", c.backstop_interval_seconds(),
+        "; it must be at most 3600 (an hour): it bounds how long a change "
+        "no notification carried can wait"));
+  }
   if (c.backoff_initial_ms() == 0) c.set_backoff_initial_ms(500);
   if (c.backoff_max_ms() == 0) c.set_backoff_max_ms(30000);
   if (c.backoff_max_ms() < c.backoff_initial_ms()) {

@@ -139,26 +139,28 @@ absl::Status ChangeTracker::FlushBatch(bool final, const ControllerState* dc) {
   return sink_->Send(std::move(batch));
 }
 
+absl::Status ChangeTracker::Add(const LdapEntry& entry, CycleStats* stats) {
+  auto delta = EntryToDelta(entry);
+  if (!delta.ok()) {
+    // One unreadable account must not stop the domain's sync.
+    ++stats->skipped;
+    Log(LogLevel::kError, "skipping account",
+        {{"reason", std::string(delta.status().message())}});
+    return absl::OkStatus();
+  }
+  *pending_.add_deltas() = *std::move(delta);
+  ++stats->deltas;
+  if (pending_.deltas_size() >=
+      static_cast<int>(options_.max_deltas_per_batch)) {
+    return FlushBatch(false, nullptr);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ChangeTracker::Stream(const SearchRequest& request,
                                    CycleStats* stats) {
   return directory_->Search(
-      request, [&](const LdapEntry& entry) -> absl::Status {
-        auto delta = EntryToDelta(entry);
-        if (!delta.ok()) {
-          // One unreadable account must not stop the domain's sync.
-          ++stats->skipped;
-          Log(LogLevel::kError, "skipping account",
-              {{"reason", std::string(delta.status().message())}});
-          return absl::OkStatus();
-        }
-        *pending_.add_deltas() = *std::move(delta);
-        ++stats->deltas;
-        if (pending_.deltas_size() >=
-            static_cast<int>(options_.max_deltas_per_batch)) {
-          return FlushBatch(false, nullptr);
-        }
-        return absl::OkStatus();
-      });
+      request, [&](const LdapEntry& entry) { return Add(entry, stats); });
 }
 
 namespace {
@@ -232,27 +234,78 @@ absl::StatusOr<CycleStats> ChangeTracker::Incremental(const ControllerState& dc,
   return stats;
 }
 
+const std::vector<std::string>& NotificationAttributes() {
+  static const std::vector<std::string>* const kAttributes = [] {
+    auto* attributes = new std::vector<std::string>(AccountAttributes());
+    attributes->push_back("objectClass");
+    attributes->push_back("objectCategory");
+    return attributes;
+  }();
+  return *kAttributes;
+}
+
+ChangeTracker::NotifiedKind ChangeTracker::Classify(
+    const LdapEntry& object, const std::vector<std::string>& bases) const {
+  // Only the default filter is evaluated here; any other is the DC's to
+  // evaluate, on a read of the object.
+  if (Filter(options_) != kDefaultAccountFilter) return NotifiedKind::kRead;
+  auto classes = object.attributes.find("objectclass");
+  if (classes == object.attributes.end()) return NotifiedKind::kRead;
+  bool user = false, computer = false;
+  for (const std::string& c : classes->second) {
+    user |= absl::EqualsIgnoreCase(c, "user");
+    computer |= absl::EqualsIgnoreCase(c, "computer");
+  }
+  if (absl::EqualsIgnoreCase(object.First("isdeleted"), "TRUE")) {
+    // As the tombstone search: anywhere in the domain.
+    return user && !computer ? NotifiedKind::kAccount : NotifiedKind::kOther;
+  }
+  // (objectCategory=person) matches the category Person of the schema.
+  const bool person =
+      absl::StartsWithIgnoreCase(object.First("objectcategory"), "CN=Person,");
+  const bool in_scope = std::any_of(
+      bases.begin(), bases.end(),
+      [&](const std::string& b) { return IsUnderDn(object.dn, b); });
+  return user && person && in_scope ? NotifiedKind::kAccount
+                                    : NotifiedKind::kOther;
+}
+
+absl::Status ChangeTracker::ReadNotified(const std::string& dn,
+                                         const std::vector<std::string>& bases,
+                                         CycleStats* stats) {
+  const uint64_t before = stats->deltas + stats->skipped;
+  const bool in_scope =
+      std::any_of(bases.begin(), bases.end(),
+                  [&](const std::string& b) { return IsUnderDn(dn, b); });
+  if (in_scope) {
+    SearchRequest live = BaseObject(dn, AccountAttributes());
+    live.filter = Filter(options_);
+    RETURN_IF_ERROR(IgnoreGone(Stream(live, stats)));
+  }
+  if (stats->deltas + stats->skipped > before) return absl::OkStatus();
+  SearchRequest tombstone = BaseObject(dn, AccountAttributes());
+  tombstone.filter = TombstoneFilter("");
+  tombstone.show_deleted = true;
+  return IgnoreGone(Stream(tombstone, stats));
+}
+
 absl::StatusOr<CycleStats> ChangeTracker::SendNotified(
-    const ControllerState& dc, const std::vector<std::string>& dns) {
+    const ControllerState& dc, const std::vector<LdapEntry>& objects) {
   pending_.Clear();
   begin_pending_ = false;
   CycleStats stats;
   const std::vector<std::string> bases = Bases(options_, dc);
-  for (const std::string& dn : dns) {
-    const uint64_t before = stats.deltas + stats.skipped;
-    const bool in_scope =
-        std::any_of(bases.begin(), bases.end(),
-                    [&](const std::string& b) { return IsUnderDn(dn, b); });
-    if (in_scope) {
-      SearchRequest live = BaseObject(dn, AccountAttributes());
-      live.filter = Filter(options_);
-      RETURN_IF_ERROR(IgnoreGone(Stream(live, &stats)));
+  for (const LdapEntry& object : objects) {
+    switch (Classify(object, bases)) {
+      case NotifiedKind::kAccount:
+        RETURN_IF_ERROR(Add(object, &stats));
+        break;
+      case NotifiedKind::kOther:
+        break;
+      case NotifiedKind::kRead:
+        RETURN_IF_ERROR(ReadNotified(object.dn, bases, &stats));
+        break;
     }
-    if (stats.deltas + stats.skipped > before) continue;
-    SearchRequest tombstone = BaseObject(dn, AccountAttributes());
-    tombstone.filter = TombstoneFilter("");
-    tombstone.show_deleted = true;
-    RETURN_IF_ERROR(IgnoreGone(Stream(tombstone, &stats)));
   }
   RETURN_IF_ERROR(FlushBatch(false, nullptr));
   return stats;

@@ -37,6 +37,10 @@ std::string DnsNameOfNamingContext(absl::string_view naming_context);
 // Escapes a value for an LDAP filter (RFC 4515).
 std::string EscapeFilterValue(absl::string_view value);
 
+// What WatchForChanges asks each notification to carry: the account
+// attributes, and what the default filter is judged by.
+const std::vector<std::string>& NotificationAttributes();
+
 struct ControllerState {
   std::string host;
   std::string naming_context;
@@ -82,16 +86,31 @@ class ChangeTracker {
   absl::StatusOr<CycleStats> Incremental(const ControllerState& dc,
                                          int64_t since_usn);
 
-  // Sends the accounts among `dns`, the objects a change notification
-  // named, as they are now: live accounts under the bases that match the
-  // filter, and tombstones. An object that is neither, or no longer exists,
-  // is not sent. The batch carries no watermark: the next Incremental still
-  // covers these objects, which the coordinator takes as no change (it
-  // orders by replication stamps).
-  absl::StatusOr<CycleStats> SendNotified(const ControllerState& dc,
-                                          const std::vector<std::string>& dns);
+  // Sends the accounts among `objects`, the changed objects notifications
+  // carried (with NotificationAttributes), as they were notified: live
+  // accounts under the bases that match the filter, and tombstones. With
+  // the default filter they are judged here; with another, each object is
+  // read again by DN with the filter (a base-scope search, which the DC
+  // answers from its index). An object that is no account, or no longer
+  // exists, is not sent. The batch carries no watermark: the next
+  // Incremental still covers these objects, which the coordinator takes as
+  // no change (it orders by replication stamps).
+  absl::StatusOr<CycleStats> SendNotified(
+      const ControllerState& dc, const std::vector<LdapEntry>& objects);
 
  private:
+  enum class NotifiedKind { kAccount, kOther, kRead };
+  // What a notified object is, or kRead when only the DC can tell.
+  NotifiedKind Classify(const LdapEntry& object,
+                        const std::vector<std::string>& bases) const;
+  // Reads a notified object by DN (live under the bases, else as a
+  // tombstone) and adds it if it is an account.
+  absl::Status ReadNotified(const std::string& dn,
+                            const std::vector<std::string>& bases,
+                            CycleStats* stats);
+  // Adds an account's delta to the pending batch, sending it when full;
+  // an entry that cannot be read is skipped (logged).
+  absl::Status Add(const LdapEntry& entry, CycleStats* stats);
   absl::Status Stream(const SearchRequest& request, CycleStats* stats);
   absl::Status FlushBatch(bool final, const ControllerState* dc);
 

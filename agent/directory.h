@@ -73,28 +73,28 @@ inline SearchRequest BaseObject(std::string dn,
 }
 
 // What a wait for change notifications saw: whether anything changed, and
-// which objects the DC named. The names let the agent read just those
-// objects at once; when they are not all known (`complete` false: more than
-// kMaxNoticedObjects, a name too long to trust, a notification without
-// one), only a search for everything changed since the watermark covers
-// them.
+// the changed objects the DC sent, with the attributes WatchForChanges asked
+// for. The agent sends those at once; when they are not all known
+// (`complete` false: more than kMaxNoticedObjects, a DN too long to trust,
+// a notification without an entry), only a search for everything changed
+// since the watermark covers them.
 struct ChangeNotice {
   static constexpr size_t kMaxNoticedObjects = 64;
   static constexpr size_t kMaxDnBytes = 2048;
 
-  bool changed = false;          // false: the wait timed out
-  bool complete = true;          // `dns` names every changed object
-  std::vector<std::string> dns;  // in the order notified, duplicates kept
+  bool changed = false;            // false: the wait timed out
+  bool complete = true;            // `objects` holds every changed object
+  std::vector<LdapEntry> objects;  // in the order notified, repeats kept
 
-  // Records one notification; `dn` empty when it named no object.
-  void Add(std::string dn) {
+  // Records one notification; an entry without a DN when it named none.
+  void Add(LdapEntry object) {
     changed = true;
-    if (dn.empty() || dn.size() > kMaxDnBytes ||
-        dns.size() == kMaxNoticedObjects) {
+    if (object.dn.empty() || object.dn.size() > kMaxDnBytes ||
+        objects.size() == kMaxNoticedObjects) {
       complete = false;
       return;
     }
-    dns.push_back(std::move(dn));
+    objects.push_back(std::move(object));
   }
 };
 
@@ -124,9 +124,13 @@ class Directory {
                               const EntryCallback& on_entry) = 0;
 
   // Registers for change notifications under `naming_context` (the DC's
-  // change-notification control). Unimplemented when the DC does not offer
-  // it; the caller then polls.
-  virtual absl::Status WatchForChanges(const std::string& naming_context) = 0;
+  // change-notification control, with Show Deleted so that deletions are
+  // notified too); each notification carries the changed object's
+  // `attributes`. Unimplemented when the DC does not offer it; the caller
+  // then polls.
+  virtual absl::Status WatchForChanges(
+      const std::string& naming_context,
+      const std::vector<std::string>& attributes) = 0;
 
   // Waits up to `timeout` for a notification registered by WatchForChanges,
   // then takes every further one already queued. Without a registration it

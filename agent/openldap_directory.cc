@@ -225,26 +225,7 @@ absl::Status OpenLdapDirectory::Search(const SearchRequest& request,
     }
     for (LDAPMessage* e = ldap_first_entry(ld_, res.get()); e != nullptr;
          e = ldap_next_entry(ld_, e)) {
-      LdapEntry entry;
-      if (char* dn = ldap_get_dn(ld_, e)) {
-        entry.dn = dn;
-        ldap_memfree(dn);
-      }
-      BerElement* ber = nullptr;
-      for (char* a = ldap_first_attribute(ld_, e, &ber); a != nullptr;
-           a = ldap_next_attribute(ld_, e, ber)) {
-        std::vector<std::string>& values =
-            entry.attributes[absl::AsciiStrToLower(a)];
-        if (struct berval** vals = ldap_get_values_len(ld_, e, a)) {
-          for (int i = 0; vals[i] != nullptr; ++i) {
-            values.emplace_back(vals[i]->bv_val, vals[i]->bv_len);
-          }
-          ldap_value_free_len(vals);
-        }
-        ldap_memfree(a);
-      }
-      if (ber) ber_free(ber, 0);
-      result = on_entry(entry);
+      result = on_entry(ReadEntry(e));
       if (!result.ok()) break;
     }
     if (!result.ok()) break;
@@ -280,7 +261,8 @@ absl::Status OpenLdapDirectory::Search(const SearchRequest& request,
 }
 
 absl::Status OpenLdapDirectory::WatchForChanges(
-    const std::string& naming_context) {
+    const std::string& naming_context,
+    const std::vector<std::string>& attributes) {
   if (ld_ == nullptr) return absl::FailedPreconditionError("not connected");
   LDAPControl notify{
       const_cast<char*>(kChangeNotificationControlOid), {0, nullptr}, 1};
@@ -289,13 +271,16 @@ absl::Status OpenLdapDirectory::WatchForChanges(
   LDAPControl show_deleted{
       const_cast<char*>(kShowDeletedControlOid), {0, nullptr}, 1};
   LDAPControl* controls[] = {&notify, &show_deleted, nullptr};
-  char* attrs[] = {const_cast<char*>("uSNChanged"), nullptr};
+  std::vector<char*> attrs;
+  for (const auto& a : attributes)
+    attrs.push_back(const_cast<char*>(a.c_str()));
+  attrs.push_back(nullptr);
   int msgid = -1;
   // AD allows subtree-scope notifications only at a naming context's root,
   // and only with (objectClass=*).
   const int rc = ldap_search_ext(
-      ld_, naming_context.c_str(), LDAP_SCOPE_SUBTREE, "(objectClass=*)", attrs,
-      1, controls, nullptr, nullptr, LDAP_NO_LIMIT, &msgid);
+      ld_, naming_context.c_str(), LDAP_SCOPE_SUBTREE, "(objectClass=*)",
+      attrs.data(), 0, controls, nullptr, nullptr, LDAP_NO_LIMIT, &msgid);
   if (rc != LDAP_SUCCESS)
     return LdapError(rc, "registering for change notifications");
   notify_msgid_ = msgid;
@@ -309,16 +294,33 @@ absl::Status OpenLdapDirectory::RegistrationEnded(LDAPMessage* result) {
   return LdapError(err, "change notification ended");
 }
 
+LdapEntry OpenLdapDirectory::ReadEntry(LDAPMessage* e) {
+  LdapEntry entry;
+  if (char* dn = ldap_get_dn(ld_, e)) {
+    entry.dn = dn;
+    ldap_memfree(dn);
+  }
+  BerElement* ber = nullptr;
+  for (char* a = ldap_first_attribute(ld_, e, &ber); a != nullptr;
+       a = ldap_next_attribute(ld_, e, ber)) {
+    std::vector<std::string>& values =
+        entry.attributes[absl::AsciiStrToLower(a)];
+    if (struct berval** vals = ldap_get_values_len(ld_, e, a)) {
+      for (int i = 0; vals[i] != nullptr; ++i) {
+        values.emplace_back(vals[i]->bv_val, vals[i]->bv_len);
+      }
+      ldap_value_free_len(vals);
+    }
+    ldap_memfree(a);
+  }
+  if (ber) ber_free(ber, 0);
+  return entry;
+}
+
 void OpenLdapDirectory::Note(int type, LDAPMessage* message,
                              ChangeNotice* notice) {
-  std::string dn;
-  if (type == LDAP_RES_SEARCH_ENTRY) {
-    if (char* name = ldap_get_dn(ld_, message)) {
-      dn = name;
-      ldap_memfree(name);
-    }
-  }
-  notice->Add(std::move(dn));
+  // A search reference, or anything but an entry, names no object.
+  notice->Add(type == LDAP_RES_SEARCH_ENTRY ? ReadEntry(message) : LdapEntry());
 }
 
 absl::StatusOr<ChangeNotice> OpenLdapDirectory::WaitForChange(

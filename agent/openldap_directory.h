@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/directory.h"
 #include "agent/ldap_options.h"
@@ -26,14 +27,18 @@ class OpenLdapDirectory : public Directory {
   absl::Status Connect() override;
   absl::Status Search(const SearchRequest& request,
                       const EntryCallback& on_entry) override;
-  absl::Status WatchForChanges(const std::string& naming_context) override;
+  absl::Status WatchForChanges(
+      const std::string& naming_context,
+      const std::vector<std::string>& attributes) override;
   absl::StatusOr<ChangeNotice> WaitForChange(absl::Duration timeout) override;
 
  private:
   absl::Status LdapError(int rc, const std::string& during) const;
   void Close();
-  // Adds the object a notification of `type` (ldap_result's) names, an
-  // entry's DN, to `notice`.
+  // An entry of a search result or notification, with its attributes.
+  LdapEntry ReadEntry(LDAPMessage* entry);
+  // Adds the object a notification of `type` (ldap_result's) carries, an
+  // entry, to `notice`.
   void Note(int type, LDAPMessage* message, ChangeNotice* notice);
   // The DC's final answer to the registration, as an error.
   absl::Status RegistrationEnded(LDAPMessage* result);

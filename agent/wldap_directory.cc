@@ -281,26 +281,7 @@ absl::Status WldapDirectory::Search(const SearchRequest& request,
     }
     for (LDAPMessage* e = ldap_first_entry(ld_, res.get()); e != nullptr;
          e = ldap_next_entry(ld_, e)) {
-      LdapEntry entry;
-      if (char* dn = ldap_get_dnA(ld_, e)) {
-        entry.dn = dn;
-        ldap_memfreeA(dn);
-      }
-      BerElement* ber = nullptr;
-      for (char* a = ldap_first_attributeA(ld_, e, &ber); a != nullptr;
-           a = ldap_next_attributeA(ld_, e, ber)) {
-        std::vector<std::string>& values =
-            entry.attributes[absl::AsciiStrToLower(a)];
-        if (berval** vals = ldap_get_values_lenA(ld_, e, a)) {
-          for (int i = 0; vals[i] != nullptr; ++i) {
-            values.emplace_back(vals[i]->bv_val, vals[i]->bv_len);
-          }
-          ldap_value_free_len(vals);
-        }
-        ldap_memfreeA(a);
-      }
-      if (ber != nullptr) ber_free(ber, 0);
-      result = on_entry(entry);
+      result = on_entry(ReadEntry(e));
       if (!result.ok()) break;
     }
     if (!result.ok()) break;
@@ -336,7 +317,8 @@ absl::Status WldapDirectory::Search(const SearchRequest& request,
 }
 
 absl::Status WldapDirectory::WatchForChanges(
-    const std::string& naming_context) {
+    const std::string& naming_context,
+    const std::vector<std::string>& attributes) {
   if (ld_ == nullptr) return absl::FailedPreconditionError("not connected");
   LDAPControlA notify{
       const_cast<char*>(kChangeNotificationControlOid), {0, nullptr}, TRUE};
@@ -345,14 +327,17 @@ absl::Status WldapDirectory::WatchForChanges(
   LDAPControlA show_deleted{
       const_cast<char*>(kShowDeletedControlOid), {0, nullptr}, TRUE};
   LDAPControlA* controls[] = {&notify, &show_deleted, nullptr};
-  char* attrs[] = {const_cast<char*>("uSNChanged"), nullptr};
+  std::vector<char*> attrs;
+  for (const auto& a : attributes)
+    attrs.push_back(const_cast<char*>(a.c_str()));
+  attrs.push_back(nullptr);
   ULONG msgid = 0;
   // AD allows subtree-scope notifications only at a naming context's root,
   // and only with (objectClass=*).
   const ULONG rc =
       ldap_search_extA(ld_, const_cast<char*>(naming_context.c_str()),
                        LDAP_SCOPE_SUBTREE, const_cast<char*>("(objectClass=*)"),
-                       attrs, 1, controls, nullptr, 0, 0, &msgid);
+                       attrs.data(), 0, controls, nullptr, 0, 0, &msgid);
   if (rc != LDAP_SUCCESS)
     return LdapError(rc, "registering for change notifications");
   notify_msgid_ = static_cast<long>(msgid);
@@ -367,16 +352,33 @@ absl::Status WldapDirectory::RegistrationEnded(LDAPMessage* result) {
   return LdapError(err, "change notification ended");
 }
 
+LdapEntry WldapDirectory::ReadEntry(LDAPMessage* e) {
+  LdapEntry entry;
+  if (char* dn = ldap_get_dnA(ld_, e)) {
+    entry.dn = dn;
+    ldap_memfreeA(dn);
+  }
+  BerElement* ber = nullptr;
+  for (char* a = ldap_first_attributeA(ld_, e, &ber); a != nullptr;
+       a = ldap_next_attributeA(ld_, e, ber)) {
+    std::vector<std::string>& values =
+        entry.attributes[absl::AsciiStrToLower(a)];
+    if (berval** vals = ldap_get_values_lenA(ld_, e, a)) {
+      for (int i = 0; vals[i] != nullptr; ++i) {
+        values.emplace_back(vals[i]->bv_val, vals[i]->bv_len);
+      }
+      ldap_value_free_len(vals);
+    }
+    ldap_memfreeA(a);
+  }
+  if (ber != nullptr) ber_free(ber, 0);
+  return entry;
+}
+
 void WldapDirectory::Note(ULONG type, LDAPMessage* message,
                           ChangeNotice* notice) {
-  std::string dn;
-  if (type == LDAP_RES_SEARCH_ENTRY) {
-    if (char* name = ldap_get_dnA(ld_, message)) {
-      dn = name;
-      ldap_memfreeA(name);
-    }
-  }
-  notice->Add(std::move(dn));
+  // A search reference, or anything but an entry, names no object.
+  notice->Add(type == LDAP_RES_SEARCH_ENTRY ? ReadEntry(message) : LdapEntry());
 }
 
 absl::StatusOr<ChangeNotice> WldapDirectory::WaitForChange(

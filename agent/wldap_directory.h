@@ -22,6 +22,7 @@
 #define ADSYNC_AGENT_WLDAP_DIRECTORY_H_
 
 #include <string>
+#include <vector>
 
 #include "agent/directory.h"
 #include "agent/ldap_options.h"
@@ -40,7 +41,9 @@ class WldapDirectory : public Directory {
   absl::Status Connect() override;
   absl::Status Search(const SearchRequest& request,
                       const EntryCallback& on_entry) override;
-  absl::Status WatchForChanges(const std::string& naming_context) override;
+  absl::Status WatchForChanges(
+      const std::string& naming_context,
+      const std::vector<std::string>& attributes) override;
   absl::StatusOr<ChangeNotice> WaitForChange(absl::Duration timeout) override;
 
  private:
@@ -49,8 +52,10 @@ class WldapDirectory : public Directory {
   absl::Status PrepareTls(const LdapEndpoint& endpoint, bool* callback_set);
   absl::Status Bind();
   void Close();
-  // Adds the object a notification of `type` (ldap_result's) names, an
-  // entry's DN, to `notice`.
+  // An entry of a search result or notification, with its attributes.
+  LdapEntry ReadEntry(struct ldapmsg* entry);
+  // Adds the object a notification of `type` (ldap_result's) carries, an
+  // entry, to `notice`.
   void Note(unsigned long type, struct ldapmsg* message, ChangeNotice* notice);
   // The DC's final answer to the registration, as an error.
   absl::Status RegistrationEnded(struct ldapmsg* result);

@@ -120,7 +120,8 @@ class FakeDirectory : public Directory {
     }
     return absl::OkStatus();
   }
-  absl::Status WatchForChanges(const std::string&) override {
+  absl::Status WatchForChanges(const std::string&,
+                               const std::vector<std::string>&) override {
     return absl::OkStatus();
   }
   absl::StatusOr<ChangeNotice> WaitForChange(absl::Duration) override {
@@ -257,6 +258,12 @@ TEST(AgentConfig, RequiredFieldsAndDefaults) {
   EXPECT_EQ(resolved->ldap().page_size(), 1000u);
   EXPECT_EQ(resolved->poll_interval_seconds(), 3u);
   EXPECT_TRUE(resolved->change_notification());
+  EXPECT_EQ(resolved->backstop_interval_seconds(), 60u);
+  c.set_backstop_interval_seconds(3601);
+  EXPECT_THAT(std::string(ResolveAgentConfig(c).status().message()),
+              HasSubstr("backstop_interval_seconds is 3601; it must be at "
+                        "most 3600"));
+  c.set_backstop_interval_seconds(0);
   c.mutable_ldap()->set_uri("http://dc1");
   EXPECT_THAT(std::string(ResolveAgentConfig(c).status().message()),
               HasSubstr("ldaps://"));
@@ -375,10 +382,17 @@ constexpr char kNtdsSettings[] = "CN=NTDS Settings,CN=DC1";
 
 // The DC as every session of the agent sees it.
 struct LiveDc {
-  // Announces a change naming `dns` ("" names no object).
-  void Notify(std::vector<std::string> dns) {
+  // Announces changes carrying `objects` (an entry without a DN names no
+  // object).
+  void Notify(std::vector<LdapEntry> objects) {
     absl::MutexLock lock(&mu);
-    for (std::string& dn : dns) notified.push_back(std::move(dn));
+    for (LdapEntry& o : objects) notified.push_back(std::move(o));
+  }
+  // ... carrying only the objects' DNs, as a DC that sent no attributes.
+  void NotifyDns(const std::vector<std::string>& dns) {
+    std::vector<LdapEntry> objects(dns.size());
+    for (size_t i = 0; i < dns.size(); ++i) objects[i].dn = dns[i];
+    Notify(std::move(objects));
   }
   // The objects read by DN: a live account or a tombstone.
   void Put(const std::string& dn, int guid, bool deleted) {
@@ -393,7 +407,7 @@ struct LiveDc {
   std::atomic<int64_t> usn{5000};
   std::atomic<uint32_t> invocation{77};  // TestGuid(invocation)
   absl::Mutex mu;
-  std::vector<std::string> notified ABSL_GUARDED_BY(mu);  // not yet taken
+  std::vector<LdapEntry> notified ABSL_GUARDED_BY(mu);  // not yet taken
   std::map<std::string, LdapEntry> objects ABSL_GUARDED_BY(mu);
   // The reads of single objects (base scope) the agent made.
   std::vector<SearchRequest> object_reads ABSL_GUARDED_BY(mu);
@@ -473,7 +487,8 @@ class LiveDirectory : public FakeDirectory {
     if (deleted != r.show_deleted) return absl::OkStatus();
     return cb(found);
   }
-  absl::Status WatchForChanges(const std::string&) override {
+  absl::Status WatchForChanges(const std::string&,
+                               const std::vector<std::string>&) override {
     return watch_error_;
   }
   absl::StatusOr<ChangeNotice> WaitForChange(absl::Duration timeout) override {
@@ -482,7 +497,7 @@ class LiveDirectory : public FakeDirectory {
     while (absl::Now() < until && !notice.changed) {
       {
         absl::MutexLock lock(&dc_->mu);
-        for (std::string& dn : dc_->notified) notice.Add(std::move(dn));
+        for (LdapEntry& o : dc_->notified) notice.Add(std::move(o));
         dc_->notified.clear();
       }
       if (!notice.changed) absl::SleepFor(absl::Milliseconds(5));
@@ -634,7 +649,7 @@ adsync::v1::HelloResult ResumeFrom(uint32_t invocation, int64_t usn) {
 class AgentTest : public ::testing::Test {
  protected:
   Agent MakeAgent(const std::string& target, bool change_notification = true,
-                  int poll_interval_seconds = 1) {
+                  int search_interval_seconds = 1) {
     adsync::v1::AgentConfig c;
     c.set_coordinator(target);
     c.set_org_id("6f1c2a7e-8d3b-4c5a-9e0f-1a2b3c4d5e6f");
@@ -643,7 +658,9 @@ class AgentTest : public ::testing::Test {
     c.mutable_ldap()->set_uri("ldaps://dc1.district.test");
     c.mutable_ldap()->set_bind_dn("svc");
     c.mutable_ldap()->set_password_file("/unused");
-    c.set_poll_interval_seconds(poll_interval_seconds);
+    // The poll, or with change notification the backstop.
+    c.set_poll_interval_seconds(search_interval_seconds);
+    c.set_backstop_interval_seconds(search_interval_seconds);
     c.set_change_notification(change_notification);
     auto config = ResolveAgentConfig(c);
     EXPECT_TRUE(config.ok()) << config.status();
@@ -663,7 +680,7 @@ class AgentTest : public ::testing::Test {
   // Announces a change on the DC, by a notification that names no object.
   void Change(int64_t usn) {
     dc_.usn = usn;
-    dc_.Notify({""});
+    dc_.NotifyDns({""});
   }
 
   LogLines log_;
@@ -812,8 +829,8 @@ TEST_F(AgentTest, FollowsChangesThroughDemotionAndPromotion) {
   auto agent = std::make_unique<RunningAgent>(MakeAgent(coordinator.target()));
   ASSERT_TRUE(log_.WaitFor("info full sync done deltas=2 skipped=0 usn=5000 "));
   ASSERT_TRUE(log_.WaitFor(
-      "info following changes mode=change notification, and polling every "
-      "1s"));
+      "info following changes mode=change notification, and a search for all "
+      "changes every 1s"));
 
   Change(5100);
   ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5100 "));
@@ -904,28 +921,35 @@ TEST_F(AgentTest, PollsWhenChangeNotificationIsOffOrRefused) {
   ASSERT_TRUE(log_.WaitFor("info following changes mode=polling every 1s", 2));
 }
 
-TEST(ChangeNotice, TrustsOnlyAFewNamesOfSaneLength) {
+LdapEntry Named(std::string dn) {
+  LdapEntry e;
+  e.dn = std::move(dn);
+  return e;
+}
+
+TEST(ChangeNotice, TrustsOnlyAFewObjectsWithNamesOfSaneLength) {
   ChangeNotice named;
   EXPECT_FALSE(named.changed);
-  named.Add("CN=jane,DC=district,DC=test");
+  named.Add(Named("CN=jane,DC=district,DC=test"));
   EXPECT_TRUE(named.changed);
   EXPECT_TRUE(named.complete);
-  EXPECT_THAT(named.dns, ::testing::ElementsAre("CN=jane,DC=district,DC=test"));
+  ASSERT_EQ(named.objects.size(), 1u);
+  EXPECT_EQ(named.objects[0].dn, "CN=jane,DC=district,DC=test");
 
   ChangeNotice unnamed;
-  unnamed.Add("");
+  unnamed.Add(LdapEntry());
   EXPECT_TRUE(unnamed.changed);
   EXPECT_FALSE(unnamed.complete);
   ChangeNotice huge;
-  huge.Add(std::string(ChangeNotice::kMaxDnBytes + 1, 'x'));
+  huge.Add(Named(std::string(ChangeNotice::kMaxDnBytes + 1, 'x')));
   EXPECT_FALSE(huge.complete);
-  EXPECT_TRUE(huge.dns.empty());
+  EXPECT_TRUE(huge.objects.empty());
   ChangeNotice many;
   for (size_t i = 0; i <= ChangeNotice::kMaxNoticedObjects; ++i) {
-    many.Add(absl::StrCat("CN=u", i));
+    many.Add(Named(absl::StrCat("CN=u", i)));
   }
   EXPECT_FALSE(many.complete);
-  EXPECT_EQ(many.dns.size(), ChangeNotice::kMaxNoticedObjects);
+  EXPECT_EQ(many.objects.size(), ChangeNotice::kMaxNoticedObjects);
 }
 
 TEST(ControllerDomainTest, ScopeIgnoresCaseAndSpacesAfterCommas) {
@@ -940,7 +964,62 @@ TEST(ControllerDomainTest, ScopeIgnoresCaseAndSpacesAfterCommas) {
   EXPECT_FALSE(IsUnderDn("CN=jane,DC=district,DC=test", ""));
 }
 
-TEST(ChangeTracker, SendsTheNotifiedAccountsAsTheyAreNowWithoutAWatermark) {
+// An object as a notification carries it (NotificationAttributes).
+LdapEntry Notified(std::string dn, int guid,
+                   std::vector<std::string> object_classes,
+                   std::string category, bool deleted = false) {
+  LdapEntry e = SambaTombstone();
+  e.dn = std::move(dn);
+  e.attributes["objectguid"] = {testing::TestGuid(guid)};
+  e.attributes["isdeleted"] = {deleted ? "TRUE" : "FALSE"};
+  e.attributes["objectclass"] = std::move(object_classes);
+  if (!category.empty()) {
+    e.attributes["objectcategory"] = {absl::StrCat(
+        "CN=", category, ",CN=Schema,CN=Configuration,DC=district,DC=test")};
+  }
+  return e;
+}
+
+TEST(ChangeTracker, JudgesNotifiedObjectsByTheDefaultFilterWithoutReading) {
+  LiveDc dc;
+  LiveDirectory dir(&dc, absl::OkStatus());
+  RecordingSink sink;
+  ChangeTracker tracker(&dir, &sink,
+                        {.base_dns = {"OU=Schools,DC=district,DC=test"}});
+  absl::StatusOr<ControllerState> controller = tracker.ReadController();
+  ASSERT_TRUE(controller.ok()) << controller.status();
+  const std::vector<std::string> user = {"top", "person",
+                                         "organizationalPerson", "User"};
+  const std::vector<std::string> computer = {
+      "top", "person", "organizationalPerson", "user", "computer"};
+  absl::StatusOr<CycleStats> stats = tracker.SendNotified(
+      *controller,
+      {Notified("CN=jane,OU=Schools,DC=district,DC=test", 1, user, "Person"),
+       Notified("CN=bob,OU=Staff,DC=district,DC=test", 2, user, "Person"),
+       Notified("CN=pc1,OU=Schools,DC=district,DC=test", 3, computer,
+                "Computer"),
+       Notified("CN=staff,OU=Schools,DC=district,DC=test", 4, {"top", "group"},
+                "Group"),
+       Notified("CN=kim\\0ADEL:5,CN=Deleted Objects,DC=district,DC=test", 5,
+                user, "", /*deleted=*/true),
+       Notified("CN=pc2\\0ADEL:6,CN=Deleted Objects,DC=district,DC=test", 6,
+                computer, "", /*deleted=*/true)});
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  // Jane (a person in scope) and kim's tombstone; not bob (outside the
+  // bases), the computers or the group.
+  ASSERT_EQ(sink.batches.size(), 1u);
+  const adsync::v1::Batch& batch = sink.batches[0];
+  EXPECT_FALSE(batch.has_watermark());
+  ASSERT_EQ(batch.deltas_size(), 2);
+  EXPECT_EQ(batch.deltas(0).object_guid(), testing::TestGuid(1));
+  EXPECT_FALSE(batch.deltas(0).deleted());
+  EXPECT_EQ(batch.deltas(1).object_guid(), testing::TestGuid(5));
+  EXPECT_TRUE(batch.deltas(1).deleted());
+  absl::MutexLock lock(&dc.mu);
+  EXPECT_TRUE(dc.object_reads.empty());
+}
+
+TEST(ChangeTracker, ReadsNotifiedObjectsByDnWhenOnlyTheDcCanJudgeThem) {
   LiveDc dc;
   LiveDirectory dir(&dc, absl::OkStatus());
   RecordingSink sink;
@@ -957,8 +1036,11 @@ TEST(ChangeTracker, SendsTheNotifiedAccountsAsTheyAreNowWithoutAWatermark) {
   absl::StatusOr<ControllerState> controller = tracker.ReadController();
   ASSERT_TRUE(controller.ok()) << controller.status();
 
-  absl::StatusOr<CycleStats> stats =
-      tracker.SendNotified(*controller, {live, outside, tombstone, gone});
+  // Objects without their classes (as a DC that sent no attributes), and
+  // one with them under a filter of the operator's.
+  absl::StatusOr<CycleStats> stats = tracker.SendNotified(
+      *controller,
+      {Named(live), Named(outside), Named(tombstone), Named(gone)});
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->deltas, 2u);
   ASSERT_EQ(sink.batches.size(), 1u);
@@ -987,12 +1069,27 @@ TEST(ChangeTracker, SendsTheNotifiedAccountsAsTheyAreNowWithoutAWatermark) {
     EXPECT_EQ(dc.object_reads[4].base, gone);
   }
   // Nothing notified that is an account: nothing sent.
-  ASSERT_TRUE(tracker.SendNotified(*controller, {gone}).ok());
+  ASSERT_TRUE(tracker.SendNotified(*controller, {Named(gone)}).ok());
   EXPECT_EQ(sink.batches.size(), 1u);
   // A DC that stopped answering ends the cycle.
   dc.reads_fail = true;
-  EXPECT_EQ(tracker.SendNotified(*controller, {live}).status().code(),
+  EXPECT_EQ(tracker.SendNotified(*controller, {Named(live)}).status().code(),
             absl::StatusCode::kUnavailable);
+  dc.reads_fail = false;
+
+  // A filter of the operator's is the DC's to evaluate: a read by DN with
+  // it, even for an object whose classes came with the notification.
+  ChangeTracker filtered(&dir, &sink,
+                         {.base_dns = {"OU=Schools,DC=district,DC=test"},
+                          .filter = "(&(objectClass=user)(department=IT))"});
+  ASSERT_TRUE(
+      filtered
+          .SendNotified(*controller, {Notified(live, 1, {"user"}, "Person")})
+          .ok());
+  absl::MutexLock lock(&dc.mu);
+  ASSERT_EQ(dc.object_reads.size(), 8u);
+  EXPECT_EQ(dc.object_reads[7].base, live);
+  EXPECT_EQ(dc.object_reads[7].filter, "(&(objectClass=user)(department=IT))");
 }
 
 TEST_F(AgentTest, ANotifiedAccountIsSentAtOnceAndThePollStillSweeps) {
@@ -1003,7 +1100,7 @@ TEST_F(AgentTest, ANotifiedAccountIsSentAtOnceAndThePollStillSweeps) {
   const size_t before = coordinator.Batches().size();
   const std::string jane = "CN=jane,DC=district,DC=test";
   dc_.Put(jane, 1, /*deleted=*/false);
-  dc_.Notify({jane, "CN=a group,DC=district,DC=test"});
+  dc_.NotifyDns({jane, "CN=a group,DC=district,DC=test"});
   dc_.usn = 5100;
   ASSERT_TRUE(log_.WaitFor("info notified changes sent deltas=1 skipped=0 "));
   const auto batches = coordinator.Batches();
@@ -1021,7 +1118,7 @@ TEST_F(AgentTest, ANotificationNotNamingEveryObjectIsSearchedAtOnce) {
   // No poll during the test: only the notification explains a search.
   RunningAgent agent(MakeAgent(coordinator.target(),
                                /*change_notification=*/true,
-                               /*poll_interval_seconds=*/600));
+                               /*search_interval_seconds=*/600));
   ASSERT_TRUE(log_.WaitFor("info following changes"));
   ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));
   std::vector<std::string> many;
@@ -1029,7 +1126,7 @@ TEST_F(AgentTest, ANotificationNotNamingEveryObjectIsSearchedAtOnce) {
     many.push_back(absl::StrCat("CN=u", i, ",DC=district,DC=test"));
   }
   dc_.usn = 5100;
-  dc_.Notify(many);
+  dc_.NotifyDns(many);
   ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5100 "));
   Change(5200);  // names no object
   ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5200 "));

@@ -153,9 +153,9 @@ TEST_F(AgentE2eTest, EveryKindOfChangeOnTheDcIsReflected) {
   EXPECT_EQ(c.deleted(), 1u);
   EXPECT_EQ(c.disabled(), 1u);
   EXPECT_THAT(agent->Log(), HasSubstr("mode=change notification"));
-  // With no poll, each change after the first came by reading the objects
-  // the notification named: the new mail, the rename, the UPN, the
-  // disabling, kim's creation and kim's tombstone.
+  // With no backstop search, each change after the first came with its
+  // notification: the new mail, the rename, the UPN, the disabling, kim's
+  // creation and kim's tombstone.
   const std::string log = agent->Log();
   int notified = 0;
   for (size_t at = log.find("notified changes sent deltas=");

@@ -164,8 +164,9 @@ struct AgentSetup {
   std::string password_file;
   std::vector<std::string> base_dns;
   int page_size = 0;  // 0 = default
-  // Between change checks; with change notification on, a long interval
-  // shows that notifications, not polls, carried a change.
+  // Between searches for all changes: the poll, and with change
+  // notification the backstop too (searching as often as without it). A
+  // long interval shows that notifications carried a change.
   int poll_interval_seconds = 1;
   std::string extra;       // appended text-format fields
   std::string ldap_extra;  // appended inside ldap { }
