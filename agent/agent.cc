@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -206,6 +207,7 @@ absl::StatusOr<std::unique_ptr<Agent::Connection>> Agent::Connect() {
 absl::Status Agent::Standby(Connection* c, const std::atomic<bool>* stop) {
   Log(LogLevel::kInfo, "standby", {{"epoch", absl::StrCat(c->role.epoch)}});
   while (!stop->load() && c->role.role != adsync::v1::ROLE_PRIMARY) {
+    RETURN_IF_ERROR(DropQueuedNotifications(c));
     // Read where our DC stands so status can show its replication lag.
     ASSIGN_OR_RETURN(c->dc, c->tracker.ReadController());
     RETURN_IF_ERROR(c->link->Heartbeat(Position(c->dc)));
@@ -221,6 +223,7 @@ absl::Status Agent::Standby(Connection* c, const std::atomic<bool>* stop) {
 
 // From the coordinator's watermark when this DC issued it, else in full.
 absl::Status Agent::CatchUp(Connection* c) {
+  RETURN_IF_ERROR(DropQueuedNotifications(c));
   if (c->role.full_sync_required ||
       c->role.resume_from.invocation_id() != c->dc.invocation_id) {
     return c->FullSync(c->dc);
@@ -240,7 +243,7 @@ absl::Status Agent::FollowChanges(Connection* c,
                                   const std::atomic<bool>* stop) {
   if (!c->watching) StartWatching(c);
   // How often to search for every change since the watermark.
-  const absl::Duration poll =
+  const absl::Duration search_interval =
       absl::Seconds(c->notified ? config_.backstop_interval_seconds()
                                 : config_.poll_interval_seconds());
   DcLiveness dc_alive(c->heartbeat, DcSilenceBound(c->heartbeat, c->lease_ttl),
@@ -249,33 +252,38 @@ absl::Status Agent::FollowChanges(Connection* c,
   const absl::Duration fresh =
       std::min(c->heartbeat / 4, absl::Milliseconds(250));
   absl::Time last_heartbeat = absl::Now();
-  absl::Time last_check = absl::Now();
+  absl::Time last_search = absl::Now();
   // A change made after the catch-up read the DC but before the
-  // notification registration is announced by nothing: look once now
-  // instead of at the next poll.
-  bool check_now = true;
+  // notification registration is announced by nothing: search once now.
+  bool first_turn = true;
+  bool search_owed = true;
+  // What notifications carried that a DC not answering a probe kept from
+  // being sent: sent on a later turn.
+  ChangeNotice unsent;
   while (!stop->load() && c->link->role().role == adsync::v1::ROLE_PRIMARY) {
-    ChangeNotice notice;
-    if (!check_now) {
-      // Until the next heartbeat, poll or probe is due, whichever comes
+    ChangeNotice notice = std::exchange(unsent, ChangeNotice());
+    if (!first_turn) {
+      // Until the next heartbeat, search or probe is due, whichever comes
       // first: heartbeats keep their interval however notifications arrive.
       const absl::Time until =
-          std::min({last_heartbeat + c->heartbeat, last_check + poll,
-                    dc_alive.NextProbe()});
-      // `until` may already be past (a poll overdue while probes missed):
-      // lateness counts from when the wait was asked for, not from it.
+          std::min({last_heartbeat + c->heartbeat,
+                    last_search + search_interval, dc_alive.NextProbe()});
+      // `until` may already be past (a search overdue while probes
+      // missed): lateness counts from when the wait was asked for.
       const absl::Time wake_at = std::max(until, absl::Now());
-      ASSIGN_OR_RETURN(notice,
+      ASSIGN_OR_RETURN(ChangeNotice arrived,
                        c->directory->WaitForChange(wake_at - absl::Now()));
       // Woken far later than asked: this process did not run (stopped,
       // suspended), so the DC's silence meanwhile was not the DC's.
       if (absl::Now() - wake_at > c->heartbeat) dc_alive.Resumed(absl::Now());
-      if (notice.changed) dc_alive.Answered(absl::Now());
+      if (arrived.changed) dc_alive.Answered(absl::Now());
+      notice.Append(std::move(arrived));
     }
+    first_turn = false;
     // What the notifications carried is sent at once; anything else they
     // announced needs the search for all changes.
-    bool check = check_now || (notice.changed && !notice.complete);
-    check_now = false;
+    const bool search = search_owed || (notice.changed && !notice.complete);
+    search_owed = false;
     RETURN_IF_ERROR(c->link->Health());
     if (absl::Now() - last_heartbeat >= c->heartbeat) {
       RETURN_IF_ERROR(c->link->Heartbeat(Position(c->dc)));
@@ -285,9 +293,13 @@ absl::Status Agent::FollowChanges(Connection* c,
     // answer delays the next heartbeat by half an interval at most.
     if (absl::Now() >= dc_alive.NextProbe()) {
       ASSIGN_OR_RETURN(bool answers, ProbeDc(c, &dc_alive));
-      if (!answers) continue;
+      if (!answers) {
+        unsent = std::move(notice);
+        search_owed = search;
+        continue;
+      }
     }
-    if (!check && !notice.objects.empty()) {
+    if (!search && !notice.objects.empty()) {
       // The search for all changes since the watermark scans every account
       // on a DC that does not index uSNChanged (Samba): the notified
       // objects go at once. The backstop still runs that search, and moves
@@ -295,14 +307,18 @@ absl::Status Agent::FollowChanges(Connection* c,
       RETURN_IF_ERROR(c->SendNotified(notice.objects));
       dc_alive.Answered(absl::Now());
     }
-    if (!check && absl::Now() - last_check < poll) continue;
-    last_check = absl::Now();
-    // A poll asks the DC first with a short timeout: the sync cycle's own
-    // reads wait up to the LDAP timeout (30 s), and a primary stuck in one
-    // sends no heartbeats, so its lease would only lapse after the TTL.
-    if (!check && dc_alive.QuietFor(fresh, absl::Now())) {
+    if (!search && absl::Now() - last_search < search_interval) continue;
+    last_search = absl::Now();
+    // A DC quiet for a moment is asked first with a short timeout: the
+    // sync cycle's own reads wait up to the LDAP timeout (30 s), and a
+    // primary stuck in one sends no heartbeats, so its lease would only
+    // lapse after the TTL.
+    if (dc_alive.QuietFor(fresh, absl::Now())) {
       ASSIGN_OR_RETURN(bool answers, ProbeDc(c, &dc_alive));
-      if (!answers) continue;
+      if (!answers) {
+        search_owed = true;
+        continue;
+      }
     }
     RETURN_IF_ERROR(c->CheckForChanges());
     dc_alive.Answered(absl::Now());
@@ -310,6 +326,16 @@ absl::Status Agent::FollowChanges(Connection* c,
   if (!stop->load()) {
     Log(LogLevel::kWarning, "demoted to standby",
         {{"reason", c->link->role().reason}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Agent::DropQueuedNotifications(Connection* c) {
+  if (!c->notified) return absl::OkStatus();
+  for (int taken = 0; taken < 64; ++taken) {
+    ASSIGN_OR_RETURN(ChangeNotice queued,
+                     c->directory->WaitForChange(absl::ZeroDuration()));
+    if (!queued.changed) break;
   }
   return absl::OkStatus();
 }
@@ -329,6 +355,8 @@ absl::StatusOr<bool> Agent::ProbeDc(Connection* c, DcLiveness* dc_alive) {
   const std::string silent = absl::FormatDuration(
       absl::Trunc(dc_alive->Silence(now), absl::Milliseconds(1)));
   if (usn.ok()) {
+    // Heartbeats report it: between searches it is the freshest there is.
+    c->dc.highest_committed_usn = std::max(c->dc.highest_committed_usn, *usn);
     if (was_slow) {
       Log(LogLevel::kInfo, "the DC answers again", {{"after", silent}});
     }

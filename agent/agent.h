@@ -58,6 +58,11 @@ class Agent {
   // the bound (the session then ends, which gives the lease up).
   absl::StatusOr<bool> ProbeDc(Connection* c, DcLiveness* dc_alive);
   void StartWatching(Connection* c);
+  // Drops the notifications queued while this agent sent nothing (a
+  // standby, or before a catch-up): the catch-up's search covers what they
+  // carry, and left queued they would hold memory without bound and send
+  // old states after it.
+  absl::Status DropQueuedNotifications(Connection* c);
 
   const adsync::v1::AgentConfig config_;
   const AgentSecrets secrets_;

@@ -1,6 +1,7 @@
 #include "agent/change_tracker.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -14,23 +15,37 @@
 namespace adsync {
 
 namespace {
+// Lower case, without the spaces after separating commas. An escaped
+// character ("\,", "\ ") is kept as it is: it belongs to an RDN's value.
 std::string NormalizedDn(absl::string_view dn) {
   std::string out;
-  bool after_comma = false;
+  bool escaped = false, after_separator = false;
   for (char c : dn) {
-    if (after_comma && c == ' ') continue;
-    after_comma = c == ',';
+    if (after_separator && c == ' ') continue;
+    after_separator = !escaped && c == ',';
+    escaped = !escaped && c == '\\';
     out += absl::ascii_tolower(static_cast<unsigned char>(c));
   }
   return out;
+}
+// True when the comma at `at` separates RDNs: not escaped by an odd run of
+// backslashes before it.
+bool IsSeparator(absl::string_view dn, size_t at) {
+  size_t backslashes = 0;
+  while (backslashes < at && dn[at - 1 - backslashes] == '\\') ++backslashes;
+  return dn[at] == ',' && backslashes % 2 == 0;
 }
 }  // namespace
 
 bool IsUnderDn(absl::string_view dn, absl::string_view base) {
   const std::string d = NormalizedDn(dn);
   const std::string b = NormalizedDn(base);
-  if (b.empty()) return false;
-  return d == b || absl::EndsWith(d, absl::StrCat(",", b));
+  if (b.empty() || d.size() < b.size()) return false;
+  if (d == b) return true;
+  // "CN=x\,OU=Students,OU=School1" ends with ",ou=students,ou=school1" but
+  // is an object of OU=School1, not of OU=Students.
+  return d.size() > b.size() && absl::EndsWith(d, b) &&
+         IsSeparator(d, d.size() - b.size() - 1);
 }
 
 std::string DnsNameOfNamingContext(absl::string_view naming_context) {
@@ -244,11 +259,15 @@ const std::vector<std::string>& NotificationAttributes() {
   return *kAttributes;
 }
 
+namespace {
+bool InScope(const std::string& dn, const std::vector<std::string>& bases) {
+  return std::any_of(bases.begin(), bases.end(),
+                     [&](const std::string& b) { return IsUnderDn(dn, b); });
+}
+}  // namespace
+
 ChangeTracker::NotifiedKind ChangeTracker::Classify(
     const LdapEntry& object, const std::vector<std::string>& bases) const {
-  // Only the default filter is evaluated here; any other is the DC's to
-  // evaluate, on a read of the object.
-  if (Filter(options_) != kDefaultAccountFilter) return NotifiedKind::kRead;
   auto classes = object.attributes.find("objectclass");
   if (classes == object.attributes.end()) return NotifiedKind::kRead;
   bool user = false, computer = false;
@@ -257,32 +276,32 @@ ChangeTracker::NotifiedKind ChangeTracker::Classify(
     computer |= absl::EqualsIgnoreCase(c, "computer");
   }
   if (absl::EqualsIgnoreCase(object.First("isdeleted"), "TRUE")) {
-    // As the tombstone search: anywhere in the domain.
+    // The tombstone search's rule, whatever the filter: anywhere in the
+    // domain.
     return user && !computer ? NotifiedKind::kAccount : NotifiedKind::kOther;
   }
+  if (!InScope(object.dn, bases)) return NotifiedKind::kOther;
+  // Only the default filter is judged here; any other is the DC's to
+  // evaluate, on a read of the object.
+  if (Filter(options_) != kDefaultAccountFilter) return NotifiedKind::kReadLive;
   // (objectCategory=person) matches the category Person of the schema.
   const bool person =
       absl::StartsWithIgnoreCase(object.First("objectcategory"), "CN=Person,");
-  const bool in_scope = std::any_of(
-      bases.begin(), bases.end(),
-      [&](const std::string& b) { return IsUnderDn(object.dn, b); });
-  return user && person && in_scope ? NotifiedKind::kAccount
-                                    : NotifiedKind::kOther;
+  return user && person ? NotifiedKind::kAccount : NotifiedKind::kOther;
 }
 
 absl::Status ChangeTracker::ReadNotified(const std::string& dn,
                                          const std::vector<std::string>& bases,
-                                         CycleStats* stats) {
+                                         bool live_only, CycleStats* stats) {
   const uint64_t before = stats->deltas + stats->skipped;
-  const bool in_scope =
-      std::any_of(bases.begin(), bases.end(),
-                  [&](const std::string& b) { return IsUnderDn(dn, b); });
-  if (in_scope) {
+  if (InScope(dn, bases)) {
     SearchRequest live = BaseObject(dn, AccountAttributes());
     live.filter = Filter(options_);
     RETURN_IF_ERROR(IgnoreGone(Stream(live, stats)));
   }
-  if (stats->deltas + stats->skipped > before) return absl::OkStatus();
+  if (live_only || stats->deltas + stats->skipped > before) {
+    return absl::OkStatus();
+  }
   SearchRequest tombstone = BaseObject(dn, AccountAttributes());
   tombstone.filter = TombstoneFilter("");
   tombstone.show_deleted = true;
@@ -295,15 +314,20 @@ absl::StatusOr<CycleStats> ChangeTracker::SendNotified(
   begin_pending_ = false;
   CycleStats stats;
   const std::vector<std::string> bases = Bases(options_, dc);
+  std::set<std::string> read;  // an object changed twice: read once
   for (const LdapEntry& object : objects) {
-    switch (Classify(object, bases)) {
+    const NotifiedKind kind = Classify(object, bases);
+    switch (kind) {
       case NotifiedKind::kAccount:
         RETURN_IF_ERROR(Add(object, &stats));
         break;
       case NotifiedKind::kOther:
         break;
       case NotifiedKind::kRead:
-        RETURN_IF_ERROR(ReadNotified(object.dn, bases, &stats));
+      case NotifiedKind::kReadLive:
+        if (!read.insert(object.dn).second) break;
+        RETURN_IF_ERROR(ReadNotified(object.dn, bases,
+                                     kind == NotifiedKind::kReadLive, &stats));
         break;
     }
   }

@@ -89,9 +89,11 @@ class ChangeTracker {
   // Sends the accounts among `objects`, the changed objects notifications
   // carried (with NotificationAttributes), as they were notified: live
   // accounts under the bases that match the filter, and tombstones. With
-  // the default filter they are judged here; with another, each object is
-  // read again by DN with the filter (a base-scope search, which the DC
-  // answers from its index). An object that is no account, or no longer
+  // the default filter they are judged here; with another, each live
+  // object under the bases is read again by DN with the filter (a
+  // base-scope search, which the DC answers from its index), once however
+  // often it was notified. An object notified without its classes is read
+  // live, then as a tombstone. An object that is no account, or no longer
   // exists, is not sent. The batch carries no watermark: the next
   // Incremental still covers these objects, which the coordinator takes as
   // no change (it orders by replication stamps).
@@ -99,15 +101,20 @@ class ChangeTracker {
       const ControllerState& dc, const std::vector<LdapEntry>& objects);
 
  private:
-  enum class NotifiedKind { kAccount, kOther, kRead };
-  // What a notified object is, or kRead when only the DC can tell.
+  enum class NotifiedKind {
+    kAccount,   // send it
+    kOther,     // not an account in scope
+    kReadLive,  // live and in scope: only the DC can apply the filter
+    kRead,      // the notification carried no classes: read it
+  };
   NotifiedKind Classify(const LdapEntry& object,
                         const std::vector<std::string>& bases) const;
-  // Reads a notified object by DN (live under the bases, else as a
-  // tombstone) and adds it if it is an account.
+  // Reads a notified object by DN (live under the bases with the filter,
+  // then, unless `live_only`, as a tombstone) and adds it if it is an
+  // account.
   absl::Status ReadNotified(const std::string& dn,
                             const std::vector<std::string>& bases,
-                            CycleStats* stats);
+                            bool live_only, CycleStats* stats);
   // Adds an account's delta to the pending batch, sending it when full;
   // an entry that cannot be read is skipped (logged).
   absl::Status Add(const LdapEntry& entry, CycleStats* stats);

@@ -81,6 +81,9 @@ inline SearchRequest BaseObject(std::string dn,
 struct ChangeNotice {
   static constexpr size_t kMaxNoticedObjects = 64;
   static constexpr size_t kMaxDnBytes = 2048;
+  // A wait takes at most this many queued notifications, so that a DC
+  // sending them without end cannot hold the agent (and its heartbeats).
+  static constexpr size_t kMaxTakenPerWait = 4096;
 
   bool changed = false;            // false: the wait timed out
   bool complete = true;            // `objects` holds every changed object
@@ -95,6 +98,13 @@ struct ChangeNotice {
       return;
     }
     objects.push_back(std::move(object));
+  }
+  // Adds what a later wait saw.
+  void Append(ChangeNotice later) {
+    const bool later_complete = later.complete;
+    for (LdapEntry& o : later.objects) Add(std::move(o));
+    changed |= later.changed;
+    complete = complete && later_complete;
   }
 };
 

@@ -267,7 +267,7 @@ absl::Status OpenLdapDirectory::WatchForChanges(
   LDAPControl notify{
       const_cast<char*>(kChangeNotificationControlOid), {0, nullptr}, 1};
   // Without Show Deleted, AD does not notify a deletion: it would wait for
-  // the next poll.
+  // the next search for all changes.
   LDAPControl show_deleted{
       const_cast<char*>(kShowDeletedControlOid), {0, nullptr}, 1};
   LDAPControl* controls[] = {&notify, &show_deleted, nullptr};
@@ -319,8 +319,12 @@ LdapEntry OpenLdapDirectory::ReadEntry(LDAPMessage* e) {
 
 void OpenLdapDirectory::Note(int type, LDAPMessage* message,
                              ChangeNotice* notice) {
-  // A search reference, or anything but an entry, names no object.
-  notice->Add(type == LDAP_RES_SEARCH_ENTRY ? ReadEntry(message) : LdapEntry());
+  // A search reference, or anything but an entry, names no object; once
+  // the notice is incomplete, the search for all changes covers the rest
+  // and entries need not be read.
+  notice->Add(type == LDAP_RES_SEARCH_ENTRY && notice->complete
+                  ? ReadEntry(message)
+                  : LdapEntry());
 }
 
 absl::StatusOr<ChangeNotice> OpenLdapDirectory::WaitForChange(
@@ -345,7 +349,7 @@ absl::StatusOr<ChangeNotice> OpenLdapDirectory::WaitForChange(
   if (rc == LDAP_RES_SEARCH_RESULT) return RegistrationEnded(msg.get());
   Note(rc, msg.get(), &notice);
   // Take the further notifications already queued: one look covers them.
-  while (true) {
+  for (size_t taken = 1; taken < ChangeNotice::kMaxTakenPerWait; ++taken) {
     struct timeval zero = {0, 0};
     LDAPMessage* raw_more = nullptr;
     const int more_rc =

@@ -323,7 +323,7 @@ absl::Status WldapDirectory::WatchForChanges(
   LDAPControlA notify{
       const_cast<char*>(kChangeNotificationControlOid), {0, nullptr}, TRUE};
   // Without Show Deleted, AD does not notify a deletion: it would wait for
-  // the next poll.
+  // the next search for all changes.
   LDAPControlA show_deleted{
       const_cast<char*>(kShowDeletedControlOid), {0, nullptr}, TRUE};
   LDAPControlA* controls[] = {&notify, &show_deleted, nullptr};
@@ -377,8 +377,12 @@ LdapEntry WldapDirectory::ReadEntry(LDAPMessage* e) {
 
 void WldapDirectory::Note(ULONG type, LDAPMessage* message,
                           ChangeNotice* notice) {
-  // A search reference, or anything but an entry, names no object.
-  notice->Add(type == LDAP_RES_SEARCH_ENTRY ? ReadEntry(message) : LdapEntry());
+  // A search reference, or anything but an entry, names no object; once
+  // the notice is incomplete, the search for all changes covers the rest
+  // and entries need not be read.
+  notice->Add(type == LDAP_RES_SEARCH_ENTRY && notice->complete
+                  ? ReadEntry(message)
+                  : LdapEntry());
 }
 
 absl::StatusOr<ChangeNotice> WldapDirectory::WaitForChange(
@@ -404,7 +408,7 @@ absl::StatusOr<ChangeNotice> WldapDirectory::WaitForChange(
   }
   Note(rc, msg.get(), &notice);
   // Take the further notifications already queued: one look covers them.
-  while (true) {
+  for (size_t taken = 1; taken < ChangeNotice::kMaxTakenPerWait; ++taken) {
     l_timeval zero = {0, 0};
     LDAPMessage* raw_more = nullptr;
     const ULONG more_rc = ldap_result(ld_, static_cast<ULONG>(notify_msgid_),

@@ -2,8 +2,9 @@
 # provisions and starts the benchmark DC (127.0.0.91, BENCH.TEST) with
 # `users` users in OUs of 1000 (built once, cached in build/bench-dc),
 # starts panel-sim, and defines run_coordinator, which starts a fresh
-# coordinator and writes an agent config for it (polling every
-# agent_poll_seconds, 1 unless set). REQUIRES: ROOT (the checkout), users;
+# coordinator and writes an agent config for it (searching for all changes,
+# by poll or as the backstop to change notification, every
+# agent_search_seconds, 1 unless set). REQUIRES: ROOT (the checkout), users;
 # sets B, DC, S, CTL, ORG, COORD, PIDS; stops everything at exit.
 B=$ROOT/build/bench-run
 DC=$ROOT/build/bench-dc
@@ -65,7 +66,8 @@ coordinator: "127.0.0.1:27443"
 org_id: "$ORG"
 sync_key_file: "$B/sync.key"
 domain: "BENCH"
-poll_interval_seconds: ${agent_poll_seconds:-1}
+poll_interval_seconds: ${agent_search_seconds:-1}
+backstop_interval_seconds: ${agent_search_seconds:-1}
 ldap { uri: "ldaps://$IP" ca_file: "$DC/tls/ca.pem" bind_dn: "$ADMIN_DN" password_file: "$B/ldap.pw" }
 CONF
 }

@@ -263,6 +263,8 @@ TEST(AgentConfig, RequiredFieldsAndDefaults) {
   EXPECT_THAT(std::string(ResolveAgentConfig(c).status().message()),
               HasSubstr("backstop_interval_seconds is 3601; it must be at "
                         "most 3600"));
+  c.set_backstop_interval_seconds(3600);
+  EXPECT_TRUE(ResolveAgentConfig(c).ok());
   c.set_backstop_interval_seconds(0);
   c.mutable_ldap()->set_uri("http://dc1");
   EXPECT_THAT(std::string(ResolveAgentConfig(c).status().message()),
@@ -494,15 +496,15 @@ class LiveDirectory : public FakeDirectory {
   absl::StatusOr<ChangeNotice> WaitForChange(absl::Duration timeout) override {
     const absl::Time until = absl::Now() + timeout;
     ChangeNotice notice;
-    while (absl::Now() < until && !notice.changed) {
+    while (true) {  // looks once even with a zero timeout, as ldap_result
       {
         absl::MutexLock lock(&dc_->mu);
         for (LdapEntry& o : dc_->notified) notice.Add(std::move(o));
         dc_->notified.clear();
       }
-      if (!notice.changed) absl::SleepFor(absl::Milliseconds(5));
+      if (notice.changed || absl::Now() >= until) return notice;
+      absl::SleepFor(absl::Milliseconds(5));
     }
-    return notice;
   }
 
  private:
@@ -538,6 +540,21 @@ class ScriptedCoordinator {
     int n = 0;
     for (const auto& m : Received()) n += m.has_hello();
     return n;
+  }
+  // Waits until `n` more heartbeats than now arrived: time passing, in the
+  // agent's own turns.
+  bool WaitForMoreHeartbeats(int n) {
+    absl::MutexLock lock(&mu_);
+    auto count = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      int seen = 0;
+      for (const auto& m : received_) seen += m.has_heartbeat();
+      return seen;
+    };
+    const int target = count() + n;
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return count() >= target;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kPatience);
   }
   // Waits until a heartbeat reports `usn`.
   bool WaitForHeartbeat(int64_t usn) {
@@ -649,7 +666,8 @@ adsync::v1::HelloResult ResumeFrom(uint32_t invocation, int64_t usn) {
 class AgentTest : public ::testing::Test {
  protected:
   Agent MakeAgent(const std::string& target, bool change_notification = true,
-                  int search_interval_seconds = 1) {
+                  int poll_interval_seconds = 1,
+                  int backstop_interval_seconds = 1) {
     adsync::v1::AgentConfig c;
     c.set_coordinator(target);
     c.set_org_id("6f1c2a7e-8d3b-4c5a-9e0f-1a2b3c4d5e6f");
@@ -658,9 +676,8 @@ class AgentTest : public ::testing::Test {
     c.mutable_ldap()->set_uri("ldaps://dc1.district.test");
     c.mutable_ldap()->set_bind_dn("svc");
     c.mutable_ldap()->set_password_file("/unused");
-    // The poll, or with change notification the backstop.
-    c.set_poll_interval_seconds(search_interval_seconds);
-    c.set_backstop_interval_seconds(search_interval_seconds);
+    c.set_poll_interval_seconds(poll_interval_seconds);
+    c.set_backstop_interval_seconds(backstop_interval_seconds);
     c.set_change_notification(change_notification);
     auto config = ResolveAgentConfig(c);
     EXPECT_TRUE(config.ok()) << config.status();
@@ -903,8 +920,11 @@ TEST_F(AgentTest, ARestoredDcIsSyncedInFullAndFollowedUnderItsNewIdentity) {
 TEST_F(AgentTest, PollsWhenChangeNotificationIsOffOrRefused) {
   {
     ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
-    RunningAgent agent(
-        MakeAgent(coordinator.target(), /*change_notification=*/false));
+    // Polled every second: the backstop interval is for notifications.
+    RunningAgent agent(MakeAgent(coordinator.target(),
+                                 /*change_notification=*/false,
+                                 /*poll_interval_seconds=*/1,
+                                 /*backstop_interval_seconds=*/600));
     ASSERT_TRUE(log_.WaitFor("info following changes mode=polling every 1s"));
     // Past the first look (a heartbeat comes only after it), a change with
     // no notification waits for the next poll.
@@ -914,11 +934,17 @@ TEST_F(AgentTest, PollsWhenChangeNotificationIsOffOrRefused) {
   }
   watch_error_ = absl::UnimplementedError("the DC refused the control");
   ScriptedCoordinator coordinator(ResumeFrom(77, 5100));
-  RunningAgent agent(MakeAgent(coordinator.target()));
+  RunningAgent agent(MakeAgent(coordinator.target(),
+                               /*change_notification=*/true,
+                               /*poll_interval_seconds=*/1,
+                               /*backstop_interval_seconds=*/600));
   ASSERT_TRUE(log_.WaitFor(
       "warning change notification unavailable reason=the DC refused the "
       "control"));
   ASSERT_TRUE(log_.WaitFor("info following changes mode=polling every 1s", 2));
+  ASSERT_TRUE(coordinator.WaitForHeartbeat(5100));
+  dc_.usn = 5200;
+  ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5200 "));
 }
 
 LdapEntry Named(std::string dn) {
@@ -962,6 +988,13 @@ TEST(ControllerDomainTest, ScopeIgnoresCaseAndSpacesAfterCommas) {
   EXPECT_FALSE(
       IsUnderDn("DC=district,DC=test", "OU=Schools,DC=district,DC=test"));
   EXPECT_FALSE(IsUnderDn("CN=jane,DC=district,DC=test", ""));
+  // An escaped comma is part of a name, not a step up the tree.
+  EXPECT_FALSE(IsUnderDn("CN=x\\,OU=Students,OU=School1,DC=district,DC=test",
+                         "OU=Students,OU=School1,DC=district,DC=test"));
+  EXPECT_TRUE(IsUnderDn("CN=x\\\\,OU=Students,OU=School1,DC=district,DC=test",
+                        "OU=Students,OU=School1,DC=district,DC=test"));
+  EXPECT_TRUE(IsUnderDn("CN=x\\,y,OU=Students,OU=School1,DC=district,DC=test",
+                        "OU=Students,OU=School1,DC=district,DC=test"));
 }
 
 // An object as a notification carries it (NotificationAttributes).
@@ -1082,17 +1115,29 @@ TEST(ChangeTracker, ReadsNotifiedObjectsByDnWhenOnlyTheDcCanJudgeThem) {
   ChangeTracker filtered(&dir, &sink,
                          {.base_dns = {"OU=Schools,DC=district,DC=test"},
                           .filter = "(&(objectClass=user)(department=IT))"});
-  ASSERT_TRUE(
-      filtered
-          .SendNotified(*controller, {Notified(live, 1, {"user"}, "Person")})
-          .ok());
+  // Notified twice, read once; outside the bases, not read; a tombstone
+  // is judged here by the tombstone rule, which no filter changes.
+  sink.batches.clear();
+  ASSERT_TRUE(filtered
+                  .SendNotified(
+                      *controller,
+                      {Notified(live, 1, {"user"}, "Person"),
+                       Notified(live, 1, {"user"}, "Person"),
+                       Notified(outside, 2, {"user"}, "Person"),
+                       Notified(tombstone, 3, {"user"}, "", /*deleted=*/true)})
+                  .ok());
+  ASSERT_EQ(sink.batches.size(), 1u);
+  ASSERT_EQ(sink.batches[0].deltas_size(), 2);
+  EXPECT_EQ(sink.batches[0].deltas(0).object_guid(), testing::TestGuid(1));
+  EXPECT_EQ(sink.batches[0].deltas(1).object_guid(), testing::TestGuid(3));
   absl::MutexLock lock(&dc.mu);
   ASSERT_EQ(dc.object_reads.size(), 8u);
   EXPECT_EQ(dc.object_reads[7].base, live);
+  EXPECT_FALSE(dc.object_reads[7].show_deleted);
   EXPECT_EQ(dc.object_reads[7].filter, "(&(objectClass=user)(department=IT))");
 }
 
-TEST_F(AgentTest, ANotifiedAccountIsSentAtOnceAndThePollStillSweeps) {
+TEST_F(AgentTest, ANotifiedAccountIsSentAtOnceAndTheBackstopStillSearches) {
   ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
   RunningAgent agent(MakeAgent(coordinator.target()));
   ASSERT_TRUE(log_.WaitFor("info following changes"));
@@ -1109,8 +1154,55 @@ TEST_F(AgentTest, ANotifiedAccountIsSentAtOnceAndThePollStillSweeps) {
   ASSERT_EQ(batches[before].deltas_size(), 1);
   EXPECT_EQ(batches[before].deltas(0).object_guid(), testing::TestGuid(1));
   EXPECT_EQ(batches[before].lease_epoch(), 1u);
-  // The poll's search for every change since the watermark moves it.
+  // The backstop's search for every change since the watermark moves it.
   ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5100 "));
+}
+
+TEST_F(AgentTest, ACompleteNotificationWaitsForTheBackstopToSearch) {
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
+  RunningAgent agent(MakeAgent(coordinator.target(),
+                               /*change_notification=*/true,
+                               /*poll_interval_seconds=*/1,
+                               /*backstop_interval_seconds=*/600));
+  ASSERT_TRUE(log_.WaitFor(
+      "info following changes mode=change notification, and a search for all "
+      "changes every 600s"));
+  ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));
+  const std::string jane = "CN=jane,DC=district,DC=test";
+  dc_.Put(jane, 1, /*deleted=*/false);
+  dc_.NotifyDns({jane});
+  dc_.usn = 5100;
+  ASSERT_TRUE(log_.WaitFor("info notified changes sent deltas=1 skipped=0 "));
+  // Two seconds of heartbeats (100 ms apart): two polls' worth, and no
+  // search.
+  ASSERT_TRUE(coordinator.WaitForMoreHeartbeats(20));
+  EXPECT_EQ(log_.Count("info changes sent"), 0);
+}
+
+TEST_F(AgentTest, NotificationsQueuedInStandbyAreNotSentAfterThePromotion) {
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
+  RunningAgent agent(MakeAgent(coordinator.target()));
+  ASSERT_TRUE(log_.WaitFor("info following changes"));
+  adsync::v1::RoleChange demoted;
+  demoted.set_role(adsync::v1::ROLE_STANDBY);
+  demoted.set_lease_epoch(2);
+  coordinator.Queue(demoted);
+  ASSERT_TRUE(log_.WaitFor("info standby epoch=2"));
+  // Changed while a standby: an old state by the time it is promoted.
+  const std::string jane = "CN=jane,DC=district,DC=test";
+  dc_.Put(jane, 1, /*deleted=*/false);
+  dc_.NotifyDns({jane});
+  dc_.usn = 5100;
+  ASSERT_TRUE(coordinator.WaitForHeartbeat(5100));
+  adsync::v1::RoleChange promoted;
+  promoted.set_role(adsync::v1::ROLE_PRIMARY);
+  promoted.set_lease_epoch(3);
+  promoted.mutable_resume_from()->set_invocation_id(testing::TestGuid(77));
+  promoted.mutable_resume_from()->set_usn(5000);
+  coordinator.Queue(promoted);
+  ASSERT_TRUE(log_.WaitFor("info caught up deltas=2 skipped=0 usn=5100 "));
+  ASSERT_TRUE(coordinator.WaitForMoreHeartbeats(10));
+  EXPECT_EQ(log_.Count("info notified changes sent"), 0);
 }
 
 TEST_F(AgentTest, ANotificationNotNamingEveryObjectIsSearchedAtOnce) {
@@ -1118,7 +1210,8 @@ TEST_F(AgentTest, ANotificationNotNamingEveryObjectIsSearchedAtOnce) {
   // No poll during the test: only the notification explains a search.
   RunningAgent agent(MakeAgent(coordinator.target(),
                                /*change_notification=*/true,
-                               /*search_interval_seconds=*/600));
+                               /*poll_interval_seconds=*/600,
+                               /*backstop_interval_seconds=*/600));
   ASSERT_TRUE(log_.WaitFor("info following changes"));
   ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));
   std::vector<std::string> many;

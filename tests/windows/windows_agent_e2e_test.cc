@@ -171,13 +171,13 @@ TEST_F(WindowsAgentE2eTest, FullSyncChangesRenamesDeletesAndResumes) {
       << agent->Log();
   EXPECT_EQ(coordinator_->Status(org_).counts().profiles(), 39u);
 
-  // Each change came by reading the objects its notification named.
+  // Each change came with its notification.
   EXPECT_THAT(agent->Log(), HasSubstr("notified changes sent deltas=1"));
 
   // Killed, a change while it is down, started again: it resumes from its
-  // watermark, not with a second full sync. With no poll the watermark is
-  // still the full sync's (or the first look's, if a change beat it), so
-  // the changes above are sent again with this one: at most four.
+  // watermark, not with a second full sync. With no backstop search the
+  // watermark is still the full sync's (or the first look's, if a change beat
+  // it), so the changes above are sent again with this one: at most four.
   agent->Stop(SIGKILL);
   a1_->Replace(dns[3], "mail", "nobody@shelbyville.k12.us");
   auto again = StartWindowsAgent(setup, true, "restarted.log");
