@@ -2,6 +2,7 @@
 // the transaction that changed them, claimed and completed by the push to
 // K12Panel; quarantine when removals look like a mistake.
 
+#include <algorithm>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -205,10 +206,13 @@ absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
     }
   }
   for (adsync::v1::PersonUpdate& u : batch.updates) {
+    // Sorted here, not by ORDER BY: with one, SQLite walks the org's whole
+    // sAMAccountName index (which yields that order) instead of the
+    // Person's few rows by profiles_by_person, 0.2 s at 20,000 accounts.
     static const std::string* const kSql = new std::string(
         absl::StrCat("SELECT ", sql_internal::kIdentityColumns,
                      " FROM profiles WHERE org_key=?1 AND person_id=?2 AND "
-                     "outcome=0 ORDER BY domain, sam"));
+                     "outcome=0"));
     ASSIGN_OR_RETURN(ScopedStatement q, reader->Cached(kSql->c_str()));
     q->Bind(1, org.key).Bind(2, u.person_id());
     while (true) {
@@ -217,6 +221,12 @@ absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
       RETURN_IF_ERROR(
           sql_internal::ReadIdentity(*q, /*first=*/0, u.add_identities()));
     }
+    std::sort(u.mutable_identities()->begin(), u.mutable_identities()->end(),
+              [](const adsync::v1::PanelIdentity& a,
+                 const adsync::v1::PanelIdentity& b) {
+                return std::tie(a.domain(), a.sam_account_name()) <
+                       std::tie(b.domain(), b.sam_account_name());
+              });
   }
   if (!batch.updates.empty()) std::move(release).Cancel();
   return batch;
@@ -288,7 +298,9 @@ absl::Status SqlStore::ParkPush(const PushBatch& batch,
   // would make draining a long queue quadratic.
   OrgCountsDelta counted;
   for (const auto& u : batch.updates) {
-    // Only the version pushed: a newer one stays queued, not parked.
+    // Only the version pushed: a newer one stays queued, not parked. A row
+    // parked already (a retry) keeps its first error, and is not counted
+    // again.
     ASSIGN_OR_RETURN(
         ScopedStatement q,
         writer_->Cached("UPDATE outbox SET parked=1, error=?4 WHERE "

@@ -293,7 +293,7 @@ class SqlStore : public Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Sets the org's outbox counts from its outbox rows: after the rare
   // writes that change many rows at once (going live, resolving a
-  // quarantine, parking).
+  // quarantine).
   absl::Status RecountOutboxLocked(int64_t org_key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // `db`: the write connection (write_mu_ held) or a pooled reader.
