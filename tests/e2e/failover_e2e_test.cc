@@ -474,6 +474,11 @@ TEST_F(FailoverE2eTest, APrimaryWhoseDcStopsAnsweringGivesTheLeaseUp) {
   const std::vector<std::string> dns = SeedDistrict(3, &ou);
   AgentSetup s = DcAgentSetup(*a1_, *coordinator_, "127.0.0.41", org_, key_ns,
                               ou, dir_.File("ns"));
+  // Changes by notification only, so that between changes the agent only
+  // heartbeats and probes: the cut below cannot land inside a search for
+  // all changes, which would end the session by its LDAP timeout instead
+  // of by the probes this test is about.
+  s.poll_interval_seconds = 600;
   const std::string config = WriteAgentConfig(s);
   auto agent_ns = std::make_unique<Process>(
       std::vector<std::string>{SourcePath("scripts/netns_agent.sh"), "exec",
