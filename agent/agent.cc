@@ -433,6 +433,10 @@ absl::Status Agent::Connection::SendNotified(
     const std::vector<LdapEntry>& objects) {
   const absl::Time start = absl::Now();
   ASSIGN_OR_RETURN(CycleStats stats, tracker.SendNotified(dc, objects));
+  // The DC has committed at least the USNs it notified. Heartbeats report
+  // them: status compares each standby's replication with them.
+  dc.highest_committed_usn =
+      std::max(dc.highest_committed_usn, stats.highest_usn_seen);
   RETURN_IF_ERROR(link->Flush());
   if (stats.deltas > 0 || stats.skipped > 0) {
     Log(LogLevel::kInfo, "notified changes sent",

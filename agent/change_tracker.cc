@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -163,6 +164,8 @@ absl::Status ChangeTracker::Add(const LdapEntry& entry, CycleStats* stats) {
         {{"reason", std::string(delta.status().message())}});
     return absl::OkStatus();
   }
+  stats->highest_usn_seen =
+      std::max(stats->highest_usn_seen, delta->usn_changed());
   *pending_.add_deltas() = *std::move(delta);
   ++stats->deltas;
   if (pending_.deltas_size() >=
@@ -316,6 +319,9 @@ absl::StatusOr<CycleStats> ChangeTracker::SendNotified(
   const std::vector<std::string> bases = Bases(options_, dc);
   std::set<std::string> read;  // an object changed twice: read once
   for (const LdapEntry& object : objects) {
+    if (int64_t usn = 0; absl::SimpleAtoi(object.First("usnchanged"), &usn)) {
+      stats.highest_usn_seen = std::max(stats.highest_usn_seen, usn);
+    }
     const NotifiedKind kind = Classify(object, bases);
     switch (kind) {
       case NotifiedKind::kAccount:

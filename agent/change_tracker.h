@@ -67,6 +67,9 @@ struct CycleStats {
   uint64_t deltas = 0;
   uint64_t skipped = 0;  // entries that could not be read (logged)
   int64_t watermark_usn = 0;
+  // The highest uSNChanged among the objects seen: the DC has committed at
+  // least that much.
+  int64_t highest_usn_seen = 0;
 };
 
 class ChangeTracker {

@@ -3,8 +3,9 @@
 // forever while the agent keeps heartbeating: the coordinator would see a
 // healthy primary that delivers nothing. So the primary asks its DC a cheap
 // question (ProbeLiveness: the rootDSE's highestCommittedUSN) whenever the
-// DC has been quiet for a heartbeat interval, before every poll, and half
-// an interval after a missed answer; it gives its lease up once the DC has
+// DC has been quiet for a heartbeat interval, before a search for all
+// changes when the DC has been quiet for a moment, and half an interval
+// after a missed answer; it gives its lease up once the DC has
 // not answered for DcSilenceBound. A probe may wait for most of what is
 // left of that bound (ProbeTimeout), so a DC that is slow but answers
 // keeps its primary.

@@ -1179,6 +1179,26 @@ TEST_F(AgentTest, ACompleteNotificationWaitsForTheBackstopToSearch) {
   EXPECT_EQ(log_.Count("info changes sent"), 0);
 }
 
+TEST_F(AgentTest, HeartbeatsReportTheUsnsNotifiedBeforeTheBackstopSearches) {
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
+  RunningAgent agent(MakeAgent(coordinator.target(),
+                               /*change_notification=*/true,
+                               /*poll_interval_seconds=*/600,
+                               /*backstop_interval_seconds=*/600));
+  ASSERT_TRUE(log_.WaitFor("info following changes"));
+  ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));
+  const std::string jane = "CN=jane,DC=district,DC=test";
+  dc_.Put(jane, 1, /*deleted=*/false);
+  {
+    absl::MutexLock lock(&dc_.mu);
+    dc_.objects[jane].attributes["usnchanged"] = {"5050"};
+  }
+  dc_.NotifyDns({jane});
+  // No search and no probe reads 5050 (the rootDSE says 5000): only the
+  // notified object does.
+  EXPECT_TRUE(coordinator.WaitForHeartbeat(5050));
+}
+
 TEST_F(AgentTest, NotificationsQueuedInStandbyAreNotSentAfterThePromotion) {
   ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
   RunningAgent agent(MakeAgent(coordinator.target()));
@@ -1194,6 +1214,14 @@ TEST_F(AgentTest, NotificationsQueuedInStandbyAreNotSentAfterThePromotion) {
   dc_.NotifyDns({jane});
   dc_.usn = 5100;
   ASSERT_TRUE(coordinator.WaitForHeartbeat(5100));
+  // The standby took it off the queue (and dropped it), not the catch-up.
+  {
+    absl::MutexLock lock(&dc_.mu);
+    auto taken = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(dc_.mu) {
+      return dc_.notified.empty();
+    };
+    ASSERT_TRUE(dc_.mu.AwaitWithTimeout(absl::Condition(&taken), kPatience));
+  }
   adsync::v1::RoleChange promoted;
   promoted.set_role(adsync::v1::ROLE_PRIMARY);
   promoted.set_lease_epoch(3);
