@@ -206,9 +206,9 @@ absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
     }
   }
   for (adsync::v1::PersonUpdate& u : batch.updates) {
-    // Sorted here, not by ORDER BY: with one, SQLite walks the org's whole
-    // sAMAccountName index (which yields that order) instead of the
-    // Person's few rows by profiles_by_person, 0.2 s at 20,000 accounts.
+    // Sorted here, not by ORDER BY: with one, SQLite walks an index of the
+    // org's whole (domain, sAMAccountName) instead of the Person's few rows
+    // by profiles_by_person, 0.2 s at 20,000 accounts.
     static const std::string* const kSql = new std::string(
         absl::StrCat("SELECT ", sql_internal::kIdentityColumns,
                      " FROM profiles WHERE org_key=?1 AND person_id=?2 AND "
@@ -221,12 +221,13 @@ absl::StatusOr<PushBatch> SqlStore::NextPushBatch(const std::string& org_id,
       RETURN_IF_ERROR(
           sql_internal::ReadIdentity(*q, /*first=*/0, u.add_identities()));
     }
-    std::sort(u.mutable_identities()->begin(), u.mutable_identities()->end(),
-              [](const adsync::v1::PanelIdentity& a,
-                 const adsync::v1::PanelIdentity& b) {
-                return std::tie(a.domain(), a.sam_account_name()) <
-                       std::tie(b.domain(), b.sam_account_name());
-              });
+    std::sort(
+        u.mutable_identities()->begin(), u.mutable_identities()->end(),
+        [](const adsync::v1::PanelIdentity& a,
+           const adsync::v1::PanelIdentity& b) {
+          return std::tie(a.domain(), a.sam_account_name(), a.object_guid()) <
+                 std::tie(b.domain(), b.sam_account_name(), b.object_guid());
+        });
   }
   if (!batch.updates.empty()) std::move(release).Cancel();
   return batch;
