@@ -694,6 +694,28 @@ class AgentTest : public ::testing::Test {
     }
   }
 
+  // An agent that searches for all changes only every ten minutes: only a
+  // notification explains a search.
+  Agent NotificationOnlyAgent(const std::string& target) {
+    return MakeAgent(target, /*change_notification=*/true,
+                     /*poll_interval_seconds=*/600,
+                     /*backstop_interval_seconds=*/600);
+  }
+  // Waits until the agent resuming from USN 5000 follows changes, past its
+  // first look (a heartbeat comes only after it).
+  bool AwaitFollowing(ScriptedCoordinator& coordinator) {
+    return log_.WaitFor("info following changes") &&
+           coordinator.WaitForHeartbeat(5000);
+  }
+  // Changes jane's account (TestGuid(1)) and notifies it by DN; returns
+  // the DN.
+  std::string NotifyJaneChanged() {
+    const std::string jane = "CN=jane,DC=district,DC=test";
+    dc_.Put(jane, 1, /*deleted=*/false);
+    dc_.NotifyDns({jane});
+    return jane;
+  }
+
   // Announces a change on the DC, by a notification that names no object.
   void Change(int64_t usn) {
     dc_.usn = usn;
@@ -1140,12 +1162,10 @@ TEST(ChangeTracker, ReadsNotifiedObjectsByDnWhenOnlyTheDcCanJudgeThem) {
 TEST_F(AgentTest, ANotifiedAccountIsSentAtOnceAndTheBackstopStillSearches) {
   ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
   RunningAgent agent(MakeAgent(coordinator.target()));
-  ASSERT_TRUE(log_.WaitFor("info following changes"));
-  ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));  // past the first look
+  ASSERT_TRUE(AwaitFollowing(coordinator));
   const size_t before = coordinator.Batches().size();
-  const std::string jane = "CN=jane,DC=district,DC=test";
-  dc_.Put(jane, 1, /*deleted=*/false);
-  dc_.NotifyDns({jane, "CN=a group,DC=district,DC=test"});
+  NotifyJaneChanged();
+  dc_.NotifyDns({"CN=a group,DC=district,DC=test"});
   dc_.usn = 5100;
   ASSERT_TRUE(log_.WaitFor("info notified changes sent deltas=1 skipped=0 "));
   const auto batches = coordinator.Batches();
@@ -1168,9 +1188,7 @@ TEST_F(AgentTest, ACompleteNotificationWaitsForTheBackstopToSearch) {
       "info following changes mode=change notification, and a search for all "
       "changes every 600s"));
   ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));
-  const std::string jane = "CN=jane,DC=district,DC=test";
-  dc_.Put(jane, 1, /*deleted=*/false);
-  dc_.NotifyDns({jane});
+  NotifyJaneChanged();
   dc_.usn = 5100;
   ASSERT_TRUE(log_.WaitFor("info notified changes sent deltas=1 skipped=0 "));
   // Two seconds of heartbeats (100 ms apart): two polls' worth, and no
@@ -1181,12 +1199,8 @@ TEST_F(AgentTest, ACompleteNotificationWaitsForTheBackstopToSearch) {
 
 TEST_F(AgentTest, HeartbeatsReportTheUsnsNotifiedBeforeTheBackstopSearches) {
   ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
-  RunningAgent agent(MakeAgent(coordinator.target(),
-                               /*change_notification=*/true,
-                               /*poll_interval_seconds=*/600,
-                               /*backstop_interval_seconds=*/600));
-  ASSERT_TRUE(log_.WaitFor("info following changes"));
-  ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));
+  RunningAgent agent(NotificationOnlyAgent(coordinator.target()));
+  ASSERT_TRUE(AwaitFollowing(coordinator));
   const std::string jane = "CN=jane,DC=district,DC=test";
   dc_.Put(jane, 1, /*deleted=*/false);
   {
@@ -1209,9 +1223,7 @@ TEST_F(AgentTest, NotificationsQueuedInStandbyAreNotSentAfterThePromotion) {
   coordinator.Queue(demoted);
   ASSERT_TRUE(log_.WaitFor("info standby epoch=2"));
   // Changed while a standby: an old state by the time it is promoted.
-  const std::string jane = "CN=jane,DC=district,DC=test";
-  dc_.Put(jane, 1, /*deleted=*/false);
-  dc_.NotifyDns({jane});
+  NotifyJaneChanged();
   dc_.usn = 5100;
   ASSERT_TRUE(coordinator.WaitForHeartbeat(5100));
   // The standby took it off the queue (and dropped it), not the catch-up.
@@ -1235,13 +1247,8 @@ TEST_F(AgentTest, NotificationsQueuedInStandbyAreNotSentAfterThePromotion) {
 
 TEST_F(AgentTest, ANotificationNotNamingEveryObjectIsSearchedAtOnce) {
   ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
-  // No poll during the test: only the notification explains a search.
-  RunningAgent agent(MakeAgent(coordinator.target(),
-                               /*change_notification=*/true,
-                               /*poll_interval_seconds=*/600,
-                               /*backstop_interval_seconds=*/600));
-  ASSERT_TRUE(log_.WaitFor("info following changes"));
-  ASSERT_TRUE(coordinator.WaitForHeartbeat(5000));
+  RunningAgent agent(NotificationOnlyAgent(coordinator.target()));
+  ASSERT_TRUE(AwaitFollowing(coordinator));
   std::vector<std::string> many;
   for (size_t i = 0; i <= ChangeNotice::kMaxNoticedObjects; ++i) {
     many.push_back(absl::StrCat("CN=u", i, ",DC=district,DC=test"));
