@@ -11,6 +11,11 @@
 //                            [--engine=sqlite|postgres]
 #include <sys/stat.h>
 
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define ADSYNC_HAVE_CALLGRIND 1
+#endif
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -32,6 +37,10 @@ ABSL_FLAG(bool, store_only, false,
           "only the raw upsert and the store alone (for profiling them)");
 ABSL_FLAG(std::string, engine, "sqlite",
           "store engine: sqlite, or postgres (a server the benchmark starts)");
+ABSL_FLAG(bool, callgrind_resends, false,
+          "under valgrind --tool=callgrind --dump-instr=no: zero the counters "
+          "before the unchanged re-send pass and dump them after it "
+          "(callgrind.out.PID.1 holds the re-sends alone)");
 ABSL_FLAG(int, rounds, 3,
           "rounds of (raw upsert, coordinator ingest, unchanged re-send); "
           "medians are reported because this machine's speed varies");
@@ -209,7 +218,15 @@ Round RunRound(BenchEngine& engine, const std::string& dir, int n) {
   const double fresh = StreamAll(agent, first_pass, n);
   r.new_per_s = n / fresh;
   r.ratio = fresh / raw;
+  const bool profile = absl::GetFlag(FLAGS_callgrind_resends);
+#ifdef ADSYNC_HAVE_CALLGRIND
+  if (profile) CALLGRIND_ZERO_STATS;
+#endif
   const double again = StreamAll(agent, second_pass, n);
+#ifdef ADSYNC_HAVE_CALLGRIND
+  if (profile) CALLGRIND_DUMP_STATS_AT("unchanged re-sends");
+#endif
+  (void)profile;
   r.unchanged_per_s = n / again;
   (void)agent.Close();
   bench.server->Shutdown();
@@ -228,6 +245,14 @@ int Main() {
   const int n = absl::GetFlag(FLAGS_profiles);
   const int rounds = absl::GetFlag(FLAGS_rounds);
   const std::string dir = absl::GetFlag(FLAGS_dir) + "/adsync-ingest-bench";
+#ifndef ADSYNC_HAVE_CALLGRIND
+  if (absl::GetFlag(FLAGS_callgrind_resends)) {
+    std::fprintf(stderr,
+                 "--callgrind_resends needs valgrind's callgrind.h: install "
+                 "valgrind and rebuild\n");
+    return 2;
+  }
+#endif
   BenchEngine engine(absl::GetFlag(FLAGS_engine), dir + "-files");
   std::printf("engine: %s\n", engine.name());
   std::printf(
