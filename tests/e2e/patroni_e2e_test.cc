@@ -19,7 +19,10 @@
 namespace adsync::testing {
 namespace {
 
-constexpr int kBasePort = 56300;  // etcd, PostgreSQL and Patroni's REST APIs
+// etcd, PostgreSQL and Patroni's REST APIs: 23300-23321, below the kernel's
+// ephemeral range (32768-60999), where the outgoing connections of tests
+// running beside this one could hold a port it needs.
+constexpr int kBasePort = 23300;
 
 std::string Patroni(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {SourcePath("scripts/patroni.sh")};
