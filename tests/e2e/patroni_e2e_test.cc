@@ -46,7 +46,8 @@ class PatroniE2eTest : public ::testing::Test {
     key_ = coordinator_->AddSync(org_, "DISTRICT", "127.0.0.1");
   }
   void TearDown() override {
-    coordinator_->Stop();
+    // After a set-up that failed half way: what did start is stopped.
+    if (coordinator_ != nullptr) coordinator_->Stop();
     Patroni({"stop", cluster_.path()});
   }
 
