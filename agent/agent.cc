@@ -332,7 +332,10 @@ absl::Status Agent::FollowChanges(Connection* c,
 
 absl::Status Agent::DropQueuedNotifications(Connection* c) {
   if (!c->notified) return absl::OkStatus();
-  for (int taken = 0; taken < 64; ++taken) {
+  // Each wait takes up to ChangeNotice::kMaxTakenPerWait; a DC that keeps
+  // notifying faster than that must not hold the standby's heartbeats.
+  constexpr int kMaxWaits = 64;
+  for (int waits = 0; waits < kMaxWaits; ++waits) {
     ASSIGN_OR_RETURN(ChangeNotice queued,
                      c->directory->WaitForChange(absl::ZeroDuration()));
     if (!queued.changed) break;
