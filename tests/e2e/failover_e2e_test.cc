@@ -366,7 +366,23 @@ TEST_F(FailoverE2eTest,
                    E2eAgentCredentials());
   auto hello = zombie.Hello(org_, key_a1_, TestGuid(1));
   ASSERT_TRUE(hello.has_hello_result());
-  EXPECT_EQ(hello.hello_result().role(), adsync::v1::ROLE_STANDBY);
+  if (hello.hello_result().role() != adsync::v1::ROLE_STANDBY) {
+    // Only right if a2's lease lapsed: this machine stalled a2's renewals
+    // for longer than the test's 2 s TTL (seen once in CI, with Samba
+    // provisioning and a browser on the same two cores). The coordinator
+    // then demotes a2 at its next heartbeat, and says so.
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          return absl::StrContains(coordinator_->Log(),
+                                   "primary demoted sync=" + sync_a2_);
+        },
+        kArrival))
+        << "a zombie of the old primary took the lease from a live a2\n"
+        << District().DebugString() << agent_a2->Log() << coordinator_->Log();
+    std::printf(
+        "[ note     ] a2's lease lapsed under load before the "
+        "zombie's Hello; the zombie got it and is fenced below\n");
+  }
   adsync::v1::Batch late = MakeBatch(1, {{.guid = 77, .sam = Sam("zombie")}});
   late.set_lease_epoch(hello.hello_result().lease_epoch() - 1);
   // A tombstone without a SID: the test's SIDs are not in the DC's domain
