@@ -16,15 +16,45 @@
 namespace adsync {
 
 namespace {
-// Lower case, without the spaces after separating commas. An escaped
-// character ("\,", "\ ") is kept as it is: it belongs to an RDN's value.
+int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = absl::ascii_tolower(static_cast<unsigned char>(c));
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// One spelling per DN (RFC 4514 allows several): lower case, without the
+// spaces after separating commas, and each escaped character decoded
+// ("\2C" and "\," are the same comma; "\41" is "a") then escaped again
+// only where it must be, so that an operator's base_dn written one way
+// matches the DC's DN written another. Escaped spaces stay in the value.
 std::string NormalizedDn(absl::string_view dn) {
   std::string out;
-  bool escaped = false, after_separator = false;
-  for (char c : dn) {
-    if (after_separator && c == ' ') continue;
-    after_separator = !escaped && c == ',';
-    escaped = !escaped && c == '\\';
+  bool after_separator = false;
+  for (size_t i = 0; i < dn.size(); ++i) {
+    char c = dn[i];
+    if (c != '\\') {
+      if (after_separator && c == ' ') continue;
+      after_separator = c == ',';
+      out += absl::ascii_tolower(static_cast<unsigned char>(c));
+      continue;
+    }
+    after_separator = false;
+    if (i + 1 >= dn.size()) {  // a trailing lone backslash: kept as written
+      out += c;
+      break;
+    }
+    int high = HexDigitValue(dn[i + 1]);
+    int low = i + 2 < dn.size() ? HexDigitValue(dn[i + 2]) : -1;
+    if (high >= 0 && low >= 0) {
+      c = static_cast<char>(high * 16 + low);
+      i += 2;
+    } else {
+      c = dn[++i];
+    }
+    if (absl::string_view(",+\"\\<>;=").find(c) != absl::string_view::npos) {
+      out += '\\';
+    }
     out += absl::ascii_tolower(static_cast<unsigned char>(c));
   }
   return out;

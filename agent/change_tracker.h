@@ -29,8 +29,9 @@ class BatchSink {
   virtual absl::Status Send(adsync::v1::Batch batch) = 0;
 };
 
-// True when `dn` is `base` or an object under it: compared without case
-// and without spaces after the commas between RDNs.
+// True when `dn` is `base` or an object under it: compared without case,
+// without spaces after the commas between RDNs, and with escapes decoded
+// ("OU=A\2CB" is "OU=A\,B", as the DC may write it).
 bool IsUnderDn(absl::string_view dn, absl::string_view base);
 // "DC=district,DC=test" -> "district.test".
 std::string DnsNameOfNamingContext(absl::string_view naming_context);

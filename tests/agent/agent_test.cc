@@ -1019,6 +1019,27 @@ TEST(ControllerDomainTest, ScopeIgnoresCaseAndSpacesAfterCommas) {
                         "OU=Students,OU=School1,DC=district,DC=test"));
 }
 
+TEST(ControllerDomainTest, ScopeDecodesEscapesHowEverTheyAreWritten) {
+  // The DC writes "\,"; an operator's base_dn may say "\2C" (or "\2c").
+  EXPECT_TRUE(IsUnderDn("CN=jane,OU=Smith\\, Jones,DC=district,DC=test",
+                        "OU=Smith\\2C Jones,DC=district,DC=test"));
+  EXPECT_TRUE(IsUnderDn("CN=jane,OU=Smith\\2c Jones,DC=district,DC=test",
+                        "OU=Smith\\, Jones,DC=district,DC=test"));
+  // A hex-escaped comma is part of a name, as an escaped one is.
+  EXPECT_FALSE(IsUnderDn("CN=x\\2COU=Students,DC=district,DC=test",
+                         "OU=Students,DC=district,DC=test"));
+  // Any character may be hex-escaped; a backslash so escaped is one.
+  EXPECT_TRUE(IsUnderDn("CN=jane,OU=\\53chools,DC=district,DC=test",
+                        "OU=Schools,DC=district,DC=test"));
+  EXPECT_TRUE(IsUnderDn("CN=jane,OU=a\\5C\\2Cb,DC=district,DC=test",
+                        "OU=a\\\\\\,b,DC=district,DC=test"));
+  EXPECT_FALSE(IsUnderDn("CN=jane,OU=a\\5C,b,DC=district,DC=test",
+                         "OU=a\\5C\\2Cb,DC=district,DC=test"));
+  // An escaped space is part of the value; a space after a comma is not.
+  EXPECT_FALSE(IsUnderDn("CN=jane,OU=\\ Schools,DC=district,DC=test",
+                         "OU=Schools,DC=district,DC=test"));
+}
+
 // An object as a notification carries it (NotificationAttributes).
 LdapEntry Notified(std::string dn, int guid,
                    std::vector<std::string> object_classes,
