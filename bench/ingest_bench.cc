@@ -25,7 +25,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/bench_setup.h"
+#include "common/sid.h"
 #include "common/sqlite.h"
+#include "coordinator/merge_rules.h"
 #include "coordinator/sqlite/sqlite_store.h"
 #include "tests/support/raw_stream.h"
 #include "tests/support/test_util.h"
@@ -111,16 +113,22 @@ double RawUpsert(BenchEngine& engine, int n) {
   // The store creates the schema (and, on SQLite, sets its pragmas).
   std::unique_ptr<SqlStore> store = engine.OpenStore(database, StoreOptions{});
   std::unique_ptr<Database> db = engine.OpenRaw(database);
-  // The rows are built before the clock starts, as the agent's batches are.
+  // The rows are built before the clock starts, as the agent's batches are,
+  // and hold the bytes the store writes for them: the SID's text, the
+  // stamps as EncodeStamps lays them out, the time of the write.
   std::vector<adsync::v1::ProfileDelta> rows;
-  std::vector<std::string> sids;  // the store keeps the SID's text form
+  std::vector<std::string> sids;
+  std::vector<std::string> stamps;
   rows.reserve(n);
   sids.reserve(n);
+  stamps.reserve(n);
   for (int i = 0; i < n; ++i) {
     rows.push_back(testing::MakeDelta(Profile(i)));
-    sids.push_back(absl::StrCat("S-1-5-21-1-2-3-", i));
+    sids.push_back(*SidBinaryToString(rows.back().object_sid()));
+    adsync::v1::ProfileDelta copy = rows.back();
+    stamps.push_back(EncodeStamps(StateFromDelta(&copy, "").stamps));
   }
-  const std::string stamps(224, '\x01');
+  const int64_t updated = absl::ToUnixSeconds(absl::Now());
   const absl::Time start = absl::Now();
   for (int first = 0; first < n; first += 1000) {
     Transaction txn(db.get());
@@ -133,7 +141,7 @@ double RawUpsert(BenchEngine& engine, int n) {
           "display_name, uac, deleted, absent, stamps, outcome, person_id, "
           "matched_email, "
           "updated) "
-          "VALUES(1,?1,'DISTRICT',?2,?3,?4,?5,?6,?7,512,0,0,?8,1,'','',0) "
+          "VALUES(1,?1,'DISTRICT',?2,?3,?4,?5,?6,?7,512,0,0,?8,1,'','',?9) "
           "ON CONFLICT(org_key, object_guid) DO UPDATE SET sam=?3, upn=?4, "
           "mail=?5");
       (*q)->BindBlob(1, d.object_guid())
@@ -143,7 +151,8 @@ double RawUpsert(BenchEngine& engine, int n) {
           .Bind(5, d.mail())
           .Bind(6, d.proxy_addresses(0))
           .Bind(7, d.display_name())
-          .BindBlob(8, stamps);
+          .BindBlob(8, stamps[i])
+          .Bind(9, updated);
       (void)(*q)->Run();
     }
     (void)txn.Commit();
