@@ -125,7 +125,9 @@ struct Agent::Connection {
   int64_t watermark = 0;            // the coordinator has `dc` up to this USN
   bool watching = false;            // StartWatching ran
   bool notified = false;            // ... and the DC notifies changes
-  size_t coordinator = 0;           // the link's, in coordinators_
+  // When the DC last ended the notification registration (WaitForChange).
+  absl::Time registration_ended = absl::InfinitePast();
+  size_t coordinator = 0;  // the link's, in coordinators_
 };
 
 absl::Status Agent::Session(bool once, const std::atomic<bool>* stop) {
@@ -272,7 +274,7 @@ absl::Status Agent::FollowChanges(Connection* c,
       // missed): lateness counts from when the wait was asked for.
       const absl::Time wake_at = std::max(until, absl::Now());
       ASSIGN_OR_RETURN(ChangeNotice arrived,
-                       c->directory->WaitForChange(wake_at - absl::Now()));
+                       WaitForChange(c, wake_at - absl::Now()));
       // Woken far later than asked: this process did not run (stopped,
       // suspended), so the DC's silence meanwhile was not the DC's.
       if (absl::Now() - wake_at > c->heartbeat) dc_alive.Resumed(absl::Now());
@@ -337,7 +339,7 @@ absl::Status Agent::DropQueuedNotifications(Connection* c) {
   constexpr int kMaxWaits = 64;
   for (int waits = 0; waits < kMaxWaits; ++waits) {
     ASSIGN_OR_RETURN(ChangeNotice queued,
-                     c->directory->WaitForChange(absl::ZeroDuration()));
+                     WaitForChange(c, absl::ZeroDuration()));
     if (!queued.changed) break;
   }
   return absl::OkStatus();
@@ -386,6 +388,27 @@ absl::StatusOr<bool> Agent::ProbeDc(Connection* c, DcLiveness* dc_alive) {
          {"error", std::string(usn.status().message())}});
   }
   return false;
+}
+
+absl::StatusOr<ChangeNotice> Agent::WaitForChange(Connection* c,
+                                                  absl::Duration timeout) {
+  absl::StatusOr<ChangeNotice> notice = c->directory->WaitForChange(timeout);
+  if (notice.ok() || !c->notified) return notice;
+  // A DC that ends every registration at once would otherwise cost it a
+  // search for all changes per turn: the session ends, and reconnecting
+  // backs off.
+  const absl::Time now = absl::Now();
+  if (now - c->registration_ended < absl::Minutes(1)) return notice;
+  c->registration_ended = now;
+  absl::Status again = c->directory->WatchForChanges(c->dc.naming_context,
+                                                     NotificationAttributes());
+  if (!again.ok()) return notice;
+  Log(LogLevel::kWarning, "change notification ended; registered again",
+      {{"error", std::string(notice.status().message())}});
+  ChangeNotice unnamed;
+  unnamed.changed = true;
+  unnamed.complete = false;
+  return unnamed;
 }
 
 // Change notification when the DC offers it and the config allows it,

@@ -58,6 +58,14 @@ class Agent {
   // the bound (the session then ends, which gives the lease up).
   absl::StatusOr<bool> ProbeDc(Connection* c, DcLiveness* dc_alive);
   void StartWatching(Connection* c);
+  // The directory's WaitForChange, except that a registration the DC ended
+  // (an admin limit, its notification service restarting) is made again on
+  // the same connection, at most once a minute: the notice then says that
+  // something changed that it does not name, so a primary searches for
+  // what the gap hid. The error ends the session only when registering
+  // again fails (the connection is gone) or the DC keeps ending it.
+  absl::StatusOr<ChangeNotice> WaitForChange(Connection* c,
+                                             absl::Duration timeout);
   // Drops the notifications queued while this agent sent nothing (a
   // standby, or before a catch-up): the catch-up's search covers what they
   // carry, and left queued they would hold memory without bound and send

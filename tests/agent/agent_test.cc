@@ -420,6 +420,10 @@ struct LiveDc {
   std::atomic<int> probes_waiting{0};
   // A slow DC: every probe's answer takes this long (ms).
   std::atomic<int> probe_answer_ms{0};
+  // The next wait for notifications finds the registration ended by the
+  // DC (as Samba or AD end it: a SearchResultDone with an error).
+  std::atomic<bool> end_registration{false};
+  std::atomic<int> registrations{0};  // WatchForChanges calls that took
 };
 
 // FakeDirectory reading `dc`, and waiting for changes the way a real one
@@ -491,9 +495,15 @@ class LiveDirectory : public FakeDirectory {
   }
   absl::Status WatchForChanges(const std::string&,
                                const std::vector<std::string>&) override {
+    if (watch_error_.ok()) ++dc_->registrations;
     return watch_error_;
   }
   absl::StatusOr<ChangeNotice> WaitForChange(absl::Duration timeout) override {
+    if (dc_->end_registration.exchange(false)) {
+      return absl::UnavailableError(
+          "change notification ended on ldaps://dc1.district.test: "
+          "adminLimitExceeded");
+    }
     const absl::Time until = absl::Now() + timeout;
     ChangeNotice notice;
     while (true) {  // looks once even with a zero timeout, as ldap_result
@@ -1232,6 +1242,54 @@ TEST_F(AgentTest, HeartbeatsReportTheUsnsNotifiedBeforeTheBackstopSearches) {
   // No search and no probe reads 5050 (the rootDSE says 5000): only the
   // notified object does.
   EXPECT_TRUE(coordinator.WaitForHeartbeat(5050));
+}
+
+TEST_F(AgentTest, ARegistrationTheDcEndsIsMadeAgainAndTheGapSearched) {
+  expect_interruptions_ = true;
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
+  RunningAgent agent(NotificationOnlyAgent(coordinator.target()));
+  ASSERT_TRUE(AwaitFollowing(coordinator));
+  EXPECT_EQ(dc_.registrations.load(), 1);
+  // A change made while no registration held: only a search finds it, and
+  // the backstop is ten minutes away.
+  dc_.usn = 5100;
+  dc_.end_registration = true;
+  ASSERT_TRUE(log_.WaitFor(
+      "warning change notification ended; registered again error=change "
+      "notification ended on ldaps://dc1.district.test: adminLimitExceeded"));
+  ASSERT_TRUE(log_.WaitFor("info changes sent deltas=2 skipped=0 usn=5100 "));
+  EXPECT_EQ(dc_.registrations.load(), 2);
+  EXPECT_EQ(coordinator.Hellos(), 1);  // the same session carried on
+  // The new registration notifies.
+  NotifyJaneChanged();
+  ASSERT_TRUE(log_.WaitFor("info notified changes sent deltas=1 skipped=0 "));
+
+  // Ended again within the minute: a DC that keeps ending it ends the
+  // session (reconnecting backs off) rather than a search every turn.
+  dc_.end_registration = true;
+  ASSERT_TRUE(
+      log_.WaitFor("error sync interrupted error=change notification "
+                   "ended on ldaps://dc1.district.test"));
+  ASSERT_TRUE(log_.WaitFor("info following changes", 2));
+  EXPECT_EQ(coordinator.Hellos(), 2);
+  EXPECT_EQ(dc_.registrations.load(), 3);
+}
+
+TEST_F(AgentTest, AStandbyWhoseRegistrationEndsRegistersAgainAndStays) {
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
+  RunningAgent agent(MakeAgent(coordinator.target()));
+  ASSERT_TRUE(log_.WaitFor("info following changes"));
+  adsync::v1::RoleChange demoted;
+  demoted.set_role(adsync::v1::ROLE_STANDBY);
+  demoted.set_lease_epoch(2);
+  coordinator.Queue(demoted);
+  ASSERT_TRUE(log_.WaitFor("info standby epoch=2"));
+  dc_.end_registration = true;
+  ASSERT_TRUE(
+      log_.WaitFor("warning change notification ended; registered again"));
+  ASSERT_TRUE(coordinator.WaitForMoreHeartbeats(4));
+  EXPECT_EQ(dc_.registrations.load(), 2);
+  EXPECT_EQ(coordinator.Hellos(), 1);  // no new session
 }
 
 TEST_F(AgentTest, NotificationsQueuedInStandbyAreNotSentAfterThePromotion) {
