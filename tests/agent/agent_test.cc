@@ -726,6 +726,17 @@ class AgentTest : public ::testing::Test {
     return jane;
   }
 
+  // Waits until the agent follows changes, then makes it a standby (epoch
+  // 2) and waits until it is one.
+  bool FollowThenStandBy(ScriptedCoordinator& coordinator) {
+    if (!log_.WaitFor("info following changes")) return false;
+    adsync::v1::RoleChange demoted;
+    demoted.set_role(adsync::v1::ROLE_STANDBY);
+    demoted.set_lease_epoch(2);
+    coordinator.Queue(demoted);
+    return log_.WaitFor("info standby epoch=2");
+  }
+
   // Announces a change on the DC, by a notification that names no object.
   void Change(int64_t usn) {
     dc_.usn = usn;
@@ -1278,12 +1289,7 @@ TEST_F(AgentTest, ARegistrationTheDcEndsIsMadeAgainAndTheGapSearched) {
 TEST_F(AgentTest, AStandbyWhoseRegistrationEndsRegistersAgainAndStays) {
   ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
   RunningAgent agent(MakeAgent(coordinator.target()));
-  ASSERT_TRUE(log_.WaitFor("info following changes"));
-  adsync::v1::RoleChange demoted;
-  demoted.set_role(adsync::v1::ROLE_STANDBY);
-  demoted.set_lease_epoch(2);
-  coordinator.Queue(demoted);
-  ASSERT_TRUE(log_.WaitFor("info standby epoch=2"));
+  ASSERT_TRUE(FollowThenStandBy(coordinator));
   dc_.end_registration = true;
   ASSERT_TRUE(
       log_.WaitFor("warning change notification ended; registered again"));
@@ -1295,12 +1301,7 @@ TEST_F(AgentTest, AStandbyWhoseRegistrationEndsRegistersAgainAndStays) {
 TEST_F(AgentTest, NotificationsQueuedInStandbyAreNotSentAfterThePromotion) {
   ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
   RunningAgent agent(MakeAgent(coordinator.target()));
-  ASSERT_TRUE(log_.WaitFor("info following changes"));
-  adsync::v1::RoleChange demoted;
-  demoted.set_role(adsync::v1::ROLE_STANDBY);
-  demoted.set_lease_epoch(2);
-  coordinator.Queue(demoted);
-  ASSERT_TRUE(log_.WaitFor("info standby epoch=2"));
+  ASSERT_TRUE(FollowThenStandBy(coordinator));
   // Changed while a standby: an old state by the time it is promoted.
   NotifyJaneChanged();
   dc_.usn = 5100;
