@@ -11,6 +11,7 @@
 #include "agent/change_tracker.h"
 #include "agent/coordinator_link.h"
 #include "agent/dc_liveness.h"
+#include "agent/ldap_errors.h"
 #include "common/backoff.h"
 #include "common/guid.h"
 #include "common/log.h"
@@ -393,7 +394,9 @@ absl::StatusOr<bool> Agent::ProbeDc(Connection* c, DcLiveness* dc_alive) {
 absl::StatusOr<ChangeNotice> Agent::WaitForChange(Connection* c,
                                                   absl::Duration timeout) {
   absl::StatusOr<ChangeNotice> notice = c->directory->WaitForChange(timeout);
-  if (notice.ok() || !c->notified) return notice;
+  if (notice.ok() || !c->notified || !IsRegistrationEnded(notice.status())) {
+    return notice;
+  }
   // A DC that ends every registration at once would otherwise cost it a
   // search for all changes per turn: the session ends, and reconnecting
   // backs off.

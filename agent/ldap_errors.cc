@@ -1,6 +1,8 @@
 #include "agent/ldap_errors.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace adsync {
 
@@ -63,6 +65,24 @@ absl::Status LdapFailureStatus(LdapFailure failure, const std::string& msg) {
       break;
   }
   return absl::UnknownError(msg);
+}
+
+namespace {
+constexpr absl::string_view kRegistrationEndedUrl =
+    "type.googleapis.com/adsync.RegistrationEnded";
+}  // namespace
+
+absl::Status RegistrationEndedError(const absl::Status& ended) {
+  absl::Status status =
+      ended.ok() ? absl::UnavailableError(
+                       "the DC ended the change notification registration")
+                 : ended;
+  status.SetPayload(kRegistrationEndedUrl, absl::Cord());
+  return status;
+}
+
+bool IsRegistrationEnded(const absl::Status& status) {
+  return status.GetPayload(kRegistrationEndedUrl).has_value();
 }
 
 }  // namespace adsync

@@ -33,6 +33,14 @@ LdapFailure ClassifyLdapResultCode(int rfc4511_code);
 // to check.
 absl::Status LdapFailureStatus(LdapFailure failure, const std::string& message);
 
+// The DC ended a change-notification registration: it answered on the
+// connection (a SearchResultDone on the registration's search), so the
+// connection still holds its bind and TLS, and WatchForChanges may register
+// again on it. Any other error while waiting (the connection lost, say) is
+// not this one: nothing is sent on that connection again.
+absl::Status RegistrationEndedError(const absl::Status& ended);
+bool IsRegistrationEnded(const absl::Status& status);
+
 }  // namespace adsync
 
 #endif  // ADSYNC_AGENT_LDAP_ERRORS_H_

@@ -291,7 +291,7 @@ absl::Status OpenLdapDirectory::RegistrationEnded(LDAPMessage* result) {
   int err = LDAP_OTHER;
   ldap_parse_result(ld_, result, &err, nullptr, nullptr, nullptr, nullptr, 0);
   notify_msgid_ = -1;
-  return LdapError(err, "change notification ended");
+  return RegistrationEndedError(LdapError(err, "change notification ended"));
 }
 
 LdapEntry OpenLdapDirectory::ReadEntry(LDAPMessage* e) {

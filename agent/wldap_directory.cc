@@ -349,7 +349,7 @@ absl::Status WldapDirectory::RegistrationEnded(LDAPMessage* result) {
   ldap_parse_resultA(ld_, result, &err, nullptr, nullptr, nullptr, nullptr,
                      FALSE);
   notify_msgid_ = -1;
-  return LdapError(err, "change notification ended");
+  return RegistrationEndedError(LdapError(err, "change notification ended"));
 }
 
 LdapEntry WldapDirectory::ReadEntry(LDAPMessage* e) {

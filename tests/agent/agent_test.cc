@@ -423,6 +423,8 @@ struct LiveDc {
   // The next wait for notifications finds the registration ended by the
   // DC (as Samba or AD end it: a SearchResultDone with an error).
   std::atomic<bool> end_registration{false};
+  // ... finds the connection lost instead.
+  std::atomic<bool> lose_connection{false};
   std::atomic<int> registrations{0};  // WatchForChanges calls that took
 };
 
@@ -500,9 +502,14 @@ class LiveDirectory : public FakeDirectory {
   }
   absl::StatusOr<ChangeNotice> WaitForChange(absl::Duration timeout) override {
     if (dc_->end_registration.exchange(false)) {
-      return absl::UnavailableError(
+      return RegistrationEndedError(absl::UnavailableError(
           "change notification ended on ldaps://dc1.district.test: "
-          "adminLimitExceeded");
+          "adminLimitExceeded"));
+    }
+    if (dc_->lose_connection.exchange(false)) {
+      return absl::UnavailableError(
+          "waiting for change notifications on ldaps://dc1.district.test: "
+          "Can't contact LDAP server");
     }
     const absl::Time until = absl::Now() + timeout;
     ChangeNotice notice;
@@ -1284,6 +1291,23 @@ TEST_F(AgentTest, ARegistrationTheDcEndsIsMadeAgainAndTheGapSearched) {
   ASSERT_TRUE(log_.WaitFor("info following changes", 2));
   EXPECT_EQ(coordinator.Hellos(), 2);
   EXPECT_EQ(dc_.registrations.load(), 3);
+}
+
+TEST_F(AgentTest, ALostConnectionIsNeverUsedToRegisterAgain) {
+  expect_interruptions_ = true;
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
+  RunningAgent agent(NotificationOnlyAgent(coordinator.target()));
+  ASSERT_TRUE(AwaitFollowing(coordinator));
+  // A library may open a new connection for a request on a lost one,
+  // without the bind or the TLS this agent set up: the session ends and
+  // the next one connects and binds.
+  dc_.lose_connection = true;
+  ASSERT_TRUE(log_.WaitFor(
+      "error sync interrupted error=waiting for change notifications"));
+  ASSERT_TRUE(log_.WaitFor("info following changes", 2));
+  EXPECT_EQ(log_.Count("warning change notification ended"), 0);
+  EXPECT_EQ(coordinator.Hellos(), 2);
+  EXPECT_EQ(dc_.registrations.load(), 2);  // one per session
 }
 
 TEST_F(AgentTest, AStandbyWhoseRegistrationEndsRegistersAgainAndStays) {
