@@ -23,19 +23,33 @@ int HexDigitValue(char c) {
   return -1;
 }
 
+// True for a character RFC 4514 escapes inside an attribute value.
+bool EscapedInValue(char c) {
+  return absl::string_view(",+\"\\<>;=").find(c) != absl::string_view::npos;
+}
+
 // One spelling per DN (RFC 4514 allows several): lower case, without the
-// spaces after separating commas, and each escaped character decoded
-// ("\2C" and "\," are the same comma; "\41" is "a") then escaped again
-// only where it must be, so that an operator's base_dn written one way
-// matches the DC's DN written another. Escaped spaces stay in the value.
+// spaces after separating commas, every character of a value that RFC 4514
+// escapes written "\c" however it came ("\2C", "\," and, for "=" and the
+// like, bare), and every other escape decoded ("\41" is "a"). So an
+// operator's base_dn written one way matches the DC's DN written another.
+// Escaped spaces stay in the value.
 std::string NormalizedDn(absl::string_view dn) {
   std::string out;
   bool after_separator = false;
+  bool in_type = true;  // before the "=" of an RDN (or of a "+" part)
   for (size_t i = 0; i < dn.size(); ++i) {
     char c = dn[i];
     if (c != '\\') {
       if (after_separator && c == ' ') continue;
       after_separator = c == ',';
+      if (c == ',' || c == '+') {
+        in_type = true;
+      } else if (in_type && c == '=') {
+        in_type = false;
+      } else if (!in_type && EscapedInValue(c)) {
+        out += '\\';
+      }
       out += absl::ascii_tolower(static_cast<unsigned char>(c));
       continue;
     }
@@ -52,9 +66,7 @@ std::string NormalizedDn(absl::string_view dn) {
     } else {
       c = dn[++i];
     }
-    if (absl::string_view(",+\"\\<>;=").find(c) != absl::string_view::npos) {
-      out += '\\';
-    }
+    if (EscapedInValue(c)) out += '\\';
     out += absl::ascii_tolower(static_cast<unsigned char>(c));
   }
   return out;

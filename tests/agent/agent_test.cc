@@ -1066,6 +1066,23 @@ TEST(ControllerDomainTest, ScopeDecodesEscapesHowEverTheyAreWritten) {
   // An escaped space is part of the value; a space after a comma is not.
   EXPECT_FALSE(IsUnderDn("CN=jane,OU=\\ Schools,DC=district,DC=test",
                          "OU=Schools,DC=district,DC=test"));
+  // AD escapes "=" in a value; an operator may not.
+  EXPECT_TRUE(IsUnderDn("CN=jane,OU=a\\=b,DC=district,DC=test",
+                        "OU=a=b,DC=district,DC=test"));
+  // A backslash, hex-escaped, then an escaped comma: all one name.
+  EXPECT_FALSE(IsUnderDn("CN=x\\5C\\,OU=Students,DC=district,DC=test",
+                         "OU=Students,DC=district,DC=test"));
+  // A hex-escaped backslash ends the name; the comma after it separates.
+  EXPECT_TRUE(IsUnderDn("CN=x\\5C,OU=Students,DC=district,DC=test",
+                        "OU=Students,DC=district,DC=test"));
+  // Odd endings are compared, not read past.
+  EXPECT_TRUE(IsUnderDn("CN=\\00x,OU=Students,DC=district,DC=test",
+                        "OU=Students,DC=district,DC=test"));
+  EXPECT_FALSE(IsUnderDn("OU=Students,DC=district,DC=test\\",
+                         "OU=Students,DC=district,DC=test"));
+  EXPECT_FALSE(IsUnderDn("OU=Students,DC=district,DC=test\\4",
+                         "OU=Students,DC=district,DC=test"));
+  EXPECT_FALSE(IsUnderDn("CN=x,OU=Students", "OU=Students\\"));
 }
 
 // An object as a notification carries it (NotificationAttributes).
