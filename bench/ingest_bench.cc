@@ -124,7 +124,13 @@ double RawUpsert(BenchEngine& engine, int n) {
   stamps.reserve(n);
   for (int i = 0; i < n; ++i) {
     rows.push_back(testing::MakeDelta(Profile(i)));
-    sids.push_back(*SidBinaryToString(rows.back().object_sid()));
+    absl::StatusOr<std::string> sid =
+        SidBinaryToString(rows.back().object_sid());
+    if (!sid.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(sid.status().message()).c_str());
+      std::exit(1);
+    }
+    sids.push_back(*std::move(sid));
     adsync::v1::ProfileDelta copy = rows.back();
     stamps.push_back(EncodeStamps(StateFromDelta(&copy, "").stamps));
   }
@@ -149,7 +155,7 @@ double RawUpsert(BenchEngine& engine, int n) {
           .Bind(3, d.sam_account_name())
           .Bind(4, d.user_principal_name())
           .Bind(5, d.mail())
-          .Bind(6, d.proxy_addresses(0))
+          .Bind(6, d.proxy_addresses(0))  // Profile() gives each one address
           .Bind(7, d.display_name())
           .BindBlob(8, stamps[i])
           .Bind(9, updated);
