@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "adsync/v1/agent.pb.h"
 #include "agent/directory.h"
 #include "common/repl_metadata.h"
@@ -100,9 +101,13 @@ class ChangeTracker {
   // live, then as a tombstone. An object that is no account, or no longer
   // exists, is not sent. The batch carries no watermark: the next
   // Incremental still covers these objects, which the coordinator takes as
-  // no change (it orders by replication stamps).
+  // no change (it orders by replication stamps). The reads by DN end by
+  // `read_deadline` (each waits at most until then; InfiniteFuture: each
+  // waits the connection's LDAP timeout), so that a DC that hangs right
+  // after notifying holds the agent no longer than its liveness bound.
   absl::StatusOr<CycleStats> SendNotified(
-      const ControllerState& dc, const std::vector<LdapEntry>& objects);
+      const ControllerState& dc, const std::vector<LdapEntry>& objects,
+      absl::Time read_deadline = absl::InfiniteFuture());
 
  private:
   enum class NotifiedKind {
@@ -118,7 +123,8 @@ class ChangeTracker {
   // account.
   absl::Status ReadNotified(const std::string& dn,
                             const std::vector<std::string>& bases,
-                            bool live_only, CycleStats* stats);
+                            bool live_only, absl::Time deadline,
+                            CycleStats* stats);
   // Adds an account's delta to the pending batch, sending it when full;
   // an entry that cannot be read is skipped (logged).
   absl::Status Add(const LdapEntry& entry, CycleStats* stats);

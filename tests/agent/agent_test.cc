@@ -414,6 +414,9 @@ struct LiveDc {
   // The reads of single objects (base scope) the agent made.
   std::vector<SearchRequest> object_reads ABSL_GUARDED_BY(mu);
   std::atomic<bool> reads_fail{false};  // object reads: the DC went away
+  // Object reads get no answer: each waits out its timeout (the LDAP
+  // timeout, 30 s, when it has none).
+  std::atomic<bool> reads_hang{false};
   // Answers nothing, as when its packets are dropped: connecting fails, and
   // a probe waits until the DC answers again or its timeout runs out.
   std::atomic<bool> silent{false};
@@ -481,6 +484,17 @@ class LiveDirectory : public FakeDirectory {
       return FakeDirectory::Search(r, cb);
     }
     if (dc_->reads_fail) return absl::UnavailableError("the DC went away");
+    if (dc_->reads_hang) {
+      {
+        absl::MutexLock lock(&dc_->mu);
+        dc_->object_reads.push_back(r);
+      }
+      absl::SleepFor(r.timeout > absl::ZeroDuration()
+                         ? std::min(r.timeout, absl::Seconds(30))
+                         : absl::Seconds(30));
+      return absl::UnavailableError(
+          absl::StrCat("searching ", r.base, ": Timed out"));
+    }
     LdapEntry found;
     {
       absl::MutexLock lock(&dc_->mu);
@@ -1308,6 +1322,27 @@ TEST_F(AgentTest, ARegistrationTheDcEndsIsMadeAgainAndTheGapSearched) {
   ASSERT_TRUE(log_.WaitFor("info following changes", 2));
   EXPECT_EQ(coordinator.Hellos(), 2);
   EXPECT_EQ(dc_.registrations.load(), 3);
+}
+
+TEST_F(AgentTest, AReadByDnWaitsNoLongerThanTheDcMayBeSilent) {
+  expect_interruptions_ = true;
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5000));  // bound 1.9 s
+  RunningAgent agent(NotificationOnlyAgent(coordinator.target()));
+  ASSERT_TRUE(AwaitFollowing(coordinator));
+  // Notified by DN alone (so read), then the DC hangs: the read gives up
+  // within the bound and the session ends, which gives the lease up,
+  // instead of holding it for the LDAP timeout while sending nothing.
+  dc_.reads_hang = true;
+  dc_.NotifyDns({"CN=jane,DC=district,DC=test"});
+  ASSERT_TRUE(log_.WaitFor(
+      "error sync interrupted error=searching CN=jane,DC=district,DC=test: "
+      "Timed out"));
+  absl::MutexLock lock(&dc_.mu);
+  ASSERT_FALSE(dc_.object_reads.empty());
+  const SearchRequest& read = dc_.object_reads.front();
+  EXPECT_EQ(read.base, "CN=jane,DC=district,DC=test");
+  EXPECT_GT(read.timeout, absl::ZeroDuration());
+  EXPECT_LE(read.timeout, absl::Milliseconds(1900));
 }
 
 TEST_F(AgentTest, ALostConnectionIsNeverUsedToRegisterAgain) {
