@@ -8,6 +8,7 @@
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "absl/strings/escaping.h"
@@ -25,6 +26,7 @@
 #include "common/sid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/dn_scope_properties.h"
 #include "tests/support/scripted_gateway.h"
 #include "tests/support/test_util.h"
 
@@ -1097,6 +1099,28 @@ TEST(ControllerDomainTest, ScopeDecodesEscapesHowEverTheyAreWritten) {
   EXPECT_FALSE(IsUnderDn("OU=Students,DC=district,DC=test\\4",
                          "OU=Students,DC=district,DC=test"));
   EXPECT_FALSE(IsUnderDn("CN=x,OU=Students", "OU=Students\\"));
+}
+
+TEST(ControllerDomainTest, ScopePropertiesHoldForRandomSpellings) {
+  // DNs built from the characters escapes are made of, and suffixes of one
+  // another, so that the properties are tested where they could break.
+  std::mt19937 random(20261127);
+  const std::string alphabet = ",\\=+ ;\"<>#2CcaA5O0U";
+  auto random_dn = [&](size_t max) {
+    std::string dn;
+    const size_t n = random() % (max + 1);
+    for (size_t i = 0; i < n; ++i) dn += alphabet[random() % alphabet.size()];
+    return dn;
+  };
+  for (int i = 0; i < 200000; ++i) {
+    const std::string top = random_dn(6);
+    const std::string base = random_dn(6) + (random() % 2 ? "," + top : top);
+    const std::string object =
+        random_dn(6) + (random() % 2 ? "," + base : base);
+    ASSERT_TRUE(testing::DnScopeHolds(object, base, top))
+        << "object [" << object << "] base [" << base << "] top [" << top
+        << "]";
+  }
 }
 
 // An object as a notification carries it (NotificationAttributes).
