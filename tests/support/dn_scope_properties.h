@@ -14,7 +14,9 @@ namespace adsync::testing {
 
 // Scope is transitive, every DN is in its own, and a child of an object in
 // scope is in scope: no spelling lets an object outside a base count as
-// inside it through another.
+// inside it through another. They do not pin what each escape means (an
+// IsUnderDn that stopped re-escaping a decoded "\5C" keeps them): the
+// example tests in agent_test do that.
 inline bool DnScopeHolds(const std::string& object, const std::string& base,
                          const std::string& top) {
   const bool in_base = IsUnderDn(object, base);
