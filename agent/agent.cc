@@ -111,7 +111,7 @@ struct Agent::Connection {
   // Sends the accounts among `objects`, what change notifications carried;
   // the watermark stays.
   absl::Status SendNotified(const std::vector<LdapEntry>& objects,
-                            absl::Time read_deadline);
+                            absl::Duration read_timeout);
   // Reads the DC and sends what changed: everything when its invocationId
   // changed (restored from backup), as the watermark is then meaningless.
   absl::Status CheckForChanges();
@@ -308,12 +308,11 @@ absl::Status Agent::FollowChanges(Connection* c,
       // on a DC that does not index uSNChanged (Samba): the notified
       // objects go at once. The backstop still runs that search, and moves
       // the watermark.
-      // Reads by DN that wait out what a probe may wait end the session,
+      // A read by DN that waits out what a probe may wait ends the session,
       // which gives the lease up: the DC answered a moment ago, so that is
       // nearly the whole bound.
-      const absl::Time now = absl::Now();
       RETURN_IF_ERROR(
-          c->SendNotified(notice.objects, now + dc_alive.ProbeTimeout(now)));
+          c->SendNotified(notice.objects, dc_alive.ProbeTimeout(absl::Now())));
       dc_alive.Answered(absl::Now());
     }
     if (!search && absl::Now() - last_search < search_interval) continue;
@@ -465,10 +464,10 @@ absl::Status Agent::Connection::SendChanges(const ControllerState& from,
 }
 
 absl::Status Agent::Connection::SendNotified(
-    const std::vector<LdapEntry>& objects, absl::Time read_deadline) {
+    const std::vector<LdapEntry>& objects, absl::Duration read_timeout) {
   const absl::Time start = absl::Now();
   ASSIGN_OR_RETURN(CycleStats stats,
-                   tracker.SendNotified(dc, objects, read_deadline));
+                   tracker.SendNotified(dc, objects, read_timeout));
   // The DC has committed at least the USNs it notified. Heartbeats report
   // them: status compares each standby's replication with them.
   dc.highest_committed_usn =

@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "agent/account_reader.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -338,18 +337,13 @@ ChangeTracker::NotifiedKind ChangeTracker::Classify(
 
 absl::Status ChangeTracker::ReadNotified(const std::string& dn,
                                          const std::vector<std::string>& bases,
-                                         bool live_only, absl::Time deadline,
+                                         bool live_only, absl::Duration timeout,
                                          CycleStats* stats) {
-  auto timeout = [deadline] {
-    return deadline == absl::InfiniteFuture()
-               ? absl::ZeroDuration()  // the connection's timeout
-               : std::max(deadline - absl::Now(), absl::Milliseconds(1));
-  };
   const uint64_t before = stats->deltas + stats->skipped;
   if (InScope(dn, bases)) {
     SearchRequest live = BaseObject(dn, AccountAttributes());
     live.filter = Filter(options_);
-    live.timeout = timeout();
+    live.timeout = timeout;
     RETURN_IF_ERROR(IgnoreGone(Stream(live, stats)));
   }
   if (live_only || stats->deltas + stats->skipped > before) {
@@ -358,13 +352,13 @@ absl::Status ChangeTracker::ReadNotified(const std::string& dn,
   SearchRequest tombstone = BaseObject(dn, AccountAttributes());
   tombstone.filter = TombstoneFilter("");
   tombstone.show_deleted = true;
-  tombstone.timeout = timeout();
+  tombstone.timeout = timeout;
   return IgnoreGone(Stream(tombstone, stats));
 }
 
 absl::StatusOr<CycleStats> ChangeTracker::SendNotified(
     const ControllerState& dc, const std::vector<LdapEntry>& objects,
-    absl::Time read_deadline) {
+    absl::Duration read_timeout) {
   pending_.Clear();
   begin_pending_ = false;
   CycleStats stats;
@@ -386,7 +380,7 @@ absl::StatusOr<CycleStats> ChangeTracker::SendNotified(
         if (!read.insert(object.dn).second) break;
         RETURN_IF_ERROR(ReadNotified(object.dn, bases,
                                      kind == NotifiedKind::kReadLive,
-                                     read_deadline, &stats));
+                                     read_timeout, &stats));
         break;
     }
   }

@@ -101,13 +101,14 @@ class ChangeTracker {
   // live, then as a tombstone. An object that is no account, or no longer
   // exists, is not sent. The batch carries no watermark: the next
   // Incremental still covers these objects, which the coordinator takes as
-  // no change (it orders by replication stamps). The reads by DN end by
-  // `read_deadline` (each waits at most until then; InfiniteFuture: each
-  // waits the connection's LDAP timeout), so that a DC that hangs right
-  // after notifying holds the agent no longer than its liveness bound.
+  // no change (it orders by replication stamps). Each read by DN waits at
+  // most `read_timeout` for its answer (zero: the connection's LDAP
+  // timeout), so that a DC that hangs right after notifying holds the agent
+  // no longer than its liveness bound; every answer starts the wait anew, so
+  // a long notice of a DC that answers is read whole.
   absl::StatusOr<CycleStats> SendNotified(
       const ControllerState& dc, const std::vector<LdapEntry>& objects,
-      absl::Time read_deadline = absl::InfiniteFuture());
+      absl::Duration read_timeout = absl::ZeroDuration());
 
  private:
   enum class NotifiedKind {
@@ -123,7 +124,7 @@ class ChangeTracker {
   // account.
   absl::Status ReadNotified(const std::string& dn,
                             const std::vector<std::string>& bases,
-                            bool live_only, absl::Time deadline,
+                            bool live_only, absl::Duration timeout,
                             CycleStats* stats);
   // Adds an account's delta to the pending batch, sending it when full;
   // an entry that cannot be read is skipped (logged).

@@ -13,7 +13,8 @@
 #                network namespace (scripts/netns_agent.sh; needs root)
 # --lease=default (the default) runs the coordinator with its default
 # heartbeat_interval_ms 2000 and lease_ttl_ms 6000; --lease=short with the
-# tests' 500 and 2000.
+# tests' 500 and 2000 (stop and unreachable only: the kill test always runs
+# with the defaults, as a killed agent's lease is released at once).
 # The DCs use fixed loopback addresses: hold the shared lock, e.g.
 #   flock /tmp/adsync-heavy.lock bench/failover.sh --mode=stop 5
 set -euo pipefail

@@ -419,6 +419,8 @@ struct LiveDc {
   // Object reads get no answer: each waits out its timeout (the LDAP
   // timeout, 30 s, when it has none).
   std::atomic<bool> reads_hang{false};
+  // Each object read answers after this long (ms), or times out first.
+  std::atomic<int> read_answer_ms{0};
   // Answers nothing, as when its packets are dropped: connecting fails, and
   // a probe waits until the DC answers again or its timeout runs out.
   std::atomic<bool> silent{false};
@@ -496,6 +498,16 @@ class LiveDirectory : public FakeDirectory {
                          : absl::Seconds(30));
       return absl::UnavailableError(
           absl::StrCat("searching ", r.base, ": Timed out"));
+    }
+    if (const absl::Duration answer =
+            absl::Milliseconds(dc_->read_answer_ms.load());
+        answer > absl::ZeroDuration()) {
+      if (r.timeout > absl::ZeroDuration() && answer > r.timeout) {
+        absl::SleepFor(r.timeout);
+        return absl::UnavailableError(
+            absl::StrCat("searching ", r.base, ": Timed out"));
+      }
+      absl::SleepFor(answer);
     }
     LdapEntry found;
     {
@@ -1367,6 +1379,22 @@ TEST_F(AgentTest, AReadByDnWaitsNoLongerThanTheDcMayBeSilent) {
   EXPECT_EQ(read.base, "CN=jane,DC=district,DC=test");
   EXPECT_GT(read.timeout, absl::ZeroDuration());
   EXPECT_LE(read.timeout, absl::Milliseconds(1900));
+}
+
+TEST_F(AgentTest, ALongNoticeOfADcThatAnswersIsReadWhole) {
+  ScriptedCoordinator coordinator(ResumeFrom(77, 5000));  // bound 1.9 s
+  RunningAgent agent(NotificationOnlyAgent(coordinator.target()));
+  ASSERT_TRUE(AwaitFollowing(coordinator));
+  // 30 objects notified by DN, each read answered in 0.1 s: 3 s in all,
+  // longer than the DC may be silent, but it never is.
+  std::vector<std::string> dns;
+  for (int i = 0; i < 30; ++i) {
+    dns.push_back(absl::StrCat("CN=u", i, ",DC=district,DC=test"));
+    dc_.Put(dns.back(), 100 + i, /*deleted=*/false);
+  }
+  dc_.read_answer_ms = 100;
+  dc_.NotifyDns(dns);
+  ASSERT_TRUE(log_.WaitFor("info notified changes sent deltas=30 skipped=0 "));
 }
 
 TEST_F(AgentTest, ALostConnectionIsNeverUsedToRegisterAgain) {
