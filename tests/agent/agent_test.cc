@@ -976,7 +976,9 @@ TEST_F(AgentTest, FollowsChangesThroughDemotionAndPromotion) {
 TEST_F(AgentTest, ARestoredDcIsSyncedInFullAndFollowedUnderItsNewIdentity) {
   ScriptedCoordinator coordinator(ResumeFrom(77, 5000));
   RunningAgent agent(MakeAgent(coordinator.target()));
-  ASSERT_TRUE(log_.WaitFor("info following changes"));
+  // Past the first look at the DC, which would otherwise see the new
+  // identity before the new USN (ASan's timing showed it).
+  ASSERT_TRUE(AwaitFollowing(coordinator));
   dc_.invocation = 99;
   Change(6000);
   ASSERT_TRUE(log_.WaitFor(
