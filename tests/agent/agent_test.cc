@@ -416,10 +416,8 @@ struct LiveDc {
   // The reads of single objects (base scope) the agent made.
   std::vector<SearchRequest> object_reads ABSL_GUARDED_BY(mu);
   std::atomic<bool> reads_fail{false};  // object reads: the DC went away
-  // Object reads get no answer: each waits out its timeout (the LDAP
-  // timeout, 30 s, when it has none).
-  std::atomic<bool> reads_hang{false};
-  // Each object read answers after this long (ms), or times out first.
+  // Each object read answers after this long (ms), or times out first (at
+  // its own timeout, or the LDAP timeout, 30 s, when it has none).
   std::atomic<int> read_answer_ms{0};
   // Answers nothing, as when its packets are dropped: connecting fails, and
   // a probe waits until the DC answers again or its timeout runs out.
@@ -488,31 +486,23 @@ class LiveDirectory : public FakeDirectory {
       return FakeDirectory::Search(r, cb);
     }
     if (dc_->reads_fail) return absl::UnavailableError("the DC went away");
-    if (dc_->reads_hang) {
-      {
-        absl::MutexLock lock(&dc_->mu);
-        dc_->object_reads.push_back(r);
-      }
-      absl::SleepFor(r.timeout > absl::ZeroDuration()
-                         ? std::min(r.timeout, absl::Seconds(30))
-                         : absl::Seconds(30));
-      return absl::UnavailableError(
-          absl::StrCat("searching ", r.base, ": Timed out"));
-    }
-    if (const absl::Duration answer =
-            absl::Milliseconds(dc_->read_answer_ms.load());
-        answer > absl::ZeroDuration()) {
-      if (r.timeout > absl::ZeroDuration() && answer > r.timeout) {
-        absl::SleepFor(r.timeout);
-        return absl::UnavailableError(
-            absl::StrCat("searching ", r.base, ": Timed out"));
-      }
-      absl::SleepFor(answer);
-    }
-    LdapEntry found;
     {
       absl::MutexLock lock(&dc_->mu);
       dc_->object_reads.push_back(r);
+    }
+    const absl::Duration answer =
+        absl::Milliseconds(dc_->read_answer_ms.load());
+    const absl::Duration timeout =
+        r.timeout > absl::ZeroDuration() ? r.timeout : absl::Seconds(30);
+    if (answer > timeout) {
+      absl::SleepFor(timeout);
+      return absl::UnavailableError(
+          absl::StrCat("searching ", r.base, ": Timed out"));
+    }
+    absl::SleepFor(answer);
+    LdapEntry found;
+    {
+      absl::MutexLock lock(&dc_->mu);
       auto it = dc_->objects.find(r.base);
       if (it == dc_->objects.end()) {
         return absl::NotFoundError(absl::StrCat("no such object ", r.base));
@@ -1370,7 +1360,7 @@ TEST_F(AgentTest, AReadByDnWaitsNoLongerThanTheDcMayBeSilent) {
   // Notified by DN alone (so read), then the DC hangs: the read gives up
   // within the bound and the session ends, which gives the lease up,
   // instead of holding it for the LDAP timeout while sending nothing.
-  dc_.reads_hang = true;
+  dc_.read_answer_ms = 60000;  // never within the LDAP timeout
   dc_.NotifyDns({"CN=jane,DC=district,DC=test"});
   ASSERT_TRUE(log_.WaitFor(
       "error sync interrupted error=searching CN=jane,DC=district,DC=test: "
